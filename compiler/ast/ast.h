@@ -1,0 +1,342 @@
+// compiler/ast: tariff's own syntax tree, built by compiler/parse and read by everything after.
+// Immutable once built (the parser hands out `const File`); every node has a NodeId and a
+// byte-offset Span. Meaning (types, resolved names) lives in side tables keyed by NodeId
+// (compiler/sema), never in these structs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "compiler/source/source.h"
+#include "runtime/decimal/decimal.h"
+
+namespace tariff::ast {
+
+// Dense id of a node within one File: 0 .. File::node_count - 1, assigned in source order.
+struct NodeId {
+  std::int32_t index = -1;
+  bool valid() const { return index >= 0; }
+  friend bool operator==(NodeId, NodeId) = default;
+};
+
+// What every node carries.
+struct Node {
+  NodeId id;
+  Span span;
+};
+
+// An identifier as written: `request`, `tokens_in`, `USD`, `half_even`.
+struct Name : Node {
+  std::string text;
+};
+
+// A string literal, unescaped: `"Platform"`.
+struct StringLit : Node {
+  std::string value;
+};
+
+// A date or date-time literal as written: `2026-03-01`, `2026-03-01T12:00:00Z`. Checked and
+// converted by sema (time zones need the plan's context).
+struct DateTimeLit : Node {
+  std::string text;
+};
+
+// A unit: `GB`, `GB·h`, `GB*h`, `B/s`. Each factor is a name with exponent +1 or -1.
+struct UnitExpr : Node {
+  struct Factor {
+    Name name;
+    int exponent = 1;
+  };
+  std::vector<Factor> factors;
+};
+
+struct Expr;
+using ExprPtr = std::unique_ptr<const Expr>;
+
+enum class LiteralKind : std::uint8_t {
+  kNumber,       // 42, 0.5
+  kPercent,      // 2.9%
+  kBasisPoints,  // 25 bp
+  kUnit,         // 1000 token, 12.50 USD (money when the unit names a currency; sema decides)
+  kRate,         // 0.20 USD per 1000 request, 5 USD per started 100 request
+  kString,       // "large"
+  kBool,         // true
+  kDateTime,     // 2026-03-01
+};
+
+// A literal. Which fields are meaningful depends on `kind` (see each field).
+struct Literal {
+  LiteralKind kind = LiteralKind::kNumber;
+  Decimal number;                 // every numeric kind: the number as written
+  Span number_span;
+  UnitExpr unit;                  // kUnit: the unit; kRate: the currency (one factor)
+  bool per_started = false;       // kRate: `per started N unit` (a package: started blocks count whole)
+  std::optional<Decimal> per;     // kRate: the N in `per N unit` (absent means 1)
+  UnitExpr per_unit;              // kRate: the unit after `per`
+  std::string text;               // kString: unescaped value; kDateTime: as written
+  bool bool_value = false;        // kBool
+};
+
+// `request` / `USD` / `requests` (a meter) — resolved by sema.
+struct NameRef {
+  Name name;
+};
+// `request.tokens_in`
+struct Member {
+  ExprPtr object;
+  Name member;
+};
+// `sum(request.tokens_in)`, `max(a, b)`, `round_up(x, 60 s)`
+struct Call {
+  Name callee;
+  std::vector<ExprPtr> args;
+};
+enum class UnaryOp : std::uint8_t { kNegate, kNot };
+struct Unary {
+  UnaryOp op;
+  ExprPtr operand;
+};
+enum class BinaryOp : std::uint8_t { kAdd, kSub, kMul, kDiv, kEq, kNe, kLt, kLe, kGt, kGe, kAnd, kOr };
+struct Binary {
+  BinaryOp op;
+  ExprPtr lhs;
+  ExprPtr rhs;
+  Span op_span;
+};
+// `"us", "ca": 0.10 USD per h` or `else: 0.15 USD per h`
+struct MatchArm : Node {
+  std::vector<StringLit> patterns;  // empty for `else`
+  bool is_else = false;
+  ExprPtr value;
+};
+// `match request.region { "us": … else: … }`
+struct Match {
+  ExprPtr subject;
+  std::vector<MatchArm> arms;
+};
+
+struct Expr : Node {
+  std::variant<Literal, NameRef, Member, Call, Unary, Binary, Match> kind;
+};
+
+// Operator spelling as written in plans: `+`, `==`, `and`, …
+const char* BinaryOpSpelling(BinaryOp op);
+// Binding strength: higher binds tighter (or=1, and=2, compare=3, add=4, mul=5).
+int BinaryOpPrecedence(BinaryOp op);
+
+// ---------------------------------------------------------------------------------------------
+// Plan items
+
+enum class RoundingPoint : std::uint8_t { kEvent, kLine, kInvoice };
+const char* RoundingPointSpelling(RoundingPoint point);
+
+// `rounding half_even per line`, `rounding half_up to 4 decimals per event`
+struct RoundingSpec : Node {
+  Name mode;
+  std::optional<int> decimals;  // absent: the currency's minor units
+  Span decimals_span;
+  RoundingPoint point = RoundingPoint::kLine;
+};
+
+// `prorated by day`, `not prorated` (and plan-level `proration by second` / `proration none`)
+struct ProrationSpec : Node {
+  bool prorated = true;
+  Name basis;  // `day` or `second` when prorated
+};
+
+// `currency USD`
+struct CurrencyDecl : Node {
+  Name code;
+};
+// `period month anchor 2026-01-31 timezone "America/New_York"`, `period 30 day`
+struct PeriodDecl : Node {
+  std::optional<Decimal> count;
+  Span count_span;
+  Name length;  // month, quarter, year, day (with count)
+  std::optional<DateTimeLit> anchor;
+  std::optional<StringLit> timezone;
+};
+// `rounding half_even per line`
+struct RoundingDecl : Node {
+  RoundingSpec spec;
+};
+// `proration by day`
+struct ProrationDecl : Node {
+  ProrationSpec spec;
+};
+// `unit token, request, seat`
+struct UnitDecl : Node {
+  std::vector<Name> names;
+};
+
+// A field's type: `id`, `text`, `decimal`, `boolean`, `timestamp`, `duration`, `money`,
+// `quantity of GB`, `one of "small", "large"`.
+struct TypeSpec : Node {
+  enum class Kind : std::uint8_t { kNamed, kQuantity, kEnum };
+  Kind kind = Kind::kNamed;
+  Name named;                     // kNamed
+  UnitExpr unit;                  // kQuantity
+  std::vector<StringLit> values;  // kEnum
+};
+// `tokens_in: quantity of token`
+struct FieldDecl : Node {
+  Name name;
+  TypeSpec type;
+};
+// `event request key request_id { … }`
+struct EventDecl : Node {
+  Name name;
+  std::optional<Name> key;
+  std::vector<FieldDecl> fields;
+};
+// `subscription { seats: quantity of seat }`
+struct SubscriptionDecl : Node {
+  std::vector<FieldDecl> fields;
+};
+// `meter tokens = sum(request.tokens_in) where request.model == "large"`
+struct MeterDecl : Node {
+  Name name;
+  ExprPtr value;
+  ExprPtr where;  // may be null
+};
+
+// One term of a tier's price: `0.20 USD per 1000 request`, `10 USD flat`, `1%`.
+struct PriceTerm : Node {
+  ExprPtr value;  // a literal
+  bool flat = false;
+};
+// `up to 10_000_000 request  0.20 USD per 1000 request` / `above  free`
+struct Tier : Node {
+  bool above = false;
+  ExprPtr bound;  // a literal; null when `above`
+  bool free = false;
+  std::vector<PriceTerm> terms;
+};
+
+enum class PricingKind : std::uint8_t { kFormula, kGraduated, kVolume, kPerEvent };
+// The right-hand side of a charge.
+struct Pricing : Node {
+  PricingKind kind = PricingKind::kFormula;
+  ExprPtr value;            // kFormula: the amount; kGraduated/kVolume: the metered quantity;
+                            // kPerEvent: the amount for one event
+  std::vector<Tier> tiers;  // kGraduated/kVolume
+  Name event;               // kPerEvent: `each payment`
+  ExprPtr where;            // kPerEvent: optional filter
+};
+
+enum class ChargeOptionKind : std::uint8_t { kRounding, kProration, kIncluded, kFreeFirst, kFlatAtZero, kAllow };
+// Options after a charge's pricing: `rounding …`, `prorated by day`, `included 100 request`,
+// `free first 3 events or 500 USD`, `no flat at zero`.
+struct ChargeOption : Node {
+  ChargeOptionKind kind = ChargeOptionKind::kRounding;
+  RoundingSpec rounding;   // kRounding
+  ProrationSpec proration; // kProration
+  ExprPtr first;           // kIncluded, kFreeFirst
+  ExprPtr second;          // kFreeFirst `or …` (may be null)
+  bool flag = true;        // kFlatAtZero: false for `no flat at zero`
+  std::vector<Name> names; // kAllow: warnings this charge acknowledges (`allow falling_total`)
+};
+// `charge "Tokens" by request.model = tokens * 3.00 USD per 1_000_000 token`
+struct ChargeDecl : Node {
+  StringLit name;
+  std::vector<ExprPtr> group_by;
+  Pricing pricing;
+  std::vector<ChargeOption> options;
+};
+
+// `discount 10% on "Tokens", "Requests"` / `discount 5 USD on "Platform"`
+struct DiscountDecl : Node {
+  ExprPtr amount;
+  std::vector<StringLit> charges;
+};
+// `minimum 100.00 USD`, `minimum 20 USD on "Tokens"`; `maximum …` likewise.
+struct LimitDecl : Node {
+  bool is_minimum = true;
+  ExprPtr amount;
+  std::vector<StringLit> charges;  // empty: the whole invoice
+  std::optional<ProrationSpec> proration;
+};
+// `credits drawn by expiry, priority`
+struct CreditsDecl : Node {
+  std::vector<Name> order;
+};
+// `on change split` / `on change next period`
+struct ChangeDecl : Node {
+  std::optional<Name> policy;  // absent for `next period`
+};
+
+// `allow unused_meter, unused_event`: warnings the plan acknowledges as intended.
+struct AllowDecl : Node {
+  std::vector<Name> names;
+};
+
+// `subscription.seats = 10 seat`, `tokens_in = 1000 token`
+struct FieldInit : Node {
+  Name name;
+  ExprPtr value;
+};
+// `usage from "usage.csv"`
+struct UsageFile {
+  StringLit path;
+};
+// `usage request x 500_000 at 2026-01-05 { tokens_in = 1000 token }`
+struct UsageEvents {
+  Name event;
+  std::optional<Decimal> count;
+  Span count_span;
+  std::optional<DateTimeLit> at;
+  std::vector<FieldInit> fields;
+};
+// `subscription { seats = 10 seat }`
+struct TestSubscription {
+  std::vector<FieldInit> fields;
+};
+// `expect "Requests" = 0.00 USD`, `expect "Tokens" for "large" = …`, `expect total = …`
+struct Expectation {
+  std::optional<StringLit> charge;  // absent: `total`
+  std::vector<StringLit> group;
+  ExprPtr value;
+};
+struct TestStmt : Node {
+  std::variant<UsageFile, UsageEvents, TestSubscription, Expectation> kind;
+};
+// `test "quiet month" period 2026-01-01 .. 2026-02-01 { … }`
+struct TestDecl : Node {
+  StringLit name;
+  std::optional<DateTimeLit> from;
+  std::optional<DateTimeLit> to;
+  std::vector<TestStmt> stmts;
+};
+
+struct PlanItem : Node {
+  std::variant<CurrencyDecl, PeriodDecl, RoundingDecl, ProrationDecl, UnitDecl, EventDecl,
+               SubscriptionDecl, MeterDecl, ChargeDecl, DiscountDecl, LimitDecl, CreditsDecl,
+               ChangeDecl, AllowDecl, TestDecl>
+      kind;
+};
+
+// `plan "api-platform" version 2 effective 2026-03-01 { … }`
+struct Plan : Node {
+  StringLit name;
+  std::optional<Decimal> version;
+  Span version_span;
+  std::optional<DateTimeLit> effective;
+  std::vector<PlanItem> items;
+  Span open_brace;
+};
+
+// One parsed file.
+struct File : Node {
+  std::vector<Plan> plans;
+  std::int32_t node_count = 0;  // ids run 0 .. node_count - 1
+};
+
+// A deterministic S-expression dump of `file` that omits ids and spans, so that two parses of
+// differently laid-out text compare equal when their trees are the same.
+std::string Dump(const File& file);
+
+}  // namespace tariff::ast

@@ -1,0 +1,1653 @@
+// compiler/sema: resolves names and checks types, units, currencies, tiers and tests of each
+// plan. An expression whose type cannot be determined gets TypeKind::kError, and nothing that
+// depends on it is reported again: one mistake, one message.
+#include "compiler/sema/sema.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "compiler/sema/units_adapter.h"
+#include "runtime/money/currency.h"
+
+namespace tariff {
+
+Type Type::Money(std::string currency) {
+  Type t;
+  t.kind = TypeKind::kMoney;
+  t.currency = std::move(currency);
+  return t;
+}
+
+Type Type::Quantity(Unit unit) {
+  Type t;
+  t.kind = TypeKind::kQuantity;
+  t.unit = std::move(unit);
+  return t;
+}
+
+std::string Type::Describe() const {
+  switch (kind) {
+    case TypeKind::kError: return "<error>";
+    case TypeKind::kDecimal: return "a number";
+    case TypeKind::kPercent: return "a percentage";
+    case TypeKind::kBool: return "a boolean";
+    case TypeKind::kText: return "text";
+    case TypeKind::kId: return "an id";
+    case TypeKind::kTimestamp: return "a timestamp";
+    case TypeKind::kEnum: return "an enumeration";
+    case TypeKind::kQuantity: return fmt::format("a quantity of {}", UnitName(*unit));
+    case TypeKind::kMoney: return fmt::format("money in {}", currency);
+    case TypeKind::kRate: return fmt::format("a rate in {} per {}", currency, UnitName(*unit));
+    case TypeKind::kEvent: return fmt::format("the event `{}`", event);
+  }
+  return "?";
+}
+
+std::optional<Aggregation> ParseAggregation(const std::string& name) {
+  static const std::pair<const char*, Aggregation> kNames[] = {
+      {"count", Aggregation::kCount},
+      {"count_distinct", Aggregation::kCountDistinct},
+      {"sum", Aggregation::kSum},
+      {"min", Aggregation::kMin},
+      {"max", Aggregation::kMax},
+      {"latest", Aggregation::kLatest},
+      {"average", Aggregation::kAverage},
+      {"time_weighted_average", Aggregation::kTimeWeightedAverage},
+      {"integral", Aggregation::kIntegral},
+  };
+  for (const auto& [text, value] : kNames) {
+    if (name == text) return value;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+using ast::BinaryOp;
+using ast::LiteralKind;
+
+// Warnings a plan or charge may acknowledge with `allow NAME`.
+struct WarningName {
+  const char* name;
+  DiagKind kind;
+};
+constexpr WarningName kWarningNames[] = {
+    {"unused_meter", DiagKind::UnusedMeter},
+    {"falling_total", DiagKind::VolumeTotalFalls},
+    {"dropped_precision", DiagKind::PrecisionDropped},
+    {"unused_event", DiagKind::UnusedEvent},
+};
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                  std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (same ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// "did you mean `x`?" for the closest candidate within a small distance.
+std::string Suggest(std::string_view name, const std::vector<std::string>& candidates) {
+  const std::string* best = nullptr;
+  std::size_t best_distance = name.size() <= 3 ? 2 : 3;
+  for (const auto& c : candidates) {
+    std::size_t d = EditDistance(name, c);
+    if (d < best_distance) best_distance = d, best = &c;
+  }
+  return best == nullptr ? std::string() : fmt::format("did you mean `{}`?", *best);
+}
+
+template <typename Map>
+std::vector<std::string> Keys(const Map& map) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : map) keys.push_back(k);
+  return keys;
+}
+
+// Validates an RFC 3339 date or date-time as written in plans; returns an empty string when
+// valid, otherwise what is wrong.
+std::string CheckDateTime(const std::string& text) {
+  auto num = [&](std::size_t pos, std::size_t len) { return std::stoi(text.substr(pos, len)); };
+  int y = num(0, 4), m = num(5, 2), d = num(8, 2);
+  std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(m)},
+                                  std::chrono::day{static_cast<unsigned>(d)}};
+  if (m < 1 || m > 12) return fmt::format("month {} does not exist", m);
+  if (!ymd.ok()) return fmt::format("{:04}-{:02} has no day {}", y, m, d);
+  if (text.size() > 10) {
+    int hh = num(11, 2), mm = num(14, 2);
+    int ss = text.size() > 16 && text[16] == ':' ? num(17, 2) : 0;
+    if (hh > 23) return fmt::format("hour {} does not exist", hh);
+    if (mm > 59) return fmt::format("minute {} does not exist", mm);
+    if (ss > 59) return fmt::format("second {} does not exist", ss);
+  }
+  return "";
+}
+
+bool IsNumeric(TypeKind k) {
+  return k == TypeKind::kDecimal || k == TypeKind::kPercent || k == TypeKind::kQuantity ||
+         k == TypeKind::kMoney || k == TypeKind::kRate;
+}
+
+bool IsTextual(TypeKind k) { return k == TypeKind::kText || k == TypeKind::kEnum || k == TypeKind::kId; }
+
+// Two types a value can flow between (arms of a match, sides of min/max, a test value).
+bool SameType(const Type& a, const Type& b) {
+  if (a.kind != b.kind) {
+    return IsTextual(a.kind) && IsTextual(b.kind);
+  }
+  switch (a.kind) {
+    case TypeKind::kMoney: return a.currency == b.currency;
+    case TypeKind::kQuantity: return SameDimension(*a.unit, *b.unit);
+    case TypeKind::kRate: return a.currency == b.currency && SameDimension(*a.unit, *b.unit);
+    default: return true;
+  }
+}
+
+// Where an expression is being checked: what it may refer to.
+enum class Place : std::uint8_t {
+  kMeterArg,    // inside `sum(…)`: fields of the meter's event
+  kMeterWhere,  // a meter's filter: fields of the meter's event
+  kCharge,      // an aggregate charge: meters, subscription fields, constants
+  kEach,        // a per-event charge: fields of the `each` event, subscription fields
+  kGroupBy,     // `by request.model`
+  kConstant,    // tier bounds, adjustments, test values: literals only
+  kTestField,   // a field value in a test's usage
+};
+
+struct Scope {
+  Place place = Place::kConstant;
+  std::string event;                   // the event whose fields are visible ("" = not fixed yet)
+  std::string* seen_event = nullptr;   // meters: records the first event read
+  ChargeInfo* charge = nullptr;        // aggregate charges: records meters read
+  const ast::MeterDecl* meter = nullptr;
+};
+
+class Checker {
+ public:
+  Checker(const ast::File& file, const SourceFile& source, DiagnosticSink& sink)
+      : file_(file), source_(source), sink_(sink) {
+    result_ = std::make_unique<CheckedFile>();
+    result_->file = &file;
+    result_->types.resize(static_cast<std::size_t>(file.node_count));
+  }
+
+  std::unique_ptr<CheckedFile> Run() {
+    std::map<std::pair<std::string, std::string>, const ast::Plan*> versions;
+    for (const ast::Plan& plan : file_.plans) {
+      std::string version = plan.version ? plan.version->ToString() : "";
+      auto [it, inserted] = versions.emplace(std::make_pair(plan.name.value, version), &plan);
+      if (!inserted) {
+        Report(DiagKind::DuplicatePlanVersion, plan.name.span, plan.name.value,
+               version.empty() ? std::string("without a version") : "version " + version)
+            .Note(it->second->name.span, "first declared here")
+            .Hint("give each plan version its own `version N effective DATE`");
+      }
+      CheckPlan(plan);
+    }
+    result_->ok = errors_ == 0;
+    return std::move(result_);
+  }
+
+ private:
+  // ---- reporting --------------------------------------------------------------------------
+
+  template <typename... Args>
+  Diagnostic& Report(DiagKind kind, Span span, const Args&... args) {
+    Diagnostic& d = sink_.Report(kind, span, args...);
+    if (d.severity == Severity::kError) ++errors_;
+    return d;
+  }
+
+  // Warnings pass through `allow` first.
+  template <typename... Args>
+  void Warn(DiagKind kind, Span span, const std::set<DiagKind>& allowed, const Args&... args) {
+    if (allowed.count(kind) != 0 || plan_allowed_.count(kind) != 0) return;
+    Report(kind, span, args...);
+  }
+
+  std::set<DiagKind> ParseAllow(const std::vector<ast::Name>& names) {
+    std::set<DiagKind> out;
+    for (const ast::Name& n : names) {
+      bool found = false;
+      for (const auto& w : kWarningNames) {
+        if (n.text == w.name) out.insert(w.kind), found = true;
+      }
+      if (!found) {
+        std::vector<std::string> all;
+        for (const auto& w : kWarningNames) all.push_back(w.name);
+        auto& d = Report(DiagKind::UnknownName, n.span, "warning", n.text);
+        std::string s = Suggest(n.text, all);
+        d.Hint(s.empty() ? "warnings that can be allowed: unused_meter, falling_total, dropped_precision, unused_event" : s);
+      }
+    }
+    return out;
+  }
+
+  void SetType(const ast::Node& node, const Type& type) {
+    if (node.id.valid() && static_cast<std::size_t>(node.id.index) < result_->types.size()) {
+      result_->types[static_cast<std::size_t>(node.id.index)] = type;
+    }
+  }
+
+  // ---- plan -------------------------------------------------------------------------------
+
+  void CheckPlan(const ast::Plan& plan) {
+    CheckedPlan checked;
+    checked.plan = &plan;
+    plan_ = &checked;
+    plan_allowed_.clear();
+    units_ = UnitCatalog();
+    declared_units_.clear();
+    rounding_ = nullptr;
+    currency_decl_ = nullptr;
+    if (plan.effective) CheckDate(*plan.effective);
+
+    // Pass 1: settings, units and declarations, so that order of items does not matter.
+    std::map<std::string, const ast::Node*> settings;
+    auto once = [&](const char* what, const ast::Node& node) {
+      auto [it, inserted] = settings.emplace(what, &node);
+      if (!inserted) {
+        Report(DiagKind::DuplicateSetting, node.span, what, plan.name.value)
+            .Note(it->second->span, "first set here");
+        return false;
+      }
+      return true;
+    };
+    for (const ast::PlanItem& item : plan.items) {
+      if (const auto* d = std::get_if<ast::AllowDecl>(&item.kind)) {
+        auto allowed = ParseAllow(d->names);
+        plan_allowed_.insert(allowed.begin(), allowed.end());
+      }
+    }
+    for (const ast::PlanItem& item : plan.items) {
+      if (const auto* d = std::get_if<ast::CurrencyDecl>(&item.kind)) {
+        if (once("currency", *d)) CheckCurrencyDecl(*d);
+      } else if (const auto* d = std::get_if<ast::PeriodDecl>(&item.kind)) {
+        if (once("period", *d)) CheckPeriod(*d);
+      } else if (const auto* d = std::get_if<ast::RoundingDecl>(&item.kind)) {
+        if (once("rounding", *d)) {
+          CheckRounding(d->spec);
+          rounding_ = &d->spec;
+        }
+      } else if (const auto* d = std::get_if<ast::ProrationDecl>(&item.kind)) {
+        if (once("proration", *d)) CheckProration(d->spec);
+      } else if (const auto* d = std::get_if<ast::UnitDecl>(&item.kind)) {
+        for (const ast::Name& n : d->names) DeclareUnit(n);
+      } else if (const auto* d = std::get_if<ast::CreditsDecl>(&item.kind)) {
+        if (once("credits", *d)) CheckCredits(*d);
+      } else if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) {
+        if (once("on change", *d) && d->policy && d->policy->text != "split") {
+          Report(DiagKind::UnknownName, d->policy->span, "version change policy", d->policy->text)
+              .Hint("write `on change split` or `on change next period`");
+        }
+      }
+    }
+    if (currency_decl_ == nullptr) {
+      Report(DiagKind::MissingCurrency, plan.name.span, plan.name.value)
+          .Hint("add a line such as `currency USD` to the plan");
+    }
+    // Events first (meters and charges refer to them), then the subscription.
+    for (const ast::PlanItem& item : plan.items) {
+      if (const auto* d = std::get_if<ast::EventDecl>(&item.kind)) DeclareEvent(*d);
+    }
+    for (const ast::PlanItem& item : plan.items) {
+      if (const auto* d = std::get_if<ast::SubscriptionDecl>(&item.kind)) {
+        if (once("subscription", *d)) {
+          for (const ast::FieldDecl& f : d->fields) {
+            if (checked.subscription.count(f.name.text) != 0) {
+              Report(DiagKind::DuplicateName, f.name.span, "subscription field", f.name.text)
+                  .Note(checked.subscription[f.name.text].decl->name.span, "first declared here");
+              continue;
+            }
+            checked.subscription[f.name.text] = FieldInfo{&f, FieldType(f.type, "")};
+          }
+        }
+      }
+    }
+    // Meters, in any order relative to charges.
+    for (const ast::PlanItem& item : plan.items) {
+      if (const auto* d = std::get_if<ast::MeterDecl>(&item.kind)) CheckMeter(*d);
+    }
+    for (const ast::PlanItem& item : plan.items) {
+      if (const auto* d = std::get_if<ast::ChargeDecl>(&item.kind)) DeclareCharge(*d);
+    }
+    for (const ast::PlanItem& item : plan.items) {
+      if (const auto* d = std::get_if<ast::ChargeDecl>(&item.kind)) CheckCharge(*d);
+    }
+    for (const ast::PlanItem& item : plan.items) {
+      if (const auto* d = std::get_if<ast::DiscountDecl>(&item.kind)) CheckDiscount(*d);
+      if (const auto* d = std::get_if<ast::LimitDecl>(&item.kind)) CheckLimit(*d);
+      if (const auto* d = std::get_if<ast::TestDecl>(&item.kind)) CheckTest(*d);
+    }
+    for (const auto& [name, meter] : checked.meters) {
+      if (!meter.used) {
+        Warn(DiagKind::UnusedMeter, meter.decl->name.span, {}, name);
+      }
+    }
+    for (const auto& [name, event] : checked.events) {
+      if (used_events_.count(name) == 0) Warn(DiagKind::UnusedEvent, event.decl->name.span, {}, name);
+    }
+    used_events_.clear();
+    result_->plans.push_back(std::move(checked));
+    plan_ = nullptr;
+  }
+
+  void CheckCurrencyDecl(const ast::CurrencyDecl& d) {
+    const Currency* currency = FindCurrency(d.code.text);
+    if (currency == nullptr) {
+      ReportUnknownCurrency(d.code);
+      return;
+    }
+    currency_decl_ = &d;
+    plan_->currency = d.code.text;
+    plan_->minor_units = currency->minor_units;
+  }
+
+  void ReportUnknownCurrency(const ast::Name& code) {
+    auto& d = Report(DiagKind::UnknownCurrency, code.span, code.text);
+    std::string upper = code.text;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (upper != code.text && FindCurrency(upper) != nullptr) {
+      d.Hint(fmt::format("currency codes are upper case: `{}`", upper));
+    } else {
+      d.Hint("use an ISO 4217 code such as `USD`, `EUR` or `JPY`");
+    }
+  }
+
+  void CheckPeriod(const ast::PeriodDecl& d) {
+    static const std::set<std::string> kLengths = {"month", "quarter", "year", "day", "days", "week", "weeks", "months", "years", "quarters"};
+    if (kLengths.count(d.length.text) == 0) {
+      Report(DiagKind::UnknownPeriod, d.length.span, d.length.text)
+          .Hint("a period is `month`, `quarter`, `year`, or a number of days such as `30 day`");
+    }
+    if (d.count && (d.count->scale() != 0 || *d.count <= Decimal(0) || *d.count > Decimal(3660))) {
+      Report(DiagKind::ExpectedType, d.count_span, "a period's length", "a whole number from 1 to 3660",
+             d.count->ToString());
+    }
+    if (d.anchor) CheckDate(*d.anchor);
+    if (d.timezone) CheckTimeZone(*d.timezone);
+  }
+
+  void CheckTimeZone(const ast::StringLit& tz) {
+    const std::string& name = tz.value;
+    bool plausible = !name.empty() && name.find("..") == std::string::npos && name.front() != '/';
+    if (!plausible || !std::filesystem::is_regular_file(std::filesystem::path("/usr/share/zoneinfo") / name)) {
+      Report(DiagKind::UnknownTimeZone, tz.span, name)
+          .Hint("use an IANA time zone name such as \"UTC\", \"Europe/Paris\" or \"America/New_York\"");
+    }
+  }
+
+  bool CheckDate(const ast::DateTimeLit& lit) {
+    std::string problem = CheckDateTime(lit.text);
+    if (!problem.empty()) {
+      Report(DiagKind::InvalidDate, lit.span, lit.text, problem);
+      return false;
+    }
+    return true;
+  }
+
+  void CheckRounding(const ast::RoundingSpec& spec) {
+    static const char* kModes[] = {"half_even", "half_up", "half_down", "up", "down", "ceiling", "floor"};
+    bool known = std::any_of(std::begin(kModes), std::end(kModes), [&](const char* m) { return spec.mode.text == m; });
+    if (!known) {
+      auto& d = Report(DiagKind::UnknownRoundingMode, spec.mode.span, spec.mode.text);
+      std::string s = Suggest(spec.mode.text, {std::begin(kModes), std::end(kModes)});
+      d.Hint(s.empty() ? "rounding modes: half_even, half_up, half_down, up, down, ceiling, floor" : s);
+    }
+    if (spec.decimals && *spec.decimals < 0) {
+      Report(DiagKind::InvalidRoundingScale, spec.decimals_span,
+             std::string_view(source_.text()).substr(spec.decimals_span.begin,
+                                                     spec.decimals_span.end - spec.decimals_span.begin));
+    }
+  }
+
+  void CheckProration(const ast::ProrationSpec& spec) {
+    if (spec.prorated && spec.basis.text != "day" && spec.basis.text != "second") {
+      Report(DiagKind::UnknownName, spec.basis.span, "proration basis", spec.basis.text)
+          .Hint("prorate `by day` or `by second`");
+    }
+  }
+
+  void CheckCredits(const ast::CreditsDecl& d) {
+    static const std::vector<std::string> kOrders = {"expiry", "priority", "created", "amount"};
+    std::set<std::string> seen;
+    for (const ast::Name& n : d.order) {
+      if (std::find(kOrders.begin(), kOrders.end(), n.text) == kOrders.end()) {
+        auto& diag = Report(DiagKind::UnknownName, n.span, "credit order", n.text);
+        std::string s = Suggest(n.text, kOrders);
+        diag.Hint(s.empty() ? "credits are drawn by `expiry`, `priority`, `created` or `amount`" : s);
+      } else if (!seen.insert(n.text).second) {
+        Report(DiagKind::DuplicateName, n.span, "credit order", n.text);
+      }
+    }
+  }
+
+  void DeclareUnit(const ast::Name& n) {
+    if (IsBuiltinUnit(n.text)) {
+      Report(DiagKind::UnitShadowsBuiltin, n.span, n.text)
+          .Hint("built-in units convert exactly; declare only count units such as `token` or `seat`");
+      return;
+    }
+    if (FindCurrency(n.text) != nullptr) {
+      Report(DiagKind::CurrencyAsUnit, n.span, n.text).Hint("money is written `12.50 USD` and needs no unit");
+      return;
+    }
+    auto it = declared_units_.find(n.text);
+    if (it != declared_units_.end()) {
+      Report(DiagKind::DuplicateName, n.span, "unit", n.text).Note(it->second, "first declared here");
+      return;
+    }
+    declared_units_[n.text] = n.span;
+    DeclareCountUnit(units_, n.text);
+  }
+
+  // ---- events and fields ------------------------------------------------------------------
+
+  Type FieldType(const ast::TypeSpec& spec, const std::string& event) {
+    Type type;
+    switch (spec.kind) {
+      case ast::TypeSpec::Kind::kQuantity: {
+        std::optional<Unit> unit = ResolveUnitExpr(spec.unit);
+        if (!unit) return Type::Error();
+        type = Type::Quantity(*unit);
+        break;
+      }
+      case ast::TypeSpec::Kind::kEnum: {
+        type.kind = TypeKind::kEnum;
+        std::map<std::string, const ast::StringLit*> seen;
+        for (const ast::StringLit& v : spec.values) {
+          auto [it, inserted] = seen.emplace(v.value, &v);
+          if (!inserted) {
+            Report(DiagKind::DuplicateName, v.span, "value", v.value).Note(it->second->span, "first listed here");
+            continue;
+          }
+          type.values.push_back(v.value);
+        }
+        break;
+      }
+      case ast::TypeSpec::Kind::kNamed: {
+        static const std::pair<const char*, TypeKind> kNamed[] = {
+            {"decimal", TypeKind::kDecimal}, {"text", TypeKind::kText},   {"id", TypeKind::kId},
+            {"boolean", TypeKind::kBool},    {"timestamp", TypeKind::kTimestamp},
+        };
+        const std::string& n = spec.named.text;
+        if (n == "money") return currency_decl_ ? Type::Money(plan_->currency) : Type::Error();
+        if (n == "duration") return Type::Quantity(*LookupUnit(units_, "s"));
+        for (const auto& [text, kind] : kNamed) {
+          if (n == text) return Type::Of(kind);
+        }
+        auto& d = Report(DiagKind::UnknownType, spec.named.span, n);
+        std::string s = Suggest(n, {"decimal", "text", "id", "boolean", "timestamp", "duration", "money"});
+        if (!s.empty()) {
+          d.Hint(s);
+        } else if (LookupUnit(units_, n)) {
+          d.Hint(fmt::format("a quantity is written `quantity of {}`", n));
+        } else {
+          d.Hint("types: decimal, text, id, boolean, timestamp, duration, money, `quantity of UNIT`, `one of \"a\", \"b\"`");
+        }
+        return Type::Error();
+      }
+    }
+    type.event = event;
+    return type;
+  }
+
+  void DeclareEvent(const ast::EventDecl& d) {
+    if (plan_->events.count(d.name.text) != 0) {
+      Report(DiagKind::DuplicateName, d.name.span, "event", d.name.text)
+          .Note(plan_->events[d.name.text].decl->name.span, "first declared here");
+      return;
+    }
+    // An event's name is also the unit its count is measured in: `count(request)` is a quantity
+    // of `request`, priced `0.20 USD per 1000 request`.
+    if (!LookupUnit(units_, d.name.text)) DeclareCountUnit(units_, d.name.text);
+    EventInfo info;
+    info.decl = &d;
+    info.fields["customer"] = FieldInfo{nullptr, Type::Of(TypeKind::kId)};
+    info.fields["time"] = FieldInfo{nullptr, Type::Of(TypeKind::kTimestamp)};
+    for (const ast::FieldDecl& f : d.fields) {
+      auto it = info.fields.find(f.name.text);
+      if (it != info.fields.end()) {
+        auto& diag = Report(DiagKind::DuplicateName, f.name.span, "field", f.name.text);
+        if (it->second.decl != nullptr) {
+          diag.Note(it->second.decl->name.span, "first declared here");
+        } else {
+          diag.Hint(fmt::format("every event has `{}` already; it need not be declared", f.name.text));
+        }
+        continue;
+      }
+      info.fields[f.name.text] = FieldInfo{&f, FieldType(f.type, d.name.text)};
+    }
+    if (d.key && info.fields.count(d.key->text) == 0) {
+      auto& diag = Report(DiagKind::UnknownName, d.key->span, "field", d.key->text);
+      std::string s = Suggest(d.key->text, Keys(info.fields));
+      diag.Hint(s.empty() ? "the idempotency key must be one of the event's fields" : s);
+    }
+    plan_->events[d.name.text] = std::move(info);
+  }
+
+  // ---- units ------------------------------------------------------------------------------
+
+  std::optional<Unit> ResolveUnitName(const ast::Name& n) {
+    if (std::optional<Unit> u = LookupUnit(units_, n.text)) return u;
+    if (FindCurrency(n.text) != nullptr) {
+      Report(DiagKind::CurrencyAsUnit, n.span, n.text)
+          .Hint(fmt::format("money is written `12.50 {}`; a price per unit is `0.10 {} per GB`", n.text, n.text));
+      return std::nullopt;
+    }
+    auto& d = Report(DiagKind::UnknownUnit, n.span, n.text);
+    std::vector<std::string> candidates = AllUnitNames(units_);
+    std::string s = Suggest(n.text, candidates);
+    if (n.text.size() > 1 && n.text.back() == 's' && LookupUnit(units_, n.text.substr(0, n.text.size() - 1))) {
+      d.Hint(fmt::format("units are singular: `{}`", n.text.substr(0, n.text.size() - 1)));
+    } else if (!s.empty()) {
+      d.Hint(s);
+    } else {
+      d.Hint(fmt::format("declare a count unit with `unit {}`", n.text));
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Unit> ResolveUnitExpr(const ast::UnitExpr& expr) {
+    std::optional<Unit> result;
+    for (const auto& f : expr.factors) {
+      std::optional<Unit> u = ResolveUnitName(f.name);
+      if (!u) return std::nullopt;
+      if (!result) {
+        result = f.exponent > 0 ? *u : UnitQuotient(DimensionlessUnit(), *u);
+      } else {
+        result = f.exponent > 0 ? UnitProduct(*result, *u) : UnitQuotient(*result, *u);
+      }
+    }
+    return result;
+  }
+
+  // ---- expressions ------------------------------------------------------------------------
+
+  Type CheckLiteral(const ast::Expr& e, const ast::Literal& lit) {
+    switch (lit.kind) {
+      case LiteralKind::kNumber: return Type::Of(TypeKind::kDecimal);
+      case LiteralKind::kPercent:
+      case LiteralKind::kBasisPoints: return Type::Of(TypeKind::kPercent);
+      case LiteralKind::kString: return Type::Of(TypeKind::kText);
+      case LiteralKind::kBool: return Type::Of(TypeKind::kBool);
+      case LiteralKind::kDateTime: {
+        ast::DateTimeLit d;
+        d.span = e.span;
+        d.text = lit.text;
+        return CheckDate(d) ? Type::Of(TypeKind::kTimestamp) : Type::Error();
+      }
+      case LiteralKind::kUnit: {
+        // `12.50 USD` is money; `1000 token` is a quantity.
+        if (lit.unit.factors.size() == 1) {
+          const ast::Name& n = lit.unit.factors[0].name;
+          if (!LookupUnit(units_, n.text) && FindCurrency(n.text) != nullptr) return CheckMoney(n);
+          if (!LookupUnit(units_, n.text) && LooksLikeCurrency(n.text)) {
+            ReportUnknownCurrency(n);
+            return Type::Error();
+          }
+        }
+        std::optional<Unit> unit = ResolveUnitExpr(lit.unit);
+        return unit ? Type::Quantity(*unit) : Type::Error();
+      }
+      case LiteralKind::kRate: {
+        const ast::Name& price = lit.unit.factors[0].name;
+        Type money = Type::Error();
+        if (lit.unit.factors.size() == 1 && FindCurrency(price.text) != nullptr) {
+          money = CheckMoney(price);
+        } else if (lit.unit.factors.size() == 1 && LooksLikeCurrency(price.text) && !LookupUnit(units_, price.text)) {
+          ReportUnknownCurrency(price);
+          return Type::Error();
+        } else {
+          Report(DiagKind::ExpectedType, lit.unit.span, "the price of a rate", "money such as `0.10 USD`",
+                 fmt::format("`{}`", std::string_view(source_.text()).substr(lit.unit.span.begin, lit.unit.span.end - lit.unit.span.begin)));
+          return Type::Error();
+        }
+        if (lit.per && lit.per->is_zero()) {
+          Report(DiagKind::DivisionByZero, e.span).Hint("a rate is per a positive amount, e.g. `per 1000 request`");
+          return Type::Error();
+        }
+        std::optional<Unit> unit = ResolveUnitExpr(lit.per_unit);
+        if (money.is_error() || !unit) return Type::Error();
+        Type rate;
+        rate.kind = TypeKind::kRate;
+        rate.currency = money.currency;
+        rate.unit = *unit;
+        return rate;
+      }
+    }
+    return Type::Error();
+  }
+
+  static bool LooksLikeCurrency(const std::string& s) {
+    return s.size() == 3 && std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  }
+
+  Type CheckMoney(const ast::Name& code) {
+    if (currency_decl_ == nullptr) return Type::Error();  // reported once as a missing currency
+    if (code.text != plan_->currency) {
+      Report(DiagKind::CurrencyMismatch, code.span, code.text, plan_->currency)
+          .Note(currency_decl_->code.span, "the plan's currency is declared here")
+          .Hint("a plan charges in one currency; write a separate plan for each currency");
+      return Type::Error();
+    }
+    return Type::Money(code.text);
+  }
+
+  Type Check(const ast::Expr& e, Scope& scope) {
+    Type t = std::visit([&](const auto& k) { return CheckKind(e, k, scope); }, e.kind);
+    SetType(e, t);
+    return t;
+  }
+
+  Type CheckKind(const ast::Expr& e, const ast::Literal& lit, Scope&) { return CheckLiteral(e, lit); }
+
+  Type CheckKind(const ast::Expr& e, const ast::NameRef& ref, Scope& scope) {
+    const std::string& n = ref.name.text;
+    if (scope.place == Place::kCharge) {
+      auto it = plan_->meters.find(n);
+      if (it != plan_->meters.end()) {
+        it->second.used = true;
+        if (scope.charge != nullptr &&
+            std::find(scope.charge->meters.begin(), scope.charge->meters.end(), n) == scope.charge->meters.end()) {
+          scope.charge->meters.push_back(n);
+        }
+        return it->second.type;
+      }
+    }
+    if (scope.place == Place::kMeterArg && plan_->events.count(n) != 0) {
+      NoteEvent(scope, n, ref.name.span);
+      Type t;
+      t.kind = TypeKind::kEvent;
+      t.event = n;
+      return t;
+    }
+    if (plan_->events.count(n) != 0 || n == "subscription") {
+      Report(DiagKind::ExpectedType, e.span, fmt::format("`{}`", n), "a value",
+             n == "subscription" ? "the subscription" : fmt::format("the event `{}`", n))
+          .Hint(n == "subscription" ? "name a field: `subscription.seats`"
+                                    : fmt::format("name a field such as `{}.customer`, or count events with a meter: `meter {}s = count({})`", n, n, n));
+      return Type::Error();
+    }
+    if (plan_->meters.count(n) != 0) {
+      Report(DiagKind::MeterOutsideCharge, e.span, n)
+          .Hint("meters are totals over a period; a meter is used in a charge");
+      return Type::Error();
+    }
+    std::vector<std::string> candidates = Keys(plan_->meters);
+    for (const auto& [name, ev] : plan_->events) candidates.push_back(name);
+    auto& d = Report(DiagKind::UnknownName, e.span, "name", n);
+    std::string s = Suggest(n, candidates);
+    if (!s.empty()) d.Hint(s);
+    else if (LookupUnit(units_, n) || FindCurrency(n) != nullptr) d.Hint(fmt::format("a unit follows a number: `1 {}`", n));
+    return Type::Error();
+  }
+
+  void NoteEvent(Scope& scope, const std::string& event, Span span) {
+    used_events_.insert(event);
+    if (scope.seen_event == nullptr) return;
+    if (scope.seen_event->empty()) {
+      *scope.seen_event = event;
+    } else if (*scope.seen_event != event && scope.meter != nullptr) {
+      Report(DiagKind::MixedEvents, span, scope.meter->name.text, *scope.seen_event, event)
+          .Hint("a meter reads one event; write one meter per event and add them in the charge");
+    }
+  }
+
+  Type CheckKind(const ast::Expr& e, const ast::Member& m, Scope& scope) {
+    const auto* base = std::get_if<ast::NameRef>(&m.object->kind);
+    if (base == nullptr) {
+      Type t = Check(*m.object, scope);
+      if (!t.is_error()) {
+        Report(DiagKind::ExpectedType, m.object->span, "the left of `.`", "an event or `subscription`", t.Describe());
+      }
+      return Type::Error();
+    }
+    const std::string& object = base->name.text;
+    if (object == "subscription") {
+      auto it = plan_->subscription.find(m.member.text);
+      if (it == plan_->subscription.end()) {
+        auto& d = Report(DiagKind::UnknownName, m.member.span, "subscription field", m.member.text);
+        std::string s = Suggest(m.member.text, Keys(plan_->subscription));
+        d.Hint(s.empty() ? "declare it in the plan's `subscription { … }` block" : s);
+        return Type::Error();
+      }
+      if (scope.place != Place::kCharge && scope.place != Place::kEach) {
+        Report(DiagKind::EventFieldOutsideEvent, e.span, fmt::format("subscription.{}", m.member.text),
+               "here")
+            .Hint("subscription values can be used in charges");
+        return Type::Error();
+      }
+      return it->second.type;
+    }
+    auto ev = plan_->events.find(object);
+    if (ev == plan_->events.end()) {
+      auto& d = Report(DiagKind::UnknownName, base->name.span, "event", object);
+      std::string s = Suggest(object, Keys(plan_->events));
+      if (!s.empty()) d.Hint(s);
+      return Type::Error();
+    }
+    auto field = ev->second.fields.find(m.member.text);
+    if (field == ev->second.fields.end()) {
+      auto& d = Report(DiagKind::UnknownName, m.member.span, "field", fmt::format("{}.{}", object, m.member.text));
+      std::string s = Suggest(m.member.text, Keys(ev->second.fields));
+      if (!s.empty()) d.Hint(s);
+      if (ev->second.decl != nullptr) d.Note(ev->second.decl->name.span, fmt::format("event `{}` is declared here", object));
+      return Type::Error();
+    }
+    switch (scope.place) {
+      case Place::kMeterArg:
+      case Place::kMeterWhere:
+      case Place::kGroupBy:
+        NoteEvent(scope, object, base->name.span);
+        break;
+      case Place::kEach:
+        if (object != scope.event) {
+          Report(DiagKind::MixedEvents, base->name.span, fmt::format("each {}", scope.event), scope.event, object)
+              .Hint(fmt::format("a per-event charge reads the fields of `{}` only", scope.event));
+          return Type::Error();
+        }
+        used_events_.insert(object);
+        break;
+      default:
+        Report(DiagKind::EventFieldOutsideEvent, e.span, fmt::format("{}.{}", object, m.member.text),
+               scope.place == Place::kCharge ? "in a charge over a period" : "here")
+            .Hint(scope.place == Place::kCharge
+                      ? fmt::format("aggregate it in a meter (`meter x = sum({}.{})`), price each event with `each {}: …`, or group the charge with `by {}.{}`",
+                                    object, m.member.text, object, object, m.member.text)
+                      : "use a literal value here");
+        return Type::Error();
+    }
+    return field->second.type;
+  }
+
+  Type CheckKind(const ast::Expr& e, const ast::Call& call, Scope& scope) {
+    const std::string& f = call.callee.text;
+    std::vector<Type> args;
+    for (const auto& a : call.args) args.push_back(Check(*a, scope));
+    bool any_error = std::any_of(args.begin(), args.end(), [](const Type& t) { return t.is_error(); });
+    if (f == "min" || f == "max") {
+      if (args.size() != 2) {
+        if (args.size() == 1) {
+          Report(DiagKind::AggregationOutsideMeter, call.callee.span, f)
+              .Hint(fmt::format("`{}(a, b)` with two values picks the smaller or larger; `{}(event.field)` belongs in a meter", f, f));
+        } else {
+          Report(DiagKind::ArgumentCount, e.span, f, "2 values", std::to_string(args.size()));
+        }
+        return Type::Error();
+      }
+      if (any_error) return Type::Error();
+      if (!IsNumeric(args[0].kind) || !SameType(args[0], args[1])) {
+        Report(DiagKind::TypeMismatch, e.span, fmt::format("take the {} of", f == "min" ? "minimum" : "maximum"),
+               args[0].Describe(), args[1].Describe());
+        return Type::Error();
+      }
+      return args[0];
+    }
+    if (f == "round_up" || f == "round_down") {
+      if (args.size() != 2) {
+        Report(DiagKind::ArgumentCount, e.span, f, "2 values (a quantity and a step)", std::to_string(args.size()));
+        return Type::Error();
+      }
+      if (any_error) return Type::Error();
+      if (args[0].kind != TypeKind::kQuantity && args[0].kind != TypeKind::kDecimal && args[0].kind != TypeKind::kMoney) {
+        Report(DiagKind::ExpectedType, call.args[0]->span, fmt::format("the first argument of `{}`", f), "a quantity", args[0].Describe());
+        return Type::Error();
+      }
+      if (!SameType(args[0], args[1])) {
+        Report(DiagKind::TypeMismatch, e.span, fmt::format("round ({})", f), args[0].Describe(), args[1].Describe())
+            .Hint(f + "(call.duration, 60 s) rounds a duration up to whole minutes");
+        return Type::Error();
+      }
+      if (IsConstantZero(*call.args[1])) {
+        Report(DiagKind::DivisionByZero, call.args[1]->span).Hint("round to a positive step such as `60 s`");
+        return Type::Error();
+      }
+      return args[0];
+    }
+    if (ParseAggregation(f)) {
+      Report(DiagKind::AggregationOutsideMeter, call.callee.span, f)
+          .Hint(fmt::format("declare a meter: `meter name = {}(…)` and use its name here", f));
+      return Type::Error();
+    }
+    auto& d = Report(DiagKind::UnknownName, call.callee.span, "function", f);
+    std::string s = Suggest(f, {"min", "max", "round_up", "round_down"});
+    d.Hint(s.empty() ? "functions: min, max, round_up, round_down" : s);
+    return Type::Error();
+  }
+
+  static bool IsConstantZero(const ast::Expr& e) {
+    const auto* lit = std::get_if<ast::Literal>(&e.kind);
+    return lit != nullptr &&
+           (lit->kind == LiteralKind::kNumber || lit->kind == LiteralKind::kUnit ||
+            lit->kind == LiteralKind::kPercent || lit->kind == LiteralKind::kBasisPoints) &&
+           lit->number.is_zero();
+  }
+
+  Type CheckKind(const ast::Expr& e, const ast::Unary& u, Scope& scope) {
+    Type t = Check(*u.operand, scope);
+    if (t.is_error()) return t;
+    if (u.op == ast::UnaryOp::kNot) {
+      if (t.kind != TypeKind::kBool) {
+        Report(DiagKind::ExpectedType, u.operand->span, "the operand of `not`", "a boolean", t.Describe());
+        return Type::Error();
+      }
+      return t;
+    }
+    if (!IsNumeric(t.kind)) {
+      Report(DiagKind::ExpectedType, u.operand->span, "a negated value", "a number, quantity or money", t.Describe());
+      return Type::Error();
+    }
+    (void)e;
+    return t;
+  }
+
+  Type CheckKind(const ast::Expr& e, const ast::Binary& b, Scope& scope) {
+    Type l = Check(*b.lhs, scope);
+    Type r = Check(*b.rhs, scope);
+    if (l.is_error() || r.is_error()) return Type::Error();
+    switch (b.op) {
+      case BinaryOp::kAdd:
+      case BinaryOp::kSub: return CheckAdd(e, b, l, r);
+      case BinaryOp::kMul: return CheckMul(e, b, l, r);
+      case BinaryOp::kDiv: return CheckDiv(e, b, l, r);
+      case BinaryOp::kAnd:
+      case BinaryOp::kOr: {
+        for (const auto* side : {&l, &r}) {
+          if (side->kind != TypeKind::kBool) {
+            Report(DiagKind::ExpectedType, (side == &l ? b.lhs : b.rhs)->span,
+                   fmt::format("an operand of `{}`", ast::BinaryOpSpelling(b.op)), "a boolean", side->Describe());
+            return Type::Error();
+          }
+        }
+        return l;
+      }
+      default: return CheckCompare(e, b, l, r);
+    }
+  }
+
+  Type CheckAdd(const ast::Expr& e, const ast::Binary& b, const Type& l, const Type& r) {
+    const char* verb = b.op == BinaryOp::kAdd ? "add" : "subtract";
+    if (l.kind == r.kind && l.kind == TypeKind::kQuantity && !SameDimension(*l.unit, *r.unit)) {
+      Report(DiagKind::DimensionMismatch, b.op_span, verb, UnitName(*l.unit), UnitName(*r.unit),
+             DimensionName(*l.unit), DimensionName(*r.unit))
+          .Note(b.lhs->span, l.Describe())
+          .Note(b.rhs->span, r.Describe());
+      return Type::Error();
+    }
+    if (l.kind == r.kind && (l.kind == TypeKind::kDecimal || l.kind == TypeKind::kPercent ||
+                             l.kind == TypeKind::kQuantity || l.kind == TypeKind::kMoney)) {
+      return l;  // currencies already agree: every money literal is in the plan's currency
+    }
+    auto& d = Report(DiagKind::TypeMismatch, b.op_span, verb, l.Describe(), r.Describe());
+    d.Note(b.lhs->span, l.Describe()).Note(b.rhs->span, r.Describe());
+    if ((l.kind == TypeKind::kMoney && r.kind == TypeKind::kQuantity) ||
+        (l.kind == TypeKind::kQuantity && r.kind == TypeKind::kMoney)) {
+      d.Hint("to price a quantity, multiply it by a rate: `quantity * 0.10 USD per GB`");
+    } else if ((l.kind == TypeKind::kMoney && r.kind == TypeKind::kPercent) ||
+               (l.kind == TypeKind::kPercent && r.kind == TypeKind::kMoney)) {
+      d.Hint("a percentage applies to an amount: `payment.amount * 2.9%`");
+    }
+    (void)e;
+    return Type::Error();
+  }
+
+  Type CheckMul(const ast::Expr& e, const ast::Binary& b, const Type& l, const Type& r) {
+    auto scalar = [](const Type& t) { return t.kind == TypeKind::kDecimal || t.kind == TypeKind::kPercent; };
+    if (scalar(l) && scalar(r)) return l.kind == TypeKind::kPercent && r.kind == TypeKind::kPercent ? l : (l.kind == TypeKind::kDecimal ? r : l);
+    if (scalar(l) && IsNumeric(r.kind)) return r;
+    if (scalar(r) && IsNumeric(l.kind)) return l;
+    const Type* rate = l.kind == TypeKind::kRate ? &l : r.kind == TypeKind::kRate ? &r : nullptr;
+    const Type* quantity = l.kind == TypeKind::kQuantity ? &l : r.kind == TypeKind::kQuantity ? &r : nullptr;
+    if (rate != nullptr && quantity != nullptr) {
+      if (!SameDimension(*rate->unit, *quantity->unit)) {
+        const auto& q_expr = quantity == &l ? b.lhs : b.rhs;
+        Report(DiagKind::RateUnitMismatch, b.op_span, UnitName(*rate->unit), UnitName(*quantity->unit))
+            .Note(q_expr->span, fmt::format("this is {}", quantity->Describe()))
+            .Hint(fmt::format("a rate per {} prices a quantity of {} ({}); check the meter or the rate's unit",
+                              UnitName(*rate->unit), DimensionName(*rate->unit), UnitName(*rate->unit)));
+        return Type::Error();
+      }
+      return Type::Money(rate->currency);
+    }
+    if (l.kind == TypeKind::kQuantity && r.kind == TypeKind::kQuantity) {
+      return Type::Quantity(UnitProduct(*l.unit, *r.unit));
+    }
+    auto& d = Report(DiagKind::TypeMismatch, b.op_span, "multiply", l.Describe(), r.Describe());
+    if ((l.kind == TypeKind::kMoney && r.kind == TypeKind::kQuantity) ||
+        (l.kind == TypeKind::kQuantity && r.kind == TypeKind::kMoney)) {
+      d.Hint("price a quantity with a rate: `0.10 USD per GB`, not `0.10 USD`");
+    }
+    (void)e;
+    return Type::Error();
+  }
+
+  Type CheckDiv(const ast::Expr& e, const ast::Binary& b, const Type& l, const Type& r) {
+    if (IsConstantZero(*b.rhs)) {
+      Report(DiagKind::DivisionByZero, b.rhs->span).Note(e.span, "in this division");
+      return Type::Error();
+    }
+    if (r.kind == TypeKind::kDecimal && IsNumeric(l.kind)) return l;
+    if (l.kind == TypeKind::kQuantity && r.kind == TypeKind::kQuantity) {
+      if (SameDimension(*l.unit, *r.unit)) return Type::Of(TypeKind::kDecimal);
+      return Type::Quantity(UnitQuotient(*l.unit, *r.unit));
+    }
+    if (l.kind == TypeKind::kMoney && r.kind == TypeKind::kMoney) return Type::Of(TypeKind::kDecimal);
+    if (l.kind == TypeKind::kMoney && r.kind == TypeKind::kQuantity) {
+      Type rate;
+      rate.kind = TypeKind::kRate;
+      rate.currency = l.currency;
+      rate.unit = r.unit;
+      return rate;
+    }
+    Report(DiagKind::TypeMismatch, b.op_span, "divide", l.Describe(), r.Describe());
+    return Type::Error();
+  }
+
+  Type CheckCompare(const ast::Expr& e, const ast::Binary& b, const Type& l, const Type& r) {
+    bool ordered = b.op != BinaryOp::kEq && b.op != BinaryOp::kNe;
+    // An enumeration compared with a string literal: the literal must be one of its values.
+    auto check_enum = [&](const Type& en, const ast::Expr& other) {
+      const auto* lit = std::get_if<ast::Literal>(&other.kind);
+      if (en.kind != TypeKind::kEnum || lit == nullptr || lit->kind != LiteralKind::kString) return true;
+      if (std::find(en.values.begin(), en.values.end(), lit->text) == en.values.end()) {
+        std::string values;
+        for (const auto& v : en.values) values += (values.empty() ? "" : ", ") + fmt::format("\"{}\"", v);
+        auto& d = Report(DiagKind::EnumValueUnknown, other.span, lit->text, std::string_view(source_.text()).substr(
+                                                                               (&other == b.lhs.get() ? b.rhs : b.lhs)->span.begin,
+                                                                               (&other == b.lhs.get() ? b.rhs : b.lhs)->span.end -
+                                                                                   (&other == b.lhs.get() ? b.rhs : b.lhs)->span.begin));
+        std::string s = Suggest(lit->text, en.values);
+        d.Hint(s.empty() ? fmt::format("the values are {}", values) : s);
+        return false;
+      }
+      return true;
+    };
+    if (!check_enum(l, *b.rhs) || !check_enum(r, *b.lhs)) return Type::Error();
+    bool comparable = SameType(l, r) && l.kind != TypeKind::kEvent && l.kind != TypeKind::kRate;
+    if (comparable && ordered && (IsTextual(l.kind) || l.kind == TypeKind::kBool)) comparable = false;
+    if (!comparable) {
+      auto& d = Report(DiagKind::CompareMismatch, b.op_span, l.Describe(), r.Describe());
+      d.Note(b.lhs->span, l.Describe()).Note(b.rhs->span, r.Describe());
+      if ((IsTextual(l.kind) && IsNumeric(r.kind)) || (IsNumeric(l.kind) && IsTextual(r.kind))) {
+        d.Hint("text is compared with text in quotes (`== \"large\"`); declare the field as a number or quantity to compare amounts");
+      } else if (l.kind == TypeKind::kQuantity && r.kind == TypeKind::kDecimal) {
+        d.Hint(fmt::format("write the unit: `{}`", fmt::format("… {}", UnitName(*l.unit))));
+      }
+      return Type::Error();
+    }
+    (void)e;
+    return Type::Of(TypeKind::kBool);
+  }
+
+  Type CheckKind(const ast::Expr& e, const ast::Match& m, Scope& scope) {
+    Type subject = Check(*m.subject, scope);
+    bool has_else = false;
+    std::map<std::string, const ast::StringLit*> seen;
+    Type result = Type::Error();
+    bool poisoned = subject.is_error();
+    if (!subject.is_error() && !IsTextual(subject.kind)) {
+      Report(DiagKind::ExpectedType, m.subject->span, "a `match` subject", "text or an enumeration", subject.Describe());
+      poisoned = true;
+    }
+    for (const ast::MatchArm& arm : m.arms) {
+      if (has_else) {
+        Report(DiagKind::UnreachableArm, arm.span).Hint("`else` matches everything; put it last");
+      }
+      if (arm.is_else) has_else = true;
+      for (const ast::StringLit& p : arm.patterns) {
+        auto [it, inserted] = seen.emplace(p.value, &p);
+        if (!inserted) {
+          Report(DiagKind::DuplicateMatchArm, p.span, p.value).Note(it->second->span, "first matched here");
+          continue;
+        }
+        if (!poisoned && subject.kind == TypeKind::kEnum &&
+            std::find(subject.values.begin(), subject.values.end(), p.value) == subject.values.end()) {
+          auto& d = Report(DiagKind::EnumValueUnknown, p.span, p.value,
+                           std::string_view(source_.text()).substr(m.subject->span.begin, m.subject->span.end - m.subject->span.begin));
+          std::string s = Suggest(p.value, subject.values);
+          if (!s.empty()) d.Hint(s);
+        }
+      }
+      Type t = Check(*arm.value, scope);
+      if (t.is_error()) {
+        poisoned = true;
+        continue;
+      }
+      if (result.is_error()) {
+        result = t;
+      } else if (!SameType(result, t)) {
+        Report(DiagKind::ExpectedType, arm.value->span, "every arm of a `match`", result.Describe(), t.Describe());
+        poisoned = true;
+      }
+    }
+    if (!poisoned && !has_else) {
+      std::vector<std::string> missing;
+      if (subject.kind == TypeKind::kEnum) {
+        for (const auto& v : subject.values) {
+          if (seen.count(v) == 0) missing.push_back(fmt::format("\"{}\"", v));
+        }
+      } else {
+        missing.push_back("other values");
+      }
+      if (!missing.empty()) {
+        std::string list;
+        for (std::size_t i = 0; i < missing.size(); ++i) list += (i ? ", " : "") + missing[i];
+        Report(DiagKind::NonExhaustiveMatch, e.span,
+               std::string_view(source_.text()).substr(m.subject->span.begin, m.subject->span.end - m.subject->span.begin),
+               list)
+            .Hint("add an arm for each value, or `else: …`");
+        poisoned = true;
+      }
+    }
+    return poisoned ? Type::Error() : result;
+  }
+
+  // ---- meters -----------------------------------------------------------------------------
+
+  void CheckMeter(const ast::MeterDecl& d) {
+    if (plan_->meters.count(d.name.text) != 0) {
+      Report(DiagKind::DuplicateName, d.name.span, "meter", d.name.text)
+          .Note(plan_->meters[d.name.text].decl->name.span, "first declared here");
+      return;
+    }
+    MeterInfo info;
+    info.decl = &d;
+    std::string event;
+    Scope scope;
+    scope.place = Place::kMeterArg;
+    scope.seen_event = &event;
+    scope.meter = &d;
+    const auto* call = std::get_if<ast::Call>(&d.value->kind);
+    std::optional<Aggregation> agg = call ? ParseAggregation(call->callee.text) : std::nullopt;
+    Type type = Type::Error();
+    if (!agg) {
+      if (call != nullptr) {
+        auto& diag = Report(DiagKind::UnknownName, call->callee.span, "aggregation", call->callee.text);
+        std::string s = Suggest(call->callee.text, {"count", "count_distinct", "sum", "min", "max", "latest", "average", "time_weighted_average", "integral"});
+        diag.Hint(s.empty() ? "aggregations: count, count_distinct, sum, min, max, latest, average, time_weighted_average, integral" : s);
+      } else {
+        Report(DiagKind::ExpectedType, d.value->span, "a meter", "an aggregation such as `sum(event.field)` or `count(event)`",
+               "an expression")
+            .Hint("compute with meters in a charge: `charge \"X\" = meter_a * 0.10 USD per GB`");
+      }
+    } else if (call->args.size() != 1) {
+      Report(DiagKind::ArgumentCount, d.value->span, call->callee.text, "1 argument", std::to_string(call->args.size()));
+    } else {
+      info.aggregation = *agg;
+      Type arg = Check(*call->args[0], scope);
+      SetType(*d.value, arg);
+      if (!arg.is_error()) type = AggregateType(*agg, arg, *call);
+    }
+    if (d.where) {
+      scope.place = Place::kMeterWhere;
+      Type w = Check(*d.where, scope);
+      if (!w.is_error() && w.kind != TypeKind::kBool) {
+        Report(DiagKind::ExpectedType, d.where->span, "a `where` filter", "a boolean condition", w.Describe());
+      }
+    }
+    info.event = event;
+    info.type = type;
+    SetType(*d.value, type);
+    plan_->meters[d.name.text] = std::move(info);
+  }
+
+  Type AggregateType(Aggregation agg, const Type& arg, const ast::Call& call) {
+    if (agg == Aggregation::kCount) {
+      if (arg.kind != TypeKind::kEvent) {
+        Report(DiagKind::BadAggregation, call.args[0]->span, "count", arg.Describe())
+            .Hint("count events by name: `count(request)`; count distinct values with `count_distinct(request.user)`");
+        return Type::Error();
+      }
+      return Type::Quantity(*LookupUnit(units_, arg.event));
+    }
+    if (arg.kind == TypeKind::kEvent) {
+      Report(DiagKind::BadAggregation, call.args[0]->span, call.callee.text, arg.Describe())
+          .Hint(fmt::format("name a field: `{}({}.field)`; to count events write `count({})`", call.callee.text, arg.event, arg.event));
+      return Type::Error();
+    }
+    if (agg == Aggregation::kCountDistinct) return Type::Of(TypeKind::kDecimal);
+    if (agg == Aggregation::kTimeWeightedAverage || agg == Aggregation::kIntegral) {
+      if (arg.kind != TypeKind::kQuantity && arg.kind != TypeKind::kDecimal) {
+        Report(DiagKind::BadAggregation, call.args[0]->span, call.callee.text, arg.Describe());
+        return Type::Error();
+      }
+      if (agg == Aggregation::kIntegral) {
+        Unit seconds = *LookupUnit(units_, "s");
+        return Type::Quantity(arg.kind == TypeKind::kQuantity ? UnitProduct(*arg.unit, seconds) : seconds);
+      }
+      return arg;
+    }
+    if (arg.kind != TypeKind::kQuantity && arg.kind != TypeKind::kMoney && arg.kind != TypeKind::kDecimal) {
+      Report(DiagKind::BadAggregation, call.args[0]->span, call.callee.text, arg.Describe())
+          .Hint(IsTextual(arg.kind) ? "count distinct values with `count_distinct(…)`" : "");
+      return Type::Error();
+    }
+    return arg;
+  }
+
+  // ---- charges ----------------------------------------------------------------------------
+
+  void DeclareCharge(const ast::ChargeDecl& d) {
+    auto it = plan_->charges.find(d.name.value);
+    if (it != plan_->charges.end()) {
+      Report(DiagKind::DuplicateName, d.name.span, "charge", d.name.value)
+          .Note(it->second.decl->name.span, "first declared here");
+      return;
+    }
+    plan_->charges[d.name.value] = ChargeInfo{&d, {}, false};
+  }
+
+  bool IsMoneyOrReport(const Type& t, const ast::Expr& e, const char* what) {
+    if (t.is_error()) return false;
+    if (t.kind != TypeKind::kMoney) {
+      auto& d = Report(DiagKind::ExpectedType, e.span, what, fmt::format("money in {}", plan_->currency.empty() ? "the plan's currency" : plan_->currency),
+                       t.Describe());
+      if (t.kind == TypeKind::kQuantity) d.Hint(fmt::format("multiply by a rate: `… * 0.10 {} per {}`", plan_->currency, UnitName(*t.unit)));
+      if (t.kind == TypeKind::kRate) d.Hint("apply the rate to a meter: `meter_name * rate`");
+      return false;
+    }
+    return true;
+  }
+
+  void CheckCharge(const ast::ChargeDecl& d) {
+    auto info_it = plan_->charges.find(d.name.value);
+    if (info_it == plan_->charges.end() || info_it->second.decl != &d) return;  // a duplicate
+    ChargeInfo& info = info_it->second;
+
+    std::set<DiagKind> allowed;
+    std::map<ast::ChargeOptionKind, const ast::ChargeOption*> seen_options;
+    const ast::RoundingSpec* rounding = rounding_;
+    for (const ast::ChargeOption& o : d.options) {
+      auto [it, inserted] = seen_options.emplace(o.kind, &o);
+      if (!inserted) {
+        Report(DiagKind::DuplicateOption, o.span,
+               std::string_view(source_.text()).substr(o.span.begin, std::min<std::uint32_t>(o.span.end - o.span.begin, 40)))
+            .Note(it->second->span, "first given here");
+        continue;
+      }
+      if (o.kind == ast::ChargeOptionKind::kAllow) allowed = ParseAllow(o.names);
+      if (o.kind == ast::ChargeOptionKind::kRounding) {
+        CheckRounding(o.rounding);
+        rounding = &o.rounding;
+      }
+      if (o.kind == ast::ChargeOptionKind::kProration) CheckProration(o.proration);
+    }
+
+    // The event whose fields `by` and `each` read.
+    std::string group_event;
+    const ast::Pricing& p = d.pricing;
+    Scope scope;
+    scope.charge = &info;
+    bool ok = true;
+    switch (p.kind) {
+      case ast::PricingKind::kFormula: {
+        scope.place = Place::kCharge;
+        Type t = Check(*p.value, scope);
+        ok = IsMoneyOrReport(t, *p.value, fmt::format("charge \"{}\"", d.name.value).c_str());
+        break;
+      }
+      case ast::PricingKind::kPerEvent: {
+        if (plan_->events.count(p.event.text) == 0) {
+          auto& diag = Report(DiagKind::UnknownName, p.event.span, "event", p.event.text);
+          std::string s = Suggest(p.event.text, Keys(plan_->events));
+          if (!s.empty()) diag.Hint(s);
+          ok = false;
+          break;
+        }
+        used_events_.insert(p.event.text);
+        scope.place = Place::kEach;
+        scope.event = p.event.text;
+        group_event = p.event.text;
+        if (p.where) {
+          Type w = Check(*p.where, scope);
+          if (!w.is_error() && w.kind != TypeKind::kBool) {
+            Report(DiagKind::ExpectedType, p.where->span, "a `where` filter", "a boolean condition", w.Describe());
+          }
+        }
+        Type t = Check(*p.value, scope);
+        ok = IsMoneyOrReport(t, *p.value, fmt::format("the amount for each `{}`", p.event.text).c_str());
+        break;
+      }
+      case ast::PricingKind::kGraduated:
+      case ast::PricingKind::kVolume: {
+        scope.place = Place::kCharge;
+        Type subject = Check(*p.value, scope);
+        if (!subject.is_error()) ok = CheckTiers(d, subject, allowed);
+        break;
+      }
+    }
+    info.recurring = p.kind == ast::PricingKind::kFormula && info.meters.empty();
+
+    // Grouping: `by event.field` — the charge's meters must read that event.
+    for (const auto& g : d.group_by) {
+      std::string event = group_event;
+      Scope gs;
+      gs.place = Place::kGroupBy;
+      gs.seen_event = &event;
+      Type t = Check(*g, gs);
+      if (t.is_error()) continue;
+      if (std::get_if<ast::Member>(&g->kind) == nullptr || !(IsTextual(t.kind) || t.kind == TypeKind::kBool)) {
+        Report(DiagKind::ExpectedType, g->span, "a charge's `by`", "an event field of text, id, enumeration or boolean type", t.Describe());
+        continue;
+      }
+      if (group_event.empty()) group_event = event;
+      for (const std::string& m : info.meters) {
+        const MeterInfo& meter = plan_->meters[m];
+        if (!meter.event.empty() && meter.event != event) {
+          Report(DiagKind::GroupByMismatch, g->span, d.name.value, event, m, meter.event)
+              .Note(meter.decl->name.span, fmt::format("meter `{}` is declared here", m));
+        }
+      }
+    }
+    if (!d.group_by.empty() && info.meters.empty() && p.kind == ast::PricingKind::kFormula) {
+      Report(DiagKind::OptionNotApplicable, d.group_by.front()->span, "by", "a charge that reads no meter")
+          .Hint("a fixed fee has one line; group a usage charge instead");
+    }
+
+    // Options that depend on the pricing.
+    for (const ast::ChargeOption& o : d.options) {
+      if (o.kind == ast::ChargeOptionKind::kIncluded) CheckIncluded(d, info, o);
+      if (o.kind == ast::ChargeOptionKind::kFreeFirst) {
+        if (p.kind != ast::PricingKind::kPerEvent) {
+          Report(DiagKind::OptionNotApplicable, o.span, "free first", "a charge that is not priced per event")
+              .Hint("`free first N events` belongs to `each event: …` charges; use `included` for an allowance on a meter");
+        } else {
+          Scope cs;
+          Type first = Check(*o.first, cs);
+          if (!first.is_error() && first.kind != TypeKind::kDecimal &&
+              !(first.kind == TypeKind::kQuantity && LookupUnit(units_, p.event.text) && SameDimension(*first.unit, *LookupUnit(units_, p.event.text))) &&
+              first.kind != TypeKind::kMoney) {
+            Report(DiagKind::ExpectedType, o.first->span, "`free first`", fmt::format("a number of events or an amount of money"), first.Describe());
+          }
+          if (o.second) {
+            Type second = Check(*o.second, cs);
+            if (!second.is_error() && second.kind != TypeKind::kMoney && second.kind != TypeKind::kDecimal) {
+              Report(DiagKind::ExpectedType, o.second->span, "`free first … or`", "money", second.Describe());
+            }
+          }
+        }
+      }
+      if (o.kind == ast::ChargeOptionKind::kFlatAtZero && p.kind != ast::PricingKind::kGraduated && p.kind != ast::PricingKind::kVolume) {
+        Report(DiagKind::OptionNotApplicable, o.span, "flat at zero", "a charge without tiers");
+      }
+    }
+
+    if (ok) CheckPrecision(d, rounding, allowed);
+  }
+
+  void CheckIncluded(const ast::ChargeDecl& d, const ChargeInfo& info, const ast::ChargeOption& o) {
+    Scope cs;
+    Type t = Check(*o.first, cs);
+    if (t.is_error()) return;
+    if (info.meters.size() != 1) {
+      Report(DiagKind::OptionNotApplicable, o.span, "included",
+             info.meters.empty() ? "a charge that reads no meter" : "a charge that reads several meters")
+          .Hint("an allowance is deducted from the one meter a charge prices");
+      return;
+    }
+    const MeterInfo& meter = plan_->meters[info.meters[0]];
+    if (meter.type.is_error()) return;
+    if (!SameType(meter.type, t) && !(t.kind == TypeKind::kDecimal && meter.type.kind == TypeKind::kQuantity)) {
+      Report(DiagKind::TierUnitMismatch, o.first->span,
+             std::string_view(source_.text()).substr(o.first->span.begin, o.first->span.end - o.first->span.begin),
+             info.meters[0], meter.type.Describe());
+    }
+    (void)d;
+  }
+
+  // One tier bound in the meter's unit, for ordering checks; nullopt if it could not be read.
+  std::optional<Decimal> TierBound(const ast::Tier& tier, const Type& subject) {
+    Scope cs;
+    Type t = Check(*tier.bound, cs);
+    if (t.is_error()) return std::nullopt;
+    const auto& lit = std::get<ast::Literal>(tier.bound->kind);
+    if (t.kind == TypeKind::kDecimal) {
+      return lit.number;  // a bare number is in the meter's unit
+    }
+    if (subject.kind == TypeKind::kQuantity && t.kind == TypeKind::kQuantity && SameDimension(*t.unit, *subject.unit)) {
+      std::optional<Decimal> v = ConvertValue(lit.number, *t.unit, *subject.unit);
+      if (v) return v;
+      return lit.number;  // not exactly representable: order by the written value
+    }
+    if (subject.kind == TypeKind::kMoney && t.kind == TypeKind::kMoney) return lit.number;
+    Report(DiagKind::TierUnitMismatch, tier.bound->span,
+           std::string_view(source_.text()).substr(tier.bound->span.begin, tier.bound->span.end - tier.bound->span.begin),
+           "the metered value", subject.Describe());
+    return std::nullopt;
+  }
+
+  bool CheckTiers(const ast::ChargeDecl& d, const Type& subject, const std::set<DiagKind>& allowed) {
+    const ast::Pricing& p = d.pricing;
+    if (subject.kind != TypeKind::kQuantity && subject.kind != TypeKind::kMoney && subject.kind != TypeKind::kDecimal) {
+      Report(DiagKind::ExpectedType, p.value->span, "tiers", "a quantity or money to tier", subject.Describe());
+      return false;
+    }
+    bool ok = true;
+    std::optional<Decimal> previous;
+    const ast::Tier* previous_tier = nullptr;
+    const ast::Tier* above = nullptr;
+    struct PricedTier {
+      Decimal bound;       // upper bound in the meter's unit (unset for `above`)
+      bool above;
+      std::optional<Decimal> unit_price;  // money per one meter unit, if a plain rate
+      Decimal flat;
+      bool simple = true;  // only plain rates and flat fees: the falling-total check applies
+    };
+    std::vector<PricedTier> priced;
+    for (const ast::Tier& tier : p.tiers) {
+      if (above != nullptr) {
+        Report(DiagKind::UnreachableTier, tier.span, "it comes after the `above` tier")
+            .Note(above->span, "`above` covers all remaining usage");
+        ok = false;
+        continue;
+      }
+      PricedTier pt{Decimal(), tier.above, std::nullopt, Decimal(), true};
+      if (tier.above) {
+        above = &tier;
+      } else {
+        std::optional<Decimal> bound = TierBound(tier, subject);
+        if (!bound) {
+          ok = false;
+        } else if (*bound <= Decimal(0)) {
+          Report(DiagKind::UnreachableTier, tier.bound->span, "it ends at zero and covers no usage");
+          ok = false;
+        } else if (previous && *bound == *previous) {
+          Report(DiagKind::TierOverlap, tier.bound->span, bound->ToString())
+              .Note(previous_tier->bound->span, "the previous tier ends here");
+          ok = false;
+        } else if (previous && *bound < *previous) {
+          Report(DiagKind::TiersOutOfOrder, tier.bound->span, bound->ToString(), previous->ToString())
+              .Note(previous_tier->bound->span, "the previous tier ends here")
+              .Hint("list tiers from the smallest bound to the largest");
+          ok = false;
+        }
+        if (bound) {
+          previous = bound;
+          previous_tier = &tier;
+          pt.bound = *bound;
+        }
+      }
+      // Prices.
+      for (const ast::PriceTerm& term : tier.terms) {
+        Scope cs;
+        Type t = Check(*term.value, cs);
+        if (t.is_error()) {
+          ok = false;
+          pt.simple = false;
+          continue;
+        }
+        const auto& lit = std::get<ast::Literal>(term.value->kind);
+        if (term.flat) {
+          if (t.kind != TypeKind::kMoney) {
+            Report(DiagKind::ExpectedType, term.value->span, "a flat fee", "money", t.Describe());
+            ok = false;
+          } else {
+            pt.flat = pt.flat + lit.number;
+          }
+          continue;
+        }
+        if (t.kind == TypeKind::kRate) {
+          if (subject.kind == TypeKind::kDecimal || !SameDimension(*t.unit, *UnitOf(subject))) {
+            if (subject.kind != TypeKind::kDecimal) {
+              Report(DiagKind::RateUnitMismatch, term.value->span, UnitName(*t.unit), UnitName(*UnitOf(subject)))
+                  .Note(p.value->span, fmt::format("the tiers measure {}", subject.Describe()));
+              ok = false;
+            }
+            pt.simple = false;
+          } else if (lit.per_started) {
+            pt.simple = false;
+          } else {
+            // Price of one meter unit = price / per, converted from the rate's unit.
+            Decimal per = lit.per.value_or(Decimal(1));
+            std::optional<Decimal> one = ConvertValue(Decimal(1), *UnitOf(subject), *t.unit);
+            if (one) {
+              pt.unit_price = Decimal::Divide(Decimal::MultiplyRounded(lit.number, *one, 30, RoundingMode::kHalfEven), per, 30, RoundingMode::kHalfEven);
+            } else {
+              pt.simple = false;
+            }
+          }
+        } else if (t.kind == TypeKind::kPercent) {
+          if (subject.kind != TypeKind::kMoney) {
+            Report(DiagKind::ExpectedType, term.value->span, "a percentage tier price", "tiers over money", subject.Describe());
+            ok = false;
+          }
+          pt.simple = false;
+        } else if (t.kind == TypeKind::kMoney) {
+          Report(DiagKind::ExpectedType, term.value->span, "a tier price", "a rate, a percentage or a flat fee", t.Describe())
+              .Hint(fmt::format("write `{} per {}` for a unit price or `{} flat` for a fee per tier",
+                                std::string_view(source_.text()).substr(term.value->span.begin, term.value->span.end - term.value->span.begin),
+                                subject.kind == TypeKind::kQuantity ? UnitName(*subject.unit) : "UNIT",
+                                std::string_view(source_.text()).substr(term.value->span.begin, term.value->span.end - term.value->span.begin)));
+          ok = false;
+        } else {
+          Report(DiagKind::ExpectedType, term.value->span, "a tier price", "a rate, a percentage or a flat fee", t.Describe());
+          ok = false;
+        }
+      }
+      if (tier.free) pt.unit_price = Decimal(0);
+      priced.push_back(pt);
+    }
+    if (above == nullptr && previous) {
+      Report(DiagKind::TiersWithoutAbove, p.tiers.back().span, previous->ToString())
+          .Hint("end the table with `above PRICE` so that every amount of usage has a price");
+      ok = false;
+    }
+    // Volume tiers: the whole quantity is priced at the tier it ends in, so the total can
+    // drop when usage crosses a bound. Count units step by one; other units continuously.
+    if (ok && p.kind == ast::PricingKind::kVolume) {
+      bool discrete = subject.kind == TypeKind::kDecimal ||
+                      (subject.kind == TypeKind::kQuantity && IsCountDimension(*subject.unit));
+      for (std::size_t i = 0; i + 1 < priced.size(); ++i) {
+        const PricedTier& a = priced[i];
+        const PricedTier& b = priced[i + 1];
+        if (!a.simple || !b.simple || !a.unit_price || !b.unit_price) continue;
+        Decimal at = a.bound;
+        Decimal next = discrete ? a.bound + Decimal(1) : a.bound;
+        Decimal before = at * *a.unit_price + a.flat;
+        Decimal after = next * *b.unit_price + b.flat;
+        if (after < before) {
+          Warn(DiagKind::VolumeTotalFalls, p.tiers[i + 1].span, allowed,
+               fmt::format("{} {}", before.Rescale(std::min(before.scale(), 4), RoundingMode::kHalfEven).Normalized().ToString(), plan_->currency),
+               fmt::format("{} {}", after.Rescale(std::min(after.scale(), 4), RoundingMode::kHalfEven).Normalized().ToString(), plan_->currency),
+               a.bound.ToString());
+          break;
+        }
+      }
+    }
+    return ok;
+  }
+
+  static std::optional<Unit> UnitOf(const Type& t) { return t.unit; }
+
+  // W0003: a price finer than the rounding applied to it.
+  void CheckPrecision(const ast::ChargeDecl& d, const ast::RoundingSpec* rounding, const std::set<DiagKind>& allowed) {
+    if (currency_decl_ == nullptr) return;
+    int decimals = plan_->minor_units;
+    ast::RoundingPoint point = ast::RoundingPoint::kLine;
+    if (rounding != nullptr) {
+      if (rounding->decimals) decimals = *rounding->decimals;
+      point = rounding->point;
+    }
+    if (decimals < 0) return;
+    bool per_event = d.pricing.kind == ast::PricingKind::kPerEvent && point == ast::RoundingPoint::kEvent;
+    bool fixed_fee = d.pricing.kind == ast::PricingKind::kFormula && plan_->charges[d.name.value].recurring;
+    if (!per_event && !fixed_fee) return;
+    std::function<void(const ast::Expr&)> visit = [&](const ast::Expr& e) {
+      if (const auto* lit = std::get_if<ast::Literal>(&e.kind)) {
+        bool money = (lit->kind == LiteralKind::kUnit || lit->kind == LiteralKind::kRate) &&
+                     !lit->unit.factors.empty() && lit->unit.factors[0].name.text == plan_->currency;
+        if (money && lit->number.Normalized().scale() > decimals) {
+          Warn(DiagKind::PrecisionDropped, e.span, allowed,
+               std::string_view(source_.text()).substr(e.span.begin, e.span.end - e.span.begin),
+               std::to_string(decimals), per_event ? "event" : "line");
+        }
+      } else if (const auto* b = std::get_if<ast::Binary>(&e.kind)) {
+        visit(*b->lhs);
+        visit(*b->rhs);
+      } else if (const auto* c = std::get_if<ast::Call>(&e.kind)) {
+        for (const auto& a : c->args) visit(*a);
+      } else if (const auto* u = std::get_if<ast::Unary>(&e.kind)) {
+        visit(*u->operand);
+      } else if (const auto* m = std::get_if<ast::Match>(&e.kind)) {
+        for (const auto& arm : m->arms) visit(*arm.value);
+      }
+    };
+    visit(*d.pricing.value);
+  }
+
+  // ---- adjustments ------------------------------------------------------------------------
+
+  bool CheckChargeNames(const std::vector<ast::StringLit>& names) {
+    bool ok = true;
+    for (const ast::StringLit& n : names) {
+      if (plan_->charges.count(n.value) == 0) {
+        auto& d = Report(DiagKind::UnknownName, n.span, "charge", n.value);
+        std::string s = Suggest(n.value, Keys(plan_->charges));
+        if (!s.empty()) d.Hint(s);
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  void CheckDiscount(const ast::DiscountDecl& d) {
+    Scope cs;
+    Type t = Check(*d.amount, cs);
+    CheckChargeNames(d.charges);
+    if (t.is_error()) return;
+    if (t.kind == TypeKind::kPercent) {
+      const auto& lit = std::get<ast::Literal>(d.amount->kind);
+      Decimal percent = lit.kind == LiteralKind::kBasisPoints ? Decimal::Divide(lit.number, Decimal(100), 6, RoundingMode::kHalfEven) : lit.number;
+      if (percent > Decimal(100)) {
+        Report(DiagKind::PercentOutOfRange, d.amount->span,
+               std::string_view(source_.text()).substr(d.amount->span.begin, d.amount->span.end - d.amount->span.begin));
+      }
+      return;
+    }
+    if (t.kind != TypeKind::kMoney) {
+      Report(DiagKind::ExpectedType, d.amount->span, "a discount", "a percentage or money", t.Describe());
+    }
+  }
+
+  void CheckLimit(const ast::LimitDecl& d) {
+    Scope cs;
+    Type t = Check(*d.amount, cs);
+    CheckChargeNames(d.charges);
+    if (d.proration) CheckProration(*d.proration);
+    IsMoneyOrReport(t, *d.amount, d.is_minimum ? "a minimum" : "a maximum");
+  }
+
+  // ---- tests ------------------------------------------------------------------------------
+
+  void CheckInits(const std::vector<ast::FieldInit>& inits, const std::map<std::string, FieldInfo>& fields,
+                  const std::string& owner) {
+    std::map<std::string, const ast::FieldInit*> seen;
+    for (const ast::FieldInit& init : inits) {
+      auto [it, inserted] = seen.emplace(init.name.text, &init);
+      if (!inserted) {
+        Report(DiagKind::DuplicateName, init.name.span, "field value", init.name.text).Note(it->second->name.span, "first set here");
+        continue;
+      }
+      auto f = fields.find(init.name.text);
+      Scope cs;
+      cs.place = Place::kTestField;
+      Type t = Check(*init.value, cs);
+      if (f == fields.end()) {
+        auto& d = Report(DiagKind::UnknownName, init.name.span, "field", fmt::format("{}.{}", owner, init.name.text));
+        std::string s = Suggest(init.name.text, Keys(fields));
+        if (!s.empty()) d.Hint(s);
+        continue;
+      }
+      if (t.is_error() || f->second.type.is_error()) continue;
+      const Type& want = f->second.type;
+      bool fits = SameType(want, t) || (want.kind == TypeKind::kQuantity && t.kind == TypeKind::kQuantity && SameDimension(*want.unit, *t.unit));
+      if (want.kind == TypeKind::kEnum && t.kind == TypeKind::kText) {
+        const auto& lit = std::get<ast::Literal>(init.value->kind);
+        if (std::find(want.values.begin(), want.values.end(), lit.text) == want.values.end()) {
+          auto& d = Report(DiagKind::EnumValueUnknown, init.value->span, lit.text, fmt::format("{}.{}", owner, init.name.text));
+          std::string s = Suggest(lit.text, want.values);
+          if (!s.empty()) d.Hint(s);
+        }
+        continue;
+      }
+      if (!fits) {
+        Report(DiagKind::ExpectedType, init.value->span, fmt::format("`{}.{}`", owner, init.name.text), want.Describe(), t.Describe());
+      }
+    }
+  }
+
+  void CheckTest(const ast::TestDecl& test) {
+    if (test.from) CheckDate(*test.from);
+    if (test.to) CheckDate(*test.to);
+    for (const ast::TestStmt& stmt : test.stmts) {
+      if (const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind)) {
+        auto ev = plan_->events.find(u->event.text);
+        if (u->count && (u->count->scale() != 0 || *u->count <= Decimal(0))) {
+          Report(DiagKind::ExpectedType, u->count_span, "a number of events", "a whole number above zero", u->count->ToString());
+        }
+        if (u->at) CheckDate(*u->at);
+        if (ev == plan_->events.end()) {
+          auto& d = Report(DiagKind::UnknownName, u->event.span, "event", u->event.text);
+          std::string s = Suggest(u->event.text, Keys(plan_->events));
+          if (!s.empty()) d.Hint(s);
+          continue;
+        }
+        CheckInits(u->fields, ev->second.fields, u->event.text);
+      } else if (const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind)) {
+        CheckInits(s->fields, plan_->subscription, "subscription");
+      } else if (const auto* e = std::get_if<ast::Expectation>(&stmt.kind)) {
+        if (e->charge) {
+          auto c = plan_->charges.find(e->charge->value);
+          if (c == plan_->charges.end()) {
+            auto& d = Report(DiagKind::UnknownName, e->charge->span, "charge", e->charge->value);
+            std::string sug = Suggest(e->charge->value, Keys(plan_->charges));
+            if (!sug.empty()) d.Hint(sug);
+          } else if (!e->group.empty() && c->second.decl->group_by.size() != e->group.size()) {
+            Report(DiagKind::OptionNotApplicable, e->group.front().span, "for",
+                   c->second.decl->group_by.empty() ? fmt::format("charge \"{}\", which is not grouped", e->charge->value)
+                                                    : fmt::format("charge \"{}\" with {} grouping value(s)", e->charge->value, c->second.decl->group_by.size()));
+          }
+        }
+        Scope cs;
+        Type t = Check(*e->value, cs);
+        IsMoneyOrReport(t, *e->value, "an expected amount");
+      }
+    }
+  }
+
+  const ast::File& file_;
+  const SourceFile& source_;
+  DiagnosticSink& sink_;
+  std::unique_ptr<CheckedFile> result_;
+  CheckedPlan* plan_ = nullptr;
+  UnitCatalog units_;
+  std::map<std::string, Span> declared_units_;
+  const ast::RoundingSpec* rounding_ = nullptr;
+  const ast::CurrencyDecl* currency_decl_ = nullptr;
+  std::set<DiagKind> plan_allowed_;
+  std::set<std::string> used_events_;
+  int errors_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<CheckedFile> Check(const ast::File& file, const SourceFile& source, DiagnosticSink& sink) {
+  return Checker(file, source, sink).Run();
+}
+
+}  // namespace tariff

@@ -1,0 +1,142 @@
+// grammar/Tariff.g4: the concrete syntax of tariff plans (docs/language.md explains each rule).
+// Generated at build time by Debian's antlr4 (4.7) for libantlr4-runtime-dev (4.9); only
+// compiler/parse sees the generated code, and it builds tariff's own AST from this tree.
+grammar Tariff;
+
+file : plan* EOF ;
+
+plan : 'plan' STRING planVersion? '{' planItem* '}' ;
+
+planVersion : 'version' NUMBER ('effective' DATETIME)? ;
+
+planItem
+  : 'currency' ident                                                    # currencyItem
+  | 'period' periodLength periodOption*                                 # periodItem
+  | rounding                                                            # roundingItem
+  | 'proration' ('by' ident | 'none')                                   # prorationItem
+  | 'unit' ident (',' ident)*                                           # unitItem
+  | 'event' ident ('key' ident)? '{' fieldDecl* '}'                     # eventItem
+  | 'subscription' '{' fieldDecl* '}'                                   # subscriptionItem
+  | 'meter' ident '=' expr ('where' expr)?                              # meterItem
+  | 'charge' STRING ('by' expr (',' expr)*)? '=' pricing chargeOption*  # chargeItem
+  | 'discount' expr 'on' STRING (',' STRING)*                           # discountItem
+  | 'minimum' expr ('on' STRING (',' STRING)*)? proration?              # minimumItem
+  | 'maximum' expr ('on' STRING (',' STRING)*)?                         # maximumItem
+  | 'credits' 'drawn' 'by' ident (',' ident)*                           # creditsItem
+  | 'on' 'change' (ident | 'next' 'period')                             # changeItem
+  | 'allow' ident (',' ident)*                                          # allowItem
+  | test                                                                # testItem
+  ;
+
+periodLength : NUMBER? ident ;
+periodOption
+  : 'anchor' DATETIME      # anchorOption
+  | 'timezone' STRING      # timezoneOption
+  ;
+
+rounding : 'rounding' ident ('to' NUMBER 'decimals')? 'per' ('event' | 'line' | 'invoice') ;
+proration : 'prorated' 'by' ident | 'not' 'prorated' ;
+
+fieldDecl : ident ':' typeSpec ;
+
+typeSpec
+  : 'quantity' 'of' unitExpr                # quantityType
+  | 'one' 'of' STRING (',' STRING)*         # enumType
+  | ident                                   # namedType
+  ;
+
+// A unit in type position: `GB`, `GB*h`, `GB·h`, `B/s`.
+unitExpr : ident (('*' | '·' | '/') ident)* ;
+
+pricing
+  : ('graduated' | 'volume') expr '{' tier+ '}'          # tieredPricing
+  | 'each' ident ('where' expr)? ':' expr                 # perEventPricing
+  | expr                                                  # formulaPricing
+  ;
+
+tier : ('up' 'to' literal | 'above') tierPrice ;
+tierPrice
+  : 'free'                                # freeTier
+  | priceTerm ('+' priceTerm)*            # pricedTier
+  ;
+priceTerm : literal 'flat'? ;
+
+chargeOption
+  : rounding                                       # chargeRounding
+  | proration                                      # chargeProration
+  | 'included' literal                             # includedOption
+  | 'free' 'first' literal ('or' literal)?         # freeFirstOption
+  | 'no'? 'flat' 'at' 'zero'                       # flatAtZeroOption
+  | 'allow' ident (',' ident)*                     # allowOption
+  ;
+
+test : 'test' STRING ('period' DATETIME '..' DATETIME)? '{' testStmt* '}' ;
+
+testStmt
+  : 'usage' 'from' STRING                                                   # usageFile
+  | 'usage' ident ('x' NUMBER)? ('at' DATETIME)? ('{' fieldInits? '}')?     # usageEvents
+  | 'subscription' '{' fieldInits? '}'                                      # testSubscription
+  | 'expect' (STRING ('for' STRING (',' STRING)*)? | 'total') '=' expr     # expectation
+  ;
+
+fieldInits : fieldInit (',' fieldInit)* ','? ;
+fieldInit : ident '=' expr ;
+
+expr
+  : expr '.' ident                                        # memberExpr
+  | ident '(' (expr (',' expr)*)? ')'                     # callExpr
+  | ('-' | 'not') expr                                    # unaryExpr
+  | expr ('*' | '/') expr                                 # mulExpr
+  | expr ('+' | '-') expr                                 # addExpr
+  | expr ('==' | '!=' | '<' | '<=' | '>' | '>=') expr     # compareExpr
+  | expr 'and' expr                                       # andExpr
+  | expr 'or' expr                                        # orExpr
+  | 'match' expr '{' matchArm+ '}'                        # matchExpr
+  | '(' expr ')'                                          # parenExpr
+  | literal                                               # literalExpr
+  | ident                                                 # nameExpr
+  ;
+
+matchArm
+  : STRING (',' STRING)* ':' expr          # caseArm
+  | 'else' ':' expr                        # elseArm
+  ;
+
+// Literals: `42`, `2.9%`, `25 bp`, `1000 token`, `12.50 USD`, `0.20 USD per 1000 request`,
+// `5 USD per started 100 request`, `"text"`, `true`, `2026-03-01`.
+literal
+  : NUMBER '%'                                                     # percentLiteral
+  | NUMBER 'bp'                                                    # basisPointsLiteral
+  | NUMBER unitAtom 'per' 'started'? NUMBER? unitExpr              # rateLiteral
+  | NUMBER unitAtom                                                # unitLiteral
+  | NUMBER                                                         # numberLiteral
+  | STRING                                                         # stringLiteral
+  | ('true' | 'false')                                             # boolLiteral
+  | DATETIME                                                       # dateTimeLiteral
+  ;
+
+// A unit right after a number: one name, or names joined by `·` (`2.5 GB·h`).
+unitAtom : ident ('·' ident)* ;
+
+// Identifiers, including words that are keywords only where the grammar expects them.
+ident
+  : ID | 'x' | 'key' | 'anchor' | 'timezone' | 'effective' | 'started' | 'decimals' | 'drawn'
+  | 'zero' | 'first' | 'next' | 'change' | 'up' | 'to' | 'above' | 'line' | 'invoice'
+  | 'included' | 'prorated' | 'proration' | 'quantity' | 'one' | 'of' | 'total' | 'from'
+  | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
+  | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription'
+  ;
+
+DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT
+           ('T' DIGIT DIGIT ':' DIGIT DIGIT (':' DIGIT DIGIT ('.' DIGIT+)?)? ('Z' | [+-] DIGIT DIGIT ':' DIGIT DIGIT))? ;
+NUMBER   : DIGIT ('_'? DIGIT)* ('.' DIGIT ('_'? DIGIT)*)? ;
+STRING   : '"' (~["\\\r\n] | '\\' ~[\r\n])* '"' ;
+ID       : [a-zA-Z_] [a-zA-Z_0-9]* ;
+
+LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN) ;
+BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN) ;
+WS            : [ \t\r\n]+ -> channel(HIDDEN) ;
+// Anything else is one bad character; the parser reports it in our words.
+BAD_CHAR      : . ;
+
+fragment DIGIT : [0-9] ;
