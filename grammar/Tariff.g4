@@ -46,7 +46,7 @@ typeSpec
   ;
 
 // A unit in type position: `GB`, `GB*h`, `GB·h`, `B/s`.
-unitExpr : ident (('*' | '·' | '/') ident)* ;
+unitExpr : ident (('*' | MIDDOT | '/') ident)* ;
 
 pricing
   : ('graduated' | 'volume') expr '{' tier+ '}'          # tieredPricing
@@ -116,7 +116,7 @@ literal
   ;
 
 // A unit right after a number: one name, or names joined by `·` (`2.5 GB·h`).
-unitAtom : ident ('·' ident)* ;
+unitAtom : ident (MIDDOT ident)* ;
 
 // Identifiers, including words that are keywords only where the grammar expects them.
 ident
@@ -132,6 +132,9 @@ DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT
 NUMBER   : DIGIT ('_'? DIGIT)* ('.' DIGIT ('_'? DIGIT)*)? ;
 STRING   : '"' (~["\\\r\n] | '\\' ~[\r\n])* '"' ;
 ID       : [a-zA-Z_] [a-zA-Z_0-9]* ;
+// U+00B7 MIDDLE DOT (`GB·h`). A character set, not a literal: the antlr4 4.7 C++ target writes
+// non-ASCII literals as octal escapes that do not compile.
+MIDDOT   : [\u00B7] ;
 
 LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN) ;
 BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN) ;

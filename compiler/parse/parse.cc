@@ -208,10 +208,32 @@ bool CheckBrackets(const std::vector<antlr4::Token*>& tokens, const OffsetMap& m
     std::uint32_t e = t->getType() == antlr4::Token::EOF ? b : map.Byte(t->getStopIndex() + 1);
     return Span{file_id, b, e};
   };
+  // Words that begin a declaration or a test statement. A `(` still open when a line starts
+  // with one of them was never closed: report it at the end of the line it was opened on and
+  // go on, so that one file can show several such mistakes.
+  static const std::set<std::string> kStatementWords = {
+      "plan", "currency", "period", "rounding", "proration", "unit", "event", "subscription",
+      "meter", "charge", "discount", "minimum", "maximum", "credits", "allow", "test", "usage",
+      "expect"};
+  bool ok = true;
+  auto line_of = [&](antlr4::Token* t) { return source.At(map.Byte(t->getStartIndex())).line; };
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     antlr4::Token* t = tokens[i];
     if (t->getType() == antlr4::Token::EOF) break;
     std::string text = t->getText();
+    if (i > 0 && !stack.empty() && stack.back().token->getText() == "(" && kStatementWords.count(text) != 0 &&
+        line_of(tokens[i - 1]) < line_of(t)) {
+      while (!stack.empty() && stack.back().token->getText() == "(") {
+        const Open& open = stack.back();
+        antlr4::Token* last = tokens[i - 1];
+        std::uint32_t end = map.Byte(last->getStopIndex() + 1);
+        sink.Report(DiagKind::SyntaxError, Span{file_id, end, end},
+                    fmt::format("expected `)` to close `(` opened at {}", where(open.token)))
+            .Note(span_of(open.token), "opened here");
+        stack.pop_back();
+      }
+      ok = false;
+    }
     if (text == "{" || text == "(") {
       stack.push_back({t, describe_opener(i)});
     } else if (text == "}" || text == ")") {
@@ -233,7 +255,7 @@ bool CheckBrackets(const std::vector<antlr4::Token*>& tokens, const OffsetMap& m
       stack.pop_back();
     }
   }
-  if (!stack.empty()) {
+  if (!stack.empty() && ok) {
     const Open& open = stack.back();
     antlr4::Token* eof = tokens.back();
     sink.Report(DiagKind::SyntaxError, span_of(eof),
@@ -242,7 +264,7 @@ bool CheckBrackets(const std::vector<antlr4::Token*>& tokens, const OffsetMap& m
         .Note(span_of(open.token), "opened here");
     return false;
   }
-  return true;
+  return ok;
 }
 
 // Builds the AST from a parse tree that has no syntax errors.

@@ -174,6 +174,9 @@ struct Scope {
   std::string* seen_event = nullptr;   // meters: records the first event read
   ChargeInfo* charge = nullptr;        // aggregate charges: records meters read
   const ast::MeterDecl* meter = nullptr;
+  // A grouped charge (`by request.model`): the fields it is grouped by have one value per
+  // invoice line, so the charge may read them (matrix prices: `match request.model { … }`).
+  std::vector<std::pair<std::string, std::string>> group_fields;
 };
 
 class Checker {
@@ -249,11 +252,13 @@ class Checker {
     CheckedPlan checked;
     checked.plan = &plan;
     plan_ = &checked;
+    const int errors_before_plan = errors_;
     plan_allowed_.clear();
     units_ = UnitCatalog();
     declared_units_.clear();
     rounding_ = nullptr;
     currency_decl_ = nullptr;
+    currency_written_ = false;
     if (plan.effective) CheckDate(*plan.effective);
 
     // Pass 1: settings, units and declarations, so that order of items does not matter.
@@ -296,7 +301,7 @@ class Checker {
         }
       }
     }
-    if (currency_decl_ == nullptr) {
+    if (currency_decl_ == nullptr && !currency_written_) {  // an unknown code is reported already
       Report(DiagKind::MissingCurrency, plan.name.span, plan.name.value)
           .Hint("add a line such as `currency USD` to the plan");
     }
@@ -333,13 +338,16 @@ class Checker {
       if (const auto* d = std::get_if<ast::LimitDecl>(&item.kind)) CheckLimit(*d);
       if (const auto* d = std::get_if<ast::TestDecl>(&item.kind)) CheckTest(*d);
     }
+    // A plan with errors may not use what it meant to (a misspelt meter name): warning that the
+    // meter is unused would repeat the error in other words. One mistake, one message.
+    const bool plan_has_errors = errors_ > errors_before_plan;
     for (const auto& [name, meter] : checked.meters) {
-      if (!meter.used) {
+      if (!meter.used && !plan_has_errors) {
         Warn(DiagKind::UnusedMeter, meter.decl->name.span, {}, name);
       }
     }
     for (const auto& [name, event] : checked.events) {
-      if (used_events_.count(name) == 0) Warn(DiagKind::UnusedEvent, event.decl->name.span, {}, name);
+      if (used_events_.count(name) == 0 && !plan_has_errors) Warn(DiagKind::UnusedEvent, event.decl->name.span, {}, name);
     }
     used_events_.clear();
     result_->plans.push_back(std::move(checked));
@@ -347,6 +355,7 @@ class Checker {
   }
 
   void CheckCurrencyDecl(const ast::CurrencyDecl& d) {
+    currency_written_ = true;
     const Currency* currency = FindCurrency(d.code.text);
     if (currency == nullptr) {
       ReportUnknownCurrency(d.code);
@@ -763,6 +772,13 @@ class Checker {
         }
         used_events_.insert(object);
         break;
+      case Place::kCharge:
+        if (std::find(scope.group_fields.begin(), scope.group_fields.end(),
+                      std::make_pair(object, m.member.text)) != scope.group_fields.end()) {
+          used_events_.insert(object);
+          break;
+        }
+        [[fallthrough]];
       default:
         Report(DiagKind::EventFieldOutsideEvent, e.span, fmt::format("{}.{}", object, m.member.text),
                scope.place == Place::kCharge ? "in a charge over a period" : "here")
@@ -777,17 +793,21 @@ class Checker {
 
   Type CheckKind(const ast::Expr& e, const ast::Call& call, Scope& scope) {
     const std::string& f = call.callee.text;
+    // An aggregation outside a meter is one mistake: its argument (an event field, which has
+    // no single value here) is not checked, or it would be reported a second time.
+    const bool pair_function = f == "min" || f == "max";
+    if (ParseAggregation(f) && (!pair_function || call.args.size() == 1)) {
+      Report(DiagKind::AggregationOutsideMeter, call.callee.span, f)
+          .Hint(pair_function ? fmt::format("`{}(a, b)` with two values picks the smaller or larger; `{}(event.field)` belongs in a meter", f, f)
+                              : fmt::format("declare a meter: `meter name = {}(…)` and use its name here", f));
+      return Type::Error();
+    }
     std::vector<Type> args;
     for (const auto& a : call.args) args.push_back(Check(*a, scope));
     bool any_error = std::any_of(args.begin(), args.end(), [](const Type& t) { return t.is_error(); });
     if (f == "min" || f == "max") {
       if (args.size() != 2) {
-        if (args.size() == 1) {
-          Report(DiagKind::AggregationOutsideMeter, call.callee.span, f)
-              .Hint(fmt::format("`{}(a, b)` with two values picks the smaller or larger; `{}(event.field)` belongs in a meter", f, f));
-        } else {
-          Report(DiagKind::ArgumentCount, e.span, f, "2 values", std::to_string(args.size()));
-        }
+        Report(DiagKind::ArgumentCount, e.span, f, "2 values", std::to_string(args.size()));
         return Type::Error();
       }
       if (any_error) return Type::Error();
@@ -818,11 +838,6 @@ class Checker {
         return Type::Error();
       }
       return args[0];
-    }
-    if (ParseAggregation(f)) {
-      Report(DiagKind::AggregationOutsideMeter, call.callee.span, f)
-          .Hint(fmt::format("declare a meter: `meter name = {}(…)` and use its name here", f));
-      return Type::Error();
     }
     auto& d = Report(DiagKind::UnknownName, call.callee.span, "function", f);
     std::string s = Suggest(f, {"min", "max", "round_up", "round_down"});
@@ -1193,6 +1208,11 @@ class Checker {
     const ast::Pricing& p = d.pricing;
     Scope scope;
     scope.charge = &info;
+    for (const auto& g : d.group_by) {
+      const auto* m = std::get_if<ast::Member>(&g->kind);
+      const auto* base = m != nullptr ? std::get_if<ast::NameRef>(&m->object->kind) : nullptr;
+      if (base != nullptr) scope.group_fields.emplace_back(base->name.text, m->member.text);
+    }
     bool ok = true;
     switch (p.kind) {
       case ast::PricingKind::kFormula: {
@@ -1642,6 +1662,7 @@ class Checker {
   std::set<DiagKind> plan_allowed_;
   std::set<std::string> used_events_;
   int errors_ = 0;
+  bool currency_written_ = false;  // a `currency` line, known code or not
 };
 
 }  // namespace
