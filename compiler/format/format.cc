@@ -709,6 +709,15 @@ class Printer {
     // Which comments go before line i (own-line) and which at its end (trailing).
     std::vector<std::deque<const Comment*>> before(n + 1);
     std::vector<std::vector<const Comment*>> trailing(n);
+    // Suffix minima of line begins and prefix maxima of line ends make both searches below
+    // binary: "the last line that starts at or before x" and "the first line that ends after x".
+    std::vector<std::uint32_t> begin_suffix_min(n), end_prefix_max(n);
+    for (std::size_t i = n; i-- > 0;) {
+      begin_suffix_min[i] = i + 1 < n ? std::min(lines_[i].begin, begin_suffix_min[i + 1]) : lines_[i].begin;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      end_prefix_max[i] = i > 0 ? std::max(lines_[i].end, end_prefix_max[i - 1]) : lines_[i].end;
+    }
     bool previous_alone = false;  // the previous comment had no code before it on its line
     for (std::size_t k = 0; k < comments_.size(); ++k) {
       const Comment& c = comments_[k];
@@ -716,21 +725,21 @@ class Printer {
       bool alone = c.own_line || (previous_alone && !NewlineBetween(comments_[k - 1].span.end, c.span.begin) &&
                                   OnlySpace(comments_[k - 1].span.end, c.span.begin));
       previous_alone = alone;
-      std::size_t last_started = n;  // the last line with begin <= c
-      for (std::size_t i = 0; i < n; ++i) {
-        if (lines_[i].begin != kNoOffset && lines_[i].begin <= c.span.begin) last_started = i;
-      }
+      // The last line with begin <= c (n when there is none).
+      auto first_after = std::partition_point(begin_suffix_min.begin(), begin_suffix_min.end(),
+                                              [&](std::uint32_t b) { return b <= c.span.begin; });
+      std::size_t last_started = first_after == begin_suffix_min.begin()
+                                     ? n
+                                     : static_cast<std::size_t>(first_after - begin_suffix_min.begin()) - 1;
       if (!alone && last_started < n) {
         trailing[last_started].push_back(&c);
         continue;
       }
-      std::size_t target = n;  // the first line that holds code after the comment starts
-      for (std::size_t i = 0; i < n; ++i) {
-        if (lines_[i].end > c.span.begin) {
-          target = i;
-          break;
-        }
-      }
+      // The first line that holds code after the comment starts (n when there is none).
+      std::size_t target = static_cast<std::size_t>(
+          std::partition_point(end_prefix_max.begin(), end_prefix_max.end(),
+                               [&](std::uint32_t e) { return e <= c.span.begin; }) -
+          end_prefix_max.begin());
       // Inside a joined line that already has a trailing comment before this one: going above
       // the line would reorder the comments, so it trails too.
       if (target < n && !trailing[target].empty() && lines_[target].begin <= c.span.begin) {

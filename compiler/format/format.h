@@ -25,13 +25,15 @@
 //  * Blank lines: one blank line is kept where the source had one or more between two lines
 //    (items, fields, tiers, arms, test statements or comments); none after a line that opens a
 //    block or before a `}`. Plans are always separated by exactly one blank line.
-//  * Comments are all kept, each exactly once. A comment that was alone on its line stays
-//    alone on a line, before the first output line that holds code after it (indented like
-//    that line; one level deeper when that line is a closing `}`); a comment inside a construct
-//    the formatter joins onto one line goes before that line. A comment that followed code on
-//    its line goes at the end of the output line holding that code, after two spaces; when a
-//    `//` comment would be followed by another on one line, the later ones move to their own
-//    lines below it. `//` comments lose trailing white space; block comments are kept verbatim
+//  * Comments are all kept, each exactly once and in source order. A comment with no code
+//    before it on its line stays alone on a line, before the first output line that holds
+//    code after it (indented like that line; one level deeper when that line is a closing
+//    `}`); one inside a construct the formatter joins onto one line goes before that line,
+//    unless the line already ends with an earlier comment (then it trails too, to keep the
+//    order). A comment that followed code on its line goes at the end of the output line
+//    holding that code, after two spaces (several are separated by one space); when a `//`
+//    comment would be followed by another on one line, the later ones move to their own lines
+//    below it. `//` comments lose trailing white space; block comments are kept verbatim
 //    (CRLF becomes LF).
 //  * The text ends with exactly one newline (an empty file stays empty) and has no trailing
 //    white space outside block comments.

@@ -125,7 +125,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() >= 2 && args[0] == "check") {
     bool update = args.size() >= 3 && args[2] == "--update";
-    return CheckCase(fs::absolute(args[1]), update);
+    fs::path dir = fs::absolute(args[1]);
+    if (!dir.has_filename()) dir = dir.parent_path();  // `case/` names the folder `case`
+    return CheckCase(dir, update);
   }
   if (args.size() == 2 && args[0] == "coverage") return Coverage(args[1]);
   std::cerr << "usage: golden check CASE_DIR [--update] | golden coverage CASES_ROOT\n";
