@@ -1,0 +1,513 @@
+// tests/unit: the canonical formatter (compiler/format). Over every bundled plan and every
+// golden plan that parses: idempotent, the same tree after formatting, every comment kept once.
+// Plus small cases with the exact expected layout.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "compiler/ast/ast.h"
+#include "compiler/diag/diagnostic.h"
+#include "compiler/format/format.h"
+#include "compiler/parse/parse.h"
+#include "compiler/source/source.h"
+
+#ifndef TARIFF_SOURCE_DIR
+#error "TARIFF_SOURCE_DIR must name the source tree (the build passes it)"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// One parse of `text`, with what the tests compare.
+struct Parsed {
+  bool ok = false;
+  std::string dump;                   // ast::Dump: the tree without spans
+  std::vector<std::string> comments;  // each comment's text, right-trimmed, in source order
+  std::string formatted;              // Format of the tree
+};
+
+std::string RightTrim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+Parsed ParseAndFormat(const std::string& text) {
+  tariff::SourceManager sources;
+  tariff::FileId id = sources.AddFile("format_test.tariff", text);
+  tariff::DiagnosticSink sink;
+  tariff::ParseResult result = tariff::Parse(sources.file(id), id, sink);
+  Parsed parsed;
+  if (result.file == nullptr) return parsed;
+  parsed.ok = true;
+  parsed.dump = tariff::ast::Dump(*result.file);
+  for (const tariff::Comment& c : result.comments) {
+    std::string t = c.text;
+    t.erase(std::remove(t.begin(), t.end(), '\r'), t.end());
+    parsed.comments.push_back(RightTrim(t));
+  }
+  parsed.formatted = tariff::Format(*result.file, result.comments, sources.file(id).text());
+  return parsed;
+}
+
+// Formats `text`, which must parse.
+std::string Fmt(const std::string& text) {
+  Parsed p = ParseAndFormat(text);
+  REQUIRE(p.ok);
+  return p.formatted;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<fs::path> Find(const fs::path& root, const std::string& file_name_or_ext) {
+  std::vector<fs::path> paths;
+  if (!fs::exists(root)) return paths;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file()) continue;
+    const fs::path& p = entry.path();
+    if (p.filename() == file_name_or_ext || p.extension() == file_name_or_ext) paths.push_back(p);
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+std::vector<fs::path> BundledPlans() { return Find(fs::path(TARIFF_SOURCE_DIR) / "plans", ".tariff"); }
+std::vector<fs::path> GoldenPlans() {
+  return Find(fs::path(TARIFF_SOURCE_DIR) / "tests" / "golden" / "check", "plan.tariff");
+}
+
+// The three properties every formatted text has.
+void CheckProperties(const std::string& text) {
+  Parsed original = ParseAndFormat(text);
+  REQUIRE(original.ok);
+  Parsed again = ParseAndFormat(original.formatted);
+  INFO("formatted:\n" << original.formatted);
+  REQUIRE(again.ok);
+  CHECK(again.formatted == original.formatted);  // idempotent
+  CHECK(again.dump == original.dump);            // the same tree
+  CHECK(again.comments == original.comments);    // every comment, once, in order
+}
+
+// Re-lays `text` out at random without changing its tokens: every run of white space between
+// tokens becomes another run (a line comment keeps a line break after it), and some runs get
+// an extra comment. Strings and comments are left as they are.
+std::string Scramble(const std::string& text, std::mt19937& rng, int* added_comments) {
+  static const char* kSpaces[] = {" ", "\n", "\n\n", "   ", "\n      ", "\t", "\n\n\n  "};
+  std::uniform_int_distribution<int> pick(0, 6);
+  std::uniform_int_distribution<int> percent(0, 99);
+  std::string out;
+  bool after_line_comment = false;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == '"') {
+      std::size_t j = i + 1;
+      while (j < text.size() && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
+      out += text.substr(i, j + 1 - i);
+      i = j + 1;
+      after_line_comment = false;
+    } else if (text.compare(i, 2, "//") == 0) {
+      std::size_t j = text.find('\n', i);
+      if (j == std::string::npos) j = text.size();
+      out += text.substr(i, j - i);
+      i = j;
+      after_line_comment = true;
+    } else if (text.compare(i, 2, "/*") == 0) {
+      std::size_t j = text.find("*/", i + 2);
+      j = j == std::string::npos ? text.size() : j + 2;
+      out += text.substr(i, j - i);
+      i = j;
+      after_line_comment = false;
+    } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+      std::string space = kSpaces[pick(rng)];
+      if (after_line_comment && space.find('\n') == std::string::npos) space = "\n";
+      if (percent(rng) < 8) {
+        ++*added_comments;
+        if (percent(rng) < 50) {
+          space += "/* added " + std::to_string(*added_comments) + " */ ";
+        } else {
+          space += "// added " + std::to_string(*added_comments) + "\n";
+        }
+      }
+      out += space;
+      after_line_comment = false;
+    } else {
+      out += c;
+      ++i;
+      after_line_comment = false;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("format: bundled plans are found") { CHECK(BundledPlans().size() >= 5); }
+
+TEST_CASE("format: every bundled plan is idempotent, keeps its tree and its comments") {
+  for (const fs::path& path : BundledPlans()) {
+    INFO(path.string());
+    CheckProperties(ReadFile(path));
+  }
+}
+
+TEST_CASE("format: every bundled plan is already in canonical layout") {
+  for (const fs::path& path : BundledPlans()) {
+    INFO(path.string());
+    std::string text = ReadFile(path);
+    CHECK(Fmt(text) == text);
+  }
+}
+
+TEST_CASE("format: every golden plan that parses is idempotent, keeps its tree and its comments") {
+  std::vector<fs::path> paths = GoldenPlans();
+  CHECK(paths.size() >= 10);
+  int parsed = 0;
+  for (const fs::path& path : paths) {
+    INFO(path.string());
+    std::string text = ReadFile(path);
+    if (!ParseAndFormat(text).ok) continue;  // the syntax-error cases
+    ++parsed;
+    CheckProperties(text);
+  }
+  CHECK(parsed > 0);
+}
+
+TEST_CASE("format: messy spacing becomes canonical") {
+  std::string messy =
+      "plan   \"p\"{currency USD\n"
+      "period   month\n"
+      "    unit token,request\n"
+      "event request{tokens: quantity of token\n"
+      "model:one of \"a\",\"b\"}\n"
+      "meter   tokens=sum( request.tokens )where request.model==\"a\"\n"
+      "charge \"T\"=tokens*3.00 USD per 1_000_000 token\n"
+      "charge \"G\" = graduated tokens { up to 1_000 token free up to 10_000 token 0.20 USD per 1000 token"
+      " above 0.10 USD per 1000 token }\n"
+      "test \"t\"{usage request x 5{tokens=1 token,model=\"a\",}\n"
+      "expect total=0.00 USD}}\n";
+  std::string canonical =
+      "plan \"p\" {\n"
+      "  currency USD\n"
+      "  period month\n"
+      "  unit token, request\n"
+      "  event request {\n"
+      "    tokens: quantity of token\n"
+      "    model: one of \"a\", \"b\"\n"
+      "  }\n"
+      "  meter tokens = sum(request.tokens) where request.model == \"a\"\n"
+      "  charge \"T\" = tokens * 3.00 USD per 1_000_000 token\n"
+      "  charge \"G\" = graduated tokens {\n"
+      "    up to 1_000 token   free\n"
+      "    up to 10_000 token  0.20 USD per 1000 token\n"
+      "    above               0.10 USD per 1000 token\n"
+      "  }\n"
+      "  test \"t\" {\n"
+      "    usage request x 5 { tokens = 1 token, model = \"a\" }\n"
+      "    expect total = 0.00 USD\n"
+      "  }\n"
+      "}\n";
+  CHECK(Fmt(messy) == canonical);
+  CHECK(Fmt(canonical) == canonical);
+  CheckProperties(messy);
+}
+
+TEST_CASE("format: comments are kept where they were") {
+  std::string text =
+      "// header\n"
+      "\n"
+      "plan \"p\" { // after the brace\n"
+      "  currency USD   // the currency\n"
+      "  /* a block\n"
+      "     comment */\n"
+      "  period month\n"
+      "\n"
+      "\n"
+      "      // before the closing brace\n"
+      "}\n"
+      "// the end\n";
+  std::string canonical =
+      "// header\n"
+      "\n"
+      "plan \"p\" {  // after the brace\n"
+      "  currency USD  // the currency\n"
+      "  /* a block\n"
+      "     comment */\n"
+      "  period month\n"
+      "\n"
+      "  // before the closing brace\n"
+      "}\n"
+      "// the end\n";
+  CHECK(Fmt(text) == canonical);
+  CheckProperties(text);
+}
+
+TEST_CASE("format: a block comment inside an expression moves to the end of its line") {
+  std::string text =
+      "plan \"p\" {\n"
+      "  meter m = sum(/* all of them */ e.n) where e.ok\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  meter m = sum(e.n) where e.ok  /* all of them */\n"
+        "}\n");
+  CheckProperties(text);
+}
+
+TEST_CASE("format: a line comment followed by another on one joined line moves the second below") {
+  std::string text =
+      "plan \"p\" {\n"
+      "  meter m = sum(e.n) // one\n"
+      "    where e.ok // two\n"
+      "  currency USD\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  meter m = sum(e.n) where e.ok  // one\n"
+        "  // two\n"
+        "  currency USD\n"
+        "}\n");
+  CheckProperties(text);
+}
+
+TEST_CASE("format: an own-line comment inside a joined line goes before it") {
+  std::string text =
+      "plan \"p\" {\n"
+      "  test \"t\" {\n"
+      "    usage e {\n"
+      "      a = 1,\n"
+      "      // about b\n"
+      "      b = 2\n"
+      "    }\n"
+      "  }\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  test \"t\" {\n"
+        "    // about b\n"
+        "    usage e { a = 1, b = 2 }\n"
+        "  }\n"
+        "}\n");
+  CheckProperties(text);
+}
+
+TEST_CASE("format: blank lines collapse to one, none after `{` or before `}`, one between plans") {
+  std::string text =
+      "plan \"a\" {\n"
+      "\n"
+      "  currency USD\n"
+      "\n"
+      "\n"
+      "\n"
+      "  period month\n"
+      "\n"
+      "}\n"
+      "plan \"b\" {\n"
+      "  currency USD\n"
+      "}\n"
+      "\n"
+      "\n"
+      "// about c\n"
+      "plan \"c\" {}\n";
+  CHECK(Fmt(text) ==
+        "plan \"a\" {\n"
+        "  currency USD\n"
+        "\n"
+        "  period month\n"
+        "}\n"
+        "\n"
+        "plan \"b\" {\n"
+        "  currency USD\n"
+        "}\n"
+        "\n"
+        "// about c\n"
+        "plan \"c\" {}\n");
+  CheckProperties(text);
+}
+
+TEST_CASE("format: only the parentheses the tree needs are printed") {
+  std::string text =
+      "plan \"p\" {\n"
+      "  meter m = (sum(e.n)) where ((e.a == \"x\") and (e.b or e.c))\n"
+      "  charge \"C\" = ((a + b) * c) - (d - e) - (-f) * (g / h)\n"
+      "  charge \"D\" = not (e.ok and e.big) or -(x + y).z == (a - b - c)\n"
+      "  charge \"E\" = - -x * (\"s\").len\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  meter m = sum(e.n) where e.a == \"x\" and (e.b or e.c)\n"
+        "  charge \"C\" = (a + b) * c - (d - e) - -f * (g / h)\n"
+        "  charge \"D\" = not (e.ok and e.big) or -(x + y).z == a - b - c\n"
+        "  charge \"E\" = -(-x) * (\"s\").len\n"
+        "}\n");
+  CheckProperties(text);
+}
+
+TEST_CASE("format: numbers, dates and units are kept as written; strings are re-escaped") {
+  std::string text =
+      "plan \"say \\\"hi\\\" \\q\" version 02 effective 2026-03-01 {\n"
+      "  period 030 day anchor 2026-01-31T00:00:00+01:00 timezone \"Europe/Paris\"\n"
+      "  rounding half_up to 04 decimals per event\n"
+      "  event e { n: quantity of GB*h  r: quantity of B/s  s: quantity of GB·h }\n"
+      "  charge \"C\" = x * 0.000_1 EUR per 1_000.0 GB·h + y * 5 EUR per started 0100 request + 2.50% * z\n"
+      "  test \"t\" period 2026-01-01 .. 2026-02-01 { usage e x 1_000 at 2026-01-02 expect total = 25 bp }\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"say \\\"hi\\\" q\" version 02 effective 2026-03-01 {\n"
+        "  period 030 day anchor 2026-01-31T00:00:00+01:00 timezone \"Europe/Paris\"\n"
+        "  rounding half_up to 04 decimals per event\n"
+        "  event e {\n"
+        "    n: quantity of GB*h\n"
+        "    r: quantity of B/s\n"
+        "    s: quantity of GB·h\n"
+        "  }\n"
+        "  charge \"C\" = x * 0.000_1 EUR per 1_000.0 GB·h + y * 5 EUR per started 0100 request + 2.50% * z\n"
+        "  test \"t\" period 2026-01-01 .. 2026-02-01 {\n"
+        "    usage e x 1_000 at 2026-01-02\n"
+        "    expect total = 25 bp\n"
+        "  }\n"
+        "}\n");
+  CheckProperties(text);
+}
+
+TEST_CASE("format: the author's breaks in a charge are kept, other breaks are joined") {
+  std::string text =
+      "plan \"p\" {\n"
+      "  charge \"A\" = each t: t.amount * 1.2% + 0.10 USD\n"
+      "        free first 3 t or 500.00 USD\n"
+      "  charge \"B\" by c.d = each c:\n"
+      "      max(round_up(c.duration, 60 s), 60 s) * match c.d {\n"
+      "   \"m\": 0.10 GBP per min\n"
+      "   else: 0.05 GBP per min }\n"
+      "  charge \"C\" =\n"
+      "    a * 1 USD +\n"
+      "    b * 2 USD\n"
+      "  charge \"D\" = volume m { above 1 USD per seat }\n"
+      "    allow falling_total no flat at zero\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  charge \"A\" = each t: t.amount * 1.2% + 0.10 USD\n"
+        "    free first 3 t or 500.00 USD\n"
+        "  charge \"B\" by c.d = each c:\n"
+        "    max(round_up(c.duration, 60 s), 60 s) * match c.d {\n"
+        "      \"m\": 0.10 GBP per min\n"
+        "      else: 0.05 GBP per min\n"
+        "    }\n"
+        "  charge \"C\" =\n"
+        "    a * 1 USD + b * 2 USD\n"
+        "  charge \"D\" = volume m {\n"
+        "    above  1 USD per seat\n"
+        "  } allow falling_total no flat at zero\n"
+        "}\n");
+  CheckProperties(text);
+}
+
+TEST_CASE("format: items of every kind in their canonical spelling") {
+  std::string text =
+      "plan \"p\" {\n"
+      "  proration none\n"
+      "  proration by second\n"
+      "  on change next period\n"
+      "  on change split\n"
+      "  credits drawn by expiry,priority\n"
+      "  allow unused_meter,unused_event\n"
+      "  subscription { }\n"
+      "  event ping key id { }\n"
+      "  discount 10% on \"A\",\"B\"\n"
+      "  minimum 20 USD on \"A\" prorated by day\n"
+      "  maximum 5000 USD\n"
+      "  minimum 1 USD not prorated\n"
+      "  charge \"A\" = 1 USD rounding half_even per line prorated by day included 5 seat\n"
+      "  test \"empty\" { }\n"
+      "  test \"t\" { subscription { } subscription { seats = 1 seat } usage from \"u.csv\" usage e { }\n"
+      "    expect \"A\" for \"x\",\"y\" = 1 USD }\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  proration none\n"
+        "  proration by second\n"
+        "  on change next period\n"
+        "  on change split\n"
+        "  credits drawn by expiry, priority\n"
+        "  allow unused_meter, unused_event\n"
+        "  subscription {}\n"
+        "  event ping key id {}\n"
+        "  discount 10% on \"A\", \"B\"\n"
+        "  minimum 20 USD on \"A\" prorated by day\n"
+        "  maximum 5000 USD\n"
+        "  minimum 1 USD not prorated\n"
+        "  charge \"A\" = 1 USD rounding half_even per line prorated by day included 5 seat\n"
+        "  test \"empty\" {}\n"
+        "  test \"t\" {\n"
+        "    subscription {}\n"
+        "    subscription { seats = 1 seat }\n"
+        "    usage from \"u.csv\"\n"
+        "    usage e\n"
+        "    expect \"A\" for \"x\", \"y\" = 1 USD\n"
+        "  }\n"
+        "}\n");
+  CheckProperties(text);
+}
+
+TEST_CASE("format: CRLF line ends become LF") {
+  std::string text = "// a\r\nplan \"p\" {\r\n  currency USD /* b\r\n c */\r\n\r\n  period month\r\n}\r\n";
+  CHECK(Fmt(text) == "// a\nplan \"p\" {\n  currency USD  /* b\n c */\n\n  period month\n}\n");
+}
+
+TEST_CASE("format: a file of comments only, and an empty file") {
+  CHECK(Fmt("") == "");
+  CHECK(Fmt("  // only a comment   \n\n\n/* and a block */") == "// only a comment\n\n/* and a block */\n");
+}
+
+TEST_CASE("format: randomly re-laid-out plans keep every property") {
+  std::mt19937 rng(20260301);
+  std::vector<fs::path> paths = BundledPlans();
+  for (const fs::path& p : GoldenPlans()) paths.push_back(p);
+  int checked = 0;
+  for (const fs::path& path : paths) {
+    std::string text = ReadFile(path);
+    if (!ParseAndFormat(text).ok) continue;
+    for (int round = 0; round < 5; ++round) {
+      int added = 0;
+      std::string scrambled = Scramble(text, rng, &added);
+      INFO(path.string() << " round " << round << ":\n" << scrambled);
+      Parsed original = ParseAndFormat(text);
+      Parsed messy = ParseAndFormat(scrambled);
+      REQUIRE(messy.ok);
+      CHECK(messy.dump == original.dump);
+      CheckProperties(scrambled);
+      ++checked;
+    }
+  }
+  CHECK(checked > 0);
+}
+
+TEST_CASE("format: the example in docs/formatting.md is what the formatter prints") {
+  std::string doc = ReadFile(fs::path(TARIFF_SOURCE_DIR) / "docs" / "formatting.md");
+  const std::string fence = "```tariff\n";
+  std::size_t b = doc.find(fence);
+  REQUIRE(b != std::string::npos);
+  b += fence.size();
+  std::size_t b_end = doc.find("```", b);
+  std::size_t a = doc.find(fence, b_end + 3);
+  REQUIRE(a != std::string::npos);
+  a += fence.size();
+  std::size_t a_end = doc.find("```", a);
+  std::string before = doc.substr(b, b_end - b);
+  std::string after = doc.substr(a, a_end - a);
+  CHECK(Fmt(before) == after);
+  CheckProperties(before);
+}
