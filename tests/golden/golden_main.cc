@@ -2,8 +2,8 @@
 //
 //   golden check CASE_DIR [--update]   plan.tariff -> `tariff check` output, compared with
 //                                      expected.txt (rewritten with --update, for review)
-//   golden coverage CASES_ROOT         every diagnostic code in the catalog appears in some
-//                                      case's expected.txt
+//   golden coverage CASES_ROOT [DOC]   every diagnostic code in the catalog appears in some
+//                                      case's expected.txt (and has a `### CODE` section in DOC)
 //
 // Case names say what must happen: `fail_*` must report an error (exit 1), `warn_*` warnings
 // only (exit 0, and exit 1 under --strict), `ok_*` nothing at all.
@@ -97,7 +97,7 @@ int CheckCase(const fs::path& dir, bool update) {
   return failures == 0 ? 0 : 1;
 }
 
-int Coverage(const fs::path& root) {
+int Coverage(const fs::path& root, const fs::path& docs_path) {
   std::set<std::string> seen;
   std::regex code_re(R"((error|warning)\[([EW][0-9]{4})\])");
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
@@ -108,10 +108,16 @@ int Coverage(const fs::path& root) {
     }
   }
   int missing = 0;
+  std::string docs = docs_path.empty() ? std::string() : ReadFile(docs_path);
   for (tariff::DiagKind kind : tariff::AllDiagKinds()) {
     std::string code(tariff::DiagCode(kind));
     if (seen.count(code) == 0) {
       std::cerr << "diagnostic " << code << " is triggered by no golden case\n";
+      ++missing;
+    }
+    if (!docs_path.empty() && docs.find("### " + code + " ") == std::string::npos) {
+      std::cerr << "diagnostic " << code << " is not documented in " << docs_path.string()
+                << " (run scripts/gen-diagnostics-doc.py)\n";
       ++missing;
     }
   }
@@ -129,7 +135,9 @@ int main(int argc, char** argv) {
     if (!dir.has_filename()) dir = dir.parent_path();  // `case/` names the folder `case`
     return CheckCase(dir, update);
   }
-  if (args.size() == 2 && args[0] == "coverage") return Coverage(args[1]);
-  std::cerr << "usage: golden check CASE_DIR [--update] | golden coverage CASES_ROOT\n";
+  if ((args.size() == 2 || args.size() == 3) && args[0] == "coverage") {
+    return Coverage(args[1], args.size() == 3 ? fs::path(args[2]) : fs::path());
+  }
+  std::cerr << "usage: golden check CASE_DIR [--update] | golden coverage CASES_ROOT [DOC]\n";
   return 2;
 }
