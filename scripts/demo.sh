@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
-# Quickstart 1: set up, build, and show tariff at work on what is bundled.
+# Quickstart 1: set up, build, and show tariff at work on the bundled plans: check them, show
+# what a mistake looks like, verify their layout, and convert units exactly.
+# (Rating usage into invoices is the "rating engine" issue; this script will rate a bundled plan
+# over bundled usage once it lands.)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"
-tariff="${TARIFF_BUILD_DIR:-$root/build}/tariff"
-set -x
-"$tariff" --help
+tariff="${TARIFF_BUILD_DIR:-$root/build}/tools/tariff"
+cd "$root"
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+step tariff --version
+"$tariff" --version
+step tariff check --strict plans/
+"$tariff" check --strict plans/
+step tariff check examples/mistakes.tariff "   # a plan with three mistakes: each is reported with its place and a hint"
+"$tariff" check examples/mistakes.tariff || echo "(exit $? — the plan has errors, as intended)"
+step tariff check --format json examples/mistakes.tariff "   # the same for programs"
+"$tariff" check --format json examples/mistakes.tariff | head -n 16 || true
+step tariff fmt --check plans/
+"$tariff" fmt --check plans/ && echo "every bundled plan is in canonical layout"
+step tariff convert 1.5 GiB MB
 "$tariff" convert 1.5 GiB MB
+step tariff convert 90 min h
 "$tariff" convert 90 min h
