@@ -55,3 +55,25 @@ TEST_CASE("driver: no subcommand prints help to stderr and exits 2") {
   CHECK(r.code == 2);
   CHECK(r.err.find("convert") != std::string::npos);
 }
+
+TEST_CASE("driver: convert between units exactly") {
+  auto r = RunTariff({"convert", "1.5", "GiB", "MB"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "1610.612736 MB\n");
+  r = RunTariff({"convert", "90", "min", "h"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "1.5 h\n");
+}
+
+TEST_CASE("driver: convert reports what it cannot do exactly") {
+  auto r = RunTariff({"convert", "1", "min", "h"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("1/60") != std::string::npos);
+  r = RunTariff({"convert", "1", "GB", "h"});
+  CHECK(r.code == 1);
+  r = RunTariff({"convert", "1", "gb", "MB"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("`GB`") != std::string::npos);
+  r = RunTariff({"convert", "1", "GB", "MB", "--rounding", "up"});
+  CHECK(r.code == 2);
+}
