@@ -25,5 +25,6 @@ using Register = Action (*)(CLI::App& app, Streams& streams);
 Action RegisterCheck(CLI::App& app, Streams& streams);
 Action RegisterFmt(CLI::App& app, Streams& streams);
 Action RegisterConvert(CLI::App& app, Streams& streams);
+Action RegisterTest(CLI::App& app, Streams& streams);
 
 }  // namespace tariff::driver

@@ -1,0 +1,72 @@
+// runtime/exec: the interpreter. It runs a rating function (compiler/ir) over batches of usage
+// (runtime/columnar) and produces invoices (runtime/invoice). Each IR instruction is
+// dispatched once per batch and loops over the batch's rows inside; customers are
+// dictionary-encoded to dense indices and their meter state lives in flat arrays, so memory
+// grows with the number of customers (and groups), not with the number of events — except for
+// the aggregations that must see every sample (count_distinct, time_weighted_average,
+// integral) and per-event charges with `free first`, which keep what they need per customer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/ir.h"
+#include "runtime/columnar/batch.h"
+#include "runtime/invoice/invoice.h"
+
+namespace tariff {
+
+// A failure while rating (an overflow, a division by zero) at the plan text `source`.
+class RatingError : public std::runtime_error {
+ public:
+  RatingError(const std::string& message, Span source) : std::runtime_error(message), source_(source) {}
+  Span source() const { return source_; }
+
+ private:
+  Span source_;
+};
+
+struct RatingOptions {
+  std::string period_start;  // RFC 3339, copied to every invoice ("" when not given)
+  std::string period_end;
+  // The period's end in microseconds since the epoch: time-weighted meters hold the last
+  // sample until then. Absent: until the last sample.
+  std::optional<std::int64_t> period_end_micros;
+};
+
+// Event schemas for readers (runtime/io), in the rating function's event order.
+std::vector<EventSchema> SchemasOf(const ir::RatingFunction& function);
+
+class Engine {
+ public:
+  // `function` must outlive the engine and have passed ir::Verify.
+  explicit Engine(const ir::RatingFunction& function, RatingOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Rates the rows of one batch (its `event` indexes function.events). Throws RatingError.
+  void Consume(const Batch& batch);
+  // Registers a customer that has no usage (so that recurring fees and minimums apply).
+  void AddCustomer(const std::string& customer);
+  // Sets `subscription.FIELD` for `customer` (registering the customer). A field a customer
+  // has no value for reads as 0, "" or false.
+  void SetSubscription(const std::string& customer, const std::string& field, const Decimal& value);
+  void SetSubscription(const std::string& customer, const std::string& field, const std::string& value);
+  void SetSubscription(const std::string& customer, const std::string& field, bool value);
+  // The invoices, one per customer, sorted by customer id; each total is the exact sum of its
+  // lines. The engine can not be fed after Finish.
+  std::vector<Invoice> Finish();
+
+  std::uint64_t rows_rated() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace tariff

@@ -1,0 +1,62 @@
+// runtime/invoice: what rating produces. One Invoice per customer and period; its total is the
+// exact sum of its lines (invariant 2, "conserved"). Writers are in runtime/io; the JSON shape is
+// documented in docs/invoice.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/decimal/decimal.h"
+
+namespace tariff {
+
+// One tier crossed by a tiered line: `up to 10_000_000 request at 0.20 USD per 1000 request`.
+struct TierPart {
+  Decimal from;       // usage where the tier starts (exclusive), in the line's unit
+  Decimal to;         // where it ends (inclusive), or the usage, whichever is smaller
+  Decimal quantity;   // usage priced in this tier (graduated) or the whole usage (volume)
+  Decimal amount;     // before the line's rounding
+  std::string price;  // the tier's price as the plan writes it: "0.20 USD per 1000 request"
+};
+
+enum class LineKind : std::uint8_t {
+  kCharge,    // a charge of the plan
+  kMinimum,   // a minimum commitment's true-up
+  kMaximum,   // a cap (negative amount)
+  kDiscount,  // a discount (negative amount)
+  kRounding,  // `rounding … per invoice`: the difference that makes the total exact
+};
+// "charge", "minimum", "maximum", "discount", "rounding".
+const char* LineKindName(LineKind kind);
+
+struct InvoiceLine {
+  LineKind kind = LineKind::kCharge;
+  std::string name;                // the charge or adjustment, e.g. "Requests"
+  std::vector<std::string> group;  // `by` values, in the order the charge lists them
+  Decimal quantity;                // the metered quantity priced (after allowances)
+  std::string unit;                // its unit ("request", "GB·h"); empty when not a quantity
+  bool has_quantity = false;
+  std::vector<TierPart> tiers;     // tiered charges: each tier crossed
+  Decimal amount;                  // in the invoice currency, after this line's rounding
+};
+
+struct Invoice {
+  std::string customer;
+  std::string plan;
+  std::string period_start;  // RFC 3339, as the period was given
+  std::string period_end;
+  std::string currency;
+  std::vector<InvoiceLine> lines;
+  Decimal total;  // exactly the sum of lines[i].amount
+};
+
+// Rows of usage: every row read is rated, rejected or dropped as a duplicate.
+struct RowCounts {
+  std::uint64_t read = 0;
+  std::uint64_t rated = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t duplicates = 0;
+};
+
+}  // namespace tariff

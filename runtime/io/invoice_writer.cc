@@ -1,0 +1,352 @@
+// runtime/io: invoice writers — JSON Lines (the stable, machine-read shape), CSV (one row per
+// line, for spreadsheets) and a human table. Every decimal is written with Decimal::ToString:
+// exact, in its own scale ("12.50" stays "12.50"). In JSON decimals are strings, not numbers,
+// because most JSON readers (JavaScript, Python's json, jq) turn a number into a binary double,
+// which cannot hold 0.1 exactly, loses digits past 2^53 and drops trailing zeros; a string is
+// carried unchanged and parsed exactly by whoever needs the value. The shapes are documented in
+// docs/invoice.md.
+#include "runtime/io/invoice_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tariff {
+
+namespace {
+
+// Appends `text` as a JSON string. Control characters are escaped; invalid UTF-8 becomes
+// U+FFFD so that the output is always valid JSON (the readers only ever produce valid UTF-8).
+void AppendJsonString(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = s[i];
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: copied when valid.
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+    }
+    bool valid = len > 0 && i + len <= n;
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      if ((s[i + k] & 0xc0) != 0x80) valid = false;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if (valid && ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+                  (cp >= 0xd800 && cp <= 0xdfff))) {
+      valid = false;
+    }
+    if (valid) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\\ufffd";
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+void AppendJsonDecimal(std::string& out, const Decimal& value) {
+  out += '"';
+  out += value.ToString();
+  out += '"';
+}
+
+// A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
+void AppendCsvField(std::string& out, std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(text);
+    return;
+  }
+  out += '"';
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+// Width on a terminal: code points (UTF-8 continuation bytes do not count).
+std::size_t DisplayWidth(std::string_view text) {
+  std::size_t width = 0;
+  for (char c : text) width += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return width;
+}
+
+void PadRight(std::string& out, std::string_view text, std::size_t width) {
+  out.append(text);
+  for (std::size_t w = DisplayWidth(text); w < width; ++w) out += ' ';
+}
+
+void PadLeft(std::string& out, std::string_view text, std::size_t width) {
+  for (std::size_t w = DisplayWidth(text); w < width; ++w) out += ' ';
+  out.append(text);
+}
+
+std::string LineLabel(const InvoiceLine& line) {
+  std::string label = line.name;
+  if (!line.group.empty()) {
+    label += " [";
+    for (std::size_t i = 0; i < line.group.size(); ++i) {
+      if (i > 0) label += ", ";
+      label += line.group[i];
+    }
+    label += ']';
+  }
+  return label;
+}
+
+std::string WithUnit(const Decimal& quantity, const std::string& unit) {
+  std::string text = quantity.ToString();
+  if (!unit.empty()) {
+    text += ' ';
+    text += unit;
+  }
+  return text;
+}
+
+}  // namespace
+
+void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
+  std::string text;
+  for (const Invoice& invoice : invoices) {
+    text.clear();
+    text += "{\"customer\":";
+    AppendJsonString(text, invoice.customer);
+    text += ",\"plan\":";
+    AppendJsonString(text, invoice.plan);
+    text += ",\"period\":{\"start\":";
+    AppendJsonString(text, invoice.period_start);
+    text += ",\"end\":";
+    AppendJsonString(text, invoice.period_end);
+    text += "},\"currency\":";
+    AppendJsonString(text, invoice.currency);
+    text += ",\"lines\":[";
+    for (std::size_t i = 0; i < invoice.lines.size(); ++i) {
+      const InvoiceLine& line = invoice.lines[i];
+      if (i > 0) text += ',';
+      text += "{\"kind\":";
+      AppendJsonString(text, LineKindName(line.kind));
+      text += ",\"name\":";
+      AppendJsonString(text, line.name);
+      text += ",\"group\":[";
+      for (std::size_t g = 0; g < line.group.size(); ++g) {
+        if (g > 0) text += ',';
+        AppendJsonString(text, line.group[g]);
+      }
+      text += ']';
+      if (line.has_quantity) {
+        text += ",\"quantity\":";
+        AppendJsonDecimal(text, line.quantity);
+        text += ",\"unit\":";
+        AppendJsonString(text, line.unit);
+      }
+      if (!line.tiers.empty()) {
+        text += ",\"tiers\":[";
+        for (std::size_t t = 0; t < line.tiers.size(); ++t) {
+          const TierPart& tier = line.tiers[t];
+          if (t > 0) text += ',';
+          text += "{\"from\":";
+          AppendJsonDecimal(text, tier.from);
+          text += ",\"to\":";
+          AppendJsonDecimal(text, tier.to);
+          text += ",\"quantity\":";
+          AppendJsonDecimal(text, tier.quantity);
+          text += ",\"amount\":";
+          AppendJsonDecimal(text, tier.amount);
+          text += ",\"price\":";
+          AppendJsonString(text, tier.price);
+          text += '}';
+        }
+        text += ']';
+      }
+      text += ",\"amount\":";
+      AppendJsonDecimal(text, line.amount);
+      text += '}';
+    }
+    text += "],\"total\":";
+    AppendJsonDecimal(text, invoice.total);
+    text += "}\n";
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  }
+}
+
+void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
+  std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,amount\n";
+  auto row = [&text](const Invoice& invoice, std::string_view kind, std::string_view name, std::string_view group,
+                     std::string_view quantity, std::string_view unit, std::string_view amount) {
+    for (std::string_view field : {std::string_view(invoice.customer), std::string_view(invoice.plan),
+                                   std::string_view(invoice.period_start), std::string_view(invoice.period_end),
+                                   std::string_view(invoice.currency), kind, name, group, quantity, unit}) {
+      AppendCsvField(text, field);
+      text += ',';
+    }
+    AppendCsvField(text, amount);
+    text += '\n';
+  };
+  for (const Invoice& invoice : invoices) {
+    for (const InvoiceLine& line : invoice.lines) {
+      std::string group;
+      for (std::size_t g = 0; g < line.group.size(); ++g) {
+        if (g > 0) group += '|';
+        group += line.group[g];
+      }
+      row(invoice, LineKindName(line.kind), line.name, group, line.has_quantity ? line.quantity.ToString() : "",
+          line.has_quantity ? line.unit : "", line.amount.ToString());
+    }
+    row(invoice, "total", "", "", "", "", invoice.total.ToString());
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    text.clear();
+  }
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));  // the header, if no invoices
+}
+
+void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
+  struct Row {
+    std::string label, quantity, amount, note;
+  };
+  std::string text;
+  bool first = true;
+  for (const Invoice& invoice : invoices) {
+    std::vector<Row> rows;
+    rows.push_back({"line", "quantity", "amount", ""});
+    for (const InvoiceLine& line : invoice.lines) {
+      rows.push_back({LineLabel(line), line.has_quantity ? WithUnit(line.quantity, line.unit) : "",
+                      line.amount.ToString(),
+                      line.kind == LineKind::kCharge ? "" : std::string("(") + LineKindName(line.kind) + ")"});
+      for (const TierPart& tier : line.tiers) {
+        rows.push_back({"  " + tier.from.ToString() + " to " + tier.to.ToString(), WithUnit(tier.quantity, line.unit),
+                        tier.amount.ToString(), "at " + tier.price});
+      }
+    }
+    std::size_t w_label = DisplayWidth("total"), w_quantity = 0, w_amount = 0;
+    for (const Row& r : rows) {
+      w_label = std::max(w_label, DisplayWidth(r.label));
+      w_quantity = std::max(w_quantity, DisplayWidth(r.quantity));
+      w_amount = std::max(w_amount, DisplayWidth(r.amount));
+    }
+    const std::string total = invoice.total.ToString();
+    w_amount = std::max(w_amount, DisplayWidth(total));
+
+    if (!first) text += '\n';
+    first = false;
+    text += "customer  " + invoice.customer + "\n";
+    text += "plan      " + invoice.plan + "\n";
+    text += "period    " + invoice.period_start + " to " + invoice.period_end + "\n";
+    text += "currency  " + invoice.currency + "\n\n";
+    for (const Row& r : rows) {
+      PadRight(text, r.label, w_label);
+      text += "  ";
+      PadLeft(text, r.quantity, w_quantity);
+      text += "  ";
+      PadLeft(text, r.amount, w_amount);
+      if (!r.note.empty()) {
+        text += "  ";
+        text += r.note;
+      }
+      text += '\n';
+    }
+    text.append(w_label + 2 + w_quantity + 2 + w_amount, '-');
+    text += '\n';
+    PadRight(text, "total", w_label);
+    text += "  ";
+    PadLeft(text, "", w_quantity);
+    text += "  ";
+    PadLeft(text, total, w_amount);
+    text += '\n';
+  }
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+bool WriteFileAtomically(const std::string& path, const std::string& text, std::string* error) {
+  namespace fs = std::filesystem;
+  auto set_error = [error](std::string message) {
+    if (error != nullptr) *error = std::move(message);
+    return false;
+  };
+  const fs::path target(path);
+  if (target.filename().empty()) return set_error("cannot write `" + path + "`: not a file name");
+  fs::path directory = target.parent_path();
+  if (directory.empty()) directory = ".";
+  std::string temporary = (directory / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
+  if (fd < 0) {
+    return set_error("cannot create a temporary file in `" + directory.string() + "`: " + std::strerror(errno));
+  }
+  auto fail = [&](const char* what, int fd_to_close) {
+    const int saved = errno;
+    if (fd_to_close >= 0) ::close(fd_to_close);
+    ::unlink(temporary.c_str());
+    return set_error("cannot write `" + path + "`: " + what + ": " + std::strerror(saved));
+  };
+  // The new file keeps the old one's permissions; a new one gets rw-r--r-- (mkstemp's are 0600).
+  struct stat existing;
+  const mode_t mode = ::stat(path.c_str(), &existing) == 0 ? (existing.st_mode & 07777) : 0644;
+  if (::fchmod(fd, mode) != 0) return fail("fchmod", fd);
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("write", fd);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return fail("fsync", fd);
+  if (::close(fd) != 0) return fail("close", -1);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) return fail("rename", -1);
+  // Make the rename itself durable (best effort: not every file system can sync a directory).
+  const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    (void)::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return true;
+}
+
+}  // namespace tariff
