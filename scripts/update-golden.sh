@@ -7,3 +7,6 @@ build="${1:-$root/build}"
 for case in "$root"/tests/golden/check/*/; do
   "$build/tests/golden" check "$case" --update || true
 done
+for case in "$root"/tests/golden/rate/*/; do
+  [[ -d "$case" ]] && { "$build/tests/golden" rate "$case" --update || true; }
+done

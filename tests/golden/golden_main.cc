@@ -2,6 +2,8 @@
 //
 //   golden check CASE_DIR [--update]   plan.tariff -> `tariff check` output, compared with
 //                                      expected.txt (rewritten with --update, for review)
+//   golden rate CASE_DIR [--update]    plan.tariff + usage → `tariff rate` output (invoices, row
+//                                      summary, rejects, exit code) compared with expected.txt
 //   golden coverage CASES_ROOT [DOC]   every diagnostic code in the catalog appears in some
 //                                      case's expected.txt (and has a `### CODE` section in DOC)
 //
@@ -97,6 +99,47 @@ int CheckCase(const fs::path& dir, bool update) {
   return failures == 0 ? 0 : 1;
 }
 
+// `tariff rate plan.tariff ARGS…` in the case folder; ARGS are the lines of the file `args`
+// (default: `--usage usage.csv`). The expectation holds stdout, stderr and the exit code, so a
+// case pins the invoices, the row summary and every reject message at once.
+int RateCase(const fs::path& dir, bool update) {
+  const std::string name = dir.filename().string();
+  fs::current_path(dir);
+  std::vector<std::string> args{"rate", "plan.tariff"};
+  if (fs::exists(dir / "args")) {
+    std::istringstream lines(ReadFile(dir / "args"));
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty()) args.push_back(line);
+    }
+  } else {
+    args.insert(args.end(), {"--usage", "usage.csv"});
+  }
+  Outcome r = RunTariff(args);
+  std::string actual = r.out + "--- stderr\n" + r.err + "exit " + std::to_string(r.code) + "\n";
+  bool must_fail = name.rfind("fail_", 0) == 0;
+  int failures = 0;
+  if (must_fail != (r.code != 0)) {
+    std::cerr << name << ": " << (must_fail ? "a fail_ case must exit non-zero" : "a case must exit 0") << "\n";
+    ++failures;
+  }
+  const fs::path expected_path = dir / "expected.txt";
+  if (update) {
+    std::ofstream(expected_path, std::ios::binary) << actual;
+    std::cout << name << ": expected.txt written\n";
+    return failures == 0 ? 0 : 1;
+  }
+  if (!fs::exists(expected_path)) {
+    std::cerr << name << ": no expected.txt; run `golden rate " << dir.string() << " --update` and review it\n" << actual;
+    return 1;
+  }
+  std::string expected = ReadFile(expected_path);
+  if (expected != actual) {
+    std::cerr << name << ": output differs from expected.txt\n--- expected\n" << expected << "--- actual\n" << actual;
+    ++failures;
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 int Coverage(const fs::path& root, const fs::path& docs_path) {
   std::set<std::string> seen;
   std::regex code_re(R"((error|warning)\[([EW][0-9]{4})\])");
@@ -135,9 +178,15 @@ int main(int argc, char** argv) {
     if (!dir.has_filename()) dir = dir.parent_path();  // `case/` names the folder `case`
     return CheckCase(dir, update);
   }
+  if (args.size() >= 2 && args[0] == "rate") {
+    bool update = args.size() >= 3 && args[2] == "--update";
+    fs::path dir = fs::absolute(args[1]);
+    if (!dir.has_filename()) dir = dir.parent_path();
+    return RateCase(dir, update);
+  }
   if ((args.size() == 2 || args.size() == 3) && args[0] == "coverage") {
     return Coverage(args[1], args.size() == 3 ? fs::path(args[2]) : fs::path());
   }
-  std::cerr << "usage: golden check CASE_DIR [--update] | golden coverage CASES_ROOT [DOC]\n";
+  std::cerr << "usage: golden check CASE_DIR [--update] | golden rate CASE_DIR [--update] | golden coverage CASES_ROOT [DOC]\n";
   return 2;
 }

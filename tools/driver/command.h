@@ -26,5 +26,6 @@ Action RegisterCheck(CLI::App& app, Streams& streams);
 Action RegisterFmt(CLI::App& app, Streams& streams);
 Action RegisterConvert(CLI::App& app, Streams& streams);
 Action RegisterTest(CLI::App& app, Streams& streams);
+Action RegisterRate(CLI::App& app, Streams& streams);
 
 }  // namespace tariff::driver
