@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Quickstart 1: set up, build, and show tariff at work on the bundled plans: check them, show
-# what a mistake looks like, verify their layout, and convert units exactly.
-# (Rating usage into invoices is the "rating engine" issue; this script will rate a bundled plan
-# over bundled usage once it lands.)
+# Quickstart 1: set up, build, and show tariff at work: rate a bundled plan over bundled usage
+# into invoices, run the plans' own tests, check them, show what a mistake looks like, and
+# convert units exactly.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"
@@ -13,6 +12,11 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 step tariff --version
 "$tariff" --version
+step tariff rate plans/api-platform/api-platform.tariff --usage plans/api-platform/usage.csv --period 2026-03-01..2026-04-01 --format table
+"$tariff" rate plans/api-platform/api-platform.tariff --usage plans/api-platform/usage.csv \
+  --period 2026-03-01..2026-04-01 --format table
+step tariff test plans/ "   # every plan proves itself: usage in, expected lines out (vendors' published examples among them)"
+"$tariff" test plans/ | tail -n 5
 step tariff check --strict plans/
 "$tariff" check --strict plans/
 step tariff check examples/mistakes.tariff "   # a plan with three mistakes: each is reported with its place and a hint"
