@@ -1,4 +1,4 @@
-// compiler/diag: renderers. Text mimics rustc/clang; JSON and SARIF go through nlohmann::json so
+// compiler/diag: renderers. Text mimics rustc/clang; JSON and SARIF go through nlohmann::ordered_json so
 // that escaping is never hand-written.
 #include "compiler/diag/render.h"
 
@@ -84,15 +84,15 @@ std::string GithubProperty(std::string_view s) {
   return out;
 }
 
-nlohmann::json JsonLocation(const SourceManager& sources, Span span) {
+nlohmann::ordered_json JsonLocation(const SourceManager& sources, Span span) {
   Position p = PositionOf(sources, span);
   return {{"file", PathOf(sources, span)}, {"line", p.line}, {"column", p.column},
           {"end_line", p.end_line}, {"end_column", p.end_column}};
 }
 
-nlohmann::json SarifLocation(const SourceManager& sources, Span span, const std::string* message) {
+nlohmann::ordered_json SarifLocation(const SourceManager& sources, Span span, const std::string* message) {
   Position p = PositionOf(sources, span);
-  nlohmann::json loc = {{"physicalLocation",
+  nlohmann::ordered_json loc = {{"physicalLocation",
                          {{"artifactLocation", {{"uri", PathOf(sources, span)}}},
                           {"region", {{"startLine", p.line}, {"startColumn", p.column},
                                       {"endLine", p.end_line}, {"endColumn", p.end_column}}}}}};
@@ -128,20 +128,20 @@ void RenderText(const SourceManager& sources, std::span<const Diagnostic> diagno
 }
 
 void RenderJson(const SourceManager& sources, std::span<const Diagnostic> diagnostics, std::ostream& out) {
-  nlohmann::json all = nlohmann::json::array();
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
   for (const Diagnostic& d : diagnostics) {
-    nlohmann::json j = {{"code", std::string(DiagCode(d.kind))},
+    nlohmann::ordered_json j = {{"code", std::string(DiagCode(d.kind))},
                         {"severity", std::string(SeverityName(d.severity))},
                         {"message", d.message}};
     j.update(JsonLocation(sources, d.span));
-    nlohmann::json notes = nlohmann::json::array();
+    nlohmann::ordered_json notes = nlohmann::ordered_json::array();
     for (const DiagNote& n : d.notes) {
-      nlohmann::json note = {{"message", n.message}};
+      nlohmann::ordered_json note = {{"message", n.message}};
       note.update(JsonLocation(sources, n.span));
       notes.push_back(std::move(note));
     }
     j["notes"] = std::move(notes);
-    j["hint"] = d.hint.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.hint);
+    j["hint"] = d.hint.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(d.hint);
     all.push_back(std::move(j));
   }
   out << all.dump(2) << "\n";
@@ -163,7 +163,7 @@ void RenderGithub(const SourceManager& sources, std::span<const Diagnostic> diag
 }
 
 void RenderSarif(const SourceManager& sources, std::span<const Diagnostic> diagnostics, std::ostream& out) {
-  nlohmann::json rules = nlohmann::json::array();
+  nlohmann::ordered_json rules = nlohmann::ordered_json::array();
   for (DiagKind kind : AllDiagKinds()) {
     rules.push_back({{"id", std::string(DiagCode(kind))},
                      {"shortDescription", {{"text", std::string(DiagFormat(kind))}}},
@@ -171,19 +171,19 @@ void RenderSarif(const SourceManager& sources, std::span<const Diagnostic> diagn
                       {{"level", DiagSeverity(kind) == Severity::kError ? "error" : "warning"}}},
                      {"helpUri", "docs/diagnostics.md#" + std::string(DiagCode(kind))}});
   }
-  nlohmann::json results = nlohmann::json::array();
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const Diagnostic& d : diagnostics) {
     std::string text = d.message;
     if (!d.hint.empty()) text += "\nhint: " + d.hint;
-    nlohmann::json r = {{"ruleId", std::string(DiagCode(d.kind))},
+    nlohmann::ordered_json r = {{"ruleId", std::string(DiagCode(d.kind))},
                         {"level", d.severity == Severity::kError ? "error" : "warning"},
                         {"message", {{"text", text}}},
-                        {"locations", nlohmann::json::array({SarifLocation(sources, d.span, nullptr)})}};
+                        {"locations", nlohmann::ordered_json::array({SarifLocation(sources, d.span, nullptr)})}};
     if (!d.notes.empty()) {
-      nlohmann::json related = nlohmann::json::array();
+      nlohmann::ordered_json related = nlohmann::ordered_json::array();
       int id = 0;
       for (const DiagNote& n : d.notes) {
-        nlohmann::json loc = SarifLocation(sources, n.span, &n.message);
+        nlohmann::ordered_json loc = SarifLocation(sources, n.span, &n.message);
         loc["id"] = id++;
         related.push_back(std::move(loc));
       }
@@ -191,10 +191,10 @@ void RenderSarif(const SourceManager& sources, std::span<const Diagnostic> diagn
     }
     results.push_back(std::move(r));
   }
-  nlohmann::json log = {
+  nlohmann::ordered_json log = {
       {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
       {"version", "2.1.0"},
-      {"runs", nlohmann::json::array({{{"tool", {{"driver", {{"name", "tariff"}, {"rules", rules}}}}},
+      {"runs", nlohmann::ordered_json::array({{{"tool", {{"driver", {{"name", "tariff"}, {"rules", rules}}}}},
                                        {"results", results}}})}};
   out << log.dump(2) << "\n";
 }
