@@ -11,6 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "runtime/io/reader_internal.h"
 
 namespace tariff::io_internal {
@@ -36,7 +40,6 @@ class CsvSource final : public RowSource {
   Record NextRecord(std::string* reason);
   Parse ParseRecord(std::string* reason);
   Parse ParseQuoted(const char* p, std::string* reason);
-  Parse Malformed(const char* from, std::uint64_t lines, std::string message, std::string* reason);
   bool Header(std::string* error);
   std::string Where() const { return *context_.path + ":" + std::to_string(record_line_) + ": "; }
 
@@ -146,8 +149,30 @@ CsvSource::Record CsvSource::NextRecord(std::string* reason) {
   }
 }
 
+// The first `,`, `\n`, `\r` or `"` in [q, end), or end: 16 bytes at a time with SSE2.
+inline const char* FindSpecial(const char* q, const char* end) {
+#if defined(__SSE2__)
+  const __m128i comma = _mm_set1_epi8(',');
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i quote = _mm_set1_epi8('"');
+  while (end - q >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
+                                      _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, quote)));
+    const int mask = _mm_movemask_epi8(hits);
+    if (mask != 0) return q + __builtin_ctz(static_cast<unsigned>(mask));
+    q += 16;
+  }
+#endif
+  while (q < end && *q != ',' && *q != '\n' && *q != '\r' && *q != '"') ++q;
+  return q;
+}
+
 // The record at pos_. On kRecord, kBlank and kMalformed, pos_ and line_ move past it; on
 // kNeedMore nothing moves (the caller refills and the record is parsed again from its start).
+// Fast path: a record without quotes is one physical line, split at its commas as it is scanned;
+// at the first quote or lone CR the record goes to ParseQuoted instead.
 CsvSource::Parse CsvSource::ParseRecord(std::string* reason) {
   const char* data = file_.data();
   const char* p = data + pos_;
@@ -155,60 +180,101 @@ CsvSource::Parse CsvSource::ParseRecord(std::string* reason) {
   const bool eof = file_.eof();
   if (p == end) return eof ? Parse::kEnd : Parse::kNeedMore;
 
-  const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-  if (nl == nullptr && !eof) return Parse::kNeedMore;
-  const char* line_end = nl != nullptr ? nl : end;
-  const char* next = nl != nullptr ? nl + 1 : end;
-  const char* content_end = line_end;
-  if (content_end > p && content_end[-1] == '\r') --content_end;
-  const auto length = static_cast<std::size_t>(content_end - p);
-  if (std::memchr(p, '"', length) != nullptr) return ParseQuoted(p, reason);
-
-  // Fast path: one physical line, no quotes.
-  if (std::memchr(p, '\r', length) != nullptr) {
-    return Malformed(p, 0, "a carriage return inside a value (line breaks are LF or CRLF)", reason);
+  fields_.clear();
+  const char* field = p;
+  const char* content_end;
+  const char* next;
+  while (true) {
+    const char* special = FindSpecial(field, end);
+    if (special == end) {
+      if (!eof) return Parse::kNeedMore;
+      content_end = next = end;  // the last record, without a line break
+      break;
+    }
+    const char c = *special;
+    if (c == ',') {
+      fields_.emplace_back(field, static_cast<std::size_t>(special - field));
+      field = special + 1;
+      continue;
+    }
+    if (c == '\n') {
+      content_end = special;
+      next = special + 1;
+      break;
+    }
+    if (c == '\r' && special + 1 < end && special[1] == '\n') {
+      content_end = special;
+      next = special + 2;
+      break;
+    }
+    if (c == '\r' && special + 1 == end) {
+      if (!eof) return Parse::kNeedMore;
+      content_end = special;
+      next = end;
+      break;
+    }
+    return ParseQuoted(p, reason);  // a quote, or a lone CR
   }
   pos_ = static_cast<std::size_t>(next - data);
   ++line_;
-  if (length == 0) return Parse::kBlank;
-  fields_.clear();
-  const char* field = p;
-  while (true) {
-    const auto* comma = static_cast<const char*>(std::memchr(field, ',', static_cast<std::size_t>(content_end - field)));
-    if (comma == nullptr) {
-      fields_.emplace_back(field, static_cast<std::size_t>(content_end - field));
-      return Parse::kRecord;
-    }
-    fields_.emplace_back(field, static_cast<std::size_t>(comma - field));
-    field = comma + 1;
-  }
+  if (content_end == p) return Parse::kBlank;
+  fields_.emplace_back(field, static_cast<std::size_t>(content_end - field));
+  return Parse::kRecord;
 }
 
-// Skips to the end of the physical line at `from` (the record is unusable), counting `lines`
-// line breaks already crossed inside quoted values.
-CsvSource::Parse CsvSource::Malformed(const char* from, std::uint64_t lines, std::string message,
-                                      std::string* reason) {
-  const char* data = file_.data();
-  const char* end = data + file_.size();
-  const auto* nl = static_cast<const char*>(std::memchr(from, '\n', static_cast<std::size_t>(end - from)));
-  if (nl == nullptr && !file_.eof()) return Parse::kNeedMore;
-  pos_ = static_cast<std::size_t>((nl != nullptr ? nl + 1 : end) - data);
-  line_ += lines + 1;
-  *reason = std::move(message);
-  return Parse::kMalformed;
-}
-
-// The slow path: a record with quoted values, which may span lines.
+// The slow path: a record with quoted values, which may span lines. A problem (a bare quote, text
+// after a closing quote, a lone CR) makes the record malformed, but parsing goes on to the
+// record's true end, so that the next record starts where RFC 4180 says it does.
 CsvSource::Parse CsvSource::ParseQuoted(const char* p, std::string* reason) {
   const char* data = file_.data();
   const char* end = data + file_.size();
   const bool eof = file_.eof();
   fields_.clear();
   scratch_size_ = 0;
+  std::string problem;  // the first one
+  auto note = [&problem](std::string message) {
+    if (problem.empty()) problem = std::move(message);
+  };
   std::uint64_t lines = 0;  // line breaks inside quoted values so far
   const char* q = p;
   const char* next = nullptr;
-  auto column = [this] { return std::to_string(fields_.size() + 1); };
+  // Scans an unquoted value (or what follows a closing quote) to `,` or the end of the line.
+  // Returns false when the data ends first and more may come.
+  auto unquoted = [&](const char** value_end) {
+    while (true) {
+      while (q < end && *q != ',' && *q != '\n' && *q != '\r' && *q != '"') ++q;
+      if (q == end) {
+        if (!eof) return false;
+        *value_end = q;
+        next = end;
+        return true;
+      }
+      if (*q == '"') {
+        note("column " + std::to_string(fields_.size() + 1) +
+             ": a quote inside an unquoted value (quote the whole value and double the quote: `\"5\"\" screen\"`)");
+        ++q;
+        continue;
+      }
+      if (*q == '\r') {
+        if (q + 1 == end && !eof) return false;
+        if (q + 1 < end && q[1] != '\n') {
+          note("column " + std::to_string(fields_.size() + 1) +
+               ": a carriage return inside a value (line breaks are LF or CRLF)");
+          ++q;
+          continue;
+        }
+      }
+      *value_end = q;
+      if (*q == ',') {
+        ++q;
+      } else if (*q == '\n') {
+        next = q + 1;
+      } else {  // CR LF, or a CR that ends the file
+        next = q + 1 < end ? q + 2 : end;
+      }
+      return true;
+    }
+  };
   while (next == nullptr) {
     if (q == end) {  // after a comma at the end of the data
       if (!eof) return Parse::kNeedMore;
@@ -227,7 +293,7 @@ CsvSource::Parse CsvSource::ParseQuoted(const char* p, std::string* reason) {
           if (!eof) return Parse::kNeedMore;
           pos_ = static_cast<std::size_t>(end - data);
           line_ += lines + static_cast<std::uint64_t>(std::count(q, end, '\n')) + 1;
-          *reason = "column " + column() + ": a quoted value is never closed";
+          *reason = "column " + std::to_string(fields_.size() + 1) + ": a quoted value is never closed";
           return Parse::kMalformed;
         }
         lines += static_cast<std::uint64_t>(std::count(q, quote, '\n'));
@@ -252,55 +318,25 @@ CsvSource::Parse CsvSource::ParseQuoted(const char* p, std::string* reason) {
         q = quote + 1;
         break;
       }
-      if (q == end) {
-        next = end;  // eof (otherwise kNeedMore above)
-      } else if (*q == ',') {
-        ++q;
-      } else if (*q == '\n') {
-        next = q + 1;
-      } else if (*q == '\r' && q + 1 < end && q[1] == '\n') {
-        next = q + 2;
-      } else if (*q == '\r' && q + 1 == end) {
-        if (!eof) return Parse::kNeedMore;
-        next = end;
-      } else {
-        return Malformed(q, lines, "column " + std::to_string(fields_.size()) + ": " + Shown(std::string_view(q, 1)) +
-                                       " after the closing quote (expected `,` or the end of the line)",
-                         reason);
+      if (q < end && *q != ',' && *q != '\n' && !(*q == '\r' && (q + 1 == end || q[1] == '\n'))) {
+        note("column " + std::to_string(fields_.size()) + ": " + Shown(std::string_view(q, 1)) +
+             " after the closing quote (expected `,` or the end of the line)");
       }
+      const char* ignored;
+      if (!unquoted(&ignored)) return Parse::kNeedMore;
     } else {
       const char* start = q;
-      while (q < end && *q != ',' && *q != '\n' && *q != '\r' && *q != '"') ++q;
-      if (q == end) {
-        if (!eof) return Parse::kNeedMore;
-        fields_.emplace_back(start, static_cast<std::size_t>(q - start));
-        next = end;
-        break;
-      }
-      if (*q == '"') {
-        return Malformed(q, lines,
-                         "column " + column() + ": a quote inside an unquoted value (quote the whole value and "
-                                                "double the quote: `\"5\"\" screen\"`)",
-                         reason);
-      }
-      fields_.emplace_back(start, static_cast<std::size_t>(q - start));
-      if (*q == ',') {
-        ++q;
-      } else if (*q == '\n') {
-        next = q + 1;
-      } else if (q + 1 < end && q[1] == '\n') {
-        next = q + 2;
-      } else if (q + 1 == end && !eof) {
-        return Parse::kNeedMore;
-      } else if (q + 1 == end) {
-        next = end;
-      } else {
-        return Malformed(q, lines, "a carriage return inside a value (line breaks are LF or CRLF)", reason);
-      }
+      const char* value_end = nullptr;
+      if (!unquoted(&value_end)) return Parse::kNeedMore;
+      fields_.emplace_back(start, static_cast<std::size_t>(value_end - start));
     }
   }
   pos_ = static_cast<std::size_t>(next - data);
   line_ += lines + 1;
+  if (!problem.empty()) {
+    *reason = std::move(problem);
+    return Parse::kMalformed;
+  }
   return Parse::kRecord;
 }
 

@@ -126,13 +126,38 @@ void PadLeft(std::string& out, std::string_view text, std::size_t width) {
   out.append(text);
 }
 
+// Text for the table: control characters (a line break in a customer id) shown as escapes, so
+// that one cell stays on one line.
+std::string Printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
 std::string LineLabel(const InvoiceLine& line) {
-  std::string label = line.name;
+  std::string label = Printable(line.name);
   if (!line.group.empty()) {
     label += " [";
     for (std::size_t i = 0; i < line.group.size(); ++i) {
       if (i > 0) label += ", ";
-      label += line.group[i];
+      label += Printable(line.group[i]);
     }
     label += ']';
   }
@@ -253,50 +278,52 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
   for (const Invoice& invoice : invoices) {
     std::vector<Row> rows;
     rows.push_back({"line", "quantity", "amount", ""});
+    bool any_quantity = false;
     for (const InvoiceLine& line : invoice.lines) {
-      rows.push_back({LineLabel(line), line.has_quantity ? WithUnit(line.quantity, line.unit) : "",
+      any_quantity = any_quantity || line.has_quantity || !line.tiers.empty();
+      rows.push_back({LineLabel(line), line.has_quantity ? Printable(WithUnit(line.quantity, line.unit)) : "",
                       line.amount.ToString(),
                       line.kind == LineKind::kCharge ? "" : std::string("(") + LineKindName(line.kind) + ")"});
       for (const TierPart& tier : line.tiers) {
-        rows.push_back({"  " + tier.from.ToString() + " to " + tier.to.ToString(), WithUnit(tier.quantity, line.unit),
-                        tier.amount.ToString(), "at " + tier.price});
+        rows.push_back({"  " + tier.from.ToString() + " to " + tier.to.ToString(),
+                        Printable(WithUnit(tier.quantity, line.unit)), tier.amount.ToString(),
+                        "at " + Printable(tier.price)});
       }
     }
-    std::size_t w_label = DisplayWidth("total"), w_quantity = 0, w_amount = 0;
+    const std::string total = invoice.total.ToString();
+    std::size_t w_label = DisplayWidth("total"), w_quantity = 0, w_amount = DisplayWidth(total);
     for (const Row& r : rows) {
       w_label = std::max(w_label, DisplayWidth(r.label));
       w_quantity = std::max(w_quantity, DisplayWidth(r.quantity));
       w_amount = std::max(w_amount, DisplayWidth(r.amount));
     }
-    const std::string total = invoice.total.ToString();
-    w_amount = std::max(w_amount, DisplayWidth(total));
+    // label, quantity (only when some line has one), amount, and a note after the amount.
+    auto append_row = [&](std::string_view label, std::string_view quantity, std::string_view amount,
+                          std::string_view note) {
+      PadRight(text, label, w_label);
+      if (any_quantity) {
+        text += "  ";
+        PadLeft(text, quantity, w_quantity);
+      }
+      text += "  ";
+      PadLeft(text, amount, w_amount);
+      if (!note.empty()) {
+        text += "  ";
+        text += note;
+      }
+      text += '\n';
+    };
 
     if (!first) text += '\n';
     first = false;
-    text += "customer  " + invoice.customer + "\n";
-    text += "plan      " + invoice.plan + "\n";
-    text += "period    " + invoice.period_start + " to " + invoice.period_end + "\n";
-    text += "currency  " + invoice.currency + "\n\n";
-    for (const Row& r : rows) {
-      PadRight(text, r.label, w_label);
-      text += "  ";
-      PadLeft(text, r.quantity, w_quantity);
-      text += "  ";
-      PadLeft(text, r.amount, w_amount);
-      if (!r.note.empty()) {
-        text += "  ";
-        text += r.note;
-      }
-      text += '\n';
-    }
-    text.append(w_label + 2 + w_quantity + 2 + w_amount, '-');
+    text += "customer  " + Printable(invoice.customer) + "\n";
+    text += "plan      " + Printable(invoice.plan) + "\n";
+    text += "period    " + Printable(invoice.period_start) + " to " + Printable(invoice.period_end) + "\n";
+    text += "currency  " + Printable(invoice.currency) + "\n\n";
+    for (const Row& r : rows) append_row(r.label, r.quantity, r.amount, r.note);
+    text.append(w_label + (any_quantity ? 2 + w_quantity : 0) + 2 + w_amount, '-');
     text += '\n';
-    PadRight(text, "total", w_label);
-    text += "  ";
-    PadLeft(text, "", w_quantity);
-    text += "  ";
-    PadLeft(text, total, w_amount);
-    text += '\n';
+    append_row("total", "", total, "");
   }
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
 }

@@ -27,7 +27,7 @@ int DaysInMonth(int year, int month) {
 
 // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-Compatible Low-Level
 // Date Algorithms", days_from_civil).
-std::int64_t DaysFromCivil(std::int64_t y, int m, int d) {
+[[gnu::always_inline]] inline std::int64_t DaysFromCivil(std::int64_t y, int m, int d) {
   y -= m <= 2;
   const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
   const std::int64_t yoe = y - era * 400;
@@ -64,9 +64,41 @@ bool Digits(std::string_view text, std::size_t pos, int count, int* out) {
 
 std::string Two(int v) { return std::string{static_cast<char>('0' + v / 10), static_cast<char>('0' + v % 10)}; }
 
-}  // namespace
+// The common layout `YYYY-MM-DDThh:mm:ssZ`, valid: true and *out set. Anything else (including
+// an invalid value in this layout) is left to the general parser, which explains it.
+inline bool ParseCommon(std::string_view text, std::int64_t* out) {
+  if (text.size() != 20) return false;
+  const char* s = text.data();
+  if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z') return false;
+  auto digit = [s](int i) { return static_cast<unsigned>(static_cast<unsigned char>(s[i])) - '0'; };
+  const unsigned y0 = digit(0), y1 = digit(1), y2 = digit(2), y3 = digit(3), mo0 = digit(5), mo1 = digit(6),
+                 d0 = digit(8), d1 = digit(9), h0 = digit(11), h1 = digit(12), mi0 = digit(14), mi1 = digit(15),
+                 s0 = digit(17), s1 = digit(18);
+  if ((y0 | y1 | y2 | y3 | mo0 | mo1 | d0 | d1 | h0 | h1 | mi0 | mi1 | s0 | s1) > 9) {
+    // Some "digit" wrapped around or was above 9 (an OR of values <= 9 stays <= 15, so check each).
+    if (y0 > 9 || y1 > 9 || y2 > 9 || y3 > 9 || mo0 > 9 || mo1 > 9 || d0 > 9 || d1 > 9 || h0 > 9 || h1 > 9 ||
+        mi0 > 9 || mi1 > 9 || s0 > 9 || s1 > 9) {
+      return false;
+    }
+  }
+  const int year = static_cast<int>(y0 * 1000 + y1 * 100 + y2 * 10 + y3);
+  const int month = static_cast<int>(mo0 * 10 + mo1);
+  const int day = static_cast<int>(d0 * 10 + d1);
+  const int hour = static_cast<int>(h0 * 10 + h1);
+  const int minute = static_cast<int>(mi0 * 10 + mi1);
+  const int second = static_cast<int>(s0 * 10 + s1);
+  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 || minute > 59 ||
+      second > 59) {
+    return false;
+  }
+  *out = DaysFromCivil(year, month, day) * kMicrosPerDay +
+         static_cast<std::int64_t>(hour * 3600 + minute * 60 + second) * kMicrosPerSecond;
+  return true;
+}
 
-std::optional<std::int64_t> ParseTimestamp(std::string_view text, std::string* error) {
+// Every other layout, and the reason for anything invalid. Out of line, so that the common
+// path above needs no stack frame for the messages.
+[[gnu::noinline]] std::optional<std::int64_t> ParseGeneral(std::string_view text, std::string* error) {
   auto fail = [error](std::string message) -> std::optional<std::int64_t> {
     if (error != nullptr) *error = std::move(message);
     return std::nullopt;
@@ -134,6 +166,14 @@ std::optional<std::int64_t> ParseTimestamp(std::string_view text, std::string* e
 
   const std::int64_t seconds_of_day = hour * 3600 + minute * 60 + second;
   return days * kMicrosPerDay + (seconds_of_day - offset_seconds) * kMicrosPerSecond + fraction;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> ParseTimestamp(std::string_view text, std::string* error) {
+  std::int64_t common;
+  if (ParseCommon(text, &common)) return common;
+  return ParseGeneral(text, error);
 }
 
 std::string FormatTimestamp(std::int64_t micros) {
