@@ -254,15 +254,14 @@ inline bool ParseShortDecimal(std::string_view text, Decimal* out) {
   for (; p < end; ++p) {
     const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(*p)) - '0';
     if (d <= 9) {
+      if (++digits > 18) return false;
       value = value * 10 + d;
-      ++digits;
     } else if (*p == '.' && point == nullptr) {
       point = p;
     } else {
       return false;
     }
   }
-  if (digits > 18) return false;
   if (point != nullptr) {
     scale = static_cast<int>(end - point - 1);
     if (scale == 0 || point == text.data() + negative) return false;  // `5.` and `.5` are not numbers

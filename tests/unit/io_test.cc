@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -245,6 +246,64 @@ TEST_CASE("io: a decimal is read from its text, never through a double: 0.1 + 0.
   CHECK(reader->rows_read() == 10);
 }
 
+TEST_CASE("io: the reader's number fast path gives exactly what Decimal::Parse gives") {
+  TempDir dir;
+  const std::vector<std::string> numbers = {
+      "0", "-0", "0.000", "-0.0", "007", "-007.50", "1", "12.5", "123456789012345678", "-123456789012345678",
+      "12345678901234567.8", "1234567890123456789", "-9223372036854775808", "9223372036854775807",
+      "99999999999999999999", "0.123456789012345678", "0.1234567890123456789", "1e3", "+5", "1_000", "5.", ".5",
+      "-.5", "1.2.3", "-", "--1", "1-", "0x10", "١"};
+  std::mt19937_64 rng(3);
+  std::vector<std::string> all = numbers;
+  for (int i = 0; i < 2000; ++i) {
+    std::string n = (rng() & 1) != 0 ? "-" : "";
+    n += std::to_string(rng() >> (rng() % 64));
+    if (rng() % 3 != 0) n.insert(n.size() - std::min<std::size_t>(n.size() - (n[0] == '-'), rng() % 20), ".");
+    all.push_back(n);
+  }
+  std::string csv = "customer,time,gb,region\n";
+  for (const std::string& n : all) csv += "a,2026-03-01," + n + ",eu\n";
+  std::vector<EventSchema> schemas = UsageSchemas();
+  std::unique_ptr<UsageReader> reader = OpenUsage({dir.Write("n.csv", csv)}, schemas, {});
+  Batch batch;
+  std::vector<Decimal> read;
+  while (reader->Next(batch)) read.insert(read.end(), batch.columns[2].decimals.begin(), batch.columns[2].decimals.end());
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    INFO(all[i]);
+    tariff::DecimalParseResult expected = Decimal::Parse(all[i]);
+    const bool rejected = std::find_if(reader->rejects().begin(), reader->rejects().end(), [i](const Reject& j) {
+                            return j.line == i + 2;
+                          }) != reader->rejects().end();
+    CHECK(rejected == !expected.value.has_value());
+    if (expected.value) {
+      REQUIRE(k < read.size());
+      CHECK(read[k].IdenticalTo(*expected.value));
+      ++k;
+    }
+  }
+  CHECK(k == read.size());
+}
+
+TEST_CASE("io: the timestamp fast path (`…Z`) agrees with the general parser (`…+00:00`)") {
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20000; ++i) {
+    const std::int64_t t = static_cast<std::int64_t>(rng() % 253402300800ULL) * 1000000 - 62135596800000000;
+    std::string z = FormatTimestamp(t);
+    REQUIRE(z.size() == 20);
+    std::string offset = z.substr(0, 19) + "+00:00";
+    REQUIRE(ParseTimestamp(z) == t);
+    REQUIRE(ParseTimestamp(offset) == t);
+  }
+  for (const char* bad : {"2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z",
+                          "2026-01-01T00:00:60Z", "2026-0a-01T00:00:00Z", "2026-01-01T00:00:0/Z", "2026-01-01T00:00:00X"}) {
+    INFO(bad);
+    std::string error;
+    CHECK_FALSE(ParseTimestamp(bad, &error).has_value());
+    CHECK_FALSE(error.empty());
+  }
+}
+
 TEST_CASE("io: every CSV reject reason names the file, the line and the field") {
   TempDir dir;
   const std::string path = dir.Write(
@@ -267,12 +326,16 @@ TEST_CASE("io: every CSV reject reason names the file, the line and the field") 
       "request,,2026-03-01T00:00:00Z,1,small,r12,,\n"                                     // 16 no customer
       "request,acme,2026-03-01T00:00:00,1,small,r13,,\n"                                  // 17 no zone
       "payment,acme,2026-03-01T00:00:00Z,,,,1e-39,true\n"                                 // 18 scale
-      "request,acme,2026-03-01T00:00:00Z,1,small,\"r14\n"                                 // 19 never closed
-      "request,acme,2026-03-01T00:00:00Z,1,small,r15,,\n");                               // 20 (inside the quote)
+      "request,acme,2026-03-01T00:00:00Z,1,small,r\r14,,\n"                               // 19 lone CR
+      "request,\"ac\"me\",2026-03-01T00:00:00Z,1,small,\"r\n15\",,\n"                        // 20-21 bad, then
+      "request,acme,2026-03-01T00:00:00Z,1,small,r16,,\n"                                // 22 ok: resynced
+      "request,acme,2026-03-01T00:00:00Z,1,small,\"r17\n"                                 // 23 never closed
+      "request,acme,2026-03-01T00:00:00Z,1,small,r18,,\n");                               // 24 (inside the quote)
   ReadResult r = ReadAll({path}, TwoSchemas());
   CHECK(r.error.empty());
   CHECK(r.rows == Rows{"request@bad.csv:2: acme | 2026-03-01T00:00:00Z | 10 | small | r1",
-                       "payment@bad.csv:15: acme | 2026-03-01T00:00:00Z | 5.00 | false"});
+                       "payment@bad.csv:15: acme | 2026-03-01T00:00:00Z | 5.00 | false",
+                       "request@bad.csv:22: acme | 2026-03-01T00:00:00Z | 1 | small | r16"});
   const Rows expected = {
       "bad.csv:3: field `tokens`: `12x` is not a number (expected a digit, `.`, an exponent or the end of the number, "
       "found `x`)",
@@ -293,11 +356,13 @@ TEST_CASE("io: every CSV reject reason names the file, the line and the field") 
       "offset such as `+01:00`))",
       "bad.csv:18: field `amount`: `1e-39` is not a number (the exponent gives scale 39; a decimal holds at most 38 "
       "digits after the point)",
-      "bad.csv:19: malformed row: column 6: a quoted value is never closed",
+      "bad.csv:19: malformed row: column 6: a carriage return inside a value (line breaks are LF or CRLF)",
+      "bad.csv:20: malformed row: column 2: `m` after the closing quote (expected `,` or the end of the line)",
+      "bad.csv:23: malformed row: column 6: a quoted value is never closed",
   };
   CHECK(r.rejects == expected);
-  CHECK(r.read == 18);
-  CHECK(r.rejected == 16);
+  CHECK(r.read == 21);
+  CHECK(r.rejected == 18);
 }
 
 TEST_CASE("io: an unknown CSV column is a fatal error naming it, before any row is read") {
@@ -398,7 +463,9 @@ TEST_CASE("io: every JSON Lines reject reason names the file, the line and the f
           "{\"event\":\"payment\",\"customer\":\"\\ud800\"," + ok.substr(15) + ",\"amount\":1,\"refunded\":false}\n" +
           "{\"event\":\"payment\",\"customer\":\"\xff\"," + ok.substr(15) + ",\"amount\":1,\"refunded\":false}\n" +
           "{\"event\":7," + ok + "}\n" +                                                                   // 23
-          "{\"event\":\"payment\",\"event\":\"payment\"," + ok + ",\"amount\":1,\"refunded\":false}\n");   // 24
+          "{\"event\":\"payment\",\"event\":\"payment\"," + ok + ",\"amount\":1,\"refunded\":false}\n" +    // 24
+          "{\"event\":\"payment\",\"customer\":\"\"," + ok.substr(15) + ",\"amount\":1,\"refunded\":false}\n" +   // 25
+          "{\"event\":\"payment\"," + ok + ",\"amount\":\" 1\",\"refunded\":false}\n");                       // 26
   ReadResult r = ReadAll({path}, TwoSchemas());
   CHECK(r.error.empty());
   CHECK(r.rows == Rows{"request@bad.jsonl:1: a | 2026-03-01T00:00:00Z | 1 | small | r1"});
@@ -428,9 +495,11 @@ TEST_CASE("io: every JSON Lines reject reason names the file, the line and the f
       "bad.jsonl:22: field `customer`: `\\xff` is not valid UTF-8 (byte 1)",
       "bad.jsonl:23: field `event`: expected a string (the event type), got a number",
       "bad.jsonl:24: field `event` appears twice",
+      "bad.jsonl:25: field `customer`: an empty customer id",
+      "bad.jsonl:26: field `amount`: ` 1` is not a number (expected a digit, `+` or `-`, found a space)",
   };
   CHECK(r.rejects == expected);
-  CHECK(r.read == 24);
+  CHECK(r.read == 26);
 }
 
 TEST_CASE("io: with one event the event member is optional, but must name that event when given") {
