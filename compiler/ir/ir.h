@@ -188,7 +188,7 @@ struct Adjustment {
   enum class Kind : std::uint8_t { kPercentDiscount, kFixedDiscount, kMinimum, kMaximum } kind;
   Decimal amount;                   // percent as a fraction, or money
   std::vector<std::string> charges; // empty: the whole invoice
-  std::string name;                 // the line's name: "Minimum commitment", "Discount on …"
+  std::string name;                 // the line's name: "Minimum 100.00 USD", "Discount 10% on Tokens"
   Span source;
 };
 
