@@ -95,6 +95,13 @@ class Lowerer {
     for (const ast::PlanItem& item : plan_.plan->items) {
       if (const auto* d = std::get_if<ast::ChargeDecl>(&item.kind)) AddCharge(*d);
     }
+    // A charge rounded `per invoice` keeps its line exact, so the invoice total must be rounded
+    // (with a Rounding line) even when the plan rounds per line or per event; otherwise the
+    // total would keep the line's extra decimals (tests/golden/rate/round_charge_per_invoice).
+    // The total is rounded with the plan's mode and scale.
+    for (const ir::Charge& c : fn_.charges) {
+      if (c.rounding.point == ir::RoundingRule::Point::kInvoice) fn_.rounding.point = ir::RoundingRule::Point::kInvoice;
+    }
     for (const ast::PlanItem& item : plan_.plan->items) {
       if (const auto* d = std::get_if<ast::DiscountDecl>(&item.kind)) AddDiscount(*d);
       if (const auto* d = std::get_if<ast::LimitDecl>(&item.kind)) AddLimit(*d);

@@ -140,6 +140,15 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
       reading.period_end = e;
     }
 
+    // A usage file that is not there is a mistake on the command line (exit 2); a file that is
+    // there but wrong (an unknown column, a read error) is wrong data (exit 1).
+    for (const std::string& path : o->usage) {
+      std::error_code ec;
+      if (path != "-" && !std::filesystem::exists(path, ec)) {
+        streams.err << fmt::format("error: cannot open `{}`: no such file\n", path);
+        return kExitUsage;
+      }
+    }
     const ir::RatingFunction& fn = lowered.function;
     std::vector<EventSchema> schemas = SchemasOf(fn);
     std::unique_ptr<UsageReader> reader = OpenUsage(o->usage, schemas, reading);
@@ -150,7 +159,7 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
       while (reader->Next(batch)) engine.Consume(batch);
       if (!reader->error().empty()) {
         streams.err << "error: " << reader->error() << "\n";
-        return kExitUsage;
+        return kExitFailure;
       }
       invoices = engine.Finish();
     } catch (const RatingError& e) {
