@@ -1,10 +1,23 @@
 // runtime/exec: the batch interpreter. A program runs instruction by instruction; each
 // instruction loops over every row of the batch (or every invoice line), so the switch is
 // taken once per instruction per batch, not once per event.
+//
+// Where the time goes, and what is done about it (docs/benchmarks.md, "Rating engine"):
+// - Customer ids arrive as text, so every event costs one hash lookup. The dictionary is an
+//   open-addressing table over an arena of id bytes; a batch is encoded in two passes (hash
+//   and prefetch, then probe) so that the cache misses of a large customer base overlap.
+// - Meter state lives in flat arrays per meter and aggregation: indexed by customer when the
+//   meter is not grouped, by a dense slot of (customer, group values) when it is; group values
+//   are interned to small ids, so no key is ever built from strings.
+// - Registers are views: an input register points at the batch's column instead of copying it.
+// - Meters with the same filter share one evaluation of it per batch, and a meter's value (or
+//   a per-event charge's amount) is computed only for the rows its filter selects.
 #include "runtime/exec/exec.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <numeric>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -14,17 +27,202 @@
 namespace tariff {
 namespace {
 
+using ir::Aggregation;
 using ir::Op;
 using ir::ValueKind;
 
-// A register: one value per row, or one value for every row (`scalar`).
+// ---- Hashing and dictionaries ------------------------------------------------------------------
+
+inline std::uint64_t Load64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline std::uint64_t Load32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+inline std::uint64_t Mix(std::uint64_t h) {
+  h ^= h >> 32;
+  h *= 0xd6e8feb86659fd93ull;
+  h ^= h >> 32;
+  h *= 0xd6e8feb86659fd93ull;
+  return h ^ (h >> 32);
+}
+
+// A fast hash of short text (ids, enumeration values): whole words, the tail read as one
+// overlapping word, so that a 10-byte id costs two multiplies and no loop over bytes.
+std::uint64_t HashText(std::string_view s) {
+  const char* p = s.data();
+  std::size_t n = s.size();
+  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
+  if (n > 8) {
+    for (; n > 8; p += 8, n -= 8) {
+      h = (h ^ Load64(p)) * 0xbf58476d1ce4e5b9ull;
+      h ^= h >> 31;
+    }
+    h ^= Load64(p + n - 8);
+  } else if (n >= 4) {
+    h ^= (Load32(p) << 32) | Load32(p + n - 4);
+  } else if (n > 0) {
+    h ^= (std::uint64_t{static_cast<unsigned char>(p[0])} << 16) |
+         (std::uint64_t{static_cast<unsigned char>(p[n >> 1])} << 8) | static_cast<unsigned char>(p[n - 1]);
+  }
+  return Mix(h);
+}
+
+// Text → dense id (0, 1, 2, … in order of first sight). Open addressing with linear probing;
+// a slot carries 32 bits of the hash and where the text is in the arena, so a probe reads the
+// text only when the hash bits agree, and no std::string is allocated per key.
+class TextDictionary {
+ public:
+  TextDictionary() : slots_(16), mask_(15) {}
+
+  std::uint32_t size() const { return static_cast<std::uint32_t>(offsets_.size()); }
+  std::string_view Text(std::uint32_t id) const { return {bytes_.data() + offsets_[id], lengths_[id]}; }
+  std::uint32_t Intern(std::string_view text) { return Find(text, HashText(text)); }
+
+  // The ids of `n` texts. The first pass hashes every text and prefetches its slot, the second
+  // probes (prefetching the arena bytes a few rows ahead): with many customers the table is
+  // larger than the cache, and a miss per row one after the other would dominate.
+  void Encode(const std::string* texts, std::size_t n, std::uint32_t* out) {
+    hashes_.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::uint64_t h = HashText(texts[k]);
+      hashes_[k] = h;
+      __builtin_prefetch(&slots_[h & mask_]);
+    }
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (k + kAhead < n) {
+        const Slot& s = slots_[hashes_[k + kAhead] & mask_];
+        if (s.id != 0) __builtin_prefetch(bytes_.data() + s.offset);
+      }
+      out[k] = Find(texts[k], hashes_[k]);
+    }
+  }
+
+ private:
+  struct Slot {
+    std::uint32_t tag = 0;
+    std::uint32_t id = 0;  // id + 1; 0: empty
+    std::uint32_t offset = 0;
+    std::uint32_t length = 0;
+  };
+
+  std::uint32_t Find(std::string_view text, std::uint64_t h) {
+    const auto tag = static_cast<std::uint32_t>(h >> 32);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.id == 0) return Insert(s, text, tag);
+      if (s.tag == tag && s.length == text.size() && std::memcmp(bytes_.data() + s.offset, text.data(), text.size()) == 0) {
+        return s.id - 1;
+      }
+    }
+  }
+
+  std::uint32_t Insert(Slot& s, std::string_view text, std::uint32_t tag) {
+    if (bytes_.size() + text.size() > 0xffffffffu) throw std::length_error("more than 4 GiB of distinct text");
+    const auto id = size();
+    s = {tag, id + 1, static_cast<std::uint32_t>(bytes_.size()), static_cast<std::uint32_t>(text.size())};
+    bytes_.insert(bytes_.end(), text.begin(), text.end());
+    offsets_.push_back(s.offset);
+    lengths_.push_back(s.length);
+    if (std::size_t{size()} * 4 > slots_.size() * 3) Grow();
+    return id;
+  }
+
+  void Grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.id == 0) continue;
+      std::size_t i = HashText(Text(s.id - 1)) & mask_;
+      while (slots_[i].id != 0) i = (i + 1) & mask_;
+      slots_[i] = s;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t mask_;
+  std::vector<char> bytes_;
+  std::vector<std::uint32_t> offsets_, lengths_;
+  std::vector<std::uint64_t> hashes_;  // Encode's scratch
+};
+
+// (customer, group combination) → dense slot, for grouped meters and charges.
+class PairIndex {
+ public:
+  PairIndex() : entries_(16), mask_(15) {}
+
+  // The slots of `n` keys; a key seen for the first time gets `next` (and `next` is advanced).
+  // Two passes with a prefetch, as TextDictionary::Encode.
+  template <typename OnNew>
+  void Encode(const std::uint64_t* keys, std::size_t n, std::uint32_t* out, OnNew on_new) {
+    hashes_.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      hashes_[k] = Mix(keys[k]);
+      __builtin_prefetch(&entries_[hashes_[k] & mask_]);
+    }
+    for (std::size_t k = 0; k < n; ++k) out[k] = Find(keys[k], hashes_[k], on_new);
+  }
+
+ private:
+  struct Entry {
+    std::uint64_t key = 0;
+    std::uint32_t slot = 0;  // slot + 1; 0: empty
+  };
+
+  template <typename OnNew>
+  std::uint32_t Find(std::uint64_t key, std::uint64_t h, OnNew& on_new) {
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      Entry& e = entries_[i];
+      if (e.slot == 0) {
+        const std::uint32_t slot = on_new(key);
+        e = {key, slot + 1};
+        if (++size_ * 4 > entries_.size() * 3) Grow();
+        return slot;
+      }
+      if (e.key == key) return e.slot - 1;
+    }
+  }
+
+  void Grow() {
+    std::vector<Entry> old(entries_.size() * 2);
+    old.swap(entries_);
+    mask_ = entries_.size() - 1;
+    for (const Entry& e : old) {
+      if (e.slot == 0) continue;
+      std::size_t i = Mix(e.key) & mask_;
+      while (entries_[i].slot != 0) i = (i + 1) & mask_;
+      entries_[i] = e;
+    }
+  }
+
+  std::vector<Entry> entries_;
+  std::size_t mask_;
+  std::size_t size_ = 0;
+  std::vector<std::uint64_t> hashes_;
+};
+
+// ---- Registers and programs --------------------------------------------------------------------
+
+// A register: one value per row, or one value for every row (`scalar`). The pointers are what
+// instructions read: the register's own storage, or an input column (no copy).
 struct Reg {
   ValueKind kind = ValueKind::kDecimal;
   bool scalar = false;
-  std::vector<Decimal> d;
-  std::vector<std::uint8_t> b;
-  std::vector<std::string_view> t;
-  std::vector<std::int64_t> ts;
+  const Decimal* d = nullptr;
+  const std::uint8_t* b = nullptr;
+  const std::string_view* t = nullptr;
+  const std::int64_t* ts = nullptr;
+  std::vector<Decimal> own_d;
+  std::vector<std::uint8_t> own_b;
+  std::vector<std::string_view> own_t;
+  std::vector<std::int64_t> own_ts;
   std::vector<std::vector<TierPart>> tiers;  // kTiers: the tiers each row crossed
 
   std::size_t Index(std::size_t row) const { return scalar ? 0 : row; }
@@ -33,8 +231,22 @@ struct Reg {
 // The columns a program reads: event fields (event programs) or line inputs (line programs).
 using Inputs = std::vector<Column>;
 
+// The rows of a batch a program runs over: all of them, or those a filter selected.
+struct Selection {
+  bool all = true;
+  std::size_t count = 0;
+  std::vector<std::uint32_t> rows;  // when !all
+
+  std::uint32_t Row(std::size_t j) const { return all ? static_cast<std::uint32_t>(j) : rows[j]; }
+};
+
 [[noreturn]] void Throw(const ir::Inst& in, const std::string& what) {
   throw RatingError(fmt::format("{}: {}", ir::OpName(in.op), what), in.source);
+}
+
+// Numeric a < b, inline when the scales agree (the common case in a column).
+inline bool Less(const Decimal& a, const Decimal& b) {
+  return a.scale() == b.scale() ? a.coefficient() < b.coefficient() : Decimal::Compare(a, b) < 0;
 }
 
 Decimal TierAmountFor(const ir::TierSpec& s, const Decimal& part) {
@@ -94,18 +306,46 @@ bool CompareOp(Op op, int c) {
   }
 }
 
-// Runs `p` over `n` rows of `inputs`; returns the register file (the result is regs[p.result]).
-void Run(const ir::Program& p, const Inputs& inputs, std::size_t n, std::vector<Reg>& regs) {
-  regs.resize(p.insts.size());
+// out[k] = f(a[k], b[k]) for `rows` rows, scalars broadcast; the scalar test is outside the
+// loop so that the loop body is only `f`.
+template <typename T, typename U, typename F>
+void Binary(const T* a, bool a_scalar, const T* b, bool b_scalar, std::size_t rows, U* out, F f) {
+  if (!a_scalar && !b_scalar) {
+    for (std::size_t k = 0; k < rows; ++k) out[k] = f(a[k], b[k]);
+  } else if (b_scalar) {
+    for (std::size_t k = 0; k < rows; ++k) out[k] = f(a[k], b[0]);
+  } else {
+    for (std::size_t k = 0; k < rows; ++k) out[k] = f(a[0], b[k]);
+  }
+}
+
+template <typename F>
+void DecimalBinary(Reg& r, const Reg& a, const Reg& b, std::size_t rows, F f) {
+  r.own_d.resize(rows);
+  Binary(a.d, a.scalar, b.d, b.scalar, rows, r.own_d.data(), f);
+  r.d = r.own_d.data();
+}
+
+template <typename F>
+void DecimalUnary(Reg& r, const Reg& a, std::size_t rows, F f) {
+  r.own_d.resize(rows);
+  for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = f(a.d[k]);
+  r.d = r.own_d.data();
+}
+
+// Runs `p` over `sel.count` rows of `inputs` (row j of every register is input row sel.Row(j));
+// fills the register file (the result is regs[p.result]).
+void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::vector<Reg>& regs) {
+  const std::size_t n = sel.count;
+  if (regs.size() < p.insts.size()) regs.resize(p.insts.size());
   for (std::size_t i = 0; i < p.insts.size(); ++i) {
     const ir::Inst& in = p.insts[i];
     Reg& r = regs[i];
     r.kind = in.type.kind;
-    r.scalar = false;
-    r.d.clear();
-    r.b.clear();
-    r.t.clear();
-    r.ts.clear();
+    r.d = nullptr;
+    r.b = nullptr;
+    r.t = nullptr;
+    r.ts = nullptr;
     r.tiers.clear();
     const Reg* a = in.a >= 0 ? &regs[static_cast<std::size_t>(in.a)] : nullptr;
     const Reg* b = in.b >= 0 ? &regs[static_cast<std::size_t>(in.b)] : nullptr;
@@ -117,14 +357,43 @@ void Run(const ir::Program& p, const Inputs& inputs, std::size_t n, std::vector<
       switch (in.op) {
         case Op::kInput: {
           const Column& c = inputs[static_cast<std::size_t>(in.imm)];
+          // All rows: the register is the column. Selected rows: gather them.
           switch (c.type) {
-            case ColumnType::kDecimal: r.kind = ValueKind::kDecimal; r.d.assign(c.decimals.begin(), c.decimals.begin() + static_cast<std::ptrdiff_t>(n)); break;
-            case ColumnType::kBool: r.kind = ValueKind::kBool; r.b.assign(c.bools.begin(), c.bools.begin() + static_cast<std::ptrdiff_t>(n)); break;
-            case ColumnType::kTimestamp: r.kind = ValueKind::kTimestamp; r.ts.assign(c.times.begin(), c.times.begin() + static_cast<std::ptrdiff_t>(n)); break;
+            case ColumnType::kDecimal:
+              r.kind = ValueKind::kDecimal;
+              if (sel.all) {
+                r.d = c.decimals.data();
+              } else {
+                r.own_d.resize(n);
+                for (std::size_t j = 0; j < n; ++j) r.own_d[j] = c.decimals[sel.rows[j]];
+                r.d = r.own_d.data();
+              }
+              break;
+            case ColumnType::kBool:
+              r.kind = ValueKind::kBool;
+              if (sel.all) {
+                r.b = c.bools.data();
+              } else {
+                r.own_b.resize(n);
+                for (std::size_t j = 0; j < n; ++j) r.own_b[j] = c.bools[sel.rows[j]];
+                r.b = r.own_b.data();
+              }
+              break;
+            case ColumnType::kTimestamp:
+              r.kind = ValueKind::kTimestamp;
+              if (sel.all) {
+                r.ts = c.times.data();
+              } else {
+                r.own_ts.resize(n);
+                for (std::size_t j = 0; j < n; ++j) r.own_ts[j] = c.times[sel.rows[j]];
+                r.ts = r.own_ts.data();
+              }
+              break;
             case ColumnType::kText:
               r.kind = ValueKind::kText;
-              r.t.reserve(n);
-              for (std::size_t row = 0; row < n; ++row) r.t.emplace_back(c.texts[row]);
+              r.own_t.resize(n);
+              for (std::size_t j = 0; j < n; ++j) r.own_t[j] = c.texts[sel.Row(j)];
+              r.t = r.own_t.data();
               break;
           }
           break;
@@ -133,106 +402,105 @@ void Run(const ir::Program& p, const Inputs& inputs, std::size_t n, std::vector<
           const ir::Constant& c = p.constants[static_cast<std::size_t>(in.imm)];
           r.scalar = true;
           r.kind = c.kind;
-          if (c.kind == ValueKind::kDecimal) r.d.push_back(c.number);
-          if (c.kind == ValueKind::kBool) r.b.push_back(c.boolean ? 1 : 0);
-          if (c.kind == ValueKind::kText) r.t.emplace_back(c.text);
+          if (c.kind == ValueKind::kDecimal) r.d = &c.number;
+          if (c.kind == ValueKind::kBool) {
+            r.own_b.assign(1, c.boolean ? 1 : 0);
+            r.b = r.own_b.data();
+          }
+          if (c.kind == ValueKind::kText) {
+            r.own_t.assign(1, c.text);
+            r.t = r.own_t.data();
+          }
           break;
         }
-        case Op::kAdd:
-          r.d.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.d[k] = a->d[a->Index(k)] + b->d[b->Index(k)];
-          break;
-        case Op::kSub:
-          r.d.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.d[k] = a->d[a->Index(k)] - b->d[b->Index(k)];
-          break;
-        case Op::kMul:
-          r.d.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.d[k] = a->d[a->Index(k)] * b->d[b->Index(k)];
-          break;
+        case Op::kAdd: DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return x + y; }); break;
+        case Op::kSub: DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return x - y; }); break;
+        case Op::kMul: DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return x * y; }); break;
         case Op::kDiv:
-          r.d.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) {
-            const Decimal& x = a->d[a->Index(k)];
-            const Decimal& y = b->d[b->Index(k)];
+          DecimalBinary(r, *a, *b, rows, [&in](const Decimal& x, const Decimal& y) {
             if (y.is_zero()) Throw(in, "division by zero");
             Decimal q;
             if (!Decimal::TryDivideExact(x, y, &q) || q.scale() > in.scale) q = Decimal::Divide(x, y, in.scale, in.mode);
-            r.d[k] = q;
-          }
+            return q;
+          });
           break;
-        case Op::kNeg:
-          r.d.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.d[k] = -a->d[a->Index(k)];
-          break;
-        case Op::kEq: case Op::kNe: case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe:
+        case Op::kNeg: DecimalUnary(r, *a, rows, [](const Decimal& x) { return -x; }); break;
+        case Op::kEq: case Op::kNe: case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe: {
           r.kind = ValueKind::kBool;
-          r.b.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) {
-            int c = 0;
-            switch (a->kind) {
-              case ValueKind::kDecimal: c = Decimal::Compare(a->d[a->Index(k)], b->d[b->Index(k)]); break;
-              case ValueKind::kText: c = a->t[a->Index(k)].compare(b->t[b->Index(k)]); break;
-              case ValueKind::kBool: c = int(a->b[a->Index(k)]) - int(b->b[b->Index(k)]); break;
-              case ValueKind::kTimestamp: {
-                auto x = a->ts[a->Index(k)], y = b->ts[b->Index(k)];
-                c = (x > y) - (x < y);
-                break;
+          r.own_b.resize(rows);
+          std::uint8_t* out = r.own_b.data();
+          const Op op = in.op;
+          switch (a->kind) {
+            case ValueKind::kDecimal:
+              Binary(a->d, a->scalar, b->d, b->scalar, rows, out,
+                     [op](const Decimal& x, const Decimal& y) -> std::uint8_t { return CompareOp(op, Decimal::Compare(x, y)); });
+              break;
+            case ValueKind::kText:
+              if (op == Op::kEq || op == Op::kNe) {  // the usual filter: a field against a literal
+                const std::uint8_t eq = op == Op::kEq;
+                Binary(a->t, a->scalar, b->t, b->scalar, rows, out,
+                       [eq](std::string_view x, std::string_view y) -> std::uint8_t { return (x == y) == eq; });
+              } else {
+                Binary(a->t, a->scalar, b->t, b->scalar, rows, out,
+                       [op](std::string_view x, std::string_view y) -> std::uint8_t { return CompareOp(op, x.compare(y)); });
               }
-            }
-            r.b[k] = CompareOp(in.op, c) ? 1 : 0;
+              break;
+            case ValueKind::kBool:
+              Binary(a->b, a->scalar, b->b, b->scalar, rows, out,
+                     [op](std::uint8_t x, std::uint8_t y) -> std::uint8_t { return CompareOp(op, int(x) - int(y)); });
+              break;
+            case ValueKind::kTimestamp:
+              Binary(a->ts, a->scalar, b->ts, b->scalar, rows, out, [op](std::int64_t x, std::int64_t y) -> std::uint8_t {
+                return CompareOp(op, (x > y) - (x < y));
+              });
+              break;
           }
+          r.b = out;
           break;
+        }
         case Op::kAnd:
-          r.b.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.b[k] = a->b[a->Index(k)] & b->b[b->Index(k)];
+        case Op::kOr: {
+          r.own_b.resize(rows);
+          if (in.op == Op::kAnd) {
+            Binary(a->b, a->scalar, b->b, b->scalar, rows, r.own_b.data(),
+                   [](std::uint8_t x, std::uint8_t y) -> std::uint8_t { return x & y; });
+          } else {
+            Binary(a->b, a->scalar, b->b, b->scalar, rows, r.own_b.data(),
+                   [](std::uint8_t x, std::uint8_t y) -> std::uint8_t { return x | y; });
+          }
+          r.b = r.own_b.data();
           break;
-        case Op::kOr:
-          r.b.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.b[k] = a->b[a->Index(k)] | b->b[b->Index(k)];
-          break;
+        }
         case Op::kNot:
-          r.b.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.b[k] = a->b[a->Index(k)] ^ 1;
+          r.own_b.resize(rows);
+          for (std::size_t k = 0; k < rows; ++k) r.own_b[k] = a->b[k] ^ 1;
+          r.b = r.own_b.data();
           break;
         case Op::kMin:
+          DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return Decimal::Compare(x, y) <= 0 ? x : y; });
+          break;
         case Op::kMax:
-          r.d.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) {
-            const Decimal& x = a->d[a->Index(k)];
-            const Decimal& y = b->d[b->Index(k)];
-            bool take_x = in.op == Op::kMin ? Decimal::Compare(x, y) <= 0 : Decimal::Compare(x, y) >= 0;
-            r.d[k] = take_x ? x : y;
-          }
+          DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return Decimal::Compare(x, y) >= 0 ? x : y; });
           break;
         case Op::kCeilStep:
         case Op::kFloorStep:
-        case Op::kPackages:
-          r.d.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) {
-            const Decimal& x = a->d[a->Index(k)];
-            const Decimal& step = b->d[b->Index(k)];
+        case Op::kPackages: {
+          const Op op = in.op;
+          DecimalBinary(r, *a, *b, rows, [&in, op](const Decimal& x, const Decimal& step) {
             if (step.sign() <= 0) Throw(in, fmt::format("the step {} is not above zero", step.ToString()));
-            Decimal blocks = Decimal::Divide(x, step, 0, in.op == Op::kFloorStep ? RoundingMode::kFloor : RoundingMode::kCeiling);
-            r.d[k] = in.op == Op::kPackages ? blocks : blocks * step;
-          }
+            Decimal blocks = Decimal::Divide(x, step, 0, op == Op::kFloorStep ? RoundingMode::kFloor : RoundingMode::kCeiling);
+            return op == Op::kPackages ? blocks : blocks * step;
+          });
           break;
-        case Op::kClampZero:
-          r.d.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) {
-            const Decimal& x = a->d[a->Index(k)];
-            r.d[k] = x.sign() < 0 ? Decimal(0) : x;
-          }
-          break;
-        case Op::kRound:
-          r.d.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.d[k] = a->d[a->Index(k)].Rescale(in.scale, in.mode);
-          break;
+        }
+        case Op::kClampZero: DecimalUnary(r, *a, rows, [](const Decimal& x) { return x.sign() < 0 ? Decimal(0) : x; }); break;
+        case Op::kRound: DecimalUnary(r, *a, rows, [&in](const Decimal& x) { return x.Rescale(in.scale, in.mode); }); break;
         case Op::kTiers: {
           const ir::TierTable& table = p.tier_tables[static_cast<std::size_t>(in.imm)];
-          r.d.resize(rows);
+          r.own_d.resize(rows);
           r.tiers.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.d[k] = ApplyTiers(table, a->d[a->Index(k)], r.tiers[k]);
+          for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = ApplyTiers(table, a->d[k], r.tiers[k]);
+          r.d = r.own_d.data();
           break;
         }
         case Op::kMatch: {
@@ -245,18 +513,30 @@ void Run(const ir::Program& p, const Inputs& inputs, std::size_t n, std::vector<
             for (const std::string& pattern : table.patterns[arm]) arm_of.emplace(pattern, arm);
           }
           r.scalar = false;
+          switch (r.kind) {
+            case ValueKind::kDecimal: r.own_d.resize(n); break;
+            case ValueKind::kBool: r.own_b.resize(n); break;
+            case ValueKind::kText: r.own_t.resize(n); break;
+            case ValueKind::kTimestamp: r.own_ts.resize(n); break;
+          }
           for (std::size_t k = 0; k < n; ++k) {
-            auto it = arm_of.find(subject.t[subject.Index(k)]);
+            const std::string_view key = subject.t[subject.Index(k)];
+            auto it = arm_of.find(key);
             std::size_t arm = it != arm_of.end() ? it->second : else_arm;
-            if (arm >= table.patterns.size()) Throw(in, fmt::format("no arm matches \"{}\"", subject.t[subject.Index(k)]));
+            if (arm >= table.patterns.size()) Throw(in, fmt::format("no arm matches \"{}\"", key));
             const Reg& v = regs[static_cast<std::size_t>(in.args[arm + 1])];
-            switch (v.kind) {
-              case ValueKind::kDecimal: r.d.push_back(v.d[v.Index(k)]); break;
-              case ValueKind::kBool: r.b.push_back(v.b[v.Index(k)]); break;
-              case ValueKind::kText: r.t.push_back(v.t[v.Index(k)]); break;
-              case ValueKind::kTimestamp: r.ts.push_back(v.ts[v.Index(k)]); break;
+            const std::size_t x = v.Index(k);
+            switch (r.kind) {
+              case ValueKind::kDecimal: r.own_d[k] = v.d[x]; break;
+              case ValueKind::kBool: r.own_b[k] = v.b[x]; break;
+              case ValueKind::kText: r.own_t[k] = v.t[x]; break;
+              case ValueKind::kTimestamp: r.own_ts[k] = v.ts[x]; break;
             }
           }
+          r.d = r.own_d.data();
+          r.b = r.own_b.data();
+          r.t = r.own_t.data();
+          r.ts = r.own_ts.data();
           break;
         }
       }
@@ -266,37 +546,84 @@ void Run(const ir::Program& p, const Inputs& inputs, std::size_t n, std::vector<
   }
 }
 
-// A meter's state for one customer (and group value).
-struct Accumulator {
-  std::uint64_t count = 0;
-  Decimal sum;
-  Decimal extreme;
-  bool has_extreme = false;
-  std::int64_t latest_time = 0;
-  Decimal latest;
-  bool has_latest = false;
-  std::set<std::string> distinct;
-  std::vector<std::pair<std::int64_t, Decimal>> samples;
+// Whether two programs compute the same thing (spans aside): meters with the same `where`
+// share one evaluation of it per batch.
+bool SameProgram(const ir::Program& x, const ir::Program& y) {
+  if (x.result != y.result || x.insts.size() != y.insts.size() || x.constants.size() != y.constants.size() ||
+      !x.tier_tables.empty() || !y.tier_tables.empty() || x.match_tables.size() != y.match_tables.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < x.insts.size(); ++i) {
+    const ir::Inst& a = x.insts[i];
+    const ir::Inst& b = y.insts[i];
+    if (a.op != b.op || a.type.kind != b.type.kind || a.type.unit != b.type.unit || a.a != b.a || a.b != b.b ||
+        a.args != b.args || a.imm != b.imm || a.scale != b.scale || a.mode != b.mode) {
+      return false;
+    }
+  }
+  for (std::size_t i = 0; i < x.constants.size(); ++i) {
+    const ir::Constant& a = x.constants[i];
+    const ir::Constant& b = y.constants[i];
+    if (a.kind != b.kind || !a.number.IdenticalTo(b.number) || a.text != b.text || a.boolean != b.boolean) return false;
+  }
+  for (std::size_t i = 0; i < x.match_tables.size(); ++i) {
+    if (x.match_tables[i].patterns != y.match_tables[i].patterns) return false;
+  }
+  return true;
+}
+
+// ---- Engine state ------------------------------------------------------------------------------
+
+// Customers × the values of some fields of one event: one slot per combination seen. Meters and
+// per-event charges grouped by the same fields share it (each keeps which slots it saw).
+struct Grouping {
+  int event = -1;
+  std::vector<int> fields;
+  TextDictionary tuples;  // more than one field: the bytes of the value ids → combination
+  std::vector<std::vector<std::uint32_t>> tuple_values;  // combination → value id per field
+  PairIndex index;        // (customer, combination) → slot
+  std::vector<std::uint32_t> slot_customer, slot_combo;
+  std::vector<std::uint32_t> row_slot;  // the current batch's rows
 };
 
-// Keys (customer, group values) → dense slots.
-struct Slots {
-  std::unordered_map<std::string, std::uint32_t> index;
-  std::vector<std::uint32_t> customer;
-  std::vector<std::vector<std::string>> group;
+// A meter's state, one entry per slot (per customer when it is not grouped). Only the arrays its
+// aggregation needs are used.
+struct MeterState {
+  int grouping = -1;   // index into State::groupings, or -1
+  int filter = -1;     // index into State::filters, or -1
+  int value_field = -1;  // the value program is just this field of the event (read in place)
+  std::vector<std::uint64_t> count;
+  std::vector<Decimal> sum;
+  std::vector<Decimal> value;        // min/max: the extreme; latest: the latest value
+  std::vector<std::uint8_t> has;     // min/max/latest: a value was seen
+  std::vector<std::int64_t> time;    // latest: its time
+  std::vector<std::set<std::string>> distinct;
+  std::vector<std::vector<std::pair<std::int64_t, Decimal>>> samples;
+  std::vector<std::uint8_t> present;  // grouped: the slots this meter saw
 
-  std::uint32_t Get(std::uint32_t cust, const std::vector<std::string_view>& values, std::string& key) {
-    key.assign(reinterpret_cast<const char*>(&cust), sizeof(cust));
-    for (std::string_view v : values) {
-      key += '\x1f';
-      key += v;
+  void Resize(Aggregation aggregation, std::size_t n) {
+    if (grouping >= 0 && present.size() < n) present.resize(n);
+    switch (aggregation) {
+      case Aggregation::kCount: if (count.size() < n) count.resize(n); break;
+      case Aggregation::kCountDistinct: if (distinct.size() < n) distinct.resize(n); break;
+      case Aggregation::kSum: if (sum.size() < n) sum.resize(n); break;
+      case Aggregation::kAverage:
+        if (sum.size() < n) sum.resize(n);
+        if (count.size() < n) count.resize(n);
+        break;
+      case Aggregation::kMin:
+      case Aggregation::kMax:
+        if (value.size() < n) value.resize(n);
+        if (has.size() < n) has.resize(n);
+        break;
+      case Aggregation::kLatest:
+        if (value.size() < n) value.resize(n);
+        if (has.size() < n) has.resize(n);
+        if (time.size() < n) time.resize(n);
+        break;
+      case Aggregation::kTimeWeightedAverage:
+      case Aggregation::kIntegral: if (samples.size() < n) samples.resize(n); break;
     }
-    auto [it, inserted] = index.try_emplace(key, static_cast<std::uint32_t>(customer.size()));
-    if (inserted) {
-      customer.push_back(cust);
-      group.emplace_back(values.begin(), values.end());
-    }
-    return it->second;
   }
 };
 
@@ -304,6 +631,15 @@ struct EventCharge {
   std::int64_t time;
   Decimal amount;
   Decimal free_value;
+};
+
+// A per-event charge's state, per slot (per customer when it is not grouped).
+struct ChargeState {
+  int grouping = -1;
+  int filter = -1;
+  std::vector<Decimal> sum;
+  std::vector<std::uint8_t> present;
+  std::vector<std::vector<EventCharge>> kept;  // `free first`: the events, decided at Finish
 };
 
 }  // namespace
@@ -338,13 +674,12 @@ std::vector<EventSchema> SchemasOf(const ir::RatingFunction& function) {
 struct Engine::State {
   const ir::RatingFunction& fn;
   RatingOptions options;
-  std::unordered_map<std::string, std::uint32_t> customer_index;
-  std::vector<std::string> customers;
-  std::vector<Slots> meter_slots;                      // per meter instance
-  std::vector<std::vector<Accumulator>> meter_state;   // per meter instance, per slot
-  std::vector<Slots> charge_slots;                     // per charge (per-event charges)
-  std::vector<std::vector<Decimal>> charge_sums;       // per charge, per slot
-  std::vector<std::vector<std::vector<EventCharge>>> charge_events;  // `free first`: kept events
+  TextDictionary customers;
+  std::vector<Grouping> groupings;
+  std::vector<std::pair<int, const ir::Program*>> filters;  // distinct filters: (event, program)
+  std::vector<MeterState> meters;    // per meter instance
+  std::vector<ChargeState> charges;  // per charge (per-event charges)
+  std::vector<std::vector<TextDictionary>> field_values;  // [event][field]: group values → ids
   std::uint64_t rated = 0;
   struct SubscriptionValue {
     Decimal number;
@@ -352,40 +687,141 @@ struct Engine::State {
     bool flag = false;
   };
   std::unordered_map<std::uint32_t, std::map<std::string, SubscriptionValue>> subscriptions;
-  std::vector<Reg> regs;
-  std::vector<std::uint32_t> row_customer;
-  std::string key;
   bool finished = false;
 
+  // Per-batch scratch.
+  std::vector<Reg> regs;
+  std::vector<std::uint32_t> row_customer;
+  std::vector<Selection> selections;     // per filter
+  std::vector<std::uint8_t> selected;    // per filter: computed for this batch
+  std::vector<std::vector<std::uint32_t>> field_ids;  // per field of the batch's event
+  std::vector<std::uint64_t> pair_keys;
+
   State(const ir::RatingFunction& f, RatingOptions o) : fn(f), options(std::move(o)) {
-    meter_slots.resize(fn.meters.size());
-    meter_state.resize(fn.meters.size());
-    charge_slots.resize(fn.charges.size());
-    charge_sums.resize(fn.charges.size());
-    charge_events.resize(fn.charges.size());
+    field_values.resize(fn.events.size());
+    for (std::size_t e = 0; e < fn.events.size(); ++e) field_values[e].resize(fn.events[e].fields.size());
+    meters.resize(fn.meters.size());
+    for (std::size_t m = 0; m < fn.meters.size(); ++m) {
+      const ir::MeterInstance& meter = fn.meters[m];
+      MeterState& ms = meters[m];
+      ms.filter = FilterId(meter.event, meter.filter);
+      if (!meter.group_fields.empty()) ms.grouping = GroupingId(meter.event, meter.group_fields);
+      const ir::Program& v = meter.value;
+      if (!v.empty() && v.insts.size() == 1 && v.result == 0 && v.insts[0].op == Op::kInput &&
+          v.insts[0].type.kind == ValueKind::kDecimal) {
+        ms.value_field = v.insts[0].imm;
+      }
+    }
+    charges.resize(fn.charges.size());
+    for (std::size_t c = 0; c < fn.charges.size(); ++c) {
+      const ir::Charge& charge = fn.charges[c];
+      if (!charge.per_event) continue;
+      charges[c].filter = FilterId(charge.event, charge.filter);
+      if (!charge.group_fields.empty()) charges[c].grouping = GroupingId(charge.event, charge.group_fields);
+    }
   }
 
-  std::uint32_t Customer(const std::string& id) {
-    auto [it, inserted] = customer_index.try_emplace(id, static_cast<std::uint32_t>(customers.size()));
-    if (inserted) customers.push_back(id);
-    return it->second;
+  int FilterId(int event, const ir::Program& filter) {
+    if (filter.empty()) return -1;
+    for (std::size_t i = 0; i < filters.size(); ++i) {
+      if (filters[i].first == event && SameProgram(*filters[i].second, filter)) return static_cast<int>(i);
+    }
+    filters.emplace_back(event, &filter);
+    return static_cast<int>(filters.size() - 1);
   }
 
-  // Rows of the batch that pass `filter` (all rows when it is empty).
-  std::vector<std::uint8_t> Mask(const ir::Program& filter, const Batch& batch) {
-    std::vector<std::uint8_t> mask(batch.size(), 1);
-    if (filter.empty()) return mask;
-    Run(filter, batch.columns, batch.size(), regs);
+  int GroupingId(int event, const std::vector<int>& fields) {
+    for (std::size_t i = 0; i < groupings.size(); ++i) {
+      if (groupings[i].event == event && groupings[i].fields == fields) return static_cast<int>(i);
+    }
+    Grouping& g = groupings.emplace_back();
+    g.event = event;
+    g.fields = fields;
+    return static_cast<int>(groupings.size() - 1);
+  }
+
+  std::uint32_t Customer(const std::string& id) { return customers.Intern(id); }
+
+  // The rows of the batch that pass filter `f` (all rows for -1), evaluated once per batch.
+  const Selection& Select(int f, const Batch& batch) {
+    if (f < 0) return selections.back();  // the "all rows" selection, set up by Consume
+    auto i = static_cast<std::size_t>(f);
+    if (selected[i]) return selections[i];
+    const ir::Program& filter = *filters[i].second;
+    Run(filter, batch.columns, selections.back(), regs);
     const Reg& r = regs[static_cast<std::size_t>(filter.result)];
-    for (std::size_t k = 0; k < batch.size(); ++k) mask[k] = r.b[r.Index(k)];
-    return mask;
+    Selection& s = selections[i];
+    const std::size_t n = batch.size();
+    if (r.scalar) {
+      s.all = r.b[0] != 0;
+      s.count = s.all ? n : 0;
+      s.rows.clear();
+    } else {
+      s.all = false;
+      s.rows.resize(n);
+      std::size_t count = 0;
+      for (std::size_t k = 0; k < n; ++k) {
+        s.rows[count] = static_cast<std::uint32_t>(k);
+        count += r.b[k] != 0;  // branch-free: the filter's outcome is data, not a pattern
+      }
+      s.count = count;
+    }
+    selected[i] = 1;
+    return s;
   }
 
-  std::uint32_t SlotFor(Slots& slots, const std::vector<int>& group_fields, const Batch& batch, std::size_t row) {
-    std::vector<std::string_view> values;
-    values.reserve(group_fields.size());
-    for (int g : group_fields) values.emplace_back(batch.columns[static_cast<std::size_t>(g)].texts[row]);
-    return slots.Get(row_customer[row], values, key);
+  // Ids of the values of group field `field` for every row of the batch. Booleans read as
+  // "true"/"false", the group value an invoice line shows.
+  const std::vector<std::uint32_t>& FieldIds(const Batch& batch, int field) {
+    auto f = static_cast<std::size_t>(field);
+    std::vector<std::uint32_t>& ids = field_ids[f];
+    if (!ids.empty()) return ids;
+    const Column& col = batch.columns[f];
+    TextDictionary& dict = field_values[static_cast<std::size_t>(batch.event)][f];
+    const std::size_t n = batch.size();
+    ids.resize(n);
+    switch (col.type) {
+      case ColumnType::kText: dict.Encode(col.texts.data(), n, ids.data()); break;
+      case ColumnType::kBool: {
+        const std::uint32_t no = dict.Intern("false"), yes = dict.Intern("true");
+        for (std::size_t k = 0; k < n; ++k) ids[k] = col.bools[k] ? yes : no;
+        break;
+      }
+      case ColumnType::kDecimal:
+        for (std::size_t k = 0; k < n; ++k) ids[k] = dict.Intern(col.decimals[k].ToString());
+        break;
+      case ColumnType::kTimestamp:
+        for (std::size_t k = 0; k < n; ++k) ids[k] = dict.Intern(std::to_string(col.times[k]));
+        break;
+    }
+    return ids;
+  }
+
+  // Every row's slot in grouping `g` (new combinations get new slots).
+  void Assign(Grouping& g, const Batch& batch) {
+    const std::size_t n = batch.size();
+    std::vector<std::uint64_t>& keys = pair_keys;
+    keys.resize(n);
+    if (g.fields.size() == 1) {
+      const std::vector<std::uint32_t>& ids = FieldIds(batch, g.fields[0]);
+      for (std::size_t k = 0; k < n; ++k) keys[k] = (std::uint64_t{row_customer[k]} << 32) | ids[k];
+    } else {
+      std::vector<const std::vector<std::uint32_t>*> columns;
+      for (int field : g.fields) columns.push_back(&FieldIds(batch, field));
+      std::vector<std::uint32_t> tuple(g.fields.size());
+      for (std::size_t k = 0; k < n; ++k) {
+        for (std::size_t i = 0; i < tuple.size(); ++i) tuple[i] = (*columns[i])[k];
+        std::uint32_t combo = g.tuples.Intern({reinterpret_cast<const char*>(tuple.data()), tuple.size() * sizeof(std::uint32_t)});
+        if (combo == g.tuple_values.size()) g.tuple_values.push_back(tuple);
+        keys[k] = (std::uint64_t{row_customer[k]} << 32) | combo;
+      }
+    }
+    g.row_slot.resize(n);
+    g.index.Encode(keys.data(), n, g.row_slot.data(), [&g](std::uint64_t key) {
+      g.slot_customer.push_back(static_cast<std::uint32_t>(key >> 32));
+      g.slot_combo.push_back(static_cast<std::uint32_t>(key));
+      return static_cast<std::uint32_t>(g.slot_customer.size() - 1);
+    });
   }
 
   void Consume(const Batch& batch) {
@@ -394,90 +830,72 @@ struct Engine::State {
     const ir::Event& event = fn.events[static_cast<std::size_t>(batch.event)];
     const Column& customer_column = batch.columns[static_cast<std::size_t>(event.customer_field)];
     row_customer.resize(n);
-    for (std::size_t k = 0; k < n; ++k) row_customer[k] = Customer(customer_column.texts[k]);
+    customers.Encode(customer_column.texts.data(), n, row_customer.data());
     const Column& time_column = batch.columns[static_cast<std::size_t>(event.time_field)];
+
+    selections.resize(filters.size() + 1);
+    selected.assign(filters.size(), 0);
+    Selection& all = selections.back();
+    all.all = true;
+    all.count = n;
+    field_ids.resize(batch.columns.size());
+    for (auto& ids : field_ids) ids.clear();
+    for (Grouping& g : groupings) {
+      if (g.event == batch.event) Assign(g, batch);
+    }
 
     for (std::size_t m = 0; m < fn.meters.size(); ++m) {
       const ir::MeterInstance& meter = fn.meters[m];
       if (meter.event != batch.event) continue;
-      std::vector<std::uint8_t> mask = Mask(meter.filter, batch);
-      const Reg* value = nullptr;
-      if (!meter.value.empty()) {
-        Run(meter.value, batch.columns, n, regs);
-        value = &regs[static_cast<std::size_t>(meter.value.result)];
+      MeterState& ms = meters[m];
+      const Selection& sel = Select(ms.filter, batch);
+      const std::uint32_t* slot_of = row_customer.data();
+      std::size_t slots = customers.size();
+      if (ms.grouping >= 0) {
+        const Grouping& g = groupings[static_cast<std::size_t>(ms.grouping)];
+        slot_of = g.row_slot.data();
+        slots = g.slot_customer.size();
       }
-      std::vector<Accumulator>& state = meter_state[m];
-      for (std::size_t k = 0; k < n; ++k) {
-        if (!mask[k]) continue;
-        std::uint32_t slot = SlotFor(meter_slots[m], meter.group_fields, batch, k);
-        if (slot >= state.size()) state.resize(slot + 1);
-        Accumulator& acc = state[slot];
-        ++acc.count;
-        if (value == nullptr) continue;
-        try {
-          if (meter.aggregation == ir::Aggregation::kCountDistinct) {
-            std::string key_text;
-            switch (value->kind) {
-              case ValueKind::kDecimal: key_text = value->d[value->Index(k)].Normalized().ToString(); break;
-              case ValueKind::kText: key_text = std::string(value->t[value->Index(k)]); break;
-              case ValueKind::kBool: key_text = value->b[value->Index(k)] ? "true" : "false"; break;
-              case ValueKind::kTimestamp: key_text = std::to_string(value->ts[value->Index(k)]); break;
-            }
-            acc.distinct.insert(std::move(key_text));
-            continue;
-          }
-          const Decimal& v = value->d[value->Index(k)];
-          std::int64_t t = time_column.times[k];
-          switch (meter.aggregation) {
-            case ir::Aggregation::kSum:
-            case ir::Aggregation::kAverage: acc.sum = acc.sum + v; break;
-            case ir::Aggregation::kMin:
-              if (!acc.has_extreme || v < acc.extreme) acc.extreme = v;
-              acc.has_extreme = true;
-              break;
-            case ir::Aggregation::kMax:
-              if (!acc.has_extreme || v > acc.extreme) acc.extreme = v;
-              acc.has_extreme = true;
-              break;
-            case ir::Aggregation::kLatest:
-              // Ties in time take the larger value, so that the order of events never matters.
-              if (!acc.has_latest || t > acc.latest_time || (t == acc.latest_time && v > acc.latest)) {
-                acc.latest = v;
-                acc.latest_time = t;
-              }
-              acc.has_latest = true;
-              break;
-            case ir::Aggregation::kTimeWeightedAverage:
-            case ir::Aggregation::kIntegral: acc.samples.emplace_back(t, v); break;
-            default: break;
-          }
-        } catch (const DecimalError& e) {
-          throw RatingError(fmt::format("meter `{}`: {}", meter.meter, e.what()), meter.source);
-        }
+      ms.Resize(meter.aggregation, slots);
+      try {
+        Accumulate(meter, ms, batch, sel, slot_of, time_column);
+      } catch (const DecimalError& e) {
+        throw RatingError(fmt::format("meter `{}`: {}", meter.meter, e.what()), meter.source);
       }
     }
 
     for (std::size_t c = 0; c < fn.charges.size(); ++c) {
       const ir::Charge& charge = fn.charges[c];
       if (!charge.per_event || charge.event != batch.event) continue;
-      std::vector<std::uint8_t> mask = Mask(charge.filter, batch);
-      Run(charge.amount, batch.columns, n, regs);
+      ChargeState& cs = charges[c];
+      const Selection& sel = Select(cs.filter, batch);
+      if (sel.count == 0) continue;
+      Run(charge.amount, batch.columns, sel, regs);
       const Reg& amount = regs[static_cast<std::size_t>(charge.amount.result)];
+      const std::uint32_t* slot_of = row_customer.data();
+      std::size_t slots = customers.size();
+      if (cs.grouping >= 0) {
+        const Grouping& g = groupings[static_cast<std::size_t>(cs.grouping)];
+        slot_of = g.row_slot.data();
+        slots = g.slot_customer.size();
+      }
+      if (cs.present.size() < slots) cs.present.resize(slots);
       const bool keep = charge.free_events || charge.free_amount;
-      for (std::size_t k = 0; k < n; ++k) {
-        if (!mask[k]) continue;
-        std::uint32_t slot = SlotFor(charge_slots[c], charge.group_fields, batch, k);
-        const Decimal& v = amount.d[amount.Index(k)];
+      if (keep && cs.kept.size() < slots) cs.kept.resize(slots);
+      if (!keep && cs.sum.size() < slots) cs.sum.resize(slots);
+      for (std::size_t j = 0; j < sel.count; ++j) {
+        const std::uint32_t row = sel.Row(j);
+        const std::uint32_t slot = slot_of[row];
+        const Decimal& v = amount.d[amount.Index(j)];
+        cs.present[slot] = 1;
         if (keep) {
-          if (slot >= charge_events[c].size()) charge_events[c].resize(slot + 1);
           Decimal free_value = charge.free_amount_field >= 0
-                                   ? batch.columns[static_cast<std::size_t>(charge.free_amount_field)].decimals[k]
+                                   ? batch.columns[static_cast<std::size_t>(charge.free_amount_field)].decimals[row]
                                    : Decimal();
-          charge_events[c][slot].push_back({time_column.times[k], v, free_value});
+          cs.kept[slot].push_back({time_column.times[row], v, free_value});
         } else {
-          if (slot >= charge_sums[c].size()) charge_sums[c].resize(slot + 1);
           try {
-            charge_sums[c][slot] = charge_sums[c][slot] + v;
+            cs.sum[slot] = cs.sum[slot] + v;
           } catch (const DecimalError& e) {
             throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
           }
@@ -487,27 +905,134 @@ struct Engine::State {
     rated += n;
   }
 
-  Decimal MeterValue(std::size_t m, const Accumulator* acc) const {
-    const ir::MeterInstance& meter = fn.meters[m];
-    if (acc == nullptr) return Decimal();
+  // Folds the selected rows into the meter's slots: one loop per aggregation, so that the
+  // switch is outside the loop over rows.
+  void Accumulate(const ir::MeterInstance& meter, MeterState& ms, const Batch& batch, const Selection& sel,
+                  const std::uint32_t* slot_of, const Column& time_column) {
+    const std::size_t count = sel.count;
+    if (count == 0) return;
+    if (ms.grouping >= 0) {
+      for (std::size_t j = 0; j < count; ++j) ms.present[slot_of[sel.Row(j)]] = 1;
+    }
+    if (meter.aggregation == Aggregation::kCount) {
+      for (std::size_t j = 0; j < count; ++j) ++ms.count[slot_of[sel.Row(j)]];
+      return;
+    }
+    // The values: the event's column itself (indexed by row) when the meter reads a field as
+    // is, else the value program's result over the selected rows (indexed by position).
+    const Decimal* values = nullptr;
+    bool by_row = false, scalar = false;
+    const Reg* reg = nullptr;
+    const auto field = static_cast<std::size_t>(ms.value_field);
+    if (ms.value_field >= 0 && batch.columns[field].type == ColumnType::kDecimal) {
+      values = batch.columns[field].decimals.data();
+      by_row = true;
+    } else {
+      Run(meter.value, batch.columns, sel, regs);
+      reg = &regs[static_cast<std::size_t>(meter.value.result)];
+      values = reg->d;
+      scalar = reg->scalar;
+    }
+    auto value = [&](std::size_t j, std::uint32_t row) -> const Decimal& {
+      return values[scalar ? 0 : by_row ? row : j];
+    };
+    const std::int64_t* times = time_column.times.data();
     switch (meter.aggregation) {
-      case ir::Aggregation::kCount: return Decimal(static_cast<std::int64_t>(acc->count));
-      case ir::Aggregation::kCountDistinct: return Decimal(static_cast<std::int64_t>(acc->distinct.size()));
-      case ir::Aggregation::kSum: return acc->sum;
-      case ir::Aggregation::kMin:
-      case ir::Aggregation::kMax: return acc->has_extreme ? acc->extreme : Decimal();
-      case ir::Aggregation::kLatest: return acc->has_latest ? acc->latest : Decimal();
-      case ir::Aggregation::kAverage: {
-        if (acc->count == 0) return Decimal();
-        Decimal q;
-        Decimal count(static_cast<std::int64_t>(acc->count));
-        if (Decimal::TryDivideExact(acc->sum, count, &q) && q.scale() <= 20) return q;
-        return Decimal::Divide(acc->sum, count, 20, RoundingMode::kHalfEven);
+      case Aggregation::kCount: break;
+      case Aggregation::kSum:
+        for (std::size_t j = 0; j < count; ++j) {
+          const std::uint32_t row = sel.Row(j);
+          Decimal& s = ms.sum[slot_of[row]];
+          s = s + value(j, row);
+        }
+        break;
+      case Aggregation::kAverage:
+        for (std::size_t j = 0; j < count; ++j) {
+          const std::uint32_t row = sel.Row(j);
+          const std::uint32_t slot = slot_of[row];
+          ++ms.count[slot];
+          ms.sum[slot] = ms.sum[slot] + value(j, row);
+        }
+        break;
+      case Aggregation::kMin:
+      case Aggregation::kMax: {
+        const bool max = meter.aggregation == Aggregation::kMax;
+        for (std::size_t j = 0; j < count; ++j) {
+          const std::uint32_t row = sel.Row(j);
+          const std::uint32_t slot = slot_of[row];
+          const Decimal& v = value(j, row);
+          // Strictly better only: on a tie the first value seen stays (as it always has).
+          if (!ms.has[slot] || (max ? Less(ms.value[slot], v) : Less(v, ms.value[slot]))) ms.value[slot] = v;
+          ms.has[slot] = 1;
+        }
+        break;
       }
-      case ir::Aggregation::kTimeWeightedAverage:
-      case ir::Aggregation::kIntegral: {
-        if (acc->samples.empty()) return Decimal();
-        auto samples = acc->samples;
+      case Aggregation::kLatest:
+        for (std::size_t j = 0; j < count; ++j) {
+          const std::uint32_t row = sel.Row(j);
+          const std::uint32_t slot = slot_of[row];
+          const Decimal& v = value(j, row);
+          const std::int64_t t = times[row];
+          // Ties in time take the larger value, so that the order of events never matters.
+          if (!ms.has[slot] || t > ms.time[slot] || (t == ms.time[slot] && Less(ms.value[slot], v))) {
+            ms.value[slot] = v;
+            ms.time[slot] = t;
+          }
+          ms.has[slot] = 1;
+        }
+        break;
+      case Aggregation::kTimeWeightedAverage:
+      case Aggregation::kIntegral:
+        for (std::size_t j = 0; j < count; ++j) {
+          const std::uint32_t row = sel.Row(j);
+          ms.samples[slot_of[row]].emplace_back(times[row], value(j, row));
+        }
+        break;
+      case Aggregation::kCountDistinct:
+        for (std::size_t j = 0; j < count; ++j) {
+          const std::uint32_t row = sel.Row(j);
+          std::string key_text;
+          if (reg == nullptr) {
+            key_text = value(j, row).Normalized().ToString();
+          } else {
+            const std::size_t x = reg->Index(j);
+            switch (reg->kind) {
+              case ValueKind::kDecimal: key_text = reg->d[x].Normalized().ToString(); break;
+              case ValueKind::kText: key_text = std::string(reg->t[x]); break;
+              case ValueKind::kBool: key_text = reg->b[x] ? "true" : "false"; break;
+              case ValueKind::kTimestamp: key_text = std::to_string(reg->ts[x]); break;
+            }
+          }
+          ms.distinct[slot_of[row]].insert(std::move(key_text));
+        }
+        break;
+    }
+  }
+
+  // A meter's value in `slot` (a slot the meter never filled reads as its empty state).
+  Decimal MeterValue(std::size_t m, std::size_t slot) const {
+    const ir::MeterInstance& meter = fn.meters[m];
+    const MeterState& ms = meters[m];
+    switch (meter.aggregation) {
+      case Aggregation::kCount:
+        return slot < ms.count.size() ? Decimal(static_cast<std::int64_t>(ms.count[slot])) : Decimal();
+      case Aggregation::kCountDistinct:
+        return slot < ms.distinct.size() ? Decimal(static_cast<std::int64_t>(ms.distinct[slot].size())) : Decimal();
+      case Aggregation::kSum: return slot < ms.sum.size() ? ms.sum[slot] : Decimal();
+      case Aggregation::kMin:
+      case Aggregation::kMax:
+      case Aggregation::kLatest: return slot < ms.has.size() && ms.has[slot] ? ms.value[slot] : Decimal();
+      case Aggregation::kAverage: {
+        if (slot >= ms.count.size() || ms.count[slot] == 0) return Decimal();
+        Decimal q;
+        Decimal count(static_cast<std::int64_t>(ms.count[slot]));
+        if (Decimal::TryDivideExact(ms.sum[slot], count, &q) && q.scale() <= 20) return q;
+        return Decimal::Divide(ms.sum[slot], count, 20, RoundingMode::kHalfEven);
+      }
+      case Aggregation::kTimeWeightedAverage:
+      case Aggregation::kIntegral: {
+        if (slot >= ms.samples.size() || ms.samples[slot].empty()) return Decimal();
+        auto samples = ms.samples[slot];
         std::sort(samples.begin(), samples.end(), [](const auto& x, const auto& y) {
           return x.first != y.first ? x.first < y.first : x.second < y.second;
         });
@@ -517,7 +1042,7 @@ struct Engine::State {
           std::int64_t until = i + 1 < samples.size() ? samples[i + 1].first : std::max(end, samples[i].first);
           integral = integral + samples[i].second * Decimal(until - samples[i].first);
         }
-        if (meter.aggregation == ir::Aggregation::kIntegral) {
+        if (meter.aggregation == Aggregation::kIntegral) {
           return Decimal::Divide(integral, Decimal(1'000'000), std::max(integral.scale(), 6), RoundingMode::kHalfEven).Normalized();
         }
         std::int64_t span = std::max(end, samples.back().first) - samples.front().first;
@@ -530,28 +1055,51 @@ struct Engine::State {
     return Decimal();
   }
 
-  const Accumulator* Find(std::size_t m, std::uint32_t cust, const std::vector<std::string>& group) {
-    std::vector<std::string_view> values(group.begin(), group.end());
-    std::string k;
-    k.assign(reinterpret_cast<const char*>(&cust), sizeof(cust));
-    for (std::string_view v : values) {
-      k += '\x1f';
-      k += v;
+  // The group values of a slot of `g`, as an invoice line shows them.
+  std::vector<std::string> GroupValues(const Grouping& g, std::uint32_t slot) const {
+    const std::uint32_t combo = g.slot_combo[slot];
+    std::vector<std::string> values;
+    values.reserve(g.fields.size());
+    for (std::size_t i = 0; i < g.fields.size(); ++i) {
+      const std::uint32_t id = g.fields.size() == 1 ? combo : g.tuple_values[combo][i];
+      values.emplace_back(field_values[static_cast<std::size_t>(g.event)][static_cast<std::size_t>(g.fields[i])].Text(id));
     }
-    auto it = meter_slots[m].index.find(k);
-    if (it == meter_slots[m].index.end() || it->second >= meter_state[m].size()) return nullptr;
-    return &meter_state[m][it->second];
+    return values;
   }
 
-  struct LineKey {
-    std::uint32_t customer;
-    std::vector<std::string> group;
-  };
+  // The slots of `g` that `present` marks, ordered by customer, then by group values (the
+  // order of a customer's lines).
+  std::vector<std::uint32_t> OrderedSlots(const Grouping& g, const std::vector<std::uint8_t>& present) const {
+    // Rank the combinations by their values once, then sort slots by (customer, rank).
+    std::size_t combos = 0;
+    for (std::uint32_t c : g.slot_combo) combos = std::max<std::size_t>(combos, c + 1);
+    std::vector<std::vector<std::string_view>> values(combos);
+    for (std::uint32_t c = 0; c < combos; ++c) {
+      for (std::size_t i = 0; i < g.fields.size(); ++i) {
+        const std::uint32_t id = g.fields.size() == 1 ? c : g.tuple_values[c][i];
+        values[c].push_back(field_values[static_cast<std::size_t>(g.event)][static_cast<std::size_t>(g.fields[i])].Text(id));
+      }
+    }
+    std::vector<std::uint32_t> by_value(combos), rank(combos);
+    std::iota(by_value.begin(), by_value.end(), 0);
+    std::sort(by_value.begin(), by_value.end(), [&](std::uint32_t x, std::uint32_t y) { return values[x] < values[y]; });
+    for (std::uint32_t r = 0; r < combos; ++r) rank[by_value[r]] = r;
+    std::vector<std::uint32_t> slots;
+    for (std::uint32_t s = 0; s < present.size(); ++s) {
+      if (present[s]) slots.push_back(s);
+    }
+    std::sort(slots.begin(), slots.end(), [&](std::uint32_t x, std::uint32_t y) {
+      if (g.slot_customer[x] != g.slot_customer[y]) return g.slot_customer[x] < g.slot_customer[y];
+      return rank[g.slot_combo[x]] < rank[g.slot_combo[y]];
+    });
+    return slots;
+  }
 
   std::vector<Invoice> Finish() {
     finished = true;
+    const std::uint32_t n = customers.size();
     // Lines of every charge, per customer.
-    std::vector<std::vector<InvoiceLine>> lines(customers.size());
+    std::vector<std::vector<InvoiceLine>> lines(n);
     for (std::size_t c = 0; c < fn.charges.size(); ++c) {
       const ir::Charge& charge = fn.charges[c];
       try {
@@ -564,14 +1112,14 @@ struct Engine::State {
         throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
       }
     }
-    std::vector<std::uint32_t> order(customers.size());
-    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) { return customers[x] < customers[y]; });
+    std::vector<std::uint32_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) { return customers.Text(x) < customers.Text(y); });
     std::vector<Invoice> invoices;
     invoices.reserve(order.size());
     for (std::uint32_t cust : order) {
       Invoice inv;
-      inv.customer = customers[cust];
+      inv.customer = customers.Text(cust);
       inv.plan = fn.plan;
       inv.period_start = options.period_start;
       inv.period_end = options.period_end;
@@ -605,20 +1153,32 @@ struct Engine::State {
 
   void FinishAggregate(std::size_t c, std::vector<std::vector<InvoiceLine>>& lines) {
     const ir::Charge& charge = fn.charges[c];
-    // The lines: every customer; a grouped charge, every group value its meters saw.
-    std::vector<LineKey> keys;
+    // The lines: every customer; a grouped charge, every group value its meters saw. A line is
+    // a customer (ungrouped) or a slot of the charge's grouping.
+    std::vector<std::uint32_t> keys;
+    const Grouping* g = nullptr;
     if (charge.group_fields.empty()) {
-      for (std::uint32_t cust = 0; cust < customers.size(); ++cust) keys.push_back({cust, {}});
+      keys.resize(customers.size());
+      std::iota(keys.begin(), keys.end(), 0);
     } else {
-      std::set<std::pair<std::uint32_t, std::vector<std::string>>> seen;
+      int grouping = -1;
+      std::vector<std::uint8_t> seen;
       for (const auto& in : charge.line_inputs) {
         if (in.kind != ir::Charge::LineInput::Kind::kMeter) continue;
-        const Slots& s = meter_slots[static_cast<std::size_t>(in.meter_instance)];
-        for (std::size_t slot = 0; slot < s.customer.size(); ++slot) seen.emplace(s.customer[slot], s.group[slot]);
+        const MeterState& ms = meters[static_cast<std::size_t>(in.meter_instance)];
+        if (grouping >= 0 && ms.grouping != grouping) {
+          throw RatingError(fmt::format("internal: the meters of charge \"{}\" are grouped differently", charge.name), charge.source);
+        }
+        grouping = ms.grouping;
+        if (seen.size() < ms.present.size()) seen.resize(ms.present.size());
+        for (std::size_t s = 0; s < ms.present.size(); ++s) seen[s] |= ms.present[s];
       }
-      for (const auto& [cust, group] : seen) keys.push_back({cust, group});
+      if (grouping < 0) return;
+      g = &groupings[static_cast<std::size_t>(grouping)];
+      keys = OrderedSlots(*g, seen);
     }
     if (keys.empty()) return;
+    auto customer_of = [&](std::uint32_t key) { return g == nullptr ? key : g->slot_customer[key]; };
     Inputs inputs(charge.line_inputs.size());
     for (std::size_t s = 0; s < charge.line_inputs.size(); ++s) {
       const auto& in = charge.line_inputs[s];
@@ -626,17 +1186,25 @@ struct Engine::State {
       if (in.kind == ir::Charge::LineInput::Kind::kMeter) {
         col.type = ColumnType::kDecimal;
         auto m = static_cast<std::size_t>(in.meter_instance);
-        for (const LineKey& k : keys) col.decimals.push_back(MeterValue(m, Find(m, k.customer, k.group)));
+        col.decimals.reserve(keys.size());
+        for (std::uint32_t k : keys) col.decimals.push_back(MeterValue(m, k));
       } else if (in.kind == ir::Charge::LineInput::Kind::kGroupValue) {
-        col.type = ColumnType::kText;
-        for (const LineKey& k : keys) col.texts.push_back(k.group[static_cast<std::size_t>(in.group_index)]);
+        const auto gi = static_cast<std::size_t>(in.group_index);
+        const ir::Event& event = fn.events[static_cast<std::size_t>(g->event)];
+        const bool boolean = event.fields[static_cast<std::size_t>(g->fields[gi])].kind == ValueKind::kBool;
+        col.type = boolean ? ColumnType::kBool : ColumnType::kText;
+        for (std::uint32_t k : keys) {
+          std::string v = GroupValues(*g, k)[gi];
+          if (boolean) col.bools.push_back(v == "true" ? 1 : 0);
+          else col.texts.push_back(std::move(v));
+        }
       } else {
         col.type = in.value_kind == ValueKind::kText ? ColumnType::kText
                    : in.value_kind == ValueKind::kBool ? ColumnType::kBool
                                                         : ColumnType::kDecimal;
-        for (const LineKey& k : keys) {
+        for (std::uint32_t k : keys) {
           SubscriptionValue v;
-          auto cust = subscriptions.find(k.customer);
+          auto cust = subscriptions.find(customer_of(k));
           if (cust != subscriptions.end()) {
             auto f = cust->second.find(in.field);
             if (f != cust->second.end()) v = f->second;
@@ -647,42 +1215,52 @@ struct Engine::State {
         }
       }
     }
-    Run(charge.line, inputs, keys.size(), regs);
+    Selection all;
+    all.count = keys.size();
+    Run(charge.line, inputs, all, regs);
     const Reg& amount = regs[static_cast<std::size_t>(charge.line.result)];
     // The tiers crossed, if the program applied a tier table.
-    const Reg* tiers = nullptr;
+    Reg* tiers = nullptr;
     for (std::size_t i = 0; i < charge.line.insts.size(); ++i) {
       if (charge.line.insts[i].op == Op::kTiers) tiers = &regs[i];
     }
     for (std::size_t k = 0; k < keys.size(); ++k) {
       InvoiceLine line;
       line.name = charge.name;
-      line.group = keys[k].group;
+      if (g != nullptr) line.group = GroupValues(*g, keys[k]);
       if (charge.quantity_input >= 0) {
         line.has_quantity = true;
         line.quantity = inputs[static_cast<std::size_t>(charge.quantity_input)].decimals[k];
         line.unit = charge.quantity_unit;
       }
-      if (tiers != nullptr) line.tiers = tiers->tiers[tiers->Index(k)];
+      if (tiers != nullptr) {
+        // Each row's tiers go to one line; a scalar's are shared, so copied.
+        if (tiers->scalar) line.tiers = tiers->tiers[0];
+        else line.tiers = std::move(tiers->tiers[k]);
+      }
       line.amount = amount.d[amount.Index(k)];
-      lines[keys[k].customer].push_back(std::move(line));
+      lines[customer_of(keys[k])].push_back(std::move(line));
     }
   }
 
   void FinishPerEvent(std::size_t c, std::vector<std::vector<InvoiceLine>>& lines) {
     const ir::Charge& charge = fn.charges[c];
-    Slots& slots = charge_slots[c];
-    std::vector<std::size_t> order(slots.customer.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-      return slots.group[x] < slots.group[y];
-    });
+    ChargeState& cs = charges[c];
+    const Grouping* g = cs.grouping >= 0 ? &groupings[static_cast<std::size_t>(cs.grouping)] : nullptr;
+    // The slots with events: in (customer, group values) order when grouped.
+    std::vector<std::uint32_t> slots;
+    if (g != nullptr) {
+      slots = OrderedSlots(*g, cs.present);
+    } else {
+      for (std::uint32_t s = 0; s < cs.present.size(); ++s) {
+        if (cs.present[s]) slots.push_back(s);
+      }
+    }
     std::vector<std::uint8_t> has_line(customers.size(), 0);
-    for (std::size_t slot : order) {
-      Decimal sum = slot < charge_sums[c].size() ? charge_sums[c][slot] : Decimal();
-      std::uint64_t events = 0;
-      if (slot < charge_events[c].size()) {
-        auto& kept = charge_events[c][slot];
+    for (std::uint32_t slot : slots) {
+      Decimal sum = slot < cs.sum.size() ? cs.sum[slot] : Decimal();
+      if (slot < cs.kept.size()) {
+        auto& kept = cs.kept[slot];
         // `free first N events or M`: events in time order (ties by amount, then the free
         // value, so that input order never matters); an event is free while both limits hold.
         std::sort(kept.begin(), kept.end(), [](const EventCharge& x, const EventCharge& y) {
@@ -697,16 +1275,15 @@ struct Engine::State {
                       (!charge.free_amount || cumulative <= *charge.free_amount);
           if (!free) sum = sum + kept[i].amount;
         }
-        events = kept.size();
       }
-      (void)events;
       if (charge.rounding.point == ir::RoundingRule::Point::kLine) sum = sum.Rescale(charge.rounding.scale, charge.rounding.mode);
+      const std::uint32_t cust = g != nullptr ? g->slot_customer[slot] : slot;
       InvoiceLine line;
       line.name = charge.name;
-      line.group = slots.group[slot];
+      if (g != nullptr) line.group = GroupValues(*g, slot);
       line.amount = sum;
-      has_line[slots.customer[slot]] = 1;
-      lines[slots.customer[slot]].push_back(std::move(line));
+      has_line[cust] = 1;
+      lines[cust].push_back(std::move(line));
     }
     if (charge.group_fields.empty()) {
       // Customers with no event of this charge still see the line, at zero.
@@ -721,10 +1298,12 @@ struct Engine::State {
     }
   }
 
-  Decimal SumOf(const Invoice& inv, const std::vector<std::string>& charges) const {
+  Decimal SumOf(const Invoice& inv, const std::vector<std::string>& charges_named) const {
     Decimal sum;
     for (const InvoiceLine& l : inv.lines) {
-      if (charges.empty() || std::find(charges.begin(), charges.end(), l.name) != charges.end()) sum = sum + l.amount;
+      if (charges_named.empty() || std::find(charges_named.begin(), charges_named.end(), l.name) != charges_named.end()) {
+        sum = sum + l.amount;
+      }
     }
     return sum;
   }

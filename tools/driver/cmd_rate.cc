@@ -145,7 +145,7 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
     for (const std::string& path : o->usage) {
       std::error_code ec;
       if (path != "-" && !std::filesystem::exists(path, ec)) {
-        streams.err << fmt::format("error: cannot open `{}`: no such file\n", path);
+        streams.err << fmt::format("error: cannot open `{}`: No such file or directory\n", path);
         return kExitUsage;
       }
     }
