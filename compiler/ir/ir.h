@@ -174,6 +174,9 @@ struct Charge {
   int quantity_input = -1;          // the line input shown as the line's quantity, or -1
   std::string quantity_unit;
   bool recurring = false;           // reads no meter: one line per customer
+  std::string price_text;           // the price as the plan writes it, shown on the line:
+                                    // the rate of `meter * RATE`, else the whole pricing
+                                    // (`payment.amount * 2.9% + 0.30 USD`); "" for tiers
   // Per-event charges.
   Program filter;                   // → bool; empty: every event of `event`
   Program amount;                   // → money per event (rounded if the rule is per event)

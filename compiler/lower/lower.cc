@@ -601,6 +601,16 @@ class Lowerer {
       c.group_names.push_back(fmt::format("{}.{}", base->name.text, m->member.text));
     }
     const ast::Pricing& p = d.pricing;
+    if (p.kind == ast::PricingKind::kFormula || p.kind == ast::PricingKind::kPerEvent) {
+      c.price_text = std::string(Text(p.value->span));
+      const auto* product = std::get_if<ast::Binary>(&p.value->kind);
+      if (product != nullptr && product->op == BinaryOp::kMul) {
+        for (const ast::Expr* side : {product->lhs.get(), product->rhs.get()}) {
+          const auto* lit = std::get_if<ast::Literal>(&side->kind);
+          if (lit != nullptr && lit->kind == LiteralKind::kRate) c.price_text = std::string(Text(side->span));
+        }
+      }
+    }
     if (p.kind == ast::PricingKind::kPerEvent) {
       c.per_event = true;
       int event = EventIndex(p.event.text, p.event.span);

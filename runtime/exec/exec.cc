@@ -4,14 +4,18 @@
 //
 // Where the time goes, and what is done about it (docs/benchmarks.md, "Rating engine"):
 // - Customer ids arrive as text, so every event costs one hash lookup. The dictionary is an
-//   open-addressing table over an arena of id bytes; a batch is encoded in two passes (hash
-//   and prefetch, then probe) so that the cache misses of a large customer base overlap.
+//   open-addressing table over an arena of id bytes; with many customers a batch is encoded in
+//   two passes (hash and prefetch, then probe), so that the cache misses overlap.
 // - Meter state lives in flat arrays per meter and aggregation: indexed by customer when the
 //   meter is not grouped, by a dense slot of (customer, group values) when it is; group values
-//   are interned to small ids, so no key is ever built from strings.
+//   are interned to small ids, so no key is ever built from strings. The accumulate loops
+//   prefetch the slots of rows a few ahead (the slots of a batch are random).
 // - Registers are views: an input register points at the batch's column instead of copying it.
 // - Meters with the same filter share one evaluation of it per batch, and a meter's value (or
-//   a per-event charge's amount) is computed only for the rows its filter selects.
+//   a per-event charge's amount) is computed only for the rows its filter selects (so a
+//   `where` guards the value: `sum(e.a / e.b) where e.b != 0` never divides by zero).
+// - Finish makes the invoices in their final order (by customer id) and appends every line in
+//   that order; with 100K customers, building the Invoice objects is most of what is left.
 #include "runtime/exec/exec.h"
 
 #include <algorithm>
@@ -54,7 +58,7 @@ inline std::uint64_t Mix(std::uint64_t h) {
 
 // A fast hash of short text (ids, enumeration values): whole words, the tail read as one
 // overlapping word, so that a 10-byte id costs two multiplies and no loop over bytes.
-std::uint64_t HashText(std::string_view s) {
+[[gnu::always_inline]] inline std::uint64_t HashText(std::string_view s) {
   const char* p = s.data();
   std::size_t n = s.size();
   std::uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
@@ -73,6 +77,20 @@ std::uint64_t HashText(std::string_view s) {
   return Mix(h);
 }
 
+// a == b for texts of equal length `n`, without a call for the short ones (ids, enumeration
+// values): overlapping word loads, as in HashText, all within both texts.
+[[gnu::always_inline]] inline bool SameBytes(const char* a, const char* b, std::size_t n) {
+  if (n >= 8 && n <= 16) return Load64(a) == Load64(b) && Load64(a + n - 8) == Load64(b + n - 8);
+  if (n >= 4 && n < 8) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  if (n < 4) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
 // Text → dense id (0, 1, 2, … in order of first sight). Open addressing with linear probing;
 // a slot carries 32 bits of the hash and where the text is in the arena, so a probe reads the
 // text only when the hash bits agree, and no std::string is allocated per key.
@@ -88,6 +106,10 @@ class TextDictionary {
   // probes (prefetching the arena bytes a few rows ahead): with many customers the table is
   // larger than the cache, and a miss per row one after the other would dominate.
   void Encode(const std::string* texts, std::size_t n, std::uint32_t* out) {
+    if (slots_.size() <= kCachedSlots) {  // the table is in cache: nothing to hide
+      for (std::size_t k = 0; k < n; ++k) out[k] = Intern(texts[k]);
+      return;
+    }
     hashes_.resize(n);
     for (std::size_t k = 0; k < n; ++k) {
       const std::uint64_t h = HashText(texts[k]);
@@ -105,6 +127,8 @@ class TextDictionary {
   }
 
  private:
+  static constexpr std::size_t kCachedSlots = 16384;  // 256 KiB of slots
+
   struct Slot {
     std::uint32_t tag = 0;
     std::uint32_t id = 0;  // id + 1; 0: empty
@@ -117,7 +141,7 @@ class TextDictionary {
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
       if (s.id == 0) return Insert(s, text, tag);
-      if (s.tag == tag && s.length == text.size() && std::memcmp(bytes_.data() + s.offset, text.data(), text.size()) == 0) {
+      if (s.tag == tag && s.length == text.size() && SameBytes(bytes_.data() + s.offset, text.data(), text.size())) {
         return s.id - 1;
       }
     }
@@ -243,6 +267,40 @@ struct Selection {
 [[noreturn]] void Throw(const ir::Inst& in, const std::string& what) {
   throw RatingError(fmt::format("{}: {}", ir::OpName(in.op), what), in.source);
 }
+
+// A running exact sum: the coefficient and scale the Decimal `0 + v1 + v2 + …` would hold.
+// The usual add (same scale, in range) is one 128-bit add and a range check in the loop; any
+// other is handed to Decimal's operator+, so the value (and an overflow's error) is the same.
+// (Calling operator+, which GCC keeps out of line here, was most of a sum's cost.)
+struct Sum {
+  int128 coefficient = 0;
+  int scale = 0;
+
+  void Add(const Decimal& v) {
+    if (v.scale() == scale) {
+      int128 r;
+      if (!__builtin_add_overflow(coefficient, v.coefficient(), &r) && InRange(r)) {
+        coefficient = r;
+        return;
+      }
+    } else if (coefficient == 0 && scale < v.scale()) {  // 0 + v is v, at v's scale
+      coefficient = v.coefficient();
+      scale = v.scale();
+      return;
+    }
+    const Decimal d = value() + v;
+    coefficient = d.coefficient();
+    scale = d.scale();
+  }
+  Decimal value() const { return coefficient == 0 && scale == 0 ? Decimal() : Decimal::FromParts(coefficient, scale); }
+
+ private:
+  // |c| <= 10^38 - 1, Decimal's range.
+  static bool InRange(int128 c) {
+    constexpr uint128 kMax = static_cast<uint128>(10000000000000000000ULL) * 10000000000000000000ULL - 1;
+    return static_cast<uint128>(c) + kMax <= 2 * kMax;
+  }
+};
 
 // Numeric a < b, inline when the scales agree (the common case in a column).
 inline bool Less(const Decimal& a, const Decimal& b) {
@@ -438,8 +496,9 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
             case ValueKind::kText:
               if (op == Op::kEq || op == Op::kNe) {  // the usual filter: a field against a literal
                 const std::uint8_t eq = op == Op::kEq;
-                Binary(a->t, a->scalar, b->t, b->scalar, rows, out,
-                       [eq](std::string_view x, std::string_view y) -> std::uint8_t { return (x == y) == eq; });
+                Binary(a->t, a->scalar, b->t, b->scalar, rows, out, [eq](std::string_view x, std::string_view y) -> std::uint8_t {
+                  return (x.size() == y.size() && SameBytes(x.data(), y.data(), x.size())) == eq;
+                });
               } else {
                 Binary(a->t, a->scalar, b->t, b->scalar, rows, out,
                        [op](std::string_view x, std::string_view y) -> std::uint8_t { return CompareOp(op, x.compare(y)); });
@@ -593,7 +652,7 @@ struct MeterState {
   int filter = -1;     // index into State::filters, or -1
   int value_field = -1;  // the value program is just this field of the event (read in place)
   std::vector<std::uint64_t> count;
-  std::vector<Decimal> sum;
+  std::vector<Sum> sum;
   std::vector<Decimal> value;        // min/max: the extreme; latest: the latest value
   std::vector<std::uint8_t> has;     // min/max/latest: a value was seen
   std::vector<std::int64_t> time;    // latest: its time
@@ -637,7 +696,7 @@ struct EventCharge {
 struct ChargeState {
   int grouping = -1;
   int filter = -1;
-  std::vector<Decimal> sum;
+  std::vector<Sum> sum;
   std::vector<std::uint8_t> present;
   std::vector<std::vector<EventCharge>> kept;  // `free first`: the events, decided at Finish
 };
@@ -696,6 +755,9 @@ struct Engine::State {
   std::vector<std::uint8_t> selected;    // per filter: computed for this batch
   std::vector<std::vector<std::uint32_t>> field_ids;  // per field of the batch's event
   std::vector<std::uint64_t> pair_keys;
+  std::vector<std::uint32_t> slot_list;
+  // Finish: customers in invoice order, and each customer's place in it.
+  std::vector<std::uint32_t> customer_order, customer_rank;
 
   State(const ir::RatingFunction& f, RatingOptions o) : fn(f), options(std::move(o)) {
     field_values.resize(fn.events.size());
@@ -887,6 +949,7 @@ struct Engine::State {
         const std::uint32_t row = sel.Row(j);
         const std::uint32_t slot = slot_of[row];
         const Decimal& v = amount.d[amount.Index(j)];
+        if (!keep && j + 16 < sel.count) __builtin_prefetch(&cs.sum[slot_of[sel.Row(j + 16)]]);  // as in Accumulate
         cs.present[slot] = 1;
         if (keep) {
           Decimal free_value = charge.free_amount_field >= 0
@@ -895,7 +958,7 @@ struct Engine::State {
           cs.kept[slot].push_back({time_column.times[row], v, free_value});
         } else {
           try {
-            cs.sum[slot] = cs.sum[slot] + v;
+            cs.sum[slot].Add(v);
           } catch (const DecimalError& e) {
             throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
           }
@@ -911,11 +974,23 @@ struct Engine::State {
                   const std::uint32_t* slot_of, const Column& time_column) {
     const std::size_t count = sel.count;
     if (count == 0) return;
+    // The selected rows' slots, in order. They are random: with many customers the state does
+    // not fit the cache, so each loop prefetches the slot it will need kAhead rows later.
+    slot_list.resize(count);
+    std::uint32_t* slots = slot_list.data();
+    for (std::size_t j = 0; j < count; ++j) slots[j] = slot_of[sel.Row(j)];
+    constexpr std::size_t kAhead = 16;
+    auto ahead = [&](const auto& state, std::size_t j) {
+      if (j + kAhead < count) __builtin_prefetch(&state[slots[j + kAhead]]);
+    };
     if (ms.grouping >= 0) {
-      for (std::size_t j = 0; j < count; ++j) ms.present[slot_of[sel.Row(j)]] = 1;
+      for (std::size_t j = 0; j < count; ++j) ms.present[slots[j]] = 1;
     }
     if (meter.aggregation == Aggregation::kCount) {
-      for (std::size_t j = 0; j < count; ++j) ++ms.count[slot_of[sel.Row(j)]];
+      for (std::size_t j = 0; j < count; ++j) {
+        ahead(ms.count, j);
+        ++ms.count[slots[j]];
+      }
       return;
     }
     // The values: the event's column itself (indexed by row) when the meter reads a field as
@@ -933,34 +1008,31 @@ struct Engine::State {
       values = reg->d;
       scalar = reg->scalar;
     }
-    auto value = [&](std::size_t j, std::uint32_t row) -> const Decimal& {
-      return values[scalar ? 0 : by_row ? row : j];
-    };
+    auto value = [&](std::size_t j) -> const Decimal& { return values[scalar ? 0 : by_row ? sel.Row(j) : j]; };
     const std::int64_t* times = time_column.times.data();
     switch (meter.aggregation) {
       case Aggregation::kCount: break;
       case Aggregation::kSum:
         for (std::size_t j = 0; j < count; ++j) {
-          const std::uint32_t row = sel.Row(j);
-          Decimal& s = ms.sum[slot_of[row]];
-          s = s + value(j, row);
+          ahead(ms.sum, j);
+          ms.sum[slots[j]].Add(value(j));
         }
         break;
       case Aggregation::kAverage:
         for (std::size_t j = 0; j < count; ++j) {
-          const std::uint32_t row = sel.Row(j);
-          const std::uint32_t slot = slot_of[row];
-          ++ms.count[slot];
-          ms.sum[slot] = ms.sum[slot] + value(j, row);
+          ahead(ms.sum, j);
+          ahead(ms.count, j);
+          ++ms.count[slots[j]];
+          ms.sum[slots[j]].Add(value(j));
         }
         break;
       case Aggregation::kMin:
       case Aggregation::kMax: {
         const bool max = meter.aggregation == Aggregation::kMax;
         for (std::size_t j = 0; j < count; ++j) {
-          const std::uint32_t row = sel.Row(j);
-          const std::uint32_t slot = slot_of[row];
-          const Decimal& v = value(j, row);
+          ahead(ms.value, j);
+          const std::uint32_t slot = slots[j];
+          const Decimal& v = value(j);
           // Strictly better only: on a tie the first value seen stays (as it always has).
           if (!ms.has[slot] || (max ? Less(ms.value[slot], v) : Less(v, ms.value[slot]))) ms.value[slot] = v;
           ms.has[slot] = 1;
@@ -969,10 +1041,9 @@ struct Engine::State {
       }
       case Aggregation::kLatest:
         for (std::size_t j = 0; j < count; ++j) {
-          const std::uint32_t row = sel.Row(j);
-          const std::uint32_t slot = slot_of[row];
-          const Decimal& v = value(j, row);
-          const std::int64_t t = times[row];
+          const std::uint32_t slot = slots[j];
+          const Decimal& v = value(j);
+          const std::int64_t t = times[sel.Row(j)];
           // Ties in time take the larger value, so that the order of events never matters.
           if (!ms.has[slot] || t > ms.time[slot] || (t == ms.time[slot] && Less(ms.value[slot], v))) {
             ms.value[slot] = v;
@@ -983,17 +1054,13 @@ struct Engine::State {
         break;
       case Aggregation::kTimeWeightedAverage:
       case Aggregation::kIntegral:
-        for (std::size_t j = 0; j < count; ++j) {
-          const std::uint32_t row = sel.Row(j);
-          ms.samples[slot_of[row]].emplace_back(times[row], value(j, row));
-        }
+        for (std::size_t j = 0; j < count; ++j) ms.samples[slots[j]].emplace_back(times[sel.Row(j)], value(j));
         break;
       case Aggregation::kCountDistinct:
         for (std::size_t j = 0; j < count; ++j) {
-          const std::uint32_t row = sel.Row(j);
           std::string key_text;
           if (reg == nullptr) {
-            key_text = value(j, row).Normalized().ToString();
+            key_text = value(j).Normalized().ToString();
           } else {
             const std::size_t x = reg->Index(j);
             switch (reg->kind) {
@@ -1003,7 +1070,7 @@ struct Engine::State {
               case ValueKind::kTimestamp: key_text = std::to_string(reg->ts[x]); break;
             }
           }
-          ms.distinct[slot_of[row]].insert(std::move(key_text));
+          ms.distinct[slots[j]].insert(std::move(key_text));
         }
         break;
     }
@@ -1018,7 +1085,7 @@ struct Engine::State {
         return slot < ms.count.size() ? Decimal(static_cast<std::int64_t>(ms.count[slot])) : Decimal();
       case Aggregation::kCountDistinct:
         return slot < ms.distinct.size() ? Decimal(static_cast<std::int64_t>(ms.distinct[slot].size())) : Decimal();
-      case Aggregation::kSum: return slot < ms.sum.size() ? ms.sum[slot] : Decimal();
+      case Aggregation::kSum: return slot < ms.sum.size() ? ms.sum[slot].value() : Decimal();
       case Aggregation::kMin:
       case Aggregation::kMax:
       case Aggregation::kLatest: return slot < ms.has.size() && ms.has[slot] ? ms.value[slot] : Decimal();
@@ -1026,8 +1093,9 @@ struct Engine::State {
         if (slot >= ms.count.size() || ms.count[slot] == 0) return Decimal();
         Decimal q;
         Decimal count(static_cast<std::int64_t>(ms.count[slot]));
-        if (Decimal::TryDivideExact(ms.sum[slot], count, &q) && q.scale() <= 20) return q;
-        return Decimal::Divide(ms.sum[slot], count, 20, RoundingMode::kHalfEven);
+        const Decimal sum = ms.sum[slot].value();
+        if (Decimal::TryDivideExact(sum, count, &q) && q.scale() <= 20) return q;
+        return Decimal::Divide(sum, count, 20, RoundingMode::kHalfEven);
       }
       case Aggregation::kTimeWeightedAverage:
       case Aggregation::kIntegral: {
@@ -1055,76 +1123,136 @@ struct Engine::State {
     return Decimal();
   }
 
-  // The group values of a slot of `g`, as an invoice line shows them.
-  std::vector<std::string> GroupValues(const Grouping& g, std::uint32_t slot) const {
-    const std::uint32_t combo = g.slot_combo[slot];
+  // The value of the `i`th group field of combination `combo` of `g`.
+  std::string_view GroupValue(const Grouping& g, std::uint32_t combo, std::size_t i) const {
+    const std::uint32_t id = g.fields.size() == 1 ? combo : g.tuple_values[combo][i];
+    return field_values[static_cast<std::size_t>(g.event)][static_cast<std::size_t>(g.fields[i])].Text(id);
+  }
+
+  // The group values of combination `combo` of `g`, as an invoice line shows them.
+  std::vector<std::string> GroupValues(const Grouping& g, std::uint32_t combo) const {
     std::vector<std::string> values;
     values.reserve(g.fields.size());
-    for (std::size_t i = 0; i < g.fields.size(); ++i) {
-      const std::uint32_t id = g.fields.size() == 1 ? combo : g.tuple_values[combo][i];
-      values.emplace_back(field_values[static_cast<std::size_t>(g.event)][static_cast<std::size_t>(g.fields[i])].Text(id));
-    }
+    for (std::size_t i = 0; i < g.fields.size(); ++i) values.emplace_back(GroupValue(g, combo, i));
     return values;
   }
 
-  // The slots of `g` that `present` marks, ordered by customer, then by group values (the
-  // order of a customer's lines).
-  std::vector<std::uint32_t> OrderedSlots(const Grouping& g, const std::vector<std::uint8_t>& present) const {
+  // An invoice line to make: the slot its state is in, the invoice (customer rank) it goes to,
+  // and its group combination. Lines are made in invoice order, so that only the meter state
+  // is read out of order.
+  struct LineKey {
+    std::uint32_t slot, rank, combo;
+  };
+
+  // One key per customer, in invoice order (ungrouped charges: the slot is the customer).
+  std::vector<LineKey> CustomerKeys() const {
+    std::vector<LineKey> keys(customer_order.size());
+    for (std::uint32_t r = 0; r < keys.size(); ++r) keys[r] = {customer_order[r], r, 0};
+    return keys;
+  }
+
+  // The slots of `g` that `present` marks, in invoice order: by customer rank, then by group
+  // values (the order of a customer's lines).
+  std::vector<LineKey> OrderedSlots(const Grouping& g, const std::vector<std::uint8_t>& present) const {
     // Rank the combinations by their values once, then sort slots by (customer, rank).
     std::size_t combos = 0;
     for (std::uint32_t c : g.slot_combo) combos = std::max<std::size_t>(combos, c + 1);
     std::vector<std::vector<std::string_view>> values(combos);
     for (std::uint32_t c = 0; c < combos; ++c) {
-      for (std::size_t i = 0; i < g.fields.size(); ++i) {
-        const std::uint32_t id = g.fields.size() == 1 ? c : g.tuple_values[c][i];
-        values[c].push_back(field_values[static_cast<std::size_t>(g.event)][static_cast<std::size_t>(g.fields[i])].Text(id));
-      }
+      for (std::size_t i = 0; i < g.fields.size(); ++i) values[c].push_back(GroupValue(g, c, i));
     }
     std::vector<std::uint32_t> by_value(combos), rank(combos);
     std::iota(by_value.begin(), by_value.end(), 0);
     std::sort(by_value.begin(), by_value.end(), [&](std::uint32_t x, std::uint32_t y) { return values[x] < values[y]; });
     for (std::uint32_t r = 0; r < combos; ++r) rank[by_value[r]] = r;
-    std::vector<std::uint32_t> slots;
+    // Sort (customer rank, combination rank) as one integer, the slot beside it.
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> order;
     for (std::uint32_t s = 0; s < present.size(); ++s) {
-      if (present[s]) slots.push_back(s);
+      if (present[s]) order.emplace_back(std::uint64_t{customer_rank[g.slot_customer[s]]} << 32 | rank[g.slot_combo[s]], s);
     }
-    std::sort(slots.begin(), slots.end(), [&](std::uint32_t x, std::uint32_t y) {
-      if (g.slot_customer[x] != g.slot_customer[y]) return g.slot_customer[x] < g.slot_customer[y];
-      return rank[g.slot_combo[x]] < rank[g.slot_combo[y]];
+    std::sort(order.begin(), order.end());
+    std::vector<LineKey> keys(order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      keys[i] = {order[i].second, static_cast<std::uint32_t>(order[i].first >> 32),
+                 by_value[static_cast<std::uint32_t>(order[i].first)]};
+    }
+    return keys;
+  }
+
+  // Customer indices in id order. Ids usually share a prefix ("cus_…"), so the sort key is the
+  // 16 bytes after the prefix all ids share, big-endian: two integer compares decide almost
+  // every comparison, and equal keys fall back to the text.
+  std::vector<std::uint32_t> SortedCustomers() const {
+    struct Key {
+      std::uint64_t hi, lo;
+      std::uint32_t id;
+    };
+    const std::uint32_t n = customers.size();
+    std::size_t common = n > 0 ? customers.Text(0).size() : 0;
+    for (std::uint32_t i = 1; i < n && common > 0; ++i) {
+      const std::string_view a = customers.Text(0), b = customers.Text(i);
+      common = std::min({common, b.size()});
+      std::size_t k = 0;
+      while (k < common && a[k] == b[k]) ++k;
+      common = k;
+    }
+    std::vector<Key> keys(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      unsigned char bytes[16] = {};
+      const std::string_view text = customers.Text(i).substr(common);
+      std::memcpy(bytes, text.data(), std::min<std::size_t>(text.size(), 16));
+      std::uint64_t hi = 0, lo = 0;
+      for (int b = 0; b < 8; ++b) {
+        hi = hi << 8 | bytes[b];
+        lo = lo << 8 | bytes[8 + b];
+      }
+      keys[i] = {hi, lo, i};
+    }
+    std::sort(keys.begin(), keys.end(), [this](const Key& x, const Key& y) {
+      if (x.hi != y.hi) return x.hi < y.hi;
+      if (x.lo != y.lo) return x.lo < y.lo;
+      return customers.Text(x.id) < customers.Text(y.id);
     });
-    return slots;
+    std::vector<std::uint32_t> order(n);
+    for (std::uint32_t r = 0; r < n; ++r) order[r] = keys[r].id;
+    return order;
   }
 
   std::vector<Invoice> Finish() {
     finished = true;
+    // Invoices are made in their final order (by customer id), and every charge appends its
+    // lines in that order: with many customers, filling them in first-seen order and reading
+    // them back sorted was a cache miss per customer and line.
+    customer_order = SortedCustomers();
     const std::uint32_t n = customers.size();
-    // Lines of every charge, per customer.
-    std::vector<std::vector<InvoiceLine>> lines(n);
+    // Room for one line per charge and adjustment and a rounding line: one allocation each.
+    const std::size_t lines_per_invoice = fn.charges.size() + fn.adjustments.size() + 1;
+    customer_rank.resize(n);
+    for (std::uint32_t r = 0; r < n; ++r) customer_rank[customer_order[r]] = r;
+    std::vector<Invoice> invoices;
+    invoices.reserve(n);
+    for (std::uint32_t r = 0; r < n; ++r) {
+      Invoice& inv = invoices.emplace_back();
+      inv.customer = customers.Text(customer_order[r]);
+      inv.plan = fn.plan;
+      inv.period_start = options.period_start;
+      inv.period_end = options.period_end;
+      inv.currency = fn.currency;
+      inv.lines.reserve(lines_per_invoice);
+    }
     for (std::size_t c = 0; c < fn.charges.size(); ++c) {
       const ir::Charge& charge = fn.charges[c];
       try {
         if (charge.per_event) {
-          FinishPerEvent(c, lines);
+          FinishPerEvent(c, invoices);
         } else {
-          FinishAggregate(c, lines);
+          FinishAggregate(c, invoices);
         }
       } catch (const DecimalError& e) {
         throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
       }
     }
-    std::vector<std::uint32_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) { return customers.Text(x) < customers.Text(y); });
-    std::vector<Invoice> invoices;
-    invoices.reserve(order.size());
-    for (std::uint32_t cust : order) {
-      Invoice inv;
-      inv.customer = customers.Text(cust);
-      inv.plan = fn.plan;
-      inv.period_start = options.period_start;
-      inv.period_end = options.period_end;
-      inv.currency = fn.currency;
-      inv.lines = std::move(lines[cust]);
+    for (Invoice& inv : invoices) {
       for (const ir::Adjustment& a : fn.adjustments) {
         try {
           Adjust(a, inv);
@@ -1146,20 +1274,18 @@ struct Engine::State {
         total = rounded;
       }
       inv.total = total;
-      invoices.push_back(std::move(inv));
     }
     return invoices;
   }
 
-  void FinishAggregate(std::size_t c, std::vector<std::vector<InvoiceLine>>& lines) {
+  void FinishAggregate(std::size_t c, std::vector<Invoice>& invoices) {
     const ir::Charge& charge = fn.charges[c];
     // The lines: every customer; a grouped charge, every group value its meters saw. A line is
     // a customer (ungrouped) or a slot of the charge's grouping.
-    std::vector<std::uint32_t> keys;
+    std::vector<LineKey> keys;
     const Grouping* g = nullptr;
     if (charge.group_fields.empty()) {
-      keys.resize(customers.size());
-      std::iota(keys.begin(), keys.end(), 0);
+      keys = CustomerKeys();
     } else {
       int grouping = -1;
       std::vector<std::uint8_t> seen;
@@ -1178,7 +1304,6 @@ struct Engine::State {
       keys = OrderedSlots(*g, seen);
     }
     if (keys.empty()) return;
-    auto customer_of = [&](std::uint32_t key) { return g == nullptr ? key : g->slot_customer[key]; };
     Inputs inputs(charge.line_inputs.size());
     for (std::size_t s = 0; s < charge.line_inputs.size(); ++s) {
       const auto& in = charge.line_inputs[s];
@@ -1187,24 +1312,24 @@ struct Engine::State {
         col.type = ColumnType::kDecimal;
         auto m = static_cast<std::size_t>(in.meter_instance);
         col.decimals.reserve(keys.size());
-        for (std::uint32_t k : keys) col.decimals.push_back(MeterValue(m, k));
+        for (const LineKey& k : keys) col.decimals.push_back(MeterValue(m, k.slot));
       } else if (in.kind == ir::Charge::LineInput::Kind::kGroupValue) {
         const auto gi = static_cast<std::size_t>(in.group_index);
         const ir::Event& event = fn.events[static_cast<std::size_t>(g->event)];
         const bool boolean = event.fields[static_cast<std::size_t>(g->fields[gi])].kind == ValueKind::kBool;
         col.type = boolean ? ColumnType::kBool : ColumnType::kText;
-        for (std::uint32_t k : keys) {
-          std::string v = GroupValues(*g, k)[gi];
+        for (const LineKey& k : keys) {
+          const std::string_view v = GroupValue(*g, k.combo, gi);
           if (boolean) col.bools.push_back(v == "true" ? 1 : 0);
-          else col.texts.push_back(std::move(v));
+          else col.texts.emplace_back(v);
         }
       } else {
         col.type = in.value_kind == ValueKind::kText ? ColumnType::kText
                    : in.value_kind == ValueKind::kBool ? ColumnType::kBool
                                                         : ColumnType::kDecimal;
-        for (std::uint32_t k : keys) {
+        for (const LineKey& k : keys) {
           SubscriptionValue v;
-          auto cust = subscriptions.find(customer_of(k));
+          auto cust = subscriptions.find(customer_order[k.rank]);
           if (cust != subscriptions.end()) {
             auto f = cust->second.find(in.field);
             if (f != cust->second.end()) v = f->second;
@@ -1227,7 +1352,8 @@ struct Engine::State {
     for (std::size_t k = 0; k < keys.size(); ++k) {
       InvoiceLine line;
       line.name = charge.name;
-      if (g != nullptr) line.group = GroupValues(*g, keys[k]);
+      line.price = charge.price_text;
+      if (g != nullptr) line.group = GroupValues(*g, keys[k].combo);
       if (charge.quantity_input >= 0) {
         line.has_quantity = true;
         line.quantity = inputs[static_cast<std::size_t>(charge.quantity_input)].decimals[k];
@@ -1239,26 +1365,29 @@ struct Engine::State {
         else line.tiers = std::move(tiers->tiers[k]);
       }
       line.amount = amount.d[amount.Index(k)];
-      lines[customer_of(keys[k])].push_back(std::move(line));
+      invoices[keys[k].rank].lines.push_back(std::move(line));
     }
   }
 
-  void FinishPerEvent(std::size_t c, std::vector<std::vector<InvoiceLine>>& lines) {
+  void FinishPerEvent(std::size_t c, std::vector<Invoice>& invoices) {
     const ir::Charge& charge = fn.charges[c];
     ChargeState& cs = charges[c];
     const Grouping* g = cs.grouping >= 0 ? &groupings[static_cast<std::size_t>(cs.grouping)] : nullptr;
-    // The slots with events: in (customer, group values) order when grouped.
-    std::vector<std::uint32_t> slots;
-    if (g != nullptr) {
-      slots = OrderedSlots(*g, cs.present);
-    } else {
-      for (std::uint32_t s = 0; s < cs.present.size(); ++s) {
-        if (cs.present[s]) slots.push_back(s);
+    // One line per slot with events, in invoice order; an ungrouped charge gives every other
+    // customer a line at zero.
+    const std::vector<LineKey> keys = g != nullptr ? OrderedSlots(*g, cs.present) : CustomerKeys();
+    for (const LineKey& key : keys) {
+      const std::uint32_t slot = key.slot;
+      InvoiceLine line;
+      line.name = charge.name;
+      line.price = charge.price_text;
+      if (g == nullptr && (slot >= cs.present.size() || !cs.present[slot])) {
+        line.amount = Decimal().Rescale(charge.rounding.point == ir::RoundingRule::Point::kInvoice ? 0 : charge.rounding.scale,
+                                        RoundingMode::kHalfEven);
+        invoices[key.rank].lines.push_back(std::move(line));
+        continue;
       }
-    }
-    std::vector<std::uint8_t> has_line(customers.size(), 0);
-    for (std::uint32_t slot : slots) {
-      Decimal sum = slot < cs.sum.size() ? cs.sum[slot] : Decimal();
+      Decimal sum = slot < cs.sum.size() ? cs.sum[slot].value() : Decimal();
       if (slot < cs.kept.size()) {
         auto& kept = cs.kept[slot];
         // `free first N events or M`: events in time order (ties by amount, then the free
@@ -1277,24 +1406,9 @@ struct Engine::State {
         }
       }
       if (charge.rounding.point == ir::RoundingRule::Point::kLine) sum = sum.Rescale(charge.rounding.scale, charge.rounding.mode);
-      const std::uint32_t cust = g != nullptr ? g->slot_customer[slot] : slot;
-      InvoiceLine line;
-      line.name = charge.name;
-      if (g != nullptr) line.group = GroupValues(*g, slot);
+      if (g != nullptr) line.group = GroupValues(*g, key.combo);
       line.amount = sum;
-      has_line[cust] = 1;
-      lines[cust].push_back(std::move(line));
-    }
-    if (charge.group_fields.empty()) {
-      // Customers with no event of this charge still see the line, at zero.
-      for (std::uint32_t cust = 0; cust < customers.size(); ++cust) {
-        if (has_line[cust]) continue;
-        InvoiceLine line;
-        line.name = charge.name;
-        line.amount = Decimal().Rescale(charge.rounding.point == ir::RoundingRule::Point::kInvoice ? 0 : charge.rounding.scale,
-                                        RoundingMode::kHalfEven);
-        lines[cust].push_back(std::move(line));
-      }
+      invoices[key.rank].lines.push_back(std::move(line));
     }
   }
 

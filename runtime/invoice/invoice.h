@@ -37,6 +37,9 @@ struct InvoiceLine {
   Decimal quantity;                // the metered quantity priced (after allowances)
   std::string unit;                // its unit ("request", "GB·h"); empty when not a quantity
   bool has_quantity = false;
+  std::string price;               // the price as the plan writes it ("0.10 USD per GB",
+                                   // "payment.amount * 2.9% + 0.30 USD"); "" for tiers and
+                                   // adjustments
   std::vector<TierPart> tiers;     // tiered charges: each tier crossed
   Decimal amount;                  // in the invoice currency, after this line's rounding
 };

@@ -209,6 +209,10 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
         text += ",\"unit\":";
         AppendJsonString(text, line.unit);
       }
+      if (!line.price.empty()) {
+        text += ",\"price\":";
+        AppendJsonString(text, line.price);
+      }
       if (!line.tiers.empty()) {
         text += ",\"tiers\":[";
         for (std::size_t t = 0; t < line.tiers.size(); ++t) {
@@ -240,12 +244,12 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
 }
 
 void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
-  std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,amount\n";
+  std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount\n";
   auto row = [&text](const Invoice& invoice, std::string_view kind, std::string_view name, std::string_view group,
-                     std::string_view quantity, std::string_view unit, std::string_view amount) {
+                     std::string_view quantity, std::string_view unit, std::string_view price, std::string_view amount) {
     for (std::string_view field : {std::string_view(invoice.customer), std::string_view(invoice.plan),
                                    std::string_view(invoice.period_start), std::string_view(invoice.period_end),
-                                   std::string_view(invoice.currency), kind, name, group, quantity, unit}) {
+                                   std::string_view(invoice.currency), kind, name, group, quantity, unit, price}) {
       AppendCsvField(text, field);
       text += ',';
     }
@@ -260,9 +264,9 @@ void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
         group += line.group[g];
       }
       row(invoice, LineKindName(line.kind), line.name, group, line.has_quantity ? line.quantity.ToString() : "",
-          line.has_quantity ? line.unit : "", line.amount.ToString());
+          line.has_quantity ? line.unit : "", line.price, line.amount.ToString());
     }
-    row(invoice, "total", "", "", "", "", invoice.total.ToString());
+    row(invoice, "total", "", "", "", "", "", invoice.total.ToString());
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     text.clear();
   }
@@ -283,7 +287,9 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
       any_quantity = any_quantity || line.has_quantity || !line.tiers.empty();
       rows.push_back({LineLabel(line), line.has_quantity ? Printable(WithUnit(line.quantity, line.unit)) : "",
                       line.amount.ToString(),
-                      line.kind == LineKind::kCharge ? "" : std::string("(") + LineKindName(line.kind) + ")"});
+                      line.kind != LineKind::kCharge ? std::string("(") + LineKindName(line.kind) + ")"
+                      : line.price.empty()           ? std::string()
+                                                     : "at " + Printable(line.price)});
       for (const TierPart& tier : line.tiers) {
         rows.push_back({"  " + tier.from.ToString() + " to " + tier.to.ToString(),
                         Printable(WithUnit(tier.quantity, line.unit)), tier.amount.ToString(),

@@ -914,17 +914,17 @@ TEST_CASE("io: invoices as CSV: one row per line and a total row, RFC 4180 quoti
   std::ostringstream out;
   WriteInvoicesCsv(SampleInvoices(), out);
   CHECK(out.str() ==
-        "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,amount\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Platform,,,,49.00\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Requests,,12500000,request,2175.00\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Tokens,\"large|eu, west\",2.5,GB·h,0.125\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,discount,\"Launch \"\"promo\"\"\",,,,-10.00\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,total,,,,,2214.125\n"
-        "\"béta\n\",api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,minimum,Minimum,,,,100.00\n"
-        "\"béta\n\",api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,total,,,,,100.00\n");
+        "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Platform,,,,,49.00\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Requests,,12500000,request,,2175.00\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Tokens,\"large|eu, west\",2.5,GB·h,,0.125\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,discount,\"Launch \"\"promo\"\"\",,,,,-10.00\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,total,,,,,,2214.125\n"
+        "\"béta\n\",api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,minimum,Minimum,,,,,100.00\n"
+        "\"béta\n\",api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,total,,,,,,100.00\n");
   std::ostringstream none;
   WriteInvoicesCsv({}, none);
-  CHECK(none.str() == "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,amount\n");
+  CHECK(none.str() == "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount\n");
 }
 
 TEST_CASE("io: invoices as a table: aligned columns, tiers under their line, a rule and the total") {
