@@ -58,6 +58,23 @@ std::string UnitText(const Type& t) {
 
 ir::ValueType VType(const Type& t) { return {KindOf(t.kind), UnitText(t)}; }
 
+// Source text on one line: every run of white space (line breaks included) becomes one space.
+// (A comment inside a multi-line pricing stays in the text as written.)
+std::string OneLine(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
 std::optional<Decimal> ExactQuotient(const Decimal& a, const Decimal& b) {
   Decimal out;
   if (Decimal::TryDivideExact(a, b, &out)) return out;
@@ -602,12 +619,12 @@ class Lowerer {
     }
     const ast::Pricing& p = d.pricing;
     if (p.kind == ast::PricingKind::kFormula || p.kind == ast::PricingKind::kPerEvent) {
-      c.price_text = std::string(Text(p.value->span));
+      c.price_text = OneLine(Text(p.value->span));
       const auto* product = std::get_if<ast::Binary>(&p.value->kind);
       if (product != nullptr && product->op == BinaryOp::kMul) {
         for (const ast::Expr* side : {product->lhs.get(), product->rhs.get()}) {
           const auto* lit = std::get_if<ast::Literal>(&side->kind);
-          if (lit != nullptr && lit->kind == LiteralKind::kRate) c.price_text = std::string(Text(side->span));
+          if (lit != nullptr && lit->kind == LiteralKind::kRate) c.price_text = OneLine(Text(side->span));
         }
       }
     }
