@@ -1033,8 +1033,12 @@ struct Engine::State {
           ahead(ms.value, j);
           const std::uint32_t slot = slots[j];
           const Decimal& v = value(j);
-          // Strictly better only: on a tie the first value seen stays (as it always has).
-          if (!ms.has[slot] || (max ? Less(ms.value[slot], v) : Less(v, ms.value[slot]))) ms.value[slot] = v;
+          // Equal values written with different decimals (5.0, 5.00) tie-break on the larger
+          // scale, so that which one is kept never depends on the order of events.
+          if (!ms.has[slot] || (max ? Less(ms.value[slot], v) : Less(v, ms.value[slot])) ||
+              (!Less(v, ms.value[slot]) && !Less(ms.value[slot], v) && v.scale() > ms.value[slot].scale())) {
+            ms.value[slot] = v;
+          }
           ms.has[slot] = 1;
         }
         break;
@@ -1044,8 +1048,11 @@ struct Engine::State {
           const std::uint32_t slot = slots[j];
           const Decimal& v = value(j);
           const std::int64_t t = times[sel.Row(j)];
-          // Ties in time take the larger value, so that the order of events never matters.
-          if (!ms.has[slot] || t > ms.time[slot] || (t == ms.time[slot] && Less(ms.value[slot], v))) {
+          // Ties in time take the larger value, then the larger scale, so that the order of
+          // events never matters.
+          if (!ms.has[slot] || t > ms.time[slot] ||
+              (t == ms.time[slot] && (Less(ms.value[slot], v) ||
+                                      (!Less(v, ms.value[slot]) && v.scale() > ms.value[slot].scale())))) {
             ms.value[slot] = v;
             ms.time[slot] = t;
           }
@@ -1154,7 +1161,7 @@ struct Engine::State {
   // The slots of `g` that `present` marks, in invoice order: by customer rank, then by group
   // values (the order of a customer's lines).
   std::vector<LineKey> OrderedSlots(const Grouping& g, const std::vector<std::uint8_t>& present) const {
-    // Rank the combinations by their values once, then sort slots by (customer, rank).
+    // Rank the combinations by their values once.
     std::size_t combos = 0;
     for (std::uint32_t c : g.slot_combo) combos = std::max<std::size_t>(combos, c + 1);
     std::vector<std::vector<std::string_view>> values(combos);
@@ -1165,16 +1172,24 @@ struct Engine::State {
     std::iota(by_value.begin(), by_value.end(), 0);
     std::sort(by_value.begin(), by_value.end(), [&](std::uint32_t x, std::uint32_t y) { return values[x] < values[y]; });
     for (std::uint32_t r = 0; r < combos; ++r) rank[by_value[r]] = r;
-    // Sort (customer rank, combination rank) as one integer, the slot beside it.
-    std::vector<std::pair<std::uint64_t, std::uint32_t>> order;
+    // Slots by customer rank with a counting sort (ranks are dense), then each customer's few
+    // slots by combination rank.
+    const std::size_t n = customer_order.size();
+    std::vector<std::uint32_t> start(n + 1, 0);
     for (std::uint32_t s = 0; s < present.size(); ++s) {
-      if (present[s]) order.emplace_back(std::uint64_t{customer_rank[g.slot_customer[s]]} << 32 | rank[g.slot_combo[s]], s);
+      if (present[s]) ++start[customer_rank[g.slot_customer[s]] + 1];
     }
-    std::sort(order.begin(), order.end());
-    std::vector<LineKey> keys(order.size());
-    for (std::size_t i = 0; i < order.size(); ++i) {
-      keys[i] = {order[i].second, static_cast<std::uint32_t>(order[i].first >> 32),
-                 by_value[static_cast<std::uint32_t>(order[i].first)]};
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    std::vector<LineKey> keys(start[n]);
+    std::vector<std::uint32_t> next(start.begin(), start.end() - 1);
+    for (std::uint32_t s = 0; s < present.size(); ++s) {
+      if (!present[s]) continue;
+      const std::uint32_t r = customer_rank[g.slot_customer[s]];
+      keys[next[r]++] = {s, r, g.slot_combo[s]};
+    }
+    auto by_combo = [&rank](const LineKey& x, const LineKey& y) { return rank[x.combo] < rank[y.combo]; };
+    for (std::size_t r = 0; r < n; ++r) {
+      if (start[r + 1] - start[r] > 1) std::sort(keys.begin() + start[r], keys.begin() + start[r + 1], by_combo);
     }
     return keys;
   }
@@ -1225,10 +1240,16 @@ struct Engine::State {
     // them back sorted was a cache miss per customer and line.
     customer_order = SortedCustomers();
     const std::uint32_t n = customers.size();
-    // Room for one line per charge and adjustment and a rounding line: one allocation each.
-    const std::size_t lines_per_invoice = fn.charges.size() + fn.adjustments.size() + 1;
     customer_rank.resize(n);
     for (std::uint32_t r = 0; r < n; ++r) customer_rank[customer_order[r]] = r;
+    // The lines of every charge first, so that each invoice's lines are allocated once: one
+    // per key, and room for every adjustment and a rounding line.
+    std::vector<std::vector<LineKey>> keys(fn.charges.size());
+    std::vector<std::size_t> lines_of(n, fn.adjustments.size() + 1);
+    for (std::size_t c = 0; c < fn.charges.size(); ++c) {
+      keys[c] = LineKeys(c);
+      for (const LineKey& k : keys[c]) ++lines_of[k.rank];
+    }
     std::vector<Invoice> invoices;
     invoices.reserve(n);
     for (std::uint32_t r = 0; r < n; ++r) {
@@ -1238,15 +1259,15 @@ struct Engine::State {
       inv.period_start = options.period_start;
       inv.period_end = options.period_end;
       inv.currency = fn.currency;
-      inv.lines.reserve(lines_per_invoice);
+      inv.lines.reserve(lines_of[r]);
     }
     for (std::size_t c = 0; c < fn.charges.size(); ++c) {
       const ir::Charge& charge = fn.charges[c];
       try {
         if (charge.per_event) {
-          FinishPerEvent(c, invoices);
+          FinishPerEvent(c, keys[c], invoices);
         } else {
-          FinishAggregate(c, invoices);
+          FinishAggregate(c, keys[c], invoices);
         }
       } catch (const DecimalError& e) {
         throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
@@ -1278,31 +1299,44 @@ struct Engine::State {
     return invoices;
   }
 
-  void FinishAggregate(std::size_t c, std::vector<Invoice>& invoices) {
+  // The grouping a charge's lines are keyed by, or null when it is not grouped.
+  const Grouping* GroupingOf(std::size_t c) const {
     const ir::Charge& charge = fn.charges[c];
-    // The lines: every customer; a grouped charge, every group value its meters saw. A line is
-    // a customer (ungrouped) or a slot of the charge's grouping.
-    std::vector<LineKey> keys;
-    const Grouping* g = nullptr;
-    if (charge.group_fields.empty()) {
-      keys = CustomerKeys();
-    } else {
-      int grouping = -1;
-      std::vector<std::uint8_t> seen;
-      for (const auto& in : charge.line_inputs) {
-        if (in.kind != ir::Charge::LineInput::Kind::kMeter) continue;
-        const MeterState& ms = meters[static_cast<std::size_t>(in.meter_instance)];
-        if (grouping >= 0 && ms.grouping != grouping) {
-          throw RatingError(fmt::format("internal: the meters of charge \"{}\" are grouped differently", charge.name), charge.source);
-        }
-        grouping = ms.grouping;
-        if (seen.size() < ms.present.size()) seen.resize(ms.present.size());
-        for (std::size_t s = 0; s < ms.present.size(); ++s) seen[s] |= ms.present[s];
+    if (charge.group_fields.empty()) return nullptr;
+    if (charge.per_event) return &groupings[static_cast<std::size_t>(charges[c].grouping)];
+    int grouping = -1;
+    for (const auto& in : charge.line_inputs) {
+      if (in.kind != ir::Charge::LineInput::Kind::kMeter) continue;
+      const MeterState& ms = meters[static_cast<std::size_t>(in.meter_instance)];
+      if (grouping >= 0 && ms.grouping != grouping) {
+        throw RatingError(fmt::format("internal: the meters of charge \"{}\" are grouped differently", charge.name), charge.source);
       }
-      if (grouping < 0) return;
-      g = &groupings[static_cast<std::size_t>(grouping)];
-      keys = OrderedSlots(*g, seen);
+      grouping = ms.grouping;
     }
+    return grouping >= 0 ? &groupings[static_cast<std::size_t>(grouping)] : nullptr;
+  }
+
+  // The lines of charge `c`, in invoice order: every customer; a grouped charge, every group
+  // value its meters (or its events) saw.
+  std::vector<LineKey> LineKeys(std::size_t c) const {
+    const ir::Charge& charge = fn.charges[c];
+    if (charge.group_fields.empty()) return CustomerKeys();
+    const Grouping* g = GroupingOf(c);
+    if (g == nullptr) return {};
+    if (charge.per_event) return OrderedSlots(*g, charges[c].present);
+    std::vector<std::uint8_t> seen;
+    for (const auto& in : charge.line_inputs) {
+      if (in.kind != ir::Charge::LineInput::Kind::kMeter) continue;
+      const MeterState& ms = meters[static_cast<std::size_t>(in.meter_instance)];
+      if (seen.size() < ms.present.size()) seen.resize(ms.present.size());
+      for (std::size_t s = 0; s < ms.present.size(); ++s) seen[s] |= ms.present[s];
+    }
+    return OrderedSlots(*g, seen);
+  }
+
+  void FinishAggregate(std::size_t c, const std::vector<LineKey>& keys, std::vector<Invoice>& invoices) {
+    const ir::Charge& charge = fn.charges[c];
+    const Grouping* g = GroupingOf(c);
     if (keys.empty()) return;
     Inputs inputs(charge.line_inputs.size());
     for (std::size_t s = 0; s < charge.line_inputs.size(); ++s) {
@@ -1369,13 +1403,12 @@ struct Engine::State {
     }
   }
 
-  void FinishPerEvent(std::size_t c, std::vector<Invoice>& invoices) {
+  void FinishPerEvent(std::size_t c, const std::vector<LineKey>& keys, std::vector<Invoice>& invoices) {
     const ir::Charge& charge = fn.charges[c];
     ChargeState& cs = charges[c];
-    const Grouping* g = cs.grouping >= 0 ? &groupings[static_cast<std::size_t>(cs.grouping)] : nullptr;
-    // One line per slot with events, in invoice order; an ungrouped charge gives every other
-    // customer a line at zero.
-    const std::vector<LineKey> keys = g != nullptr ? OrderedSlots(*g, cs.present) : CustomerKeys();
+    const Grouping* g = GroupingOf(c);
+    // One line per slot with events; an ungrouped charge gives every other customer a line at
+    // zero.
     for (const LineKey& key : keys) {
       const std::uint32_t slot = key.slot;
       InvoiceLine line;
@@ -1388,6 +1421,9 @@ struct Engine::State {
         continue;
       }
       Decimal sum = slot < cs.sum.size() ? cs.sum[slot].value() : Decimal();
+      // Rounded per event, a line whose events were all free is still a zero at the rule's
+      // scale (0.00, not 0), like any other line of the charge.
+      if (charge.rounding.point == ir::RoundingRule::Point::kEvent) sum = sum.Rescale(std::max(sum.scale(), charge.rounding.scale), RoundingMode::kHalfEven);
       if (slot < cs.kept.size()) {
         auto& kept = cs.kept[slot];
         // `free first N events or M`: events in time order (ties by amount, then the free
