@@ -1462,10 +1462,12 @@ struct Engine::State {
     Decimal base = SumOf(inv, a.charges);
     Decimal amount;
     LineKind kind = LineKind::kDiscount;
-    const int scale = fn.rounding.point == ir::RoundingRule::Point::kInvoice ? std::max(base.scale(), fn.rounding.scale) : fn.rounding.scale;
+    const bool per_invoice = fn.rounding.point == ir::RoundingRule::Point::kInvoice;
     switch (a.kind) {
       case ir::Adjustment::Kind::kPercentDiscount:
-        amount = -(base * a.amount).Rescale(scale, fn.rounding.mode);
+        // Rounded like a line by the plan's rule; rounding per invoice keeps it exact (the
+        // invoice's total is the one rounding).
+        amount = per_invoice ? -(base * a.amount).Normalized() : -(base * a.amount).Rescale(fn.rounding.scale, fn.rounding.mode);
         break;
       case ir::Adjustment::Kind::kFixedDiscount:
         amount = -(base < a.amount ? (base.sign() > 0 ? base : Decimal()) : a.amount);

@@ -324,7 +324,9 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
     first = false;
     text += "customer  " + Printable(invoice.customer) + "\n";
     text += "plan      " + Printable(invoice.plan) + "\n";
-    text += "period    " + Printable(invoice.period_start) + " to " + Printable(invoice.period_end) + "\n";
+    text += invoice.period_start.empty() && invoice.period_end.empty()
+                ? std::string("period    (not given)\n")
+                : "period    " + Printable(invoice.period_start) + " to " + Printable(invoice.period_end) + "\n";
     text += "currency  " + Printable(invoice.currency) + "\n\n";
     for (const Row& r : rows) append_row(r.label, r.quantity, r.amount, r.note);
     text.append(w_label + (any_quantity ? 2 + w_quantity : 0) + 2 + w_amount, '-');
