@@ -11,6 +11,7 @@
 #include "TariffLexer.h"
 #include "TariffParser.h"
 #include "antlr4-runtime.h"
+#include "runtime/text/utf8.h"
 
 namespace tariff {
 namespace {
@@ -806,33 +807,11 @@ class Builder {
 
 }  // namespace
 
-namespace {
-
-// Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlongs, no
-// surrogates, nothing above U+10FFFF), or npos. ANTLR's input stream would throw on it.
-std::size_t FirstBadUtf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    auto b = static_cast<unsigned char>(text[i]);
-    if (b < 0x80) { ++i; continue; }
-    std::size_t n = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
-    if (n == 0 || i + n > text.size()) return i;
-    auto b1 = static_cast<unsigned char>(text[i + 1]);
-    if ((b == 0xE0 && b1 < 0xA0) || (b == 0xED && b1 > 0x9F) || (b == 0xF0 && b1 < 0x90) || (b == 0xF4 && b1 > 0x8F)) return i;
-    for (std::size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return i;
-    }
-    i += n;
-  }
-  return std::string_view::npos;
-}
-
-}  // namespace
-
 ParseResult Parse(const SourceFile& source, FileId file_id, DiagnosticSink& sink) {
   ParseResult result;
   const std::string& text = source.text();
-  if (std::size_t bad = FirstBadUtf8(text); bad != std::string_view::npos) {
+  // ANTLR's input stream would throw on malformed UTF-8: report it in our words instead.
+  if (std::size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
     auto offset = static_cast<std::uint32_t>(bad);
     sink.Report(DiagKind::SyntaxError, Span{file_id, offset, offset + 1},
                 fmt::format("byte 0x{:02X} is not UTF-8 text", static_cast<unsigned char>(text[bad])))

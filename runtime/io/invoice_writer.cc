@@ -6,6 +6,7 @@
 // carried unchanged and parsed exactly by whoever needs the value. The shapes are documented in
 // docs/invoice.md.
 #include "runtime/io/invoice_writer.h"
+#include "runtime/text/utf8.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -56,28 +57,9 @@ void AppendJsonString(std::string& out, std::string_view text) {
       ++i;
       continue;
     }
-    // A multi-byte sequence: copied when valid.
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      cp = c & 0x07;
-    }
-    bool valid = len > 0 && i + len <= n;
-    for (std::size_t k = 1; valid && k < len; ++k) {
-      if ((s[i + k] & 0xc0) != 0x80) valid = false;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if (valid && ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                  (cp >= 0xd800 && cp <= 0xdfff))) {
-      valid = false;
-    }
+    // A multi-byte sequence: copied when well-formed.
+    const std::size_t len = Utf8SequenceLength(text, i);
+    const bool valid = len > 1;
     if (valid) {
       out.append(text.substr(i, len));
       i += len;

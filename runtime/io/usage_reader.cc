@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/io/reader_internal.h"
+#include "runtime/text/utf8.h"
 
 namespace tariff {
 namespace io_internal {
@@ -173,38 +174,8 @@ bool ValidUtf8(std::string_view text, std::size_t* bad) {
       i += 8;
     }
     if (i >= n) break;
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len;
-    std::uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      *bad = i;
-      return false;
-    }
-    if (i + len > n) {
-      *bad = i;
-      return false;
-    }
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xc0) != 0x80) {
-        *bad = i;
-        return false;
-      }
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
+    const std::size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) {
       *bad = i;
       return false;
     }
