@@ -140,3 +140,25 @@ TEST_CASE("driver: check exit codes: clean 0, warnings 0 or 1 with --strict, err
   CHECK(RunTariff({"check", "/no/such/plan.tariff"}).code == 2);
   CHECK(RunTariff({"check", "--format", "yaml", clean.path.string()}).code == 2);
 }
+
+TEST_CASE("driver: rate's usage errors exit 2 with a message that says what to do") {
+  const std::string plans = std::string(TARIFF_SOURCE_DIR) + "/plans/lago-charges/lago-charges.tariff";
+  const std::string single = std::string(TARIFF_SOURCE_DIR) + "/plans/api-platform/api-platform.tariff";
+  auto r = RunTariff({"rate", single});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("no usage given") != std::string::npos);
+  r = RunTariff({"rate", plans, "--usage", "u.csv"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("choose one with --plan NAME") != std::string::npos);
+  r = RunTariff({"rate", plans, "--plan", "nope", "--usage", "u.csv"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("has no plan \"nope\"") != std::string::npos);
+  r = RunTariff({"rate", single, "--usage", "u.csv", "--period", "2026-03-01..2026-02-01"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("ends before it starts") != std::string::npos);
+  r = RunTariff({"rate", single, "--usage", "u.csv", "--period", "2026-13-01..2026-02-01"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--period start") != std::string::npos);
+  r = RunTariff({"rate", single, "--usage", "u.csv", "--period", "march"});
+  CHECK(r.code == 2);
+}
