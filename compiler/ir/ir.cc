@@ -36,6 +36,15 @@ const char* OpName(Op op) {
   return "?";
 }
 
+const char* ProrationBasisName(ProrationBasis basis) {
+  switch (basis) {
+    case ProrationBasis::kNone: return "none";
+    case ProrationBasis::kDay: return "day";
+    case ProrationBasis::kSecond: return "second";
+  }
+  return "?";
+}
+
 const char* AggregationName(Aggregation aggregation) {
   switch (aggregation) {
     case Aggregation::kCount: return "count";
@@ -172,6 +181,17 @@ std::string Dump(const RatingFunction& f) {
   std::string out = fmt::format("plan \"{}\" currency {} minor_units {} rounding {} scale {} per {}\n", f.plan,
                                 f.currency, f.minor_units, RoundingModeName(f.rounding.mode), f.rounding.scale,
                                 PointName(f.rounding.point));
+  const char* lengths[] = {"month", "quarter", "year", "day"};
+  out += fmt::format("period {} {} anchor \"{}\" timezone \"{}\"", f.period.count, lengths[static_cast<int>(f.period.length)],
+                     f.period.anchor, f.period.time_zone);
+  if (!f.version.empty()) out += fmt::format(" version {}", f.version);
+  if (!f.effective.empty()) out += fmt::format(" effective {}", f.effective);
+  out += fmt::format(" on_change {}", f.split_on_change ? "split" : "next_period");
+  if (!f.credit_order.empty()) {
+    out += " credits";
+    for (const auto& o : f.credit_order) out += " " + o;
+  }
+  out += "\n";
   for (const Event& e : f.events) {
     out += fmt::format("event {}", e.name);
     for (const Field& field : e.fields) {
@@ -197,6 +217,7 @@ std::string Dump(const RatingFunction& f) {
   for (const Charge& c : f.charges) {
     out += fmt::format("charge \"{}\" {} rounding {} scale {} per {}", c.name, c.per_event ? "per_event" : "aggregate",
                        RoundingModeName(c.rounding.mode), c.rounding.scale, PointName(c.rounding.point));
+    if (c.proration != ProrationBasis::kNone) out += fmt::format(" prorated by {}", ProrationBasisName(c.proration));
     for (const auto& g : c.group_names) out += " by " + g;
     out += "\n";
     if (c.per_event) {
@@ -215,6 +236,8 @@ std::string Dump(const RatingFunction& f) {
           case Charge::LineInput::Kind::kMeter: out += fmt::format("  slot {} = meter #{}\n", s, in.meter_instance); break;
           case Charge::LineInput::Kind::kGroupValue: out += fmt::format("  slot {} = group value {}\n", s, in.group_index); break;
           case Charge::LineInput::Kind::kSubscription: out += fmt::format("  slot {} = subscription.{}\n", s, in.field); break;
+          case Charge::LineInput::Kind::kActive: out += fmt::format("  slot {} = active {}s\n", s, ProrationBasisName(in.basis)); break;
+          case Charge::LineInput::Kind::kLength: out += fmt::format("  slot {} = period {}s\n", s, ProrationBasisName(in.basis)); break;
         }
       }
       out += "  line:\n";
@@ -225,6 +248,7 @@ std::string Dump(const RatingFunction& f) {
     const char* kinds[] = {"percent_discount", "fixed_discount", "minimum", "maximum"};
     out += fmt::format("adjustment {} {}", kinds[static_cast<int>(a.kind)], a.amount.ToString());
     for (const auto& c : a.charges) out += fmt::format(" on \"{}\"", c);
+    if (a.proration != ProrationBasis::kNone) out += fmt::format(" prorated by {}", ProrationBasisName(a.proration));
     out += "\n";
   }
   return out;

@@ -146,6 +146,12 @@ struct MeterInstance {
   Span source;
 };
 
+// How a recurring fee or a minimum is prorated for a customer active in part of the period:
+// by the exact seconds active, by local calendar days active (a started day counts whole), or
+// not at all.
+enum class ProrationBasis : std::uint8_t { kNone, kDay, kSecond };
+const char* ProrationBasisName(ProrationBasis basis);  // "none", "day", "second"
+
 struct RoundingRule {
   RoundingMode mode = RoundingMode::kHalfEven;
   int scale = 2;
@@ -163,17 +169,21 @@ struct Charge {
   std::vector<std::string> group_names;
   // Aggregate charges.
   struct LineInput {
-    enum class Kind : std::uint8_t { kMeter, kGroupValue, kSubscription } kind = Kind::kMeter;
+    // kActive / kLength: the customer's active part of the period and the period's length, in
+    // `basis` units (seconds or local days); a prorated line is `amount × active ÷ length`.
+    enum class Kind : std::uint8_t { kMeter, kGroupValue, kSubscription, kActive, kLength } kind = Kind::kMeter;
     int meter_instance = -1;  // kMeter
     int group_index = -1;     // kGroupValue: index into group_fields
     std::string field;        // kSubscription: `subscription.FIELD`
     ValueKind value_kind = ValueKind::kDecimal;  // kSubscription
+    ProrationBasis basis = ProrationBasis::kNone;  // kActive, kLength
   };
   std::vector<LineInput> line_inputs;
   Program line;                     // → money, rounded per the rule (kRound at the end)
   int quantity_input = -1;          // the line input shown as the line's quantity, or -1
   std::string quantity_unit;
   bool recurring = false;           // reads no meter: one line per customer
+  ProrationBasis proration = ProrationBasis::kNone;  // recurring: how the line is prorated
   std::string price_text;           // the price as the plan writes it, shown on the line:
                                     // the rate of `meter * RATE`, else the whole pricing
                                     // (`payment.amount * 2.9% + 0.30 USD`); "" for tiers
@@ -192,7 +202,17 @@ struct Adjustment {
   Decimal amount;                   // percent as a fraction, or money
   std::vector<std::string> charges; // empty: the whole invoice
   std::string name;                 // the line's name: "Minimum 100.00 USD", "Discount 10% on Tokens"
+  ProrationBasis proration = ProrationBasis::kNone;  // minimums: prorated like recurring fees
   Span source;
+};
+
+// The billing period as the plan declares it (`period month anchor … timezone "…"`); the
+// billing layer (runtime/billing) turns it into intervals with runtime/calendar.
+struct PeriodSpec {
+  enum class Length : std::uint8_t { kMonth, kQuarter, kYear, kDays } length = Length::kMonth;
+  int count = 1;             // kDays: the number of days
+  std::string anchor;        // as written; "" for the default
+  std::string time_zone = "UTC";
 };
 
 // The whole rating function of one plan.
@@ -205,6 +225,12 @@ struct RatingFunction {
   std::vector<Charge> charges;
   std::vector<Adjustment> adjustments;
   RoundingRule rounding;  // the plan's
+  PeriodSpec period;
+  // `version N effective DATE`: "" when the plan has no version / no effective date.
+  std::string version;
+  std::string effective;
+  bool split_on_change = true;             // `on change split` (default) or `next period`
+  std::vector<std::string> credit_order;   // `credits drawn by expiry, priority`; default expiry, priority
 };
 
 // A deterministic text form, for golden tests (`tariff rate --dump ir`).

@@ -102,8 +102,18 @@ class Lowerer {
     fn_.currency = plan_.currency;
     fn_.minor_units = plan_.minor_units;
     fn_.rounding = DefaultRounding();
+    if (plan_.plan->version) fn_.version = plan_.plan->version->ToString();
+    if (plan_.plan->effective) fn_.effective = plan_.plan->effective->text;
+    fn_.credit_order = {"expiry", "priority"};
     for (const ast::PlanItem& item : plan_.plan->items) {
       if (const auto* d = std::get_if<ast::RoundingDecl>(&item.kind)) fn_.rounding = Rounding(d->spec);
+      if (const auto* d = std::get_if<ast::ProrationDecl>(&item.kind)) proration_ = Basis(d->spec);
+      if (const auto* d = std::get_if<ast::PeriodDecl>(&item.kind)) fn_.period = Period(*d);
+      if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) fn_.split_on_change = d->policy.has_value();
+      if (const auto* d = std::get_if<ast::CreditsDecl>(&item.kind)) {
+        fn_.credit_order.clear();
+        for (const ast::Name& n : d->order) fn_.credit_order.push_back(n.text);
+      }
     }
     // Events in declaration order, fields in declaration order after `customer` and `time`.
     for (const ast::PlanItem& item : plan_.plan->items) {
@@ -134,6 +144,28 @@ class Lowerer {
 
   const Type& TypeOf(const ast::Node& n) const { return checked_.types[static_cast<std::size_t>(n.id.index)]; }
   std::string_view Text(Span s) const { return std::string_view(source_.text()).substr(s.begin, s.end - s.begin); }
+
+  static ir::ProrationBasis Basis(const ast::ProrationSpec& spec) {
+    if (!spec.prorated) return ir::ProrationBasis::kNone;
+    return spec.basis.text == "day" ? ir::ProrationBasis::kDay : ir::ProrationBasis::kSecond;
+  }
+
+  static ir::PeriodSpec Period(const ast::PeriodDecl& d) {
+    ir::PeriodSpec p;
+    const std::string& l = d.length.text;
+    if (l == "quarter" || l == "quarters") p.length = ir::PeriodSpec::Length::kQuarter;
+    else if (l == "year" || l == "years") p.length = ir::PeriodSpec::Length::kYear;
+    else if (l == "day" || l == "days") p.length = ir::PeriodSpec::Length::kDays;
+    else if (l == "week" || l == "weeks") p.length = ir::PeriodSpec::Length::kDays;
+    else p.length = ir::PeriodSpec::Length::kMonth;
+    int count = d.count ? static_cast<int>(d.count->coefficient()) : 1;
+    if (l == "week" || l == "weeks") count *= 7;
+    if (l == "quarter" || l == "quarters") count = 1;
+    p.count = count;
+    if (d.anchor) p.anchor = d.anchor->text;
+    if (d.timezone) p.time_zone = d.timezone->value;
+    return p;
+  }
 
   ir::RoundingRule DefaultRounding() const {
     ir::RoundingRule r;
@@ -582,6 +614,7 @@ class Lowerer {
     std::optional<Decimal> included;
     std::optional<Unit> included_unit;
     bool flat_at_zero = true;
+    ir::ProrationBasis proration = proration_;
     for (const ast::ChargeOption& o : d.options) {
       switch (o.kind) {
         case ast::ChargeOptionKind::kRounding: c.rounding = Rounding(o.rounding); break;
@@ -603,6 +636,7 @@ class Lowerer {
           break;
         }
         case ast::ChargeOptionKind::kFlatAtZero: flat_at_zero = o.flag; break;
+        case ast::ChargeOptionKind::kProration: proration = Basis(o.proration); break;
         default: break;
       }
     }
@@ -662,11 +696,44 @@ class Lowerer {
       if (p.kind == ast::PricingKind::kGraduated || p.kind == ast::PricingKind::kVolume) {
         v = Tiers(c.line, v, p, TypeOf(*p.value), flat_at_zero);
       }
+      // A fee that reads no usage (a flat fee, seats from the subscription) is recurring: one
+      // line per customer, prorated for a customer active in part of the period, exactly
+      // (`fee × active ÷ length`, the division at the intermediate scale) and before rounding.
+      c.recurring = std::none_of(c.line_inputs.begin(), c.line_inputs.end(), [](const ir::Charge::LineInput& in) {
+        return in.kind == ir::Charge::LineInput::Kind::kMeter || in.kind == ir::Charge::LineInput::Kind::kGroupValue;
+      });
+      if (c.recurring && proration != ir::ProrationBasis::kNone) {
+        c.proration = proration;
+        v = Prorate(c, v, proration, p.span);
+      }
       if (c.rounding.point != ir::RoundingRule::Point::kInvoice) v = Round(c.line, v, c.rounding);
       c.line.result = v;
-      c.recurring = c.line_inputs.empty();
     }
     fn_.charges.push_back(std::move(c));
+  }
+
+  std::int32_t Prorate(ir::Charge& c, std::int32_t v, ir::ProrationBasis basis, Span span) {
+    const char* unit = basis == ir::ProrationBasis::kDay ? "day" : "s";
+    auto input = [&](ir::Charge::LineInput::Kind kind) {
+      ir::Charge::LineInput in;
+      in.kind = kind;
+      in.basis = basis;
+      c.line_inputs.push_back(in);
+      return Input(c.line, static_cast<int>(c.line_inputs.size() - 1), {ir::ValueKind::kDecimal, unit}, span);
+    };
+    std::int32_t active = input(ir::Charge::LineInput::Kind::kActive);
+    std::int32_t length = input(ir::Charge::LineInput::Kind::kLength);
+    const ir::ValueType money{ir::ValueKind::kDecimal, fn_.currency};
+    std::int32_t product = Binary(c.line, ir::Op::kMul, v, active, {ir::ValueKind::kDecimal, fmt::format("{}·{}", fn_.currency, unit)}, span);
+    ir::Inst div;
+    div.op = ir::Op::kDiv;
+    div.a = product;
+    div.b = length;
+    div.type = money;
+    div.scale = kIntermediateScale;
+    div.mode = RoundingMode::kHalfEven;
+    div.source = span;
+    return Emit(c.line, div);
   }
 
   std::int32_t Tiers(ir::Program& prog, std::int32_t subject, const ast::Pricing& p, const Type& subject_t, bool flat_at_zero) {
@@ -741,6 +808,9 @@ class Lowerer {
     for (const auto& s : a.charges) on += (on.empty() ? "" : ", ") + s;
     a.name = fmt::format("{} {}{}", d.is_minimum ? "Minimum" : "Maximum", Text(d.amount->span),
                          on.empty() ? std::string() : " on " + on);
+    // A minimum commitment is prorated like a recurring fee (the plan's rule unless the minimum
+    // says `prorated by …` / `not prorated`); a cap is not.
+    if (d.is_minimum) a.proration = d.proration ? Basis(*d.proration) : proration_;
     a.source = d.span;
     fn_.adjustments.push_back(std::move(a));
   }
@@ -752,6 +822,8 @@ class Lowerer {
   std::map<std::string, int> event_index_;
   std::vector<const EventInfo*> event_types_;
   std::map<std::pair<std::string, std::vector<int>>, int> meter_instances_;
+  // `proration by …`; Stripe's default, by the second, when the plan does not say.
+  ir::ProrationBasis proration_ = ir::ProrationBasis::kSecond;
 };
 
 }  // namespace

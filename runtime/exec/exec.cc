@@ -746,6 +746,7 @@ struct Engine::State {
     bool flag = false;
   };
   std::unordered_map<std::uint32_t, std::map<std::string, SubscriptionValue>> subscriptions;
+  std::unordered_map<std::uint32_t, ActivePeriod> active;  // customers active in part of the period
   bool finished = false;
 
   // Per-batch scratch.
@@ -1273,10 +1274,11 @@ struct Engine::State {
         throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
       }
     }
-    for (Invoice& inv : invoices) {
+    for (std::size_t rank = 0; rank < invoices.size(); ++rank) {
+      Invoice& inv = invoices[rank];
       for (const ir::Adjustment& a : fn.adjustments) {
         try {
-          Adjust(a, inv);
+          Adjust(a, inv, customer_order[rank]);
         } catch (const DecimalError& e) {
           throw RatingError(fmt::format("{}: {}", a.name, e.what()), a.source);
         }
@@ -1357,6 +1359,10 @@ struct Engine::State {
           if (boolean) col.bools.push_back(v == "true" ? 1 : 0);
           else col.texts.emplace_back(v);
         }
+      } else if (in.kind == ir::Charge::LineInput::Kind::kActive || in.kind == ir::Charge::LineInput::Kind::kLength) {
+        col.type = ColumnType::kDecimal;
+        col.decimals.reserve(keys.size());
+        for (const LineKey& k : keys) col.decimals.push_back(PeriodShare(customer_order[k.rank], in.kind, in.basis));
       } else {
         col.type = in.value_kind == ValueKind::kText ? ColumnType::kText
                    : in.value_kind == ValueKind::kBool ? ColumnType::kBool
@@ -1458,7 +1464,18 @@ struct Engine::State {
     return sum;
   }
 
-  void Adjust(const ir::Adjustment& a, Invoice& inv) {
+  // A customer's active part of the period, or its length, in the basis' unit; 1 and 1 (no
+  // proration) for a customer without an ActivePeriod.
+  Decimal PeriodShare(std::uint32_t customer, ir::Charge::LineInput::Kind kind, ir::ProrationBasis basis) const {
+    auto it = active.find(customer);
+    if (it == active.end()) return Decimal(1);
+    const ActivePeriod& a = it->second;
+    const bool day = basis == ir::ProrationBasis::kDay;
+    if (kind == ir::Charge::LineInput::Kind::kActive) return day ? a.active_days : a.active_seconds;
+    return day ? a.length_days : a.length_seconds;
+  }
+
+  void Adjust(const ir::Adjustment& a, Invoice& inv, std::uint32_t customer) {
     Decimal base = SumOf(inv, a.charges);
     Decimal amount;
     LineKind kind = LineKind::kDiscount;
@@ -1472,11 +1489,20 @@ struct Engine::State {
       case ir::Adjustment::Kind::kFixedDiscount:
         amount = -(base < a.amount ? (base.sign() > 0 ? base : Decimal()) : a.amount);
         break;
-      case ir::Adjustment::Kind::kMinimum:
+      case ir::Adjustment::Kind::kMinimum: {
         kind = LineKind::kMinimum;
-        if (base >= a.amount) return;
-        amount = a.amount - base;
+        Decimal minimum = a.amount;
+        if (a.proration != ir::ProrationBasis::kNone && active.count(customer) != 0) {
+          // Prorated like a recurring fee, exactly, then rounded by the plan's rule.
+          Decimal part = PeriodShare(customer, ir::Charge::LineInput::Kind::kActive, a.proration);
+          Decimal whole = PeriodShare(customer, ir::Charge::LineInput::Kind::kLength, a.proration);
+          minimum = Decimal::Divide(a.amount * part, whole, 20, RoundingMode::kHalfEven);
+          if (!per_invoice) minimum = minimum.Rescale(fn.rounding.scale, fn.rounding.mode);
+        }
+        if (base >= minimum) return;
+        amount = minimum - base;
         break;
+      }
       case ir::Adjustment::Kind::kMaximum:
         kind = LineKind::kMaximum;
         if (base <= a.amount) return;
@@ -1511,6 +1537,10 @@ void Engine::SetSubscription(const std::string& customer, const std::string& fie
 
 void Engine::SetSubscription(const std::string& customer, const std::string& field, bool value) {
   state_->subscriptions[state_->Customer(customer)][field].flag = value;
+}
+
+void Engine::SetActive(const std::string& customer, const ActivePeriod& period) {
+  state_->active[state_->Customer(customer)] = period;
 }
 
 std::vector<Invoice> Engine::Finish() { return state_->Finish(); }

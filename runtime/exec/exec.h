@@ -41,6 +41,14 @@ struct RatingOptions {
 // Event schemas for readers (runtime/io), in the rating function's event order.
 std::vector<EventSchema> SchemasOf(const ir::RatingFunction& function);
 
+// The part of the billing period a customer's subscription is active, for proration: recurring
+// fees and minimums are multiplied by active ÷ length in the basis the plan declares. Without
+// one, a customer is active the whole period.
+struct ActivePeriod {
+  Decimal active_seconds, length_seconds;
+  Decimal active_days, length_days;  // local calendar days (runtime/calendar)
+};
+
 class Engine {
  public:
   // `function` must outlive the engine and have passed ir::Verify.
@@ -58,6 +66,8 @@ class Engine {
   void SetSubscription(const std::string& customer, const std::string& field, const Decimal& value);
   void SetSubscription(const std::string& customer, const std::string& field, const std::string& value);
   void SetSubscription(const std::string& customer, const std::string& field, bool value);
+  // Sets the part of the period `customer` is active (registering the customer).
+  void SetActive(const std::string& customer, const ActivePeriod& active);
   // The invoices, one per customer, sorted by customer id; each total is the exact sum of its
   // lines. The engine can not be fed after Finish.
   std::vector<Invoice> Finish();
