@@ -36,6 +36,9 @@ struct RatingOptions {
   // The period's end in microseconds since the epoch: time-weighted meters hold the last
   // sample until then. Absent: until the last sample.
   std::optional<std::int64_t> period_end_micros;
+  // Fill every line's derivation (InvoiceLine::derivation) for `tariff explain`. Costs time and
+  // memory per event matched; meant for one customer's usage.
+  bool explain = false;
 };
 
 // Event schemas for readers (runtime/io), in the rating function's event order.

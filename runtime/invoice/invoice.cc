@@ -10,6 +10,7 @@ const char* LineKindName(LineKind kind) {
     case LineKind::kMaximum: return "maximum";
     case LineKind::kDiscount: return "discount";
     case LineKind::kRounding: return "rounding";
+    case LineKind::kCredit: return "credit";
   }
   return "?";
 }

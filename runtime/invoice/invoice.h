@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "runtime/decimal/decimal.h"
+#include "runtime/invoice/derivation.h"
 
 namespace tariff {
 
@@ -26,8 +29,9 @@ enum class LineKind : std::uint8_t {
   kMaximum,   // a cap (negative amount)
   kDiscount,  // a discount (negative amount)
   kRounding,  // `rounding … per invoice`: the difference that makes the total exact
+  kCredit,    // a prepaid credit drawn down (negative amount)
 };
-// "charge", "minimum", "maximum", "discount", "rounding".
+// "charge", "minimum", "maximum", "discount", "rounding", "credit".
 const char* LineKindName(LineKind kind);
 
 struct InvoiceLine {
@@ -42,6 +46,23 @@ struct InvoiceLine {
                                    // adjustments
   std::vector<TierPart> tiers;     // tiered charges: each tier crossed
   Decimal amount;                  // in the invoice currency, after this line's rounding
+  // When the period is split (a plan version taking effect mid-period, a subscription change):
+  // the version that rated the line and the part of the period it covers, RFC 3339; "" when the
+  // line covers the whole period under the plan's only version.
+  std::string version;
+  std::string from, to;
+  // How the amount was computed; null unless the rating was asked to explain.
+  std::shared_ptr<Derivation> derivation;
+};
+
+// A prepaid credit grant after the invoice drew on it.
+struct CreditBalance {
+  std::string id;
+  Decimal before;     // the balance the input gave
+  Decimal used;       // drawn by this invoice
+  Decimal remaining;  // before − used
+  std::string expires;  // RFC 3339, "" when it never expires
+  std::int64_t priority = 0;
 };
 
 struct Invoice {
@@ -52,6 +73,7 @@ struct Invoice {
   std::string currency;
   std::vector<InvoiceLine> lines;
   Decimal total;  // exactly the sum of lines[i].amount
+  std::vector<CreditBalance> credits;  // in the order they were drawn; empty without credits
 };
 
 // Rows of usage: every row read is rated, rejected or dropped as a duplicate.
