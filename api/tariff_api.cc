@@ -260,6 +260,7 @@ Invoice ToPublic(const ::tariff::Invoice& in) {
       case ::tariff::LineKind::kMaximum: line.kind = LineKind::kMaximum; break;
       case ::tariff::LineKind::kDiscount: line.kind = LineKind::kDiscount; break;
       case ::tariff::LineKind::kRounding: line.kind = LineKind::kRounding; break;
+      case ::tariff::LineKind::kCredit: line.kind = LineKind::kCredit; break;
     }
     line.name = l.name;
     line.group = l.group;
@@ -296,6 +297,7 @@ Invoice ToPublic(const ::tariff::Invoice& in) {
       case LineKind::kMaximum: line.kind = ::tariff::LineKind::kMaximum; break;
       case LineKind::kDiscount: line.kind = ::tariff::LineKind::kDiscount; break;
       case LineKind::kRounding: line.kind = ::tariff::LineKind::kRounding; break;
+      case LineKind::kCredit: line.kind = ::tariff::LineKind::kCredit; break;
     }
     line.name = l.name;
     line.group = l.group;
@@ -348,6 +350,7 @@ const char* LineKindName(LineKind kind) {
     case LineKind::kMaximum: return "maximum";
     case LineKind::kDiscount: return "discount";
     case LineKind::kRounding: return "rounding";
+    case LineKind::kCredit: return "credit";
   }
   return "?";
 }

@@ -310,6 +310,7 @@ enum class LineKind : std::uint8_t {
   kMaximum,   // a cap (negative amount)
   kDiscount,  // a discount (negative amount)
   kRounding,  // `rounding … per invoice`: the difference that makes the total exact
+  kCredit,    // a prepaid credit drawn down (negative amount)
 };
 // "charge", "minimum", "maximum", "discount", "rounding".
 const char* LineKindName(LineKind kind);
