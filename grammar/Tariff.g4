@@ -76,6 +76,8 @@ testStmt
   : 'usage' 'from' STRING                                                   # usageFile
   | 'usage' ident ('x' NUMBER)? ('at' DATETIME)? ('{' fieldInits? '}')?     # usageEvents
   | 'subscription' '{' fieldInits? '}'                                      # testSubscription
+  | 'credit' STRING '=' expr ('expires' DATETIME)? ('priority' NUMBER)?     # testCredit
+  | 'expect' 'credit' STRING 'remaining' '=' expr                          # creditExpectation
   | 'expect' (STRING ('for' STRING (',' STRING)*)? | 'total') '=' expr     # expectation
   ;
 
@@ -124,7 +126,8 @@ ident
   | 'zero' | 'first' | 'next' | 'change' | 'up' | 'to' | 'above' | 'line' | 'invoice'
   | 'included' | 'prorated' | 'proration' | 'quantity' | 'one' | 'of' | 'total' | 'from'
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
-  | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription'
+  | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
+  | 'priority' | 'remaining'
   ;
 
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT

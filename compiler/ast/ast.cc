@@ -292,8 +292,17 @@ class Dumper {
     Close();
   }
   void Stmt(const TestSubscription& s) { Open("subscription"); Inits(s.fields); Close(); }
+  void Stmt(const TestCredit& c) {
+    Open("credit");
+    Quoted(c.id.value);
+    Expr(c.amount.get());
+    if (c.expires) Atom("expires=" + c.expires->text);
+    if (c.priority) Atom("priority=" + c.priority->ToString());
+    Close();
+  }
   void Stmt(const Expectation& e) {
     Open("expect");
+    if (e.credit) Atom("credit-remaining");
     if (e.charge) Quoted(e.charge->value); else Atom("total");
     Strings(e.group);
     Expr(e.value.get());

@@ -291,18 +291,28 @@ struct UsageEvents {
   std::optional<DateTimeLit> at;
   std::vector<FieldInit> fields;
 };
-// `subscription { seats = 10 seat }`
+// `subscription { seats = 10 seat }`; also `plan = "pro"`, `version = 2`, `start = DATE`,
+// `end = DATE` (each block one subscription of the test's customer).
 struct TestSubscription {
   std::vector<FieldInit> fields;
 };
+// `credit "promo" = 50.00 USD expires 2026-12-31 priority 1`: a prepaid credit grant.
+struct TestCredit {
+  StringLit id;
+  ExprPtr amount;
+  std::optional<DateTimeLit> expires;
+  std::optional<Decimal> priority;
+  Span priority_span;
+};
 // `expect "Requests" = 0.00 USD`, `expect "Tokens" for "large" = …`, `expect total = …`
 struct Expectation {
+  bool credit = false;              // `expect credit "promo" remaining = …`: `charge` is the grant
   std::optional<StringLit> charge;  // absent: `total`
   std::vector<StringLit> group;
   ExprPtr value;
 };
 struct TestStmt : Node {
-  std::variant<UsageFile, UsageEvents, TestSubscription, Expectation> kind;
+  std::variant<UsageFile, UsageEvents, TestSubscription, TestCredit, Expectation> kind;
 };
 // `test "quiet month" period 2026-01-01 .. 2026-02-01 { … }`
 struct TestDecl : Node {

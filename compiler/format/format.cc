@@ -655,9 +655,24 @@ class Printer {
     Inits(t.fields);
     Put(" }", s.span);
   }
+  void Stmt(const ast::TestStmt& s, const ast::TestCredit& c) {
+    Put("credit ", Span{s.span.file, s.span.begin, s.span.begin});
+    String(c.id);
+    Put(" = ");
+    Expr(c.amount.get());
+    if (c.expires) {
+      Put(" expires ");
+      Put(c.expires->text, c.expires->span);
+    }
+    if (c.priority) Put(" priority " + NumberText(*c.priority, c.priority_span), c.priority_span);
+  }
   void Stmt(const ast::TestStmt& s, const ast::Expectation& e) {
     Put("expect ", Span{s.span.file, s.span.begin, s.span.begin});
-    if (e.charge) {
+    if (e.credit) {
+      Put("credit ");
+      String(*e.charge);
+      Put(" remaining");
+    } else if (e.charge) {
       String(*e.charge);
       if (!e.group.empty()) {
         Put(" for ");

@@ -226,6 +226,8 @@ struct RatingFunction {
   std::vector<Adjustment> adjustments;
   RoundingRule rounding;  // the plan's
   PeriodSpec period;
+  // The plan's `subscription` fields (what a subscriptions input may give per customer).
+  std::vector<Field> subscription;
   // `version N effective DATE`: "" when the plan has no version / no effective date.
   std::string version;
   std::string effective;

@@ -115,6 +115,15 @@ class Lowerer {
         for (const ast::Name& n : d->order) fn_.credit_order.push_back(n.text);
       }
     }
+    for (const auto& [name, info] : plan_.subscription) {
+      ir::Field f;
+      f.name = name;
+      f.kind = KindOf(info.type.kind);
+      if (info.type.kind == TypeKind::kQuantity) f.unit = UnitText(info.type);
+      if (info.type.kind == TypeKind::kMoney) f.unit = info.type.currency;
+      f.enum_values = info.type.values;
+      fn_.subscription.push_back(std::move(f));
+    }
     // Events in declaration order, fields in declaration order after `customer` and `time`.
     for (const ast::PlanItem& item : plan_.plan->items) {
       if (const auto* d = std::get_if<ast::EventDecl>(&item.kind)) AddEvent(*d);

@@ -155,7 +155,8 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "x", "key", "anchor", "timezone", "effective", "started", "decimals", "drawn", "zero",
         "first", "next", "change", "up", "to", "above", "line", "invoice", "included", "prorated",
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
-        "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription"};
+        "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
+        "credit", "expires", "priority", "remaining"};
     return kSoft.count(word) != 0;
   }
 
@@ -652,6 +653,22 @@ class Builder {
         stmt.kind = std::move(usage);
       } else if (auto* c = dynamic_cast<TariffParser::TestSubscriptionContext*>(s)) {
         stmt.kind = ast::TestSubscription{BuildInits(c->fieldInits())};
+      } else if (auto* c = dynamic_cast<TariffParser::TestCreditContext*>(s)) {
+        ast::TestCredit credit;
+        credit.id = BuildString(c->STRING());
+        credit.amount = BuildExpr(c->expr());
+        if (c->DATETIME() != nullptr) credit.expires = BuildDateTime(c->DATETIME());
+        if (c->NUMBER() != nullptr) {
+          credit.priority = BuildNumber(c->NUMBER());
+          credit.priority_span = SpanOf(c->NUMBER());
+        }
+        stmt.kind = std::move(credit);
+      } else if (auto* c = dynamic_cast<TariffParser::CreditExpectationContext*>(s)) {
+        ast::Expectation e;
+        e.credit = true;
+        e.charge = BuildString(c->STRING());
+        e.value = BuildExpr(c->expr());
+        stmt.kind = std::move(e);
       } else if (auto* c = dynamic_cast<TariffParser::ExpectationContext*>(s)) {
         ast::Expectation e;
         auto strings = c->STRING();

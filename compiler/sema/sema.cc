@@ -313,6 +313,12 @@ class Checker {
       if (const auto* d = std::get_if<ast::SubscriptionDecl>(&item.kind)) {
         if (once("subscription", *d)) {
           for (const ast::FieldDecl& f : d->fields) {
+            static const std::set<std::string> kBuiltIn = {"customer", "plan", "version", "start", "end"};
+            if (kBuiltIn.count(f.name.text) != 0) {
+              Report(DiagKind::DuplicateName, f.name.span, "subscription field", f.name.text)
+                  .Hint(fmt::format("every subscription has `{}` already (customer, plan, version, start, end); it need not be declared", f.name.text));
+              continue;
+            }
             if (checked.subscription.count(f.name.text) != 0) {
               Report(DiagKind::DuplicateName, f.name.span, "subscription field", f.name.text)
                   .Note(checked.subscription[f.name.text].decl->name.span, "first declared here");
@@ -1574,8 +1580,9 @@ class Checker {
 
   // ---- tests ------------------------------------------------------------------------------
 
+  // `reserved`: names checked elsewhere (a test subscription's `plan`, `start`, …).
   void CheckInits(const std::vector<ast::FieldInit>& inits, const std::map<std::string, FieldInfo>& fields,
-                  const std::string& owner) {
+                  const std::string& owner, const std::set<std::string>& reserved = {}) {
     std::map<std::string, const ast::FieldInit*> seen;
     for (const ast::FieldInit& init : inits) {
       auto [it, inserted] = seen.emplace(init.name.text, &init);
@@ -1583,6 +1590,7 @@ class Checker {
         Report(DiagKind::DuplicateName, init.name.span, "field value", init.name.text).Note(it->second->name.span, "first set here");
         continue;
       }
+      if (reserved.count(init.name.text) != 0) continue;
       auto f = fields.find(init.name.text);
       Scope cs;
       cs.place = Place::kTestField;
@@ -1611,6 +1619,35 @@ class Checker {
     }
   }
 
+  // A test's subscription block: values of the plan's `subscription` fields, and the
+  // subscription itself: `plan` (a plan of this file), `version`, `start`, `end`.
+  void CheckTestSubscription(const ast::TestSubscription& s) {
+    for (const ast::FieldInit& init : s.fields) {
+      const std::string& name = init.name.text;
+      if (name != "plan" && name != "version" && name != "start" && name != "end") continue;
+      Scope cs;
+      cs.place = Place::kTestField;
+      Type t = Check(*init.value, cs);
+      if (t.is_error()) continue;
+      const auto* lit = std::get_if<ast::Literal>(&init.value->kind);
+      if (name == "plan") {
+        if (t.kind != TypeKind::kText) {
+          Report(DiagKind::ExpectedType, init.value->span, "`subscription.plan`", "the name of a plan, as text", t.Describe());
+          continue;
+        }
+        bool known = std::any_of(file_.plans.begin(), file_.plans.end(), [&](const ast::Plan& p) { return p.name.value == lit->text; });
+        if (!known) Report(DiagKind::UnknownName, init.value->span, "plan", lit->text).Hint("a test's subscription names a plan of the same file");
+      } else if (name == "version") {
+        if (t.kind != TypeKind::kDecimal) Report(DiagKind::ExpectedType, init.value->span, "`subscription.version`", "a version number", t.Describe());
+      } else if (t.kind != TypeKind::kTimestamp) {
+        Report(DiagKind::ExpectedType, init.value->span, fmt::format("`subscription.{}`", name), "a date or date-time", t.Describe());
+      } else {
+        CheckDate(ast::DateTimeLit{{init.value->id, init.value->span}, lit->text});
+      }
+    }
+    CheckInits(s.fields, plan_->subscription, "subscription", {"plan", "version", "start", "end"});
+  }
+
   void CheckTest(const ast::TestDecl& test) {
     if (test.from) CheckDate(*test.from);
     if (test.to) CheckDate(*test.to);
@@ -1629,9 +1666,26 @@ class Checker {
         }
         CheckInits(u->fields, ev->second.fields, u->event.text);
       } else if (const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind)) {
-        CheckInits(s->fields, plan_->subscription, "subscription");
+        CheckTestSubscription(*s);
+      } else if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
+        Scope cs;
+        Type t = Check(*c->amount, cs);
+        IsMoneyOrReport(t, *c->amount, "a credit");
+        if (c->expires) CheckDate(*c->expires);
+        if (c->priority && c->priority->scale() != 0) {
+          Report(DiagKind::ExpectedType, c->priority_span, "a credit's priority", "a whole number", c->priority->ToString());
+        }
       } else if (const auto* e = std::get_if<ast::Expectation>(&stmt.kind)) {
-        if (e->charge) {
+        if (e->credit) {
+          bool granted = std::any_of(test.stmts.begin(), test.stmts.end(), [&](const ast::TestStmt& other) {
+            const auto* c = std::get_if<ast::TestCredit>(&other.kind);
+            return c != nullptr && c->id.value == e->charge->value;
+          });
+          if (!granted) {
+            Report(DiagKind::UnknownName, e->charge->span, "credit", e->charge->value)
+                .Hint("grant it in the test first: `credit \"" + e->charge->value + "\" = 50.00 " + plan_->currency + "`");
+          }
+        } else if (e->charge) {
           auto c = plan_->charges.find(e->charge->value);
           if (c == plan_->charges.end()) {
             auto& d = Report(DiagKind::UnknownName, e->charge->span, "charge", e->charge->value);

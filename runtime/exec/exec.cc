@@ -101,6 +101,18 @@ class TextDictionary {
   std::uint32_t size() const { return static_cast<std::uint32_t>(offsets_.size()); }
   std::string_view Text(std::uint32_t id) const { return {bytes_.data() + offsets_[id], lengths_[id]}; }
   std::uint32_t Intern(std::string_view text) { return Find(text, HashText(text)); }
+  // The id of `text`, or -1 when it was never interned (nothing is added).
+  std::int64_t Lookup(std::string_view text) const {
+    const std::uint64_t h = HashText(text);
+    const auto tag = static_cast<std::uint32_t>(h >> 32);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.id == 0) return -1;
+      if (s.tag == tag && s.length == text.size() && SameBytes(bytes_.data() + s.offset, text.data(), text.size())) {
+        return s.id - 1;
+      }
+    }
+  }
 
   // The ids of `n` texts. The first pass hashes every text and prefetches its slot, the second
   // probes (prefetching the arena bytes a few rows ahead): with many customers the table is
@@ -701,6 +713,102 @@ struct ChargeState {
   std::vector<std::vector<EventCharge>> kept;  // `free first`: the events, decided at Finish
 };
 
+// ---- Explaining (RatingOptions::explain) -------------------------------------------------------
+// What `tariff explain` shows of a line: the steps of its computation, read from the registers of
+// the program that computed it, and the terms its amount is the exact sum of. Nothing here runs
+// unless explain is on.
+
+// What the engine keeps of a traced per-event charge line (per slot).
+struct EventTrace {
+  struct Kept {
+    std::int64_t time;
+    Decimal amount, free_value, before;
+  };
+  std::uint64_t events = 0;            // events the charge priced (its `where` selected)
+  Sum before, after;                   // their amounts before the per-event rounding, and after
+  std::vector<std::uint64_t> changed;  // per instruction of the amount program: events a limit changed
+  std::vector<Kept> kept;              // `free first`: every event, decided at Finish
+};
+
+// `12.5 GB`, `21.75 USD`, `2.9%` (a fraction), `3` (a plain number).
+std::string Show(const Decimal& v, const std::string& unit) {
+  if (unit.empty()) return v.ToString();
+  if (unit == "fraction") return (v * Decimal(100)).Normalized().ToString() + "%";
+  return v.ToString() + " " + unit;
+}
+
+std::string Plural(std::uint64_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); }
+
+// `half_even to 2 decimals`.
+std::string RuleText(RoundingMode mode, int scale) {
+  return fmt::format("{} to {} decimal{}", RoundingModeName(mode), scale, scale == 1 ? "" : "s");
+}
+
+DerivationStep& AddStep(Derivation& d, std::string kind, std::string text, Span source) {
+  DerivationStep& step = d.steps.emplace_back();
+  step.kind = std::move(kind);
+  step.text = std::move(text);
+  if (source.file.valid() || source.end > source.begin) {
+    step.source_begin = static_cast<std::int32_t>(source.begin);
+    step.source_end = static_cast<std::int32_t>(source.end);
+  }
+  return step;
+}
+
+void SetValue(DerivationStep& step, const Decimal& v, const std::string& unit) {
+  step.value = v;
+  step.unit = unit;
+}
+
+void AddOperand(DerivationStep& step, std::string name, const Decimal& v, const std::string& unit) {
+  step.operands.push_back({std::move(name), v.ToString(), unit});
+}
+
+void AddRounding(DerivationStep& step, const Decimal& before, RoundingMode mode, int scale) {
+  step.before = before;
+  step.mode = std::string(RoundingModeName(mode));
+  step.scale = scale;
+}
+
+// The sentence for a meter's value.
+std::string MeterText(const ir::MeterInstance& m, const std::string& value) {
+  switch (m.aggregation) {
+    case Aggregation::kCount: return fmt::format("meter `{}` counts them: {}", m.meter, value);
+    case Aggregation::kCountDistinct: return fmt::format("meter `{}` counts their distinct values: {}", m.meter, value);
+    case Aggregation::kSum: return fmt::format("meter `{}` adds up their values: {}", m.meter, value);
+    case Aggregation::kMin: return fmt::format("meter `{}` takes the smallest value: {}", m.meter, value);
+    case Aggregation::kMax: return fmt::format("meter `{}` takes the largest value: {}", m.meter, value);
+    case Aggregation::kLatest: return fmt::format("meter `{}` takes the latest value: {}", m.meter, value);
+    case Aggregation::kAverage: return fmt::format("meter `{}` averages their values: {}", m.meter, value);
+    case Aggregation::kTimeWeightedAverage:
+      return fmt::format("meter `{}` averages the samples weighted by the time each held: {}", m.meter, value);
+    case Aggregation::kIntegral:
+      return fmt::format("meter `{}` adds up each sample × the seconds it held: {}", m.meter, value);
+  }
+  return fmt::format("meter `{}`: {}", m.meter, value);
+}
+
+// The operand of a limit (min/max, a step) that is a constant, or -1.
+std::int32_t ConstOperand(const ir::Program& p, const ir::Inst& in) {
+  if (in.b >= 0 && p.insts[static_cast<std::size_t>(in.b)].op == Op::kConst) return in.b;
+  if (in.a >= 0 && p.insts[static_cast<std::size_t>(in.a)].op == Op::kConst) return in.a;
+  return -1;
+}
+
+// Whether instruction `i` of a per-event program is a limit whose effect explain counts: a
+// min/max against a constant, a step (`round_up(d, 60 s)`), a clamp at zero.
+bool IsCountedLimit(const ir::Program& p, std::size_t i) {
+  const ir::Inst& in = p.insts[i];
+  switch (in.op) {
+    case Op::kMin:
+    case Op::kMax: return ConstOperand(p, in) >= 0 && in.type.kind == ValueKind::kDecimal;
+    case Op::kCeilStep:
+    case Op::kFloorStep:
+    case Op::kClampZero: return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 
 std::vector<EventSchema> SchemasOf(const ir::RatingFunction& function) {
@@ -759,6 +867,12 @@ struct Engine::State {
   std::vector<std::uint32_t> slot_list;
   // Finish: customers in invoice order, and each customer's place in it.
   std::vector<std::uint32_t> customer_order, customer_rank;
+  // Explaining (only with options.explain): the traced customer's id once it is seen (-1 before,
+  // and when every customer is traced), the events each meter matched per slot, and the traced
+  // lines of per-event charges per slot.
+  std::int64_t traced_customer = -1;
+  std::vector<std::vector<std::uint64_t>> meter_events;  // [meter instance][slot]
+  std::vector<std::vector<EventTrace>> event_traces;     // [charge][slot]
 
   State(const ir::RatingFunction& f, RatingOptions o) : fn(f), options(std::move(o)) {
     field_values.resize(fn.events.size());
@@ -781,6 +895,10 @@ struct Engine::State {
       if (!charge.per_event) continue;
       charges[c].filter = FilterId(charge.event, charge.filter);
       if (!charge.group_fields.empty()) charges[c].grouping = GroupingId(charge.event, charge.group_fields);
+    }
+    if (options.explain) {
+      meter_events.resize(fn.meters.size());
+      event_traces.resize(fn.charges.size());
     }
   }
 
@@ -895,6 +1013,7 @@ struct Engine::State {
     row_customer.resize(n);
     customers.Encode(customer_column.texts.data(), n, row_customer.data());
     const Column& time_column = batch.columns[static_cast<std::size_t>(event.time_field)];
+    if (options.explain) ResolveTraced();
 
     selections.resize(filters.size() + 1);
     selected.assign(filters.size(), 0);
@@ -922,6 +1041,7 @@ struct Engine::State {
       ms.Resize(meter.aggregation, slots);
       try {
         Accumulate(meter, ms, batch, sel, slot_of, time_column);
+        if (options.explain) TraceMeter(m, sel, slot_of, slots);
       } catch (const DecimalError& e) {
         throw RatingError(fmt::format("meter `{}`: {}", meter.meter, e.what()), meter.source);
       }
@@ -965,8 +1085,70 @@ struct Engine::State {
           }
         }
       }
+      if (options.explain) TraceEvents(c, sel, slot_of, slots, batch, time_column);
     }
     rated += n;
+  }
+
+  // ---- Explaining: what Consume records (only with options.explain) ----
+
+  bool Traced(std::uint32_t customer) const {
+    return options.explain_customer.empty() || static_cast<std::int64_t>(customer) == traced_customer;
+  }
+
+  void ResolveTraced() {
+    if (!options.explain_customer.empty() && traced_customer < 0) traced_customer = customers.Lookup(options.explain_customer);
+  }
+
+  // Counts the traced rows meter `m` selected, per slot.
+  void TraceMeter(std::size_t m, const Selection& sel, const std::uint32_t* slot_of, std::size_t slots) {
+    std::vector<std::uint64_t>& events = meter_events[m];
+    if (events.size() < slots) events.resize(slots);
+    for (std::size_t j = 0; j < sel.count; ++j) {
+      const std::uint32_t row = sel.Row(j);
+      if (Traced(row_customer[row])) ++events[slot_of[row]];
+    }
+  }
+
+  // Records the traced rows a per-event charge priced: their amounts before and after the
+  // per-event rounding, and which limits changed them. The registers still hold the charge's
+  // amount program over `sel`.
+  void TraceEvents(std::size_t c, const Selection& sel, const std::uint32_t* slot_of, std::size_t slots, const Batch& batch,
+                   const Column& time_column) {
+    const ir::Charge& charge = fn.charges[c];
+    const ir::Program& p = charge.amount;
+    const Reg& amount = regs[static_cast<std::size_t>(p.result)];
+    const ir::Inst& last = p.insts[static_cast<std::size_t>(p.result)];
+    const Reg& before = last.op == Op::kRound ? regs[static_cast<std::size_t>(last.a)] : amount;
+    const bool keep = charge.free_events || charge.free_amount;
+    std::vector<EventTrace>& traces = event_traces[c];
+    if (traces.size() < slots) traces.resize(slots);
+    for (std::size_t j = 0; j < sel.count; ++j) {
+      const std::uint32_t row = sel.Row(j);
+      if (!Traced(row_customer[row])) continue;
+      EventTrace& t = traces[slot_of[row]];
+      ++t.events;
+      const Decimal& v = amount.d[amount.Index(j)];
+      const Decimal& b = before.d[before.Index(j)];
+      if (keep) {
+        Decimal free_value = charge.free_amount_field >= 0
+                                 ? batch.columns[static_cast<std::size_t>(charge.free_amount_field)].decimals[row]
+                                 : Decimal();
+        t.kept.push_back({time_column.times[row], v, free_value, b});
+      } else {
+        t.before.Add(b);
+        t.after.Add(v);
+      }
+      t.changed.resize(p.insts.size());
+      for (std::size_t i = 0; i < p.insts.size(); ++i) {
+        if (!IsCountedLimit(p, i)) continue;
+        const ir::Inst& in = p.insts[i];
+        const std::int32_t bound = in.op == Op::kMin || in.op == Op::kMax ? ConstOperand(p, in) : -1;
+        const Reg& x = regs[static_cast<std::size_t>(bound == in.a ? in.b : in.a)];
+        const Reg& r = regs[i];
+        if (x.d[x.Index(j)] != r.d[r.Index(j)]) ++t.changed[i];
+      }
+    }
   }
 
   // Folds the selected rows into the meter's slots: one loop per aggregation, so that the
@@ -1239,6 +1421,7 @@ struct Engine::State {
     // Invoices are made in their final order (by customer id), and every charge appends its
     // lines in that order: with many customers, filling them in first-seen order and reading
     // them back sorted was a cache miss per customer and line.
+    if (options.explain) ResolveTraced();
     customer_order = SortedCustomers();
     const std::uint32_t n = customers.size();
     customer_rank.resize(n);
@@ -1292,6 +1475,7 @@ struct Engine::State {
           r.kind = LineKind::kRounding;
           r.name = fmt::format("Rounding ({} to {} decimals)", RoundingModeName(fn.rounding.mode), fn.rounding.scale);
           r.amount = rounded - total;
+          if (options.explain && Traced(customer_order[rank])) r.derivation = ExplainInvoiceRounding(total, rounded);
           inv.lines.push_back(std::move(r));
         }
         total = rounded;
@@ -1399,6 +1583,7 @@ struct Engine::State {
         line.quantity = inputs[static_cast<std::size_t>(charge.quantity_input)].decimals[k];
         line.unit = charge.quantity_unit;
       }
+      if (options.explain && Traced(customer_order[keys[k].rank])) line.derivation = ExplainAggregate(c, inputs, keys[k].slot, k);
       if (tiers != nullptr) {
         // Each row's tiers go to one line; a scalar's are shared, so copied.
         if (tiers->scalar) line.tiers = tiers->tiers[0];
@@ -1420,6 +1605,7 @@ struct Engine::State {
       InvoiceLine line;
       line.name = charge.name;
       line.price = charge.price_text;
+      if (options.explain && Traced(customer_order[key.rank])) line.derivation = ExplainPerEvent(c, slot);
       if (g == nullptr && (slot >= cs.present.size() || !cs.present[slot])) {
         line.amount = Decimal().Rescale(charge.rounding.point == ir::RoundingRule::Point::kInvoice ? 0 : charge.rounding.scale,
                                         RoundingMode::kHalfEven);
@@ -1454,6 +1640,431 @@ struct Engine::State {
     }
   }
 
+  // ---- Explaining: the derivation of a line (only with options.explain) ----
+
+  // An aggregate charge's line `k` (slot `slot`): its inputs, then the interesting instructions
+  // of its line program in order, with the values the registers hold for the row; the terms
+  // come from the program's shape (a rounding adds its difference, a sum its parts, tiers one
+  // term per tier crossed). Called right after Run, before the registers are reused.
+  std::shared_ptr<Derivation> ExplainAggregate(std::size_t c, const Inputs& inputs, std::uint32_t slot, std::size_t k) const {
+    const ir::Charge& charge = fn.charges[c];
+    const ir::Program& p = charge.line;
+    auto d = std::make_shared<Derivation>();
+    const std::size_t n = p.insts.size();
+    auto inst = [&p](std::int32_t i) -> const ir::Inst& { return p.insts[static_cast<std::size_t>(i)]; };
+    auto num = [this, k](std::int32_t i) -> const Decimal& {
+      const Reg& r = regs[static_cast<std::size_t>(i)];
+      return r.d[r.Index(k)];
+    };
+    auto unit = [&inst](std::int32_t i) -> const std::string& { return inst(i).type.unit; };
+    auto show = [&](std::int32_t i) { return Show(num(i), unit(i)); };
+    auto input_kind = [&](std::int32_t i) {
+      const ir::Inst& in = inst(i);
+      return in.op == Op::kInput ? charge.line_inputs[static_cast<std::size_t>(in.imm)].kind : ir::Charge::LineInput::Kind::kGroupValue;
+    };
+    auto is_input = [&](std::int32_t i, ir::Charge::LineInput::Kind kind) { return inst(i).op == Op::kInput && input_kind(i) == kind; };
+    // Values that depend on an input (the rest are the plan's constants, not worth a step).
+    std::vector<std::uint8_t> live(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const ir::Inst& in = p.insts[i];
+      live[i] = in.op == Op::kInput || (in.a >= 0 && live[static_cast<std::size_t>(in.a)]) ||
+                (in.b >= 0 && live[static_cast<std::size_t>(in.b)]);
+      for (std::int32_t x : in.args) live[i] |= live[static_cast<std::size_t>(x)];
+    }
+    // Instructions shown by a later one's step: the subtraction of an allowance (by its clamp),
+    // the fee × active of a proration (by its division by the period's length).
+    std::vector<std::uint8_t> folded(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const ir::Inst& in = p.insts[i];
+      if (in.op == Op::kClampZero && inst(in.a).op == Op::kSub) folded[static_cast<std::size_t>(in.a)] = 1;
+      if (in.op == Op::kDiv && is_input(in.b, ir::Charge::LineInput::Kind::kLength) && inst(in.a).op == Op::kMul) {
+        folded[static_cast<std::size_t>(in.a)] = 1;
+      }
+    }
+
+    // The inputs: the events each meter matched and its value; subscription values.
+    for (std::size_t s = 0; s < charge.line_inputs.size(); ++s) {
+      const ir::Charge::LineInput& li = charge.line_inputs[s];
+      if (li.kind == ir::Charge::LineInput::Kind::kMeter) {
+        const auto m = static_cast<std::size_t>(li.meter_instance);
+        const ir::MeterInstance& meter = fn.meters[m];
+        const std::uint64_t events = slot < meter_events[m].size() ? meter_events[m][slot] : 0;
+        const std::string& event = fn.events[static_cast<std::size_t>(meter.event)].name;
+        Span where = meter.filter.empty() ? meter.source : meter.filter.insts[static_cast<std::size_t>(meter.filter.result)].source;
+        DerivationStep& e = AddStep(*d, "events",
+                                    fmt::format("{} `{}` {} matched{}", events, event, events == 1 ? "event" : "events",
+                                                meter.filter.empty() ? "" : " the meter's `where`"),
+                                    where);
+        SetValue(e, Decimal(static_cast<std::int64_t>(events)), "event");
+        const Decimal& v = inputs[s].decimals[k];
+        SetValue(AddStep(*d, "meter", MeterText(meter, Show(v, meter.unit)), meter.source), v, meter.unit);
+      } else if (li.kind == ir::Charge::LineInput::Kind::kSubscription) {
+        const Column& col = inputs[s];
+        if (col.type == ColumnType::kDecimal) {
+          SetValue(AddStep(*d, "subscription", fmt::format("subscription.{} = {}", li.field, col.decimals[k].ToString()), charge.source),
+                   col.decimals[k], "");
+        } else if (col.type == ColumnType::kText) {
+          AddStep(*d, "subscription", fmt::format("subscription.{} = \"{}\"", li.field, col.texts[k]), charge.source);
+        } else {
+          AddStep(*d, "subscription", fmt::format("subscription.{} = {}", li.field, col.bools[k] ? "true" : "false"), charge.source);
+        }
+      }
+    }
+
+    const std::string& currency = fn.currency;
+    for (std::size_t i = 0; i < n; ++i) {
+      const ir::Inst& in = p.insts[i];
+      const auto self = static_cast<std::int32_t>(i);
+      if (!live[i] || folded[i] || in.type.kind != ValueKind::kDecimal) continue;
+      const Decimal& r = num(self);
+      switch (in.op) {
+        case Op::kInput:
+        case Op::kConst: break;
+        case Op::kAdd:
+        case Op::kSub:
+        case Op::kNeg: {
+          std::string text = in.op == Op::kNeg ? fmt::format("-({}) = {}", show(in.a), show(self))
+                                                : fmt::format("{} {} {} = {}", show(in.a), in.op == Op::kAdd ? "+" : "-", show(in.b), show(self));
+          SetValue(AddStep(*d, in.op == Op::kAdd ? "add" : in.op == Op::kSub ? "subtract" : "negate", std::move(text), in.source), r, in.type.unit);
+          break;
+        }
+        case Op::kMul:
+        case Op::kDiv: {
+          if (in.op == Op::kDiv && is_input(in.b, ir::Charge::LineInput::Kind::kLength) && inst(in.a).op == Op::kMul) {
+            const ir::Inst& product = inst(in.a);
+            const Decimal& fee = num(product.a);
+            const Decimal& share = num(product.b);
+            const Decimal& length = num(in.b);
+            std::string text =
+                share == length
+                    ? fmt::format("active for the whole period: {} is not prorated", show(product.a))
+                    : fmt::format("active {} of {}: {} × {} ÷ {} = {}", Show(share, unit(product.b)), Show(length, unit(in.b)),
+                                  show(product.a), share.ToString(), length.ToString(), show(self));
+            DerivationStep& step = AddStep(*d, "prorate", std::move(text), in.source);
+            SetValue(step, r, in.type.unit);
+            AddOperand(step, "amount", fee, unit(product.a));
+            AddOperand(step, "active", share, unit(product.b));
+            AddOperand(step, "length", length, unit(in.b));
+            break;
+          }
+          const char* sign = in.op == Op::kMul ? "×" : "÷";
+          // A conversion: a quantity times or divided by a plain constant, into another unit.
+          const bool a_live = live[static_cast<std::size_t>(in.a)] != 0;
+          const std::int32_t x = a_live ? in.a : in.b, factor = a_live ? in.b : in.a;
+          const bool conversion = !live[static_cast<std::size_t>(factor)] && unit(factor).empty() && !unit(x).empty() &&
+                                  !in.type.unit.empty() && unit(x) != in.type.unit && in.type.unit != currency;
+          const char* kind = conversion ? "convert" : in.type.unit == currency ? "price" : in.op == Op::kMul ? "multiply" : "divide";
+          std::string text = fmt::format("{} {} {} = {}", show(in.a), sign, show(in.b), show(self));
+          if (conversion) text += fmt::format(" ({} to {})", unit(x), in.type.unit);
+          SetValue(AddStep(*d, kind, std::move(text), in.source), r, in.type.unit);
+          break;
+        }
+        case Op::kMin:
+        case Op::kMax: {
+          const std::int32_t bound = ConstOperand(p, in);
+          std::string text;
+          if (bound < 0) {
+            text = fmt::format("{}({}, {}) = {}", in.op == Op::kMin ? "min" : "max", show(in.a), show(in.b), show(self));
+          } else {
+            const std::int32_t x = bound == in.b ? in.a : in.b;
+            const bool changed = num(x) != r;
+            if (in.op == Op::kMin) {
+              text = changed ? fmt::format("{} is above the maximum {}: {}", show(x), show(bound), show(self))
+                             : fmt::format("{} is within the maximum {}", show(x), show(bound));
+            } else {
+              text = changed ? fmt::format("{} is below the minimum {}: {}", show(x), show(bound), show(self))
+                             : fmt::format("{} is at least the minimum {}", show(x), show(bound));
+            }
+          }
+          SetValue(AddStep(*d, "limit", std::move(text), in.source), r, in.type.unit);
+          break;
+        }
+        case Op::kCeilStep:
+        case Op::kFloorStep:
+          SetValue(AddStep(*d, "increment",
+                           fmt::format("{} rounded {} to a multiple of {}: {}", show(in.a), in.op == Op::kCeilStep ? "up" : "down",
+                                       show(in.b), show(self)),
+                           in.source),
+                   r, in.type.unit);
+          break;
+        case Op::kPackages: {
+          DerivationStep& step = AddStep(
+              *d, "packages",
+              fmt::format("{} in packages of {}: {} started {}", show(in.a), show(in.b), r.ToString(), r == Decimal(1) ? "package" : "packages"),
+              in.source);
+          SetValue(step, r, in.type.unit);
+          AddOperand(step, "quantity", num(in.a), unit(in.a));
+          AddOperand(step, "size", num(in.b), unit(in.b));
+          break;
+        }
+        case Op::kClampZero: {
+          const ir::Inst& sub = inst(in.a);
+          if (sub.op != Op::kSub) {
+            SetValue(AddStep(*d, "clamp", fmt::format("{} is never below zero: {}", show(in.a), show(self)), in.source), r, in.type.unit);
+            break;
+          }
+          const Decimal& used = num(sub.a);
+          const Decimal& included = num(sub.b);
+          std::string text = used <= included
+                                 ? fmt::format("{} used, {} included: all of it within the allowance, {} billable", show(sub.a),
+                                               show(sub.b), show(self))
+                                 : fmt::format("{} used - {} included = {} billable", show(sub.a), show(sub.b), show(self));
+          DerivationStep& step = AddStep(*d, "allowance", std::move(text), in.source);
+          SetValue(step, r, in.type.unit);
+          AddOperand(step, "used", used, unit(sub.a));
+          AddOperand(step, "included", included, unit(sub.b));
+          AddOperand(step, "remaining", r, in.type.unit);
+          break;
+        }
+        case Op::kMatch: {
+          const Reg& subject = regs[static_cast<std::size_t>(in.args[0])];
+          SetValue(AddStep(*d, "match", fmt::format("`{}` selects {}", subject.t[subject.Index(k)], show(self)), in.source), r,
+                   in.type.unit);
+          break;
+        }
+        case Op::kTiers: ExplainTiers(*d, p, in, num(in.a), unit(in.a), r, regs[i].tiers[regs[i].Index(k)]); break;
+        case Op::kRound: {
+          DerivationStep& step = AddStep(
+              *d, "round", fmt::format("{} rounded {} = {}", show(in.a), RuleText(in.mode, in.scale), show(self)), in.source);
+          SetValue(step, r, in.type.unit);
+          AddRounding(step, num(in.a), in.mode, in.scale);
+          break;
+        }
+        default: break;
+      }
+    }
+    const ir::Inst& result = inst(p.result);
+    if (!live[static_cast<std::size_t>(p.result)]) {
+      const std::string price = charge.price_text.empty() ? show(p.result) : charge.price_text;
+      SetValue(AddStep(*d, "fee", fmt::format("a fixed fee: {}", price), charge.source), num(p.result), result.type.unit);
+    }
+    AggregateTerms(p, k, p.result, false, charge, d->terms);
+    return d;
+  }
+
+  // The steps of a tier table applied to `q`: which kind, then each tier crossed.
+  void ExplainTiers(Derivation& d, const ir::Program& p, const ir::Inst& in, const Decimal& q, const std::string& q_unit,
+                    const Decimal& total, const std::vector<TierPart>& parts) const {
+    const ir::TierTable& table = p.tier_tables[static_cast<std::size_t>(in.imm)];
+    const std::string& currency = in.type.unit;
+    std::string text = table.graduated
+                           ? fmt::format("graduated tiers over {}: each unit at the price of its tier", Show(q, q_unit))
+                           : fmt::format("volume tiers over {}: all of it at the price of the tier it ends in", Show(q, q_unit));
+    SetValue(AddStep(d, "tiers", std::move(text), table.source), total, currency);
+    for (const TierPart& part : parts) {
+      const std::size_t t = TierIndex(table, part);
+      std::string tier_text;
+      if (q.sign() <= 0) {
+        tier_text = fmt::format("tier {}: no usage, the first tier's flat fee {}", t + 1, Show(part.amount, currency));
+      } else if (table.graduated) {
+        tier_text = fmt::format("tier {}, {} to {}: {} at {} = {}", t + 1, part.from.ToString(), Show(part.to, q_unit),
+                                Show(part.quantity, q_unit), part.price, Show(part.amount, currency));
+      } else {
+        tier_text = fmt::format("tier {}, above {}{}: all {} at {} = {}", t + 1, Show(part.from, q_unit),
+                                table.tiers[t].up_to ? fmt::format(" up to {}", Show(*table.tiers[t].up_to, q_unit)) : std::string(),
+                                Show(part.quantity, q_unit), part.price, Show(part.amount, currency));
+      }
+      DerivationStep& step = AddStep(d, "tier", std::move(tier_text), table.source);
+      SetValue(step, part.amount, currency);
+      AddOperand(step, "from", part.from, q_unit);
+      AddOperand(step, "to", part.to, q_unit);
+      AddOperand(step, "quantity", part.quantity, q_unit);
+      step.operands.push_back({"price", part.price, ""});
+    }
+  }
+
+  // Which tier of `table` a part crossed: the first whose bound reaches the part's end.
+  static std::size_t TierIndex(const ir::TierTable& table, const TierPart& part) {
+    for (std::size_t t = 0; t < table.tiers.size(); ++t) {
+      if (!table.tiers[t].up_to || part.to <= *table.tiers[t].up_to) return t;
+    }
+    return table.tiers.empty() ? 0 : table.tiers.size() - 1;
+  }
+
+  // The terms of value `i` of line program `p` at row `k` (negated when `negate`): a rounding is
+  // its operand's terms and the difference it made; a sum or difference, its operands' terms;
+  // tiers, one term per tier crossed; anything else is one term. Each term is a value the
+  // program computed, so the terms add up to the line's amount exactly when, and only when, the
+  // registers do.
+  void AggregateTerms(const ir::Program& p, std::size_t k, std::int32_t i, bool negate, const ir::Charge& charge,
+                      std::vector<DerivationTerm>& out) const {
+    const ir::Inst& in = p.insts[static_cast<std::size_t>(i)];
+    const Reg& r = regs[static_cast<std::size_t>(i)];
+    const Decimal& v = r.d[r.Index(k)];
+    auto add = [&](std::string label, const Decimal& amount) { out.push_back({std::move(label), negate ? -amount : amount}); };
+    auto value = [&](std::int32_t x) -> const Decimal& {
+      const Reg& rx = regs[static_cast<std::size_t>(x)];
+      return rx.d[rx.Index(k)];
+    };
+    auto show = [&](std::int32_t x) { return Show(value(x), p.insts[static_cast<std::size_t>(x)].type.unit); };
+    switch (in.op) {
+      case Op::kRound: {
+        AggregateTerms(p, k, in.a, negate, charge, out);
+        const Decimal difference = v - value(in.a);
+        if (!difference.is_zero()) add(fmt::format("rounding {}", RuleText(in.mode, in.scale)), difference);
+        return;
+      }
+      case Op::kAdd:
+        AggregateTerms(p, k, in.a, negate, charge, out);
+        AggregateTerms(p, k, in.b, negate, charge, out);
+        return;
+      case Op::kSub:
+        AggregateTerms(p, k, in.a, negate, charge, out);
+        AggregateTerms(p, k, in.b, !negate, charge, out);
+        return;
+      case Op::kNeg: AggregateTerms(p, k, in.a, !negate, charge, out); return;
+      case Op::kTiers: {
+        const std::vector<TierPart>& parts = r.tiers[r.Index(k)];
+        if (parts.empty()) {
+          add("no usage", v);
+          return;
+        }
+        const ir::TierTable& table = p.tier_tables[static_cast<std::size_t>(in.imm)];
+        for (const TierPart& part : parts) add(fmt::format("tier {}", TierIndex(table, part) + 1), part.quantity);
+        return;
+      }
+      case Op::kMul:
+        add(fmt::format("{} × {}", show(in.a), show(in.b)), v);
+        return;
+      case Op::kDiv: {
+        const ir::Inst& product = p.insts[static_cast<std::size_t>(in.a)];
+        const ir::Inst& divisor = p.insts[static_cast<std::size_t>(in.b)];
+        if (product.op == Op::kMul && divisor.op == Op::kInput &&
+            charge.line_inputs[static_cast<std::size_t>(divisor.imm)].kind == ir::Charge::LineInput::Kind::kLength) {
+          if (value(product.b) == value(in.b)) {
+            add(fmt::format("{} for the whole period", show(product.a)), v);
+          } else {
+            add(fmt::format("{} × {} ÷ {}", show(product.a), value(product.b).ToString(), value(in.b).ToString()), v);
+          }
+        } else {
+          add(fmt::format("{} ÷ {}", show(in.a), show(in.b)), v);
+        }
+        return;
+      }
+      case Op::kConst: add(charge.price_text.empty() ? "fee" : charge.price_text, v); return;
+      default: add(ir::OpName(in.op), v); return;
+    }
+  }
+
+  // A per-event charge's line in `slot`: the events priced and the free ones, the limits that
+  // changed them, the per-event and the line's rounding. Terms: the charged events' amounts
+  // before the per-event rounding, its difference, the line rounding's difference — all from
+  // the trace Consume kept, not from the line.
+  std::shared_ptr<Derivation> ExplainPerEvent(std::size_t c, std::uint32_t slot) const {
+    const ir::Charge& charge = fn.charges[c];
+    const ir::Program& p = charge.amount;
+    const std::string& event = fn.events[static_cast<std::size_t>(charge.event)].name;
+    const std::string& currency = fn.currency;
+    auto d = std::make_shared<Derivation>();
+    const std::vector<EventTrace>& traces = event_traces[c];
+    EventTrace empty;
+    const EventTrace& t = slot < traces.size() ? traces[slot] : empty;
+    const Span where = charge.filter.empty() ? charge.source : charge.filter.insts[static_cast<std::size_t>(charge.filter.result)].source;
+    DerivationStep& events = AddStep(*d, "events",
+                                     fmt::format("{} `{}` {} priced{}", t.events, event, t.events == 1 ? "event" : "events",
+                                                 charge.filter.empty() ? "" : " (the charge's `where` matched)"),
+                                     where);
+    SetValue(events, Decimal(static_cast<std::int64_t>(t.events)), "event");
+    // The charged events: all, or those after the free ones.
+    Sum before, after;
+    std::uint64_t charged = t.events;
+    if (!t.kept.empty()) {
+      std::vector<EventTrace::Kept> kept = t.kept;
+      std::sort(kept.begin(), kept.end(), [](const EventTrace::Kept& x, const EventTrace::Kept& y) {
+        if (x.time != y.time) return x.time < y.time;
+        if (x.amount != y.amount) return x.amount < y.amount;
+        if (x.free_value != y.free_value) return x.free_value < y.free_value;
+        return x.before < y.before;
+      });
+      Decimal cumulative;
+      Sum free_sum;
+      std::uint64_t free = 0;
+      for (std::size_t i = 0; i < kept.size(); ++i) {
+        cumulative = cumulative + kept[i].free_value;
+        const bool is_free = (!charge.free_events || Decimal(static_cast<std::int64_t>(i)) < *charge.free_events) &&
+                             (!charge.free_amount || cumulative <= *charge.free_amount);
+        if (is_free) {
+          ++free;
+          free_sum.Add(kept[i].amount);
+        } else {
+          before.Add(kept[i].before);
+          after.Add(kept[i].amount);
+        }
+      }
+      charged -= free;
+      std::string limits;
+      if (charge.free_events) limits = fmt::format("the first {} events", charge.free_events->ToString());
+      if (charge.free_amount) {
+        limits += fmt::format("{}up to {} of `{}`", limits.empty() ? "" : " and ", Show(*charge.free_amount, currency),
+                              fn.events[static_cast<std::size_t>(charge.event)].fields[static_cast<std::size_t>(charge.free_amount_field)].name);
+      }
+      DerivationStep& step = AddStep(*d, "free",
+                                     fmt::format("{} free ({} are free, in time order): {} not charged", Plural(free, "event", "events"),
+                                                 limits, Show(free_sum.value(), currency)),
+                                     charge.source);
+      SetValue(step, free_sum.value(), currency);
+      AddOperand(step, "free_events", Decimal(static_cast<std::int64_t>(free)), "event");
+      AddOperand(step, "charged_events", Decimal(static_cast<std::int64_t>(charged)), "event");
+    } else {
+      before = t.before;
+      after = t.after;
+    }
+    // The limits that changed some events' amounts.
+    for (std::size_t i = 0; i < t.changed.size(); ++i) {
+      if (t.changed[i] == 0) continue;
+      const ir::Inst& in = p.insts[i];
+      const auto bound = in.op == Op::kMin || in.op == Op::kMax ? ConstOperand(p, in) : in.b;
+      const std::string limit = bound >= 0 && p.insts[static_cast<std::size_t>(bound)].op == Op::kConst
+                                    ? Show(p.constants[static_cast<std::size_t>(p.insts[static_cast<std::size_t>(bound)].imm)].number,
+                                           p.insts[static_cast<std::size_t>(bound)].type.unit)
+                                    : std::string("a computed step");
+      std::string text;
+      switch (in.op) {
+        case Op::kMin: text = fmt::format("{} of {} capped at the maximum {}", t.changed[i], Plural(t.events, "event", "events"), limit); break;
+        case Op::kMax: text = fmt::format("{} of {} raised to the minimum {}", t.changed[i], Plural(t.events, "event", "events"), limit); break;
+        case Op::kCeilStep: text = fmt::format("{} of {} rounded up to a multiple of {}", t.changed[i], Plural(t.events, "event", "events"), limit); break;
+        case Op::kFloorStep: text = fmt::format("{} of {} rounded down to a multiple of {}", t.changed[i], Plural(t.events, "event", "events"), limit); break;
+        default: text = fmt::format("{} of {} raised to zero", t.changed[i], Plural(t.events, "event", "events")); break;
+      }
+      SetValue(AddStep(*d, "limit", std::move(text), in.source), Decimal(static_cast<std::int64_t>(t.changed[i])), "event");
+    }
+    const ir::Inst& last = p.insts[static_cast<std::size_t>(p.result)];
+    const bool round_each = last.op == Op::kRound;
+    if (round_each) {
+      DerivationStep& step = AddStep(*d, "round",
+                                     fmt::format("each charged event's amount rounded {}: {} before, {} after", RuleText(last.mode, last.scale),
+                                                 Show(before.value(), currency), Show(after.value(), currency)),
+                                     last.source);
+      SetValue(step, after.value(), currency);
+      AddRounding(step, before.value(), last.mode, last.scale);
+    }
+    SetValue(AddStep(*d, "sum", fmt::format("the {} charged add up to {}", Plural(charged, "event", "events"), Show(after.value(), currency)),
+                     charge.source),
+             after.value(), currency);
+    if (charged == 0 && t.events == 0) {
+      d->terms.push_back({fmt::format("no `{}` events", event), Decimal()});
+    } else if (round_each) {
+      d->terms.push_back({fmt::format("{} before rounding", Plural(charged, "event", "events")), before.value()});
+      const Decimal difference = after.value() - before.value();
+      if (!difference.is_zero()) d->terms.push_back({fmt::format("rounding per event {}", RuleText(last.mode, last.scale)), difference});
+    } else {
+      d->terms.push_back({Plural(charged, "event", "events"), after.value()});
+    }
+    if (charge.rounding.point == ir::RoundingRule::Point::kLine) {
+      const Decimal sum = after.value();
+      const Decimal rounded = sum.Rescale(charge.rounding.scale, charge.rounding.mode);
+      DerivationStep& step = AddStep(*d, "round",
+                                     fmt::format("{} rounded {} = {}", Show(sum, currency),
+                                                 RuleText(charge.rounding.mode, charge.rounding.scale), Show(rounded, currency)),
+                                     charge.rounding.source);
+      SetValue(step, rounded, currency);
+      AddRounding(step, sum, charge.rounding.mode, charge.rounding.scale);
+      const Decimal difference = rounded - sum;
+      if (!difference.is_zero()) d->terms.push_back({fmt::format("rounding {}", RuleText(charge.rounding.mode, charge.rounding.scale)), difference});
+    }
+    return d;
+  }
+
   Decimal SumOf(const Invoice& inv, const std::vector<std::string>& charges_named) const {
     Decimal sum;
     for (const InvoiceLine& l : inv.lines) {
@@ -1480,33 +2091,122 @@ struct Engine::State {
     Decimal amount;
     LineKind kind = LineKind::kDiscount;
     const bool per_invoice = fn.rounding.point == ir::RoundingRule::Point::kInvoice;
+    // Explaining: the steps and terms are gathered as the amount is computed.
+    std::shared_ptr<Derivation> d;
+    if (options.explain && Traced(customer)) d = ExplainBase(a, inv, base);
+    const std::string& currency = fn.currency;
     switch (a.kind) {
-      case ir::Adjustment::Kind::kPercentDiscount:
+      case ir::Adjustment::Kind::kPercentDiscount: {
         // Rounded like a line by the plan's rule; rounding per invoice keeps it exact (the
         // invoice's total is the one rounding).
         amount = per_invoice ? -(base * a.amount).Normalized() : -(base * a.amount).Rescale(fn.rounding.scale, fn.rounding.mode);
+        if (d) {
+          const Decimal exact = base * a.amount;
+          const std::string percent = Show(a.amount, "fraction");
+          DerivationStep& step = AddStep(*d, "discount", fmt::format("{} of {} = {}", percent, Show(base, currency), Show(exact, currency)), a.source);
+          SetValue(step, exact, currency);
+          AddOperand(step, "base", base, currency);
+          AddOperand(step, "percent", (a.amount * Decimal(100)).Normalized(), "%");
+          d->terms.push_back({fmt::format("{} of {}", percent, base.ToString()), -exact});
+          if (!per_invoice) {
+            const Decimal rounded = exact.Rescale(fn.rounding.scale, fn.rounding.mode);
+            DerivationStep& round = AddStep(*d, "round",
+                                            fmt::format("{} rounded {} = {}", Show(exact, currency),
+                                                        RuleText(fn.rounding.mode, fn.rounding.scale), Show(rounded, currency)),
+                                            fn.rounding.source);
+            SetValue(round, rounded, currency);
+            AddRounding(round, exact, fn.rounding.mode, fn.rounding.scale);
+            const Decimal difference = exact - rounded;  // of the negative line: -rounded - (-exact)
+            if (!difference.is_zero()) d->terms.push_back({fmt::format("rounding {}", RuleText(fn.rounding.mode, fn.rounding.scale)), difference});
+          }
+        }
         break;
+      }
       case ir::Adjustment::Kind::kFixedDiscount:
         amount = -(base < a.amount ? (base.sign() > 0 ? base : Decimal()) : a.amount);
+        if (d) {
+          std::string text = base < a.amount ? fmt::format("{} off, at most what the lines add up to: {}", Show(a.amount, currency),
+                                                           Show(base.sign() > 0 ? base : Decimal(), currency))
+                                             : fmt::format("{} off", Show(a.amount, currency));
+          DerivationStep& step = AddStep(*d, "discount", std::move(text), a.source);
+          SetValue(step, -amount, currency);
+          AddOperand(step, "base", base, currency);
+          AddOperand(step, "discount", a.amount, currency);
+          if (base < a.amount) {
+            d->terms.push_back({"the lines' sum (the discount is at most that)", -(base.sign() > 0 ? base : Decimal())});
+          } else {
+            d->terms.push_back({fmt::format("the discount {}", a.amount.ToString()), -a.amount});
+          }
+        }
         break;
       case ir::Adjustment::Kind::kMinimum: {
         kind = LineKind::kMinimum;
         Decimal minimum = a.amount;
+        std::vector<DerivationTerm> minimum_terms{{fmt::format("the minimum {}", a.amount.ToString()), a.amount}};
         if (a.proration != ir::ProrationBasis::kNone && active.count(customer) != 0) {
           // Prorated like a recurring fee, exactly, then rounded by the plan's rule.
           Decimal part = PeriodShare(customer, ir::Charge::LineInput::Kind::kActive, a.proration);
           Decimal whole = PeriodShare(customer, ir::Charge::LineInput::Kind::kLength, a.proration);
           minimum = Decimal::Divide(a.amount * part, whole, 20, RoundingMode::kHalfEven);
-          if (!per_invoice) minimum = minimum.Rescale(fn.rounding.scale, fn.rounding.mode);
+          if (d) {
+            const std::string u = a.proration == ir::ProrationBasis::kDay ? "day" : "s";
+            DerivationStep& step = AddStep(*d, "prorate",
+                                           fmt::format("active {} of {}: {} × {} ÷ {} = {}", Show(part, u), Show(whole, u),
+                                                       Show(a.amount, currency), part.ToString(), whole.ToString(), Show(minimum, currency)),
+                                           a.source);
+            SetValue(step, minimum, currency);
+            AddOperand(step, "amount", a.amount, currency);
+            AddOperand(step, "active", part, u);
+            AddOperand(step, "length", whole, u);
+            minimum_terms = {{fmt::format("the minimum {} × {} ÷ {}", a.amount.ToString(), part.ToString(), whole.ToString()), minimum}};
+          }
+          if (!per_invoice) {
+            const Decimal exact = minimum;
+            minimum = minimum.Rescale(fn.rounding.scale, fn.rounding.mode);
+            if (d) {
+              DerivationStep& round = AddStep(*d, "round",
+                                              fmt::format("{} rounded {} = {}", Show(exact, currency),
+                                                          RuleText(fn.rounding.mode, fn.rounding.scale), Show(minimum, currency)),
+                                              fn.rounding.source);
+              SetValue(round, minimum, currency);
+              AddRounding(round, exact, fn.rounding.mode, fn.rounding.scale);
+              const Decimal difference = minimum - exact;
+              if (!difference.is_zero()) {
+                minimum_terms.push_back({fmt::format("rounding {}", RuleText(fn.rounding.mode, fn.rounding.scale)), difference});
+              }
+            }
+          }
         }
         if (base >= minimum) return;
         amount = minimum - base;
+        if (d) {
+          DerivationStep& step = AddStep(*d, "minimum",
+                                         fmt::format("{} is below the minimum {}: the true-up is {} - {} = {}", Show(base, currency),
+                                                     Show(minimum, currency), minimum.ToString(), base.ToString(), Show(amount, currency)),
+                                         a.source);
+          SetValue(step, amount, currency);
+          AddOperand(step, "base", base, currency);
+          AddOperand(step, "minimum", minimum, currency);
+          d->terms = std::move(minimum_terms);
+          d->terms.push_back({"the lines it covers", -base});
+        }
         break;
       }
       case ir::Adjustment::Kind::kMaximum:
         kind = LineKind::kMaximum;
         if (base <= a.amount) return;
         amount = a.amount - base;
+        if (d) {
+          DerivationStep& step = AddStep(*d, "maximum",
+                                         fmt::format("{} is above the maximum {}: {} - {} = {}", Show(base, currency), Show(a.amount, currency),
+                                                     a.amount.ToString(), base.ToString(), Show(amount, currency)),
+                                         a.source);
+          SetValue(step, amount, currency);
+          AddOperand(step, "base", base, currency);
+          AddOperand(step, "maximum", a.amount, currency);
+          d->terms.push_back({fmt::format("the maximum {}", a.amount.ToString()), a.amount});
+          d->terms.push_back({"the lines it covers", -base});
+        }
         break;
     }
     if (amount.is_zero() && kind == LineKind::kDiscount) return;
@@ -1514,7 +2214,48 @@ struct Engine::State {
     line.kind = kind;
     line.name = a.name;
     line.amount = amount.Rescale(std::max(amount.scale(), fn.rounding.scale), RoundingMode::kHalfEven);
+    line.derivation = std::move(d);
     inv.lines.push_back(std::move(line));
+  }
+
+  // An adjustment's first step: the lines it applies to and what they add up to.
+  std::shared_ptr<Derivation> ExplainBase(const ir::Adjustment& a, const Invoice& inv, const Decimal& base) const {
+    auto d = std::make_shared<Derivation>();
+    std::string parts;
+    std::size_t count = 0;
+    for (const InvoiceLine& l : inv.lines) {
+      if (!a.charges.empty() && std::find(a.charges.begin(), a.charges.end(), l.name) == a.charges.end()) continue;
+      std::string name = l.name;
+      if (!l.group.empty()) {
+        name += " [";
+        for (std::size_t g = 0; g < l.group.size(); ++g) name += (g > 0 ? ", " : "") + l.group[g];
+        name += "]";
+      }
+      parts += fmt::format("{}{} {}", count == 0 ? "" : " + ", name, l.amount.ToString());
+      ++count;
+    }
+    const std::string what = a.charges.empty() ? std::string("the invoice so far") : std::string("the lines it applies to");
+    std::string text = count == 0 ? fmt::format("{}: no lines, {}", what, Show(base, fn.currency))
+                                  : fmt::format("{}: {} = {}", what, parts, Show(base, fn.currency));
+    SetValue(AddStep(*d, "base", std::move(text), a.source), base, fn.currency);
+    return d;
+  }
+
+  // The `Rounding` line of an invoice rounded as a whole: the lines' exact sum and its rounding.
+  std::shared_ptr<Derivation> ExplainInvoiceRounding(const Decimal& total, const Decimal& rounded) const {
+    auto d = std::make_shared<Derivation>();
+    const std::string& currency = fn.currency;
+    SetValue(AddStep(*d, "base", fmt::format("the lines add up to {}", Show(total, currency)), fn.rounding.source), total, currency);
+    DerivationStep& step = AddStep(*d, "round",
+                                   fmt::format("the total {} rounded {} = {}", Show(total, currency),
+                                               RuleText(fn.rounding.mode, fn.rounding.scale), Show(rounded, currency)),
+                                   fn.rounding.source);
+    SetValue(step, rounded - total, currency);
+    AddRounding(step, total, fn.rounding.mode, fn.rounding.scale);
+    step.operands.push_back({"total", rounded.ToString(), currency});
+    d->terms.push_back({"the rounded total", rounded});
+    d->terms.push_back({"the lines' exact sum", -total});
+    return d;
   }
 };
 

@@ -37,8 +37,11 @@ struct RatingOptions {
   // sample until then. Absent: until the last sample.
   std::optional<std::int64_t> period_end_micros;
   // Fill every line's derivation (InvoiceLine::derivation) for `tariff explain`. Costs time and
-  // memory per event matched; meant for one customer's usage.
+  // memory per event matched; meant for one customer's usage. Off, rating does no work for it.
   bool explain = false;
+  // With `explain`: trace only this customer's lines (the others are rated as usual, without a
+  // derivation); "" traces every customer.
+  std::string explain_customer;
 };
 
 // Event schemas for readers (runtime/io), in the rating function's event order.

@@ -23,10 +23,23 @@ struct DerivationStep {
   std::optional<Decimal> before;  // "round": the value before rounding
   std::int32_t source_begin = -1; // the plan text it implements (byte offsets), -1 when none
   std::int32_t source_end = -1;
+  // "round": the mode (`half_even`, …) and the number of decimals; "" and -1 otherwise.
+  std::string mode;
+  int scale = -1;
+  // The named numbers the step worked with, for programs (the text says the same for people):
+  // a tier's `from`, `to`, `quantity`, `price`; an allowance's `metered`, `included`; a
+  // proration's `active`, `length`; a discount's `base`, `percent`. In the order they were set.
+  struct Operand {
+    std::string name;
+    std::string value;  // a decimal as text ("9000"), or text ("0.20 USD per 100 request")
+    std::string unit;   // of a decimal value; "" for a plain number or text
+  };
+  std::vector<Operand> operands;
 };
 
 // A term of the sum that makes the line's amount: the tiers' amounts, the events' amounts, the
-// rounding difference. The terms of a line add up to its amount exactly.
+// rounding difference. The terms of a line add up to its amount exactly (tests check it on every
+// golden case): each is computed on its own from what rating computed, never as "the rest".
 struct DerivationTerm {
   std::string label;
   Decimal amount;

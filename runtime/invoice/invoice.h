@@ -46,10 +46,11 @@ struct InvoiceLine {
                                    // adjustments
   std::vector<TierPart> tiers;     // tiered charges: each tier crossed
   Decimal amount;                  // in the invoice currency, after this line's rounding
-  // When the period is split (a plan version taking effect mid-period, a subscription change):
-  // the version that rated the line and the part of the period it covers, RFC 3339; "" when the
-  // line covers the whole period under the plan's only version.
-  std::string version;
+  // When the period is split (a plan version taking effect mid-period, a change of plan, a
+  // subscription starting or ending mid-period): the plan version that rated the line
+  // ("api-platform v2", "pro") and the part of the period it covers (RFC 3339); "" when the
+  // whole period was rated by one plan version.
+  std::string rated_by;
   std::string from, to;
   // How the amount was computed; null unless the rating was asked to explain.
   std::shared_ptr<Derivation> derivation;

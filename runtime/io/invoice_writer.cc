@@ -214,28 +214,57 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
         }
         text += ']';
       }
+      if (!line.rated_by.empty()) {
+        text += ",\"rated_by\":";
+        AppendJsonString(text, line.rated_by);
+        text += ",\"from\":";
+        AppendJsonString(text, line.from);
+        text += ",\"to\":";
+        AppendJsonString(text, line.to);
+      }
       text += ",\"amount\":";
       AppendJsonDecimal(text, line.amount);
       text += '}';
     }
     text += "],\"total\":";
     AppendJsonDecimal(text, invoice.total);
+    if (!invoice.credits.empty()) {
+      text += ",\"credits\":[";
+      for (std::size_t c = 0; c < invoice.credits.size(); ++c) {
+        const CreditBalance& b = invoice.credits[c];
+        if (c > 0) text += ',';
+        text += "{\"grant\":";
+        AppendJsonString(text, b.id);
+        text += ",\"balance\":";
+        AppendJsonDecimal(text, b.before);
+        text += ",\"used\":";
+        AppendJsonDecimal(text, b.used);
+        text += ",\"remaining\":";
+        AppendJsonDecimal(text, b.remaining);
+        text += ",\"expires\":";
+        if (b.expires.empty()) text += "null"; else AppendJsonString(text, b.expires);
+        text += ",\"priority\":" + std::to_string(b.priority) + "}";
+      }
+      text += ']';
+    }
     text += "}\n";
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
   }
 }
 
 void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
-  std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount\n";
+  std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount,rated_by,from,to\n";
   auto row = [&text](const Invoice& invoice, std::string_view kind, std::string_view name, std::string_view group,
-                     std::string_view quantity, std::string_view unit, std::string_view price, std::string_view amount) {
+                     std::string_view quantity, std::string_view unit, std::string_view price, std::string_view amount,
+                     std::string_view rated_by, std::string_view from, std::string_view to) {
     for (std::string_view field : {std::string_view(invoice.customer), std::string_view(invoice.plan),
                                    std::string_view(invoice.period_start), std::string_view(invoice.period_end),
-                                   std::string_view(invoice.currency), kind, name, group, quantity, unit, price}) {
+                                   std::string_view(invoice.currency), kind, name, group, quantity, unit, price, amount,
+                                   rated_by, from}) {
       AppendCsvField(text, field);
       text += ',';
     }
-    AppendCsvField(text, amount);
+    AppendCsvField(text, to);
     text += '\n';
   };
   for (const Invoice& invoice : invoices) {
@@ -246,9 +275,9 @@ void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
         group += line.group[g];
       }
       row(invoice, LineKindName(line.kind), line.name, group, line.has_quantity ? line.quantity.ToString() : "",
-          line.has_quantity ? line.unit : "", line.price, line.amount.ToString());
+          line.has_quantity ? line.unit : "", line.price, line.amount.ToString(), line.rated_by, line.from, line.to);
     }
-    row(invoice, "total", "", "", "", "", "", invoice.total.ToString());
+    row(invoice, "total", "", "", "", "", "", invoice.total.ToString(), "", "", "");
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     text.clear();
   }
@@ -267,11 +296,16 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
     bool any_quantity = false;
     for (const InvoiceLine& line : invoice.lines) {
       any_quantity = any_quantity || line.has_quantity || !line.tiers.empty();
+      std::string note = line.kind != LineKind::kCharge ? std::string("(") + LineKindName(line.kind) + ")"
+                         : line.price.empty()           ? std::string()
+                                                        : "at " + Printable(line.price);
+      if (!line.rated_by.empty()) {
+        note += (note.empty() ? "" : " ") + std::string("[") + Printable(line.rated_by) + ", " +
+                (line.from.empty() ? std::string("…") : Printable(line.from)) + " to " +
+                (line.to.empty() ? std::string("…") : Printable(line.to)) + "]";
+      }
       rows.push_back({LineLabel(line), line.has_quantity ? Printable(WithUnit(line.quantity, line.unit)) : "",
-                      line.amount.ToString(),
-                      line.kind != LineKind::kCharge ? std::string("(") + LineKindName(line.kind) + ")"
-                      : line.price.empty()           ? std::string()
-                                                     : "at " + Printable(line.price)});
+                      line.amount.ToString(), note});
       for (const TierPart& tier : line.tiers) {
         rows.push_back({"  " + tier.from.ToString() + " to " + tier.to.ToString(),
                         Printable(WithUnit(tier.quantity, line.unit)), tier.amount.ToString(),
@@ -314,6 +348,13 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
     text.append(w_label + (any_quantity ? 2 + w_quantity : 0) + 2 + w_amount, '-');
     text += '\n';
     append_row("total", "", total, "");
+    if (!invoice.credits.empty()) {
+      text += "\ncredits   grant: balance - used = remaining\n";
+      for (const CreditBalance& b : invoice.credits) {
+        text += "          " + Printable(b.id) + ": " + b.before.ToString() + " - " + b.used.ToString() + " = " +
+                b.remaining.ToString() + (b.expires.empty() ? std::string() : " (expires " + b.expires + ")") + "\n";
+      }
+    }
   }
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
 }

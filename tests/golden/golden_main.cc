@@ -6,9 +6,16 @@
 //                                      summary, rejects, exit code) compared with expected.txt
 //   golden coverage CASES_ROOT [DOC]   every diagnostic code in the catalog appears in some
 //                                      case's expected.txt (and has a `### CODE` section in DOC)
+//   golden explain CASE_DIR [--update] plan.tariff + usage + args (with --customer) → `tariff
+//                                      explain` as text and as JSON, compared with expected.txt
+//   golden explain-sums RATE_CASE_DIR  a golden rate case explained for each of its customers:
+//                                      every line's terms add up to its amount exactly, and the
+//                                      lines and total are those `tariff rate` gives (exit 77,
+//                                      "skipped", for a case that rates nothing: --dump, fail_)
 //
 // Case names say what must happen: `fail_*` must report an error (exit 1), `warn_*` warnings
 // only (exit 0, and exit 1 under --strict), `ok_*` nothing at all.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,7 +25,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "compiler/diag/diagnostic.h"
+#include "runtime/decimal/decimal.h"
 #include "tools/driver/driver.h"
 
 namespace fs = std::filesystem;
@@ -140,6 +150,197 @@ int RateCase(const fs::path& dir, bool update) {
   return failures == 0 ? 0 : 1;
 }
 
+// The lines of a case's `args` file (`--usage usage.csv` when there is none).
+std::vector<std::string> CaseArgs(const fs::path& dir) {
+  std::vector<std::string> args;
+  if (fs::exists(dir / "args")) {
+    std::istringstream lines(ReadFile(dir / "args"));
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty()) args.push_back(line);
+    }
+  } else {
+    args = {"--usage", "usage.csv"};
+  }
+  return args;
+}
+
+// The problems with one explained invoice (JSON from `tariff explain --format json`): a line
+// whose terms do not add up to its amount, lines that do not add up to the total, a line without
+// steps. With `rated` (the customer's invoice from `tariff rate --format jsonl`), also every
+// difference from it: explaining must not change a single amount.
+std::vector<std::string> CheckExplained(const nlohmann::json& explained, const nlohmann::json* rated) {
+  using tariff::Decimal;
+  std::vector<std::string> problems;
+  const std::string customer = explained.value("customer", std::string());
+  auto where = [&](std::size_t i, const nlohmann::json& line) {
+    return "customer " + customer + ", line " + std::to_string(i + 1) + " \"" + line.value("name", std::string()) + "\"";
+  };
+  Decimal lines_sum;
+  const nlohmann::json& lines = explained.at("lines");
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const nlohmann::json& line = lines[i];
+    const Decimal amount = Decimal::FromString(line.at("amount").get<std::string>());
+    lines_sum = lines_sum + amount;
+    Decimal terms;
+    std::string shown;
+    for (const nlohmann::json& t : line.at("terms")) {
+      terms = terms + Decimal::FromString(t.at("amount").get<std::string>());
+      shown += " " + t.at("amount").get<std::string>() + " (" + t.at("label").get<std::string>() + ")";
+    }
+    if (terms != amount) {
+      problems.push_back(where(i, line) + ": the terms add up to " + terms.ToString() + ", the amount is " +
+                         amount.ToString() + ":" + shown);
+    }
+    if (line.at("terms").empty()) problems.push_back(where(i, line) + ": no terms");
+    if (line.at("steps").empty()) problems.push_back(where(i, line) + ": no steps");
+  }
+  const Decimal total = Decimal::FromString(explained.at("total").get<std::string>());
+  if (lines_sum != total) problems.push_back("customer " + customer + ": the lines add up to " + lines_sum.ToString() + ", the total is " + total.ToString());
+  if (rated == nullptr) return problems;
+  if (explained.at("total") != rated->at("total")) {
+    problems.push_back("customer " + customer + ": total " + explained.at("total").dump() + ", `rate` says " + rated->at("total").dump());
+  }
+  const nlohmann::json& rated_lines = rated->at("lines");
+  if (rated_lines.size() != lines.size()) {
+    problems.push_back("customer " + customer + ": " + std::to_string(lines.size()) + " lines, `rate` gives " + std::to_string(rated_lines.size()));
+    return problems;
+  }
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    for (const char* key : {"kind", "name", "group", "amount", "quantity", "unit"}) {
+      const bool has = lines[i].contains(key), rated_has = rated_lines[i].contains(key);
+      if (has != rated_has || (has && lines[i].at(key) != rated_lines[i].at(key))) {
+        problems.push_back(where(i, lines[i]) + ": " + key + " " + (has ? lines[i].at(key).dump() : "(none)") + ", `rate` says " +
+                           (rated_has ? rated_lines[i].at(key).dump() : "(none)"));
+      }
+    }
+  }
+  return problems;
+}
+
+// `golden explain-sums`: see the top of the file.
+int ExplainSumsCase(const fs::path& dir) {
+  const std::string name = dir.filename().string();
+  fs::current_path(dir);
+  // The rate case's options, but always JSON Lines to stdout.
+  std::vector<std::string> options;
+  const std::vector<std::string> args = CaseArgs(dir);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--dump") {
+      std::cout << name << ": skipped (--dump rates nothing)\n";
+      return 77;
+    }
+    if (args[i] == "--format" || args[i] == "--out" || args[i] == "-o" || args[i] == "--rejects") {
+      ++i;
+      continue;
+    }
+    if (args[i] == "--strict") continue;
+    options.push_back(args[i]);
+  }
+  if (name.rfind("fail_", 0) == 0) {
+    std::cout << name << ": skipped (a fail_ case rates nothing)\n";
+    return 77;
+  }
+  std::vector<std::string> rate_args{"rate", "plan.tariff"};
+  rate_args.insert(rate_args.end(), options.begin(), options.end());
+  rate_args.insert(rate_args.end(), {"--format", "jsonl"});
+  Outcome rated = RunTariff(rate_args);
+  if (rated.code != 0) {
+    std::cerr << name << ": `tariff rate` exits " << rated.code << "\n" << rated.err;
+    return 1;
+  }
+  int failures = 0;
+  std::size_t customers = 0, lines = 0;
+  std::istringstream invoices(rated.out);
+  for (std::string text; std::getline(invoices, text);) {
+    if (text.empty()) continue;
+    const nlohmann::json invoice = nlohmann::json::parse(text);
+    const std::string customer = invoice.at("customer").get<std::string>();
+    ++customers;
+    std::vector<std::string> explain_args{"explain", "plan.tariff"};
+    explain_args.insert(explain_args.end(), options.begin(), options.end());
+    explain_args.insert(explain_args.end(), {"--customer", customer, "--format", "json"});
+    Outcome json = RunTariff(explain_args);
+    if (json.code != 0) {
+      std::cerr << name << ": `tariff explain --customer " << customer << "` exits " << json.code << "\n" << json.err;
+      ++failures;
+      continue;
+    }
+    const nlohmann::json explained = nlohmann::json::parse(json.out);
+    lines += explained.at("lines").size();
+    for (const std::string& problem : CheckExplained(explained, &invoice)) {
+      std::cerr << name << ": " << problem << "\n";
+      ++failures;
+    }
+    // Derivations are deterministic like invoices: the batch size changes nothing.
+    if (std::find(options.begin(), options.end(), "--batch-size") == options.end()) {
+      std::vector<std::string> small = explain_args;
+      small.insert(small.end(), {"--batch-size", "1"});
+      Outcome one = RunTariff(small);
+      if (one.out != json.out) {
+        std::cerr << name << ": customer " << customer << ": `--batch-size 1` explains differently\n";
+        ++failures;
+      }
+    }
+    explain_args[explain_args.size() - 1] = "text";
+    Outcome plain = RunTariff(explain_args);
+    if (plain.code != 0 || plain.out.empty()) {
+      std::cerr << name << ": customer " << customer << ": `--format text` exits " << plain.code << "\n" << plain.err;
+      ++failures;
+    }
+  }
+  std::cout << name << ": " << customers << " customers, " << lines << " lines explained, " << failures << " problems\n";
+  return failures == 0 ? 0 : 1;
+}
+
+// `tariff explain plan.tariff ARGS…` in the case folder, as text and as JSON; ARGS are the lines
+// of `args` (they name the customer). The expectation holds both outputs, stderr and the exit
+// code; the JSON's terms must add up (CheckExplained).
+int ExplainCase(const fs::path& dir, bool update) {
+  const std::string name = dir.filename().string();
+  fs::current_path(dir);
+  std::vector<std::string> args{"explain", "plan.tariff"};
+  const std::vector<std::string> case_args = CaseArgs(dir);
+  args.insert(args.end(), case_args.begin(), case_args.end());
+  std::vector<std::string> text_args = args, json_args = args;
+  text_args.insert(text_args.end(), {"--format", "text"});
+  json_args.insert(json_args.end(), {"--format", "json"});
+  Outcome text = RunTariff(text_args);
+  Outcome json = RunTariff(json_args);
+  std::string actual = text.out + "--- json\n" + json.out + "--- stderr\n" + text.err + "exit " + std::to_string(text.code) + "\n";
+  int failures = 0;
+  const bool must_fail = name.rfind("fail_", 0) == 0;
+  if (must_fail != (text.code != 0)) {
+    std::cerr << name << ": " << (must_fail ? "a fail_ case must exit non-zero" : "a case must exit 0") << "\n";
+    ++failures;
+  }
+  if (json.code != text.code || json.err != text.err) {
+    std::cerr << name << ": --format json exits " << json.code << " (text: " << text.code << ") or reports differently\n";
+    ++failures;
+  }
+  if (json.code == 0) {
+    for (const std::string& problem : CheckExplained(nlohmann::json::parse(json.out), nullptr)) {
+      std::cerr << name << ": " << problem << "\n";
+      ++failures;
+    }
+  }
+  const fs::path expected_path = dir / "expected.txt";
+  if (update) {
+    std::ofstream(expected_path, std::ios::binary) << actual;
+    std::cout << name << ": expected.txt written\n";
+    return failures == 0 ? 0 : 1;
+  }
+  if (!fs::exists(expected_path)) {
+    std::cerr << name << ": no expected.txt; run `golden explain " << dir.string() << " --update` and review it\n" << actual;
+    return 1;
+  }
+  std::string expected = ReadFile(expected_path);
+  if (expected != actual) {
+    std::cerr << name << ": output differs from expected.txt\n--- expected\n" << expected << "--- actual\n" << actual;
+    ++failures;
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 int Coverage(const fs::path& root, const fs::path& docs_path) {
   std::set<std::string> seen;
   std::regex code_re(R"((error|warning)\[([EW][0-9]{4})\])");
@@ -184,9 +385,21 @@ int main(int argc, char** argv) {
     if (!dir.has_filename()) dir = dir.parent_path();
     return RateCase(dir, update);
   }
+  if (args.size() >= 2 && args[0] == "explain") {
+    bool update = args.size() >= 3 && args[2] == "--update";
+    fs::path dir = fs::absolute(args[1]);
+    if (!dir.has_filename()) dir = dir.parent_path();
+    return ExplainCase(dir, update);
+  }
+  if (args.size() == 2 && args[0] == "explain-sums") {
+    fs::path dir = fs::absolute(args[1]);
+    if (!dir.has_filename()) dir = dir.parent_path();
+    return ExplainSumsCase(dir);
+  }
   if ((args.size() == 2 || args.size() == 3) && args[0] == "coverage") {
     return Coverage(args[1], args.size() == 3 ? fs::path(args[2]) : fs::path());
   }
-  std::cerr << "usage: golden check CASE_DIR [--update] | golden rate CASE_DIR [--update] | golden coverage CASES_ROOT [DOC]\n";
+  std::cerr << "usage: golden check CASE_DIR [--update] | golden rate CASE_DIR [--update] | golden coverage CASES_ROOT [DOC]\n"
+               "       golden explain CASE_DIR [--update] | golden explain-sums RATE_CASE_DIR\n";
   return 2;
 }

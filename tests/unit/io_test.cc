@@ -914,17 +914,46 @@ TEST_CASE("io: invoices as CSV: one row per line and a total row, RFC 4180 quoti
   std::ostringstream out;
   WriteInvoicesCsv(SampleInvoices(), out);
   CHECK(out.str() ==
-        "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Platform,,,,,49.00\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Requests,,12500000,request,,2175.00\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Tokens,\"large|eu, west\",2.5,GB·h,,0.125\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,discount,\"Launch \"\"promo\"\"\",,,,,-10.00\n"
-        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,total,,,,,,2214.125\n"
-        "\"béta\n\",api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,minimum,Minimum,,,,,100.00\n"
-        "\"béta\n\",api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,total,,,,,,100.00\n");
+        "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount,rated_by,from,to\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Platform,,,,,49.00,,,\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Requests,,12500000,request,,2175.00,,,\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Tokens,\"large|eu, west\",2.5,GB·h,,0.125,,,\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,discount,\"Launch \"\"promo\"\"\",,,,,-10.00,,,\n"
+        "acme,api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,total,,,,,,2214.125,,,\n"
+        "\"béta\n\",api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,minimum,Minimum,,,,,100.00,,,\n"
+        "\"béta\n\",api-platform,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,total,,,,,,100.00,,,\n");
   std::ostringstream none;
   WriteInvoicesCsv({}, none);
-  CHECK(none.str() == "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount\n");
+  CHECK(none.str() == "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount,rated_by,from,to\n");
+}
+
+TEST_CASE("io: a line of a split period says which version rated it, in JSON Lines and CSV; credits are listed") {
+  Invoice invoice;
+  invoice.customer = "acme";
+  invoice.plan = "api";
+  invoice.currency = "USD";
+  InvoiceLine line;
+  line.name = "Platform";
+  line.amount = Decimal::FromString("15.00");
+  line.rated_by = "api v1";
+  line.from = "2026-03-01T00:00:00Z";
+  line.to = "2026-03-16T00:00:00Z";
+  invoice.lines.push_back(line);
+  InvoiceLine credit;
+  credit.kind = LineKind::kCredit;
+  credit.name = "Credit promo";
+  credit.amount = Decimal::FromString("-5.00");
+  invoice.lines.push_back(credit);
+  invoice.total = Decimal::FromString("10.00");
+  invoice.credits.push_back({"promo", Decimal::FromString("8.00"), Decimal::FromString("5.00"), Decimal::FromString("3.00"), "", 1});
+  std::ostringstream jsonl, csv;
+  WriteInvoicesJsonl(std::span<const Invoice>(&invoice, 1), jsonl);
+  CHECK(jsonl.str().find(R"("rated_by":"api v1","from":"2026-03-01T00:00:00Z","to":"2026-03-16T00:00:00Z","amount":"15.00")") != std::string::npos);
+  CHECK(jsonl.str().find(R"({"kind":"credit","name":"Credit promo","group":[],"amount":"-5.00"})") != std::string::npos);
+  CHECK(jsonl.str().find(R"("credits":[{"grant":"promo","balance":"8.00","used":"5.00","remaining":"3.00","expires":null,"priority":1}])") != std::string::npos);
+  WriteInvoicesCsv(std::span<const Invoice>(&invoice, 1), csv);
+  CHECK(csv.str().find("acme,api,,,USD,charge,Platform,,,,,15.00,api v1,2026-03-01T00:00:00Z,2026-03-16T00:00:00Z\n") != std::string::npos);
+  CHECK(csv.str().find("acme,api,,,USD,credit,Credit promo,,,,,-5.00,,,\n") != std::string::npos);
 }
 
 TEST_CASE("io: invoices as a table: aligned columns, tiers under their line, a rule and the total") {

@@ -11,6 +11,7 @@
 #include "compiler/diag/render.h"
 #include "compiler/lower/lower.h"
 #include "compiler/sema/units_adapter.h"
+#include "runtime/billing/billing.h"
 #include "runtime/exec/exec.h"
 #include "runtime/io/usage_reader.h"
 #include "tools/driver/command.h"
@@ -29,34 +30,64 @@ struct TestOutcome {
   bool passed = true;
   std::vector<std::string> failures;  // one line per expectation that did not hold
   std::string error;                  // the test could not run
+  std::optional<Invoice> actual;      // a failed test's invoice, to show beside the expectations
 };
 
 class TestRunner {
  public:
+  // `plans`: every plan version of the file, lowered (a test's subscription may name another
+  // plan of the file; a test with a period is rated by the versions in force).
   TestRunner(const SourceFile& source, const CheckedFile& checked, const CheckedPlan& plan,
-             const ir::RatingFunction& fn)
-      : source_(source), checked_(checked), plan_(plan), fn_(fn), schemas_(SchemasOf(fn)) {}
+             const ir::RatingFunction& fn, const std::vector<const ir::RatingFunction*>& all)
+      : source_(source), checked_(checked), plan_(plan), fn_(fn), all_(all) {}
 
   TestOutcome Run(const ast::TestDecl& test) {
     TestOutcome out;
     out.file = source_.path();
     out.plan = plan_.plan->name.value;
     out.test = test.name.value;
-    RatingOptions options;
     std::optional<std::int64_t> start;
-    if (test.from && test.to) {
-      options.period_start = test.from->text;
-      options.period_end = test.to->text;
-      start = ParseTimestamp(test.from->text);
-      options.period_end_micros = ParseTimestamp(test.to->text);
-    }
     try {
-      Engine engine(fn_, options);
-      engine.AddCustomer(kTestCustomer);
+      // The plans: with a period, every version of this plan (the one in force rates) and the
+      // file's other plans; without one, this version and the other plans.
+      PlanSet plans;
+      plans.default_plan = fn_.plan;
+      const bool period = test.from && test.to;
+      for (const ir::RatingFunction* f : all_) {
+        if (f->plan != fn_.plan || period || f == &fn_) plans.functions.push_back(f);
+      }
+      BillingOptions options;
+      if (period) {
+        std::string why;
+        start = ParsePlanTime(plans, test.from->text, &why);
+        auto end = ParsePlanTime(plans, test.to->text, &why);
+        if (!start || !end) throw BillingError("the test's period: " + why);
+        options.period_start = start;
+        options.period_end = end;
+        options.period_start_text = test.from->text;
+        options.period_end_text = test.to->text;
+      }
+      std::vector<Subscription> subscriptions;
+      std::vector<CreditGrant> credits;
       for (const ast::TestStmt& stmt : test.stmts) {
-        if (const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind)) AddEvents(engine, *u, start);
-        if (const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind)) AddSubscription(engine, *s);
-        if (const auto* f = std::get_if<ast::UsageFile>(&stmt.kind)) AddFile(engine, *f, options, out);
+        if (const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind)) subscriptions.push_back(SubscriptionOf(*s, plans));
+        if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) credits.push_back(CreditOf(*c, plans));
+      }
+      // No subscription block: the test's customer is on this plan for the whole period.
+      if (subscriptions.empty()) {
+        Subscription whole;
+        whole.customer = kTestCustomer;
+        whole.origin = fmt::format("test \"{}\"", test.name.value);
+        subscriptions.push_back(whole);
+      }
+      Biller biller(plans, std::move(subscriptions), std::move(credits), options);
+      schemas_ = &biller.schemas();
+      for (const ast::TestStmt& stmt : test.stmts) {
+        if (const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind)) AddEvents(biller, *u, start);
+        if (const auto* f = std::get_if<ast::UsageFile>(&stmt.kind)) AddFile(biller, *f, options, out);
+      }
+      if (out.error.empty() && !biller.rejects().empty()) {
+        out.error = fmt::format("{} usage row(s) not rated: {}", biller.rejects().size(), biller.rejects().front().reason);
       }
       if (!out.error.empty()) {
         out.passed = false;
@@ -64,7 +95,7 @@ class TestRunner {
       }
       // A test rates one customer, `test`: usage statements are its events, and a usage file
       // must hold only its rows (a row for another customer would be silently left out).
-      std::vector<Invoice> invoices = engine.Finish();
+      std::vector<Invoice> invoices = biller.Finish();
       const Invoice* invoice = nullptr;
       for (const Invoice& inv : invoices) {
         if (inv.customer == kTestCustomer) {
@@ -76,12 +107,20 @@ class TestRunner {
           return out;
         }
       }
+      if (invoice == nullptr) {
+        out.error = "the test's customer has no subscription in the test's period, so there is no invoice";
+        out.passed = false;
+        return out;
+      }
       for (const ast::TestStmt& stmt : test.stmts) {
         if (const auto* e = std::get_if<ast::Expectation>(&stmt.kind)) Expect(*e, *invoice, out);
       }
+      if (!out.failures.empty()) out.actual = *invoice;
     } catch (const RatingError& e) {
       LineColumn lc = source_.At(e.source().begin);
       out.error = fmt::format("{}:{}:{}: rating failed: {}", source_.path(), lc.line, lc.column, e.what());
+    } catch (const BillingError& e) {
+      out.error = e.what();
     } catch (const DecimalError& e) {
       out.error = fmt::format("rating failed: {}", e.what());
     }
@@ -91,8 +130,8 @@ class TestRunner {
 
  private:
   int EventIndex(const std::string& name) const {
-    for (std::size_t i = 0; i < fn_.events.size(); ++i) {
-      if (fn_.events[i].name == name) return static_cast<int>(i);
+    for (std::size_t i = 0; i < schemas_->size(); ++i) {
+      if ((*schemas_)[i].name == name) return static_cast<int>(i);
     }
     return -1;
   }
@@ -113,10 +152,10 @@ class TestRunner {
     return lit->number;
   }
 
-  void AddEvents(Engine& engine, const ast::UsageEvents& u, std::optional<std::int64_t> start) {
+  void AddEvents(Biller& biller, const ast::UsageEvents& u, std::optional<std::int64_t> start) {
     int event = EventIndex(u.event.text);
     if (event < 0) return;
-    const EventSchema& schema = schemas_[static_cast<std::size_t>(event)];
+    const EventSchema& schema = (*schemas_)[static_cast<std::size_t>(event)];
     const EventInfo& info = plan_.events.at(u.event.text);
     std::int64_t count = u.count ? static_cast<std::int64_t>(u.count->coefficient()) : 1;
     std::int64_t time = start.value_or(0);
@@ -163,37 +202,85 @@ class TestRunner {
         }
       }
       batch.origins.assign(static_cast<std::size_t>(n), RowOrigin{});
-      engine.Consume(batch);
+      biller.Consume(batch);
       done += n;
     }
   }
 
-  void AddSubscription(Engine& engine, const ast::TestSubscription& s) {
+  Subscription SubscriptionOf(const ast::TestSubscription& s, const PlanSet& plans) const {
+    Subscription sub;
+    sub.customer = kTestCustomer;
+    LineColumn lc = source_.At(s.fields.empty() ? 0 : s.fields.front().span.begin);
+    sub.origin = fmt::format("{}:{}", source_.path(), lc.line);
     for (const ast::FieldInit& init : s.fields) {
-      auto field = plan_.subscription.find(init.name.text);
-      if (field == plan_.subscription.end()) continue;
       const auto* lit = std::get_if<ast::Literal>(&init.value->kind);
       if (lit == nullptr) continue;
-      switch (field->second.type.kind) {
-        case TypeKind::kBool: engine.SetSubscription(kTestCustomer, init.name.text, lit->bool_value); break;
-        case TypeKind::kText:
-        case TypeKind::kId:
-        case TypeKind::kEnum: engine.SetSubscription(kTestCustomer, init.name.text, lit->text); break;
-        default: engine.SetSubscription(kTestCustomer, init.name.text, Number(*init.value, field->second.type));
+      const std::string& name = init.name.text;
+      if (name == "plan") {
+        sub.plan = lit->text;
+      } else if (name == "version") {
+        sub.version = lit->number.ToString();
+      } else if (name == "start" || name == "end") {
+        std::string why;
+        auto t = ParsePlanTime(plans, lit->text, &why);
+        if (!t) throw BillingError(fmt::format("{}: `{}`: {}", sub.origin, lit->text, why));
+        (name == "start" ? sub.start : sub.end) = t;
       }
     }
+    // Values of the plan's subscription fields (of the plan the subscription is to).
+    const CheckedPlan* target = &plan_;
+    for (const CheckedPlan& p : checked_.plans) {
+      if (!sub.plan.empty() && p.plan->name.value == sub.plan) target = &p;
+    }
+    for (const ast::FieldInit& init : s.fields) {
+      auto field = target->subscription.find(init.name.text);
+      if (field == target->subscription.end()) continue;
+      const auto* lit = std::get_if<ast::Literal>(&init.value->kind);
+      if (lit == nullptr) continue;
+      SubscriptionValue v;
+      v.field = init.name.text;
+      switch (field->second.type.kind) {
+        case TypeKind::kBool:
+          v.kind = ir::ValueKind::kBool;
+          v.flag = lit->bool_value;
+          break;
+        case TypeKind::kText:
+        case TypeKind::kId:
+        case TypeKind::kEnum:
+          v.kind = ir::ValueKind::kText;
+          v.text = lit->text;
+          break;
+        default: v.number = Number(*init.value, field->second.type);
+      }
+      sub.values.push_back(std::move(v));
+    }
+    return sub;
   }
 
-  void AddFile(Engine& engine, const ast::UsageFile& f, const RatingOptions& options, TestOutcome& out) {
+  CreditGrant CreditOf(const ast::TestCredit& c, const PlanSet& plans) const {
+    CreditGrant g;
+    g.customer = kTestCustomer;
+    g.id = c.id.value;
+    const auto* lit = std::get_if<ast::Literal>(&c.amount->kind);
+    if (lit != nullptr) g.amount = lit->number;
+    if (c.expires) {
+      std::string why;
+      g.expires = ParsePlanTime(plans, c.expires->text, &why);
+      if (!g.expires) throw BillingError(fmt::format("credit \"{}\": expires {}: {}", g.id, c.expires->text, why));
+    }
+    if (c.priority) g.priority = static_cast<std::int64_t>(c.priority->coefficient());
+    g.origin = fmt::format("credit \"{}\"", g.id);
+    return g;
+  }
+
+  void AddFile(Biller& biller, const ast::UsageFile& f, const BillingOptions& options, TestOutcome& out) {
     std::filesystem::path path = std::filesystem::path(source_.path()).parent_path() / f.path.value;
     UsageReaderOptions reader_options;
-    if (!options.period_start.empty()) {
-      reader_options.period_start = ParseTimestamp(options.period_start);
-      reader_options.period_end = options.period_end_micros;
-    }
-    std::unique_ptr<UsageReader> reader = OpenUsage({path.string()}, schemas_, reader_options);
+    reader_options.period_start = options.period_start;
+    reader_options.period_end = options.period_end;
+    std::unique_ptr<UsageReader> reader = OpenUsage({path.string()}, *schemas_, reader_options);
     Batch batch;
-    while (reader->Next(batch)) engine.Consume(batch);
+    while (reader->Next(batch)) biller.Consume(batch);
     if (!reader->error().empty()) {
       out.error = reader->error();
     } else if (!reader->rejects().empty()) {
@@ -209,7 +296,15 @@ class TestRunner {
     std::string what;
     Decimal got;
     bool found = false;
-    if (!e.charge) {
+    if (e.credit) {
+      what = fmt::format("credit \"{}\" remaining", e.charge->value);
+      for (const CreditBalance& b : invoice.credits) {
+        if (b.id == e.charge->value) {
+          got = b.remaining;
+          found = true;
+        }
+      }
+    } else if (!e.charge) {
       what = "total";
       got = invoice.total;
       found = true;
@@ -230,7 +325,9 @@ class TestRunner {
       }
     }
     if (!found) {
-      out.failures.push_back(fmt::format("expect {} = {} {}: the invoice has no such line", what, want.ToString(), fn_.currency));
+      LineColumn lc = source_.At(e.value->span.begin);
+      out.failures.push_back(fmt::format("{}:{}: expect {} = {} {}: the invoice has no such {}", source_.path(), lc.line, what,
+                                         want.ToString(), fn_.currency, e.credit ? "credit" : "line"));
       return;
     }
     if (got != want) {
@@ -244,8 +341,30 @@ class TestRunner {
   const CheckedFile& checked_;
   const CheckedPlan& plan_;
   const ir::RatingFunction& fn_;
-  std::vector<EventSchema> schemas_;
+  const std::vector<const ir::RatingFunction*>& all_;
+  const std::vector<EventSchema>* schemas_ = nullptr;
 };
+
+// A failed test's invoice, so that the expectations can be read against every actual line.
+std::string ActualLines(const Invoice& invoice) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const InvoiceLine& l : invoice.lines) {
+    std::string label = "\"" + l.name + "\"";
+    if (!l.group.empty()) {
+      std::string joined;
+      for (const auto& g : l.group) joined += (joined.empty() ? "\"" : ", \"") + g + "\"";
+      label += " for " + joined;
+    }
+    if (!l.rated_by.empty()) label += " (" + l.rated_by + ")";
+    rows.emplace_back(label, l.amount.ToString());
+  }
+  rows.emplace_back("total", invoice.total.ToString());
+  std::size_t width = 0;
+  for (const auto& r : rows) width = std::max(width, r.first.size());
+  std::string out = "    actual invoice:\n";
+  for (const auto& [label, amount] : rows) out += fmt::format("      {:<{}}  {} {}\n", label, width, amount, invoice.currency);
+  return out;
+}
 
 }  // namespace
 
@@ -280,14 +399,26 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
         continue;
       }
       const SourceFile& source = sources.file(loaded.file);
+      // Every plan version of the file, lowered: a test may subscribe to another plan, and a
+      // test with a period is rated by the version in force.
+      std::vector<ir::RatingFunction> functions;
+      functions.reserve(checked.checked->plans.size());
+      bool lowered_all = true;
       for (const CheckedPlan& plan : checked.checked->plans) {
         LowerResult lowered = Lower(*checked.checked, plan, source);
         if (!lowered.ok()) {
           for (const auto& e : lowered.errors) streams.err << "error: " << e << "\n";
           broken = true;
-          continue;
+          lowered_all = false;
         }
-        TestRunner runner(source, *checked.checked, plan, lowered.function);
+        functions.push_back(std::move(lowered.function));
+      }
+      if (!lowered_all) continue;
+      std::vector<const ir::RatingFunction*> all;
+      for (const ir::RatingFunction& f : functions) all.push_back(&f);
+      for (std::size_t p = 0; p < checked.checked->plans.size(); ++p) {
+        const CheckedPlan& plan = checked.checked->plans[p];
+        TestRunner runner(source, *checked.checked, plan, functions[p], all);
         for (const ast::PlanItem& item : plan.plan->items) {
           if (const auto* t = std::get_if<ast::TestDecl>(&item.kind)) outcomes.push_back(runner.Run(*t));
         }
@@ -298,8 +429,16 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
     if (options->format == "json") {
       nlohmann::json all = nlohmann::json::array();
       for (const TestOutcome& o : outcomes) {
-        all.push_back({{"file", o.file}, {"plan", o.plan}, {"test", o.test}, {"passed", o.passed},
-                       {"failures", o.failures}, {"error", o.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.error)}});
+        nlohmann::json one = {{"file", o.file}, {"plan", o.plan}, {"test", o.test}, {"passed", o.passed},
+                              {"failures", o.failures}, {"error", o.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.error)}};
+        if (o.actual) {
+          nlohmann::json lines = nlohmann::json::array();
+          for (const InvoiceLine& l : o.actual->lines) {
+            lines.push_back({{"kind", LineKindName(l.kind)}, {"name", l.name}, {"group", l.group}, {"amount", l.amount.ToString()}});
+          }
+          one["actual"] = {{"lines", lines}, {"total", o.actual->total.ToString()}};
+        }
+        all.push_back(std::move(one));
       }
       streams.out << all.dump(2) << "\n";
     } else {
@@ -307,6 +446,7 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
         streams.out << fmt::format("{} {}: plan \"{}\": test \"{}\"\n", o.passed ? "PASS" : "FAIL", o.file, o.plan, o.test);
         if (!o.error.empty()) streams.out << "    " << o.error << "\n";
         for (const std::string& f : o.failures) streams.out << "    " << f << "\n";
+        if (o.actual) streams.out << ActualLines(*o.actual);
       }
     }
     (options->format == "json" ? streams.err : streams.out) << fmt::format("{} passed, {} failed\n", passed, failed);

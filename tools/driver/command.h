@@ -27,5 +27,6 @@ Action RegisterFmt(CLI::App& app, Streams& streams);
 Action RegisterConvert(CLI::App& app, Streams& streams);
 Action RegisterTest(CLI::App& app, Streams& streams);
 Action RegisterRate(CLI::App& app, Streams& streams);
+Action RegisterExplain(CLI::App& app, Streams& streams);
 
 }  // namespace tariff::driver

@@ -27,6 +27,7 @@ constexpr Subcommand kSubcommands[] = {
     {"check", "check plans for errors: names, types, units, currencies, tiers", &RegisterCheck},
     {"fmt", "print plans in canonical layout (--write in place, --check to verify)", &RegisterFmt},
     {"rate", "rate usage with a plan into invoices: exact, with every row accounted for", &RegisterRate},
+    {"explain", "show how each line of a customer's invoice was computed, step by step", &RegisterExplain},
     {"test", "run the tests written in plans: usage in, expected lines and totals out", &RegisterTest},
     {"convert", "convert a quantity between units exactly (e.g. `1.5 GiB` to `MB`)", &RegisterConvert},
 };

@@ -1,0 +1,589 @@
+// runtime/billing: segments, routing, merging and credits (see billing.h, docs/billing.md).
+#include "runtime/billing/billing.h"
+
+#include <algorithm>
+#include <limits>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "runtime/calendar/calendar.h"
+#include "runtime/exec/exec.h"
+#include "runtime/io/usage_reader.h"
+
+namespace tariff {
+namespace {
+
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kAlways = std::numeric_limits<std::int64_t>::min();
+
+calendar::PeriodRule RuleOf(const ir::RatingFunction& fn) {
+  calendar::PeriodRule rule;
+  switch (fn.period.length) {
+    case ir::PeriodSpec::Length::kMonth: rule.length = calendar::PeriodLength::kMonth; break;
+    case ir::PeriodSpec::Length::kQuarter: rule.length = calendar::PeriodLength::kQuarter; break;
+    case ir::PeriodSpec::Length::kYear: rule.length = calendar::PeriodLength::kYear; break;
+    case ir::PeriodSpec::Length::kDays: rule.length = calendar::PeriodLength::kDays; break;
+  }
+  rule.count = fn.period.length == ir::PeriodSpec::Length::kDays ? fn.period.count : 1;
+  rule.anchor = fn.period.anchor;
+  rule.time_zone = fn.period.time_zone;
+  return rule;
+}
+
+calendar::Calendar CalendarOf(const ir::RatingFunction& fn) {
+  try {
+    return calendar::Calendar(RuleOf(fn));
+  } catch (const calendar::CalendarError& e) {
+    throw BillingError(fmt::format("plan \"{}\": period: {}", fn.plan, e.what()));
+  }
+}
+
+// "api-platform v2", "pro".
+std::string Label(const ir::RatingFunction& fn) {
+  return fn.version.empty() ? fn.plan : fmt::format("{} v{}", fn.plan, fn.version);
+}
+
+// Microseconds as exact seconds.
+Decimal Seconds(std::int64_t micros) { return Decimal::FromParts(micros, 6).Normalized(); }
+
+bool SameSchema(const EventSchema& a, const EventSchema& b) {
+  if (a.fields.size() != b.fields.size() || a.key_field != b.key_field) return false;
+  for (std::size_t i = 0; i < a.fields.size(); ++i) {
+    const FieldSchema &x = a.fields[i], &y = b.fields[i];
+    if (x.name != y.name || x.type != y.type || x.unit != y.unit || x.currency != y.currency || x.enum_values != y.enum_values) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> ParsePlanTime(const PlanSet& plans, const std::string& text, std::string* why) {
+  const ir::RatingFunction* fn = nullptr;
+  for (const ir::RatingFunction* f : plans.functions) {
+    if (f->plan == plans.default_plan) fn = f;
+  }
+  calendar::PeriodRule rule;
+  if (fn != nullptr) rule.time_zone = fn->period.time_zone;
+  try {
+    return calendar::Calendar(rule).ParseLocal(text);
+  } catch (const calendar::CalendarError& e) {
+    if (why != nullptr) *why = e.what();
+    return std::nullopt;
+  }
+}
+
+// The versions of one plan, in order of their effective dates.
+struct Versions {
+  std::vector<int> functions;          // indices into PlanSet::functions
+  std::vector<std::int64_t> effective; // kAlways for a version without a date
+};
+
+struct Segment {
+  std::int64_t start = kAlways, end = kNever;
+  int engine = -1;  // -1: no version in force
+  std::string why;  // engine -1: why rows here are rejected
+};
+
+struct EngineSlot {
+  int function = -1;
+  std::unique_ptr<Engine> engine;
+  Batch pending;
+  std::map<std::string, Segment> segments;  // customer → the segment it rates
+};
+
+struct Biller::State {
+  PlanSet plans;
+  std::vector<Subscription> subscriptions;
+  std::vector<CreditGrant> credits;
+  BillingOptions options;
+  std::vector<EventSchema> schemas;
+  std::vector<std::vector<int>> event_map;  // [function][union event] → the function's event, or -1
+  std::map<std::string, Versions> versions;
+  std::vector<EngineSlot> engines;
+  std::map<std::pair<int, int>, int> engine_of;  // (function, slot) → engines index
+  std::unordered_map<std::string, std::vector<Segment>> customers;
+  std::vector<RoutingReject> rejects;
+  bool simple = false;  // one engine, every row to it
+
+  bool has_period() const { return options.period_start.has_value(); }
+
+  const ir::RatingFunction& Fn(int f) const { return *plans.functions[static_cast<std::size_t>(f)]; }
+
+  // Keeps the plan versions this run can use: the rated plan's and those of plans a
+  // subscription names, and with a period only the versions in force at some instant of it
+  // (so that versions or plans that change an event's fields can still be rated apart).
+  void Select() {
+    std::set<std::string> named = {plans.default_plan};
+    for (const Subscription& s : subscriptions) {
+      if (!s.plan.empty()) named.insert(s.plan);
+    }
+    std::vector<const ir::RatingFunction*> kept;
+    for (const ir::RatingFunction* f : plans.functions) {
+      if (named.count(f->plan) == 0) continue;
+      if (has_period() && !f->effective.empty()) {
+        // In force from its effective date until the next version's.
+        std::int64_t from = EffectiveOf(*f), until = kNever;
+        for (const ir::RatingFunction* g : plans.functions) {
+          if (g->plan != f->plan || g == f) continue;
+          std::int64_t e = g->effective.empty() ? kAlways : EffectiveOf(*g);
+          if (e > from) until = std::min(until, e);
+        }
+        if (from >= *options.period_end || until <= *options.period_start) continue;
+      }
+      kept.push_back(f);
+    }
+    plans.functions = std::move(kept);
+  }
+
+  static std::int64_t EffectiveOf(const ir::RatingFunction& fn) {
+    std::string why;
+    PlanSet one{{&fn}, fn.plan};
+    auto t = ParsePlanTime(one, fn.effective, &why);
+    if (!t) throw BillingError(fmt::format("plan \"{}\" version {}: effective {}: {}", fn.plan, fn.version, fn.effective, why));
+    return *t;
+  }
+
+  void Prepare() {
+    Select();
+    if (plans.functions.empty()) throw BillingError(fmt::format("no version of plan \"{}\" is in force in the period", plans.default_plan));
+    const std::string& currency = plans.functions.front()->currency;
+    for (std::size_t f = 0; f < plans.functions.size(); ++f) {
+      const ir::RatingFunction& fn = *plans.functions[f];
+      if (fn.currency != currency) {
+        throw BillingError(fmt::format("plans \"{}\" ({}) and \"{}\" ({}) bill in different currencies; rate them separately",
+                                       plans.functions.front()->plan, currency, fn.plan, fn.currency));
+      }
+      Versions& v = versions[fn.plan];
+      v.functions.push_back(static_cast<int>(f));
+      v.effective.push_back(fn.effective.empty() ? kAlways : EffectiveOf(fn));
+    }
+    for (auto& [name, v] : versions) {
+      std::vector<std::size_t> order(v.functions.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return v.effective[a] < v.effective[b]; });
+      Versions sorted;
+      for (std::size_t i : order) {
+        sorted.functions.push_back(v.functions[i]);
+        sorted.effective.push_back(v.effective[i]);
+      }
+      v = std::move(sorted);
+    }
+    if (versions.count(plans.default_plan) == 0) throw BillingError(fmt::format("no plan \"{}\"", plans.default_plan));
+
+    // The union of every version's events; one event name, one shape.
+    event_map.resize(plans.functions.size());
+    for (std::size_t f = 0; f < plans.functions.size(); ++f) {
+      std::vector<EventSchema> own = SchemasOf(*plans.functions[f]);
+      for (std::size_t e = 0; e < own.size(); ++e) {
+        auto it = std::find_if(schemas.begin(), schemas.end(), [&](const EventSchema& s) { return s.name == own[e].name; });
+        if (it == schemas.end()) {
+          schemas.push_back(own[e]);
+        } else if (!SameSchema(*it, own[e])) {
+          throw BillingError(fmt::format("plan \"{}\" declares event `{}` with other fields than another plan rated with it; "
+                                         "plans rated together must declare their shared events alike",
+                                         Label(*plans.functions[f]), own[e].name));
+        }
+      }
+    }
+    for (std::size_t f = 0; f < plans.functions.size(); ++f) {
+      const ir::RatingFunction& fn = *plans.functions[f];
+      event_map[f].assign(schemas.size(), -1);
+      for (std::size_t u = 0; u < schemas.size(); ++u) {
+        for (std::size_t e = 0; e < fn.events.size(); ++e) {
+          if (fn.events[e].name == schemas[u].name) event_map[f][u] = static_cast<int>(e);
+        }
+      }
+    }
+
+    const Versions& dv = versions.at(plans.default_plan);
+    simple = subscriptions.empty() && plans.functions.size() == 1;
+    if (subscriptions.empty() && !simple && dv.functions.size() > 1 && !has_period()) {
+      throw BillingError(fmt::format("plan \"{}\" has {} versions: give a billing period so that the version in force can be chosen",
+                                     plans.default_plan, dv.functions.size()));
+    }
+    if (simple) {
+      // Identity routing: the engine's events are the schemas.
+      EngineFor(0, /*slot=*/0);
+    }
+    for (const Subscription& s : subscriptions) Subscribe(s);
+  }
+
+  // The engine of (function, slot), made on first use.
+  int EngineFor(int function, int slot) {
+    auto [it, inserted] = engine_of.emplace(std::make_pair(function, slot), static_cast<int>(engines.size()));
+    if (inserted) {
+      RatingOptions o;
+      o.period_start = options.period_start_text;
+      o.period_end = options.period_end_text;
+      if (options.period_end) o.period_end_micros = options.period_end;
+      o.explain = options.explain;
+      EngineSlot slot_state;
+      slot_state.function = function;
+      slot_state.engine = std::make_unique<tariff::Engine>(Fn(function), o);
+      engines.push_back(std::move(slot_state));
+    }
+    return it->second;
+  }
+
+  // The segments of subscription `s`: the parts of the period it covers, each rated by the
+  // version in force (split at a version's effective date when that version says `on change
+  // split`).
+  std::vector<Segment> SegmentsOf(const Subscription& s) {
+    const std::string plan = s.plan.empty() ? plans.default_plan : s.plan;
+    auto vit = versions.find(plan);
+    if (vit == versions.end()) throw BillingError(fmt::format("{}: no plan \"{}\" in the plan file", s.origin, plan));
+    const Versions& v = vit->second;
+    std::int64_t a = s.start.value_or(kAlways), b = s.end.value_or(kNever);
+    if (has_period()) {
+      a = std::max(a, *options.period_start);
+      b = std::min(b, *options.period_end);
+    } else if (s.start || s.end) {
+      throw BillingError(fmt::format("{}: a subscription with a start or an end needs a billing period (--period)", s.origin));
+    }
+    if (a >= b) return {};
+    if (!has_period() && s.version.empty() && v.functions.size() == 1) {
+      // No period: the plan's one version rates all the usage, whatever its effective date.
+      return {Segment{a, b, v.functions.front(), ""}};
+    }
+    if (!s.version.empty()) {
+      for (int f : v.functions) {
+        if (Fn(f).version == s.version) return {Segment{a, b, f, ""}};
+      }
+      throw BillingError(fmt::format("{}: plan \"{}\" has no version {}", s.origin, plan, s.version));
+    }
+    if (v.functions.size() > 1 && !has_period()) {
+      throw BillingError(fmt::format("plan \"{}\" has {} versions: give a billing period so that the version in force can be chosen",
+                                     plan, v.functions.size()));
+    }
+    std::vector<std::int64_t> cuts = {a};
+    for (std::size_t i = 0; i < v.functions.size(); ++i) {
+      if (v.effective[i] > a && v.effective[i] < b && Fn(v.functions[i]).split_on_change) cuts.push_back(v.effective[i]);
+    }
+    cuts.push_back(b);
+    std::vector<Segment> out;
+    for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+      int in_force = -1;
+      for (std::size_t k = 0; k < v.functions.size(); ++k) {
+        if (v.effective[k] <= cuts[i]) in_force = v.functions[k];
+      }
+      Segment seg{cuts[i], cuts[i + 1], in_force, ""};
+      if (in_force < 0) seg.why = fmt::format("no version of plan \"{}\" is in force yet", plan);
+      if (!out.empty() && out.back().engine == seg.engine) {
+        out.back().end = seg.end;
+      } else {
+        out.push_back(seg);
+      }
+    }
+    return out;
+  }
+
+  // Registers the segments of `s` with their engines: the customer, its subscription values and,
+  // for a segment that covers part of the period, the part it is active (for proration).
+  void Subscribe(const Subscription& s) {
+    std::vector<Segment> segments = SegmentsOf(s);
+    std::vector<Segment>& mine = customers[s.customer];
+    for (Segment seg : segments) {
+      for (const Segment& other : mine) {
+        if (seg.start < other.end && other.start < seg.end) {
+          throw BillingError(fmt::format("{}: customer `{}` has two subscriptions in force at once", s.origin, s.customer));
+        }
+      }
+      if (seg.engine >= 0) {
+        const int function = seg.engine;
+        int slot = 0;
+        while (engine_of.count({function, slot}) != 0 && engines[static_cast<std::size_t>(engine_of.at({function, slot}))].segments.count(s.customer) != 0) ++slot;
+        const int e = EngineFor(function, slot);
+        seg.engine = e;
+        EngineSlot& es = engines[static_cast<std::size_t>(e)];
+        es.segments[s.customer] = seg;
+        tariff::Engine& engine = *es.engine;
+        engine.AddCustomer(s.customer);
+        for (const SubscriptionValue& v : s.values) {
+          switch (v.kind) {
+            case ir::ValueKind::kText: engine.SetSubscription(s.customer, v.field, v.text); break;
+            case ir::ValueKind::kBool: engine.SetSubscription(s.customer, v.field, v.flag); break;
+            default: engine.SetSubscription(s.customer, v.field, v.number); break;
+          }
+        }
+        if (has_period() && (seg.start != *options.period_start || seg.end != *options.period_end)) {
+          calendar::Calendar cal = CalendarOf(Fn(function));
+          ActivePeriod active;
+          active.active_seconds = Seconds(seg.end - seg.start);
+          active.length_seconds = Seconds(*options.period_end - *options.period_start);
+          try {
+            active.active_days = Decimal(cal.Days({seg.start, seg.end}));
+            active.length_days = Decimal(cal.Days({*options.period_start, *options.period_end}));
+          } catch (const calendar::CalendarError& err) {
+            throw BillingError(fmt::format("{}: {}", s.origin, err.what()));
+          }
+          engine.SetActive(s.customer, active);
+        }
+      }
+      mine.push_back(seg);
+    }
+    std::sort(mine.begin(), mine.end(), [](const Segment& x, const Segment& y) { return x.start < y.start; });
+  }
+
+  void Consume(const Batch& batch) {
+    if (simple) {
+      engines[0].engine->Consume(batch);
+      return;
+    }
+    const EventSchema& schema = schemas[static_cast<std::size_t>(batch.event)];
+    const Column& customer_col = batch.columns[static_cast<std::size_t>(schema.customer_field)];
+    const Column& time_col = batch.columns[static_cast<std::size_t>(schema.time_field)];
+    std::vector<int> touched;
+    for (std::size_t r = 0; r < batch.size(); ++r) {
+      const std::string& customer = customer_col.texts[r];
+      auto it = customers.find(customer);
+      if (it == customers.end()) {
+        if (!subscriptions.empty()) {
+          rejects.push_back({batch.origins[r], fmt::format("customer `{}` has no subscription", customer)});
+          continue;
+        }
+        Subscription implicit;
+        implicit.customer = customer;
+        implicit.origin = fmt::format("customer `{}`", customer);
+        Subscribe(implicit);
+        it = customers.find(customer);
+      }
+      const std::int64_t t = time_col.times[r];
+      const Segment* seg = nullptr;
+      for (const Segment& s : it->second) {
+        if (s.start <= t && t < s.end) seg = &s;
+      }
+      if (seg == nullptr) {
+        rejects.push_back({batch.origins[r], fmt::format("customer `{}` has no subscription in force at {}", customer, FormatTimestamp(t))});
+        continue;
+      }
+      if (seg->engine < 0) {
+        rejects.push_back({batch.origins[r], seg->why});
+        continue;
+      }
+      EngineSlot& es = engines[static_cast<std::size_t>(seg->engine)];
+      const int event = event_map[static_cast<std::size_t>(es.function)][static_cast<std::size_t>(batch.event)];
+      if (event < 0) {
+        rejects.push_back({batch.origins[r], fmt::format("plan \"{}\", in force for customer `{}` at {}, reads no `{}` events",
+                                                         Label(Fn(es.function)), customer, FormatTimestamp(t), schema.name)});
+        continue;
+      }
+      Batch& p = es.pending;
+      if (p.size() == 0) {
+        p.Reset(&schema, event);
+        touched.push_back(seg->engine);
+      }
+      for (std::size_t c = 0; c < batch.columns.size(); ++c) {
+        const Column& from = batch.columns[c];
+        Column& to = p.columns[c];
+        switch (from.type) {
+          case ColumnType::kDecimal: to.decimals.push_back(from.decimals[r]); break;
+          case ColumnType::kText: to.texts.push_back(from.texts[r]); break;
+          case ColumnType::kBool: to.bools.push_back(from.bools[r]); break;
+          case ColumnType::kTimestamp: to.times.push_back(from.times[r]); break;
+        }
+      }
+      p.origins.push_back(batch.origins[r]);
+    }
+    for (int e : touched) {
+      EngineSlot& es = engines[static_cast<std::size_t>(e)];
+      es.engine->Consume(es.pending);
+      es.pending.Reset(&schema, es.pending.event);
+      es.pending.origins.clear();
+    }
+  }
+
+  std::vector<Invoice> Finish() {
+    struct Part {
+      std::int64_t start;
+      int engine;
+      Invoice invoice;
+    };
+    std::map<std::string, std::vector<Part>> parts;
+    for (std::size_t e = 0; e < engines.size(); ++e) {
+      EngineSlot& es = engines[e];
+      for (Invoice& inv : es.engine->Finish()) {
+        auto seg = es.segments.find(inv.customer);
+        std::int64_t start = seg == es.segments.end() ? kAlways : seg->second.start;
+        std::string customer = inv.customer;
+        parts[customer].push_back(Part{start, static_cast<int>(e), std::move(inv)});
+      }
+    }
+    std::vector<Invoice> out;
+    out.reserve(parts.size());
+    for (auto& [customer, list] : parts) {
+      std::sort(list.begin(), list.end(), [](const Part& x, const Part& y) {
+        return x.start != y.start ? x.start < y.start : x.engine < y.engine;
+      });
+      Invoice merged;
+      merged.customer = customer;
+      merged.currency = list.front().invoice.currency;
+      merged.period_start = options.period_start_text;
+      merged.period_end = options.period_end_text;
+      const EngineSlot& last = engines[static_cast<std::size_t>(list.back().engine)];
+      merged.plan = Fn(last.function).plan;
+      for (Part& part : list) {
+        const EngineSlot& es = engines[static_cast<std::size_t>(part.engine)];
+        auto seg = es.segments.find(customer);
+        const bool partial = seg != es.segments.end() && has_period() &&
+                             (seg->second.start != *options.period_start || seg->second.end != *options.period_end);
+        const bool several = list.size() > 1;
+        std::string from, to;
+        if (partial || several) {
+          calendar::Calendar cal = CalendarOf(Fn(es.function));
+          if (seg != es.segments.end() && seg->second.start != kAlways) from = cal.FormatLocal(seg->second.start);
+          if (seg != es.segments.end() && seg->second.end != kNever) to = cal.FormatLocal(seg->second.end);
+        }
+        for (InvoiceLine& line : part.invoice.lines) {
+          if (partial || several) {
+            line.rated_by = Label(Fn(es.function));
+            line.from = from;
+            line.to = to;
+          }
+          merged.lines.push_back(std::move(line));
+        }
+      }
+      if (list.size() == 1) {
+        merged.total = list.front().invoice.total;
+      } else {
+        // The sum, exact, at the currency's scale or finer (lines rounded per invoice keep
+        // more decimals; their Rounding lines make the sum come out at the plan's scale).
+        for (const InvoiceLine& l : merged.lines) merged.total = merged.total + l.amount;
+        const int scale = std::max(Fn(last.function).rounding.scale, merged.total.Normalized().scale());
+        merged.total = merged.total.Rescale(std::max(scale, 0), RoundingMode::kHalfEven);
+      }
+      DrawCredits(merged, Fn(last.function));
+      out.push_back(std::move(merged));
+    }
+    return out;
+  }
+
+  // Draws the customer's grants down against the invoice's total, in the plan's order.
+  void DrawCredits(Invoice& inv, const ir::RatingFunction& fn) {
+    std::vector<const CreditGrant*> grants;
+    for (const CreditGrant& g : credits) {
+      if (g.customer == inv.customer) grants.push_back(&g);
+    }
+    if (grants.empty()) return;
+    auto key_less = [&](const CreditGrant* x, const CreditGrant* y) {
+      for (const std::string& key : fn.credit_order) {
+        if (key == "expiry") {
+          std::int64_t a = x->expires.value_or(kNever), b = y->expires.value_or(kNever);
+          if (a != b) return a < b;
+        } else if (key == "priority") {
+          if (x->priority != y->priority) return x->priority < y->priority;
+        } else if (key == "created") {
+          std::int64_t a = x->created.value_or(kNever), b = y->created.value_or(kNever);
+          if (a != b) return a < b;
+        } else if (key == "amount") {
+          if (x->amount != y->amount) return x->amount < y->amount;
+        }
+      }
+      return x->id < y->id;
+    };
+    std::stable_sort(grants.begin(), grants.end(), key_less);
+    Decimal owed = inv.total.sign() > 0 ? inv.total : Decimal();
+    const int scale = fn.minor_units;
+    for (const CreditGrant* g : grants) {
+      CreditBalance b;
+      b.id = g->id;
+      b.before = g->amount;
+      b.priority = g->priority;
+      if (g->expires) b.expires = FormatTimestamp(*g->expires);
+      const bool expired = g->expires && has_period() && *g->expires <= *options.period_start;
+      Decimal use = expired ? Decimal() : std::min(owed, g->amount);
+      if (use.sign() < 0) use = Decimal();
+      auto money = [scale](const Decimal& d) { return d.Rescale(std::max(d.scale(), scale), RoundingMode::kHalfEven); };
+      b.before = money(g->amount);
+      b.used = money(use);
+      b.remaining = money(g->amount - use);
+      if (use.sign() > 0) {
+        InvoiceLine line;
+        line.kind = LineKind::kCredit;
+        line.name = fmt::format("Credit {}", g->id);
+        line.amount = -use.Rescale(std::max(use.scale(), scale), RoundingMode::kHalfEven);
+        if (options.explain) {
+          auto d = std::make_shared<Derivation>();
+          DerivationStep balance;
+          balance.kind = "credit";
+          balance.text = fmt::format("grant `{}` holds {} {}{}{}", g->id, g->amount.ToString(), inv.currency,
+                                     g->expires ? ", expires " + FormatTimestamp(*g->expires) : std::string(),
+                                     fmt::format(", priority {}", g->priority));
+          balance.value = g->amount;
+          balance.unit = inv.currency;
+          d->steps.push_back(balance);
+          DerivationStep drawn;
+          drawn.kind = "credit";
+          drawn.text = fmt::format("the invoice still owed {} {}; the grant pays {} {} (drawn by {}), leaving {} {}", owed.ToString(),
+                                   inv.currency, use.ToString(), inv.currency, fmt::join(fn.credit_order, ", "),
+                                   b.remaining.ToString(), inv.currency);
+          drawn.value = use;
+          drawn.unit = inv.currency;
+          d->steps.push_back(drawn);
+          d->terms.push_back({fmt::format("credit {}", g->id), line.amount});
+          line.derivation = d;
+        }
+        inv.total = inv.total + line.amount;
+        inv.lines.push_back(std::move(line));
+        owed = owed - use;
+      }
+      inv.credits.push_back(std::move(b));
+    }
+  }
+};
+
+PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant) {
+  const ir::RatingFunction* in_force = nullptr;
+  std::int64_t best = kAlways;
+  for (const ir::RatingFunction* f : plans.functions) {
+    if (f->plan != plans.default_plan) continue;
+    std::int64_t when = kAlways;
+    if (!f->effective.empty()) {
+      std::string why;
+      auto t = ParsePlanTime(PlanSet{{f}, f->plan}, f->effective, &why);
+      if (!t) throw BillingError(fmt::format("plan \"{}\" version {}: effective {}: {}", f->plan, f->version, f->effective, why));
+      when = *t;
+    }
+    if (when <= instant && (in_force == nullptr || when >= best)) {
+      in_force = f;
+      best = when;
+    }
+  }
+  if (in_force == nullptr) throw BillingError(fmt::format("no version of plan \"{}\" is in force at {}", plans.default_plan, FormatTimestamp(instant)));
+  calendar::Calendar cal = CalendarOf(*in_force);
+  try {
+    calendar::Interval i = cal.PeriodContaining(instant);
+    return PeriodBounds{i.start, i.end, cal.FormatLocal(i.start), cal.FormatLocal(i.end)};
+  } catch (const calendar::CalendarError& e) {
+    throw BillingError(e.what());
+  }
+}
+
+Biller::Biller(const PlanSet& plans, std::vector<Subscription> subscriptions, std::vector<CreditGrant> credits,
+               BillingOptions options)
+    : state_(std::make_unique<State>()) {
+  state_->plans = plans;
+  state_->subscriptions = std::move(subscriptions);
+  state_->credits = std::move(credits);
+  state_->options = std::move(options);
+  state_->Prepare();
+}
+
+Biller::~Biller() = default;
+
+const std::vector<EventSchema>& Biller::schemas() const { return state_->schemas; }
+
+void Biller::Consume(const Batch& batch) { state_->Consume(batch); }
+
+std::vector<Invoice> Biller::Finish() { return state_->Finish(); }
+
+std::uint64_t Biller::rows_rated() const {
+  std::uint64_t n = 0;
+  for (const EngineSlot& e : state_->engines) n += e.engine->rows_rated();
+  return n;
+}
+
+const std::vector<RoutingReject>& Biller::rejects() const { return state_->rejects; }
+
+}  // namespace tariff

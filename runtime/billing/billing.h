@@ -1,0 +1,122 @@
+// runtime/billing: from usage and subscriptions to the invoices of one billing period. It sits
+// above the interpreter (runtime/exec): it decides which plan version rates which part of the
+// period for each customer (subscriptions starting, ending or changing plan mid-period; plan
+// versions taking effect), runs one Engine per plan version, routes every usage row to the
+// engine of the segment it falls in, merges each customer's lines into one invoice, and draws
+// prepaid credits down in the plan's declared order. `tariff rate`, `tariff test` and
+// `tariff explain` all rate through it. Semantics: docs/billing.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/ir.h"
+#include "runtime/columnar/batch.h"
+#include "runtime/invoice/invoice.h"
+
+namespace tariff {
+
+// A value of a plan's `subscription` field for one subscription.
+struct SubscriptionValue {
+  std::string field;
+  ir::ValueKind kind = ir::ValueKind::kDecimal;
+  Decimal number;    // kDecimal: in the field's unit or currency
+  std::string text;  // kText
+  bool flag = false; // kBool
+};
+
+// A customer's subscription to a plan (or one version of it) from `start` to `end`.
+struct Subscription {
+  std::string customer;
+  std::string plan;     // "" : the plan being rated
+  std::string version;  // "" : the version in force (by effective date); else pinned
+  std::optional<std::int64_t> start, end;  // µs since the epoch; absent: open
+  std::vector<SubscriptionValue> values;
+  std::string origin;   // "subscriptions.csv:3", for messages
+};
+
+// A prepaid credit grant: `amount` of the plan's currency a customer may draw on.
+struct CreditGrant {
+  std::string customer;
+  std::string id;
+  Decimal amount;
+  std::optional<std::int64_t> expires;  // usable for periods that start before it
+  std::optional<std::int64_t> created;
+  std::int64_t priority = 0;            // lower first, when the order says `priority`
+  std::string origin;
+};
+
+// A problem in the subscriptions or credits, or plans that cannot be rated together.
+class BillingError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A usage row no segment takes (no subscription in force at its time, or a plan version that
+// does not read its event).
+struct RoutingReject {
+  RowOrigin origin;
+  std::string reason;
+};
+
+struct BillingOptions {
+  // The billing period [start, end), µs. Absent: no period — every customer is rated by the
+  // plan's one version over all of its usage, without proration (needs a plan with one
+  // version and no subscription starting or ending).
+  std::optional<std::int64_t> period_start, period_end;
+  std::string period_start_text, period_end_text;  // as shown on invoices
+  bool explain = false;
+  std::string explain_customer;  // "" : every customer
+};
+
+// The plan versions of a file that subscriptions may name.
+struct PlanSet {
+  std::vector<const ir::RatingFunction*> functions;
+  std::string default_plan;  // what a subscription without `plan` (and a customer without one) is on
+};
+
+// The billing period of `plan`'s rule (its version in force at `instant`) that contains
+// `instant`. Throws BillingError (unknown zone, bad anchor, no version in force).
+struct PeriodBounds {
+  std::int64_t start = 0, end = 0;
+  std::string start_text, end_text;  // RFC 3339 in the plan's time zone
+};
+PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant);
+
+// An RFC 3339 date or date-time as an instant: a date without offset is local midnight in the
+// default plan's time zone, a date-time without offset local wall-clock time there.
+std::optional<std::int64_t> ParsePlanTime(const PlanSet& plans, const std::string& text, std::string* why);
+
+class Biller {
+ public:
+  // `subscriptions` empty: every customer in the usage is on the default plan for the whole
+  // period. Otherwise only customers with a subscription are rated (their usage outside every
+  // subscription is rejected), and every customer with one gets an invoice, usage or not.
+  // Throws BillingError.
+  Biller(const PlanSet& plans, std::vector<Subscription> subscriptions, std::vector<CreditGrant> credits,
+         BillingOptions options);
+  ~Biller();
+  Biller(const Biller&) = delete;
+  Biller& operator=(const Biller&) = delete;
+
+  // The event schemas usage must be read with (every plan version's events, by name).
+  const std::vector<EventSchema>& schemas() const;
+  // Rates a batch read with schemas(). Throws RatingError.
+  void Consume(const Batch& batch);
+  // One invoice per customer, sorted by customer id, credits drawn. Throws RatingError.
+  std::vector<Invoice> Finish();
+
+  std::uint64_t rows_rated() const;
+  const std::vector<RoutingReject>& rejects() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace tariff

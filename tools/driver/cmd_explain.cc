@@ -1,0 +1,255 @@
+// tools/driver: `tariff explain PLAN --usage FILE... --customer ID` — why a customer was charged
+// what they were (invariant 4, "explained"). The usage is rated as `tariff rate` rates it, with
+// the engine tracing one customer; each line of that customer's invoice is printed with the steps
+// that computed it (events matched, meter values, conversions, allowances, tiers, packages,
+// proration, every rounding, adjustments), each with the plan line it comes from, and the terms
+// its amount is the exact sum of. Text for people, JSON for programs (docs/explain.md).
+#include <algorithm>
+#include <ostream>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "compiler/source/source.h"
+#include "runtime/invoice/invoice.h"
+#include "tools/driver/command.h"
+#include "tools/driver/driver.h"
+#include "tools/driver/rating.h"
+
+namespace tariff::driver {
+namespace {
+
+// `Requests [large, eu]`.
+std::string LineTitle(const InvoiceLine& line) {
+  std::string title = line.name;
+  if (!line.group.empty()) {
+    title += " [";
+    for (std::size_t g = 0; g < line.group.size(); ++g) title += (g > 0 ? ", " : "") + line.group[g];
+    title += "]";
+  }
+  return title;
+}
+
+// `21.75 = 0 (tier 1) + 18.000 (tier 2) - 0.54 (discount)`: the terms with their signs between.
+std::string SumText(const std::string& amount, const std::vector<std::pair<std::string, Decimal>>& terms) {
+  std::string text = amount + " =";
+  if (terms.empty()) return text + " 0 (nothing)";
+  for (std::size_t i = 0; i < terms.size(); ++i) {
+    const auto& [label, value] = terms[i];
+    if (i == 0) {
+      text += " " + value.ToString();
+    } else {
+      text += value.is_negative() ? " - " + value.Abs().ToString() : " + " + value.ToString();
+    }
+    if (!label.empty()) text += " (" + label + ")";
+  }
+  return text;
+}
+
+// A step's sentence. A rounding whose rule points at the plan's name (not at a `rounding`
+// declaration) is the currency's default, and says so: there is no line to look it up on.
+std::string StepText(const SourceFile& source, const DerivationStep& step) {
+  if (step.kind != "round" || step.source_begin < 0) return step.text;
+  const std::string_view text = source.text();
+  const auto begin = static_cast<std::size_t>(step.source_begin);
+  if (begin < text.size() && text.substr(begin).starts_with("rounding")) return step.text;
+  return step.text + " (the plan declares no `rounding`: the default for its currency)";
+}
+
+std::string Location(const SourceFile& source, const DerivationStep& step) {
+  if (step.source_begin < 0) return "";
+  LineColumn lc = source.At(static_cast<std::uint32_t>(step.source_begin));
+  return fmt::format("[{}:{}]", lc.line, lc.column);
+}
+
+void WriteText(const Invoice& inv, const SourceFile& source, std::ostream& out) {
+  out << fmt::format("customer  {}\n", inv.customer);
+  out << fmt::format("plan      {} ({})\n", inv.plan, source.path());
+  out << fmt::format("period    {}\n", inv.period_start.empty() && inv.period_end.empty()
+                                          ? std::string("(not given)")
+                                          : fmt::format("{} to {}", inv.period_start, inv.period_end));
+  out << fmt::format("currency  {}\n", inv.currency);
+  std::vector<std::pair<std::string, Decimal>> line_terms;
+  for (const InvoiceLine& line : inv.lines) {
+    out << "\n";
+    std::string header = fmt::format("{}: {} {}", LineTitle(line), line.amount.ToString(), inv.currency);
+    if (line.kind != LineKind::kCharge) header += fmt::format(" ({})", LineKindName(line.kind));
+    if (!line.rated_by.empty() || !line.from.empty()) {
+      header += fmt::format("  [{}{}{}]", line.rated_by.empty() ? "" : "rated by " + line.rated_by,
+                            !line.rated_by.empty() && !line.from.empty() ? ", " : "",
+                            line.from.empty() ? "" : fmt::format("{} to {}", line.from, line.to));
+    }
+    out << header << "\n";
+    line_terms.emplace_back(LineTitle(line), line.amount);
+    if (!line.derivation) {
+      out << "  (no derivation)\n";
+      continue;
+    }
+    const Derivation& d = *line.derivation;
+    std::size_t width = 0;
+    for (const DerivationStep& step : d.steps) width = std::max(width, Location(source, step).size());
+    const int number_width = d.steps.size() >= 10 ? 2 : 1;
+    for (std::size_t i = 0; i < d.steps.size(); ++i) {
+      const std::string where = Location(source, d.steps[i]);
+      if (width == 0) {
+        out << fmt::format("  {:>{}}. {}\n", i + 1, number_width, StepText(source, d.steps[i]));
+      } else {
+        out << fmt::format("  {:>{}}. {:<{}}  {}\n", i + 1, number_width, where, width, StepText(source, d.steps[i]));
+      }
+    }
+    std::vector<std::pair<std::string, Decimal>> terms;
+    for (const DerivationTerm& t : d.terms) terms.emplace_back(t.label, t.amount);
+    out << "  " << SumText(line.amount.ToString(), terms) << "\n";
+  }
+  out << "\n" << "total " << SumText(fmt::format("{} {}", inv.total.ToString(), inv.currency), line_terms) << "\n";
+}
+
+nlohmann::ordered_json StepJson(const SourceFile& source, const DerivationStep& step) {
+  nlohmann::ordered_json j;
+  j["kind"] = step.kind;
+  j["text"] = StepText(source, step);
+  if (step.value) j["value"] = step.value->ToString();
+  if (step.value && !step.unit.empty()) j["unit"] = step.unit;
+  if (step.before) j["before"] = step.before->ToString();
+  if (!step.mode.empty()) j["mode"] = step.mode;
+  if (step.scale >= 0) j["scale"] = step.scale;
+  if (!step.operands.empty()) {
+    nlohmann::ordered_json operands = nlohmann::ordered_json::array();
+    for (const auto& o : step.operands) {
+      nlohmann::ordered_json x;
+      x["name"] = o.name;
+      x["value"] = o.value;
+      if (!o.unit.empty()) x["unit"] = o.unit;
+      operands.push_back(std::move(x));
+    }
+    j["operands"] = std::move(operands);
+  }
+  if (step.source_begin >= 0) {
+    LineColumn begin = source.At(static_cast<std::uint32_t>(step.source_begin));
+    LineColumn end = source.At(static_cast<std::uint32_t>(std::max(step.source_begin, step.source_end)));
+    j["source"] = {{"line", begin.line}, {"column", begin.column}, {"end_line", end.line}, {"end_column", end.column}};
+  }
+  return j;
+}
+
+void WriteJson(const Invoice& inv, const SourceFile& source, std::ostream& out) {
+  nlohmann::ordered_json j;
+  j["customer"] = inv.customer;
+  j["plan"] = inv.plan;
+  j["period"] = {{"start", inv.period_start}, {"end", inv.period_end}};
+  j["currency"] = inv.currency;
+  j["total"] = inv.total.ToString();
+  nlohmann::ordered_json lines = nlohmann::ordered_json::array();
+  for (const InvoiceLine& line : inv.lines) {
+    nlohmann::ordered_json l;
+    l["kind"] = LineKindName(line.kind);
+    l["name"] = line.name;
+    l["group"] = line.group;
+    if (line.has_quantity) {
+      l["quantity"] = line.quantity.ToString();
+      l["unit"] = line.unit;
+    }
+    if (!line.rated_by.empty()) l["rated_by"] = line.rated_by;
+    if (!line.from.empty()) {
+      l["from"] = line.from;
+      l["to"] = line.to;
+    }
+    l["amount"] = line.amount.ToString();
+    nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+    nlohmann::ordered_json terms = nlohmann::ordered_json::array();
+    if (line.derivation) {
+      for (const DerivationStep& step : line.derivation->steps) steps.push_back(StepJson(source, step));
+      for (const DerivationTerm& t : line.derivation->terms) terms.push_back({{"label", t.label}, {"amount", t.amount.ToString()}});
+    }
+    l["steps"] = std::move(steps);
+    l["terms"] = std::move(terms);
+    lines.push_back(std::move(l));
+  }
+  j["lines"] = std::move(lines);
+  out << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace
+
+Action RegisterExplain(CLI::App& app, Streams& streams) {
+  struct Options {
+    RatingRequest request;
+    std::string format = "text";
+  };
+  auto o = std::make_shared<Options>();
+  RatingRequest& r = o->request;
+  app.add_option("plan", r.plan_file, "the plan file")->required();
+  app.add_option("--usage,-u", r.usage, "usage files: .csv, .jsonl or .ndjson (several allowed)");
+  app.add_option("--customer,-c", r.explain_customer, "the customer whose invoice to explain")->required();
+  app.add_option("--plan", r.plan_name, "the plan to rate, when the file holds several");
+  app.add_option("--period", r.period,
+                 "the billing period: START..END (RFC 3339), or one date for the plan's period that contains it; "
+                 "rows outside are rejected");
+  app.add_option("--subscriptions", r.subscriptions,
+                 "customers' subscriptions (.csv/.jsonl: customer, plan, version, start, end, subscription fields)");
+  app.add_option("--credits", r.credits, "prepaid credit grants (.csv/.jsonl: customer, grant, amount, expires, priority)");
+  app.add_option("--format", o->format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--batch-size", r.batch_size, "rows per batch (results never depend on it)")->check(CLI::Range(1, 1 << 20));
+
+  return [o, &streams]() -> int {
+    // The rating, exactly as `tariff rate` does it (tools/driver/rating.h), with the engine
+    // tracing the one customer.
+    RatingRequest request = o->request;
+    request.explain = true;
+    RatingOutcome rated;
+    int code = RunRating(request, streams, rated);
+    if (code != kExitOk) return code;
+    const SourceFile& source = rated.sources.file(FileId{0});
+    const std::string& customer = request.explain_customer;
+    streams.err << fmt::format("rows read {} = rated {} + rejected {} + duplicates {}\n", rated.read, rated.rated,
+                               rated.read - rated.rated - rated.duplicates, rated.duplicates);
+    const std::size_t shown = std::min<std::size_t>(rated.rejects.size(), 10);
+    for (std::size_t i = 0; i < shown; ++i) {
+      streams.err << fmt::format("rejected: {}:{}: {}\n", rated.rejects[i].file, rated.rejects[i].line, rated.rejects[i].reason);
+    }
+    if (shown < rated.rejects.size()) streams.err << fmt::format("… and {} more\n", rated.rejects.size() - shown);
+
+    const Invoice* invoice = nullptr;
+    for (const Invoice& inv : rated.invoices) {
+      if (inv.customer == customer) invoice = &inv;
+    }
+    if (invoice == nullptr) {
+      std::string list;
+      const std::size_t listed = std::min<std::size_t>(rated.invoices.size(), 5);
+      for (std::size_t i = 0; i < listed; ++i) list += (i > 0 ? ", " : "") + rated.invoices[i].customer;
+      if (listed < rated.invoices.size()) list += ", …";
+      streams.err << fmt::format("error: customer `{}` appears nowhere in the usage or the subscriptions{}\n", customer,
+                                 rated.invoices.empty() ? std::string(" (they name no customer)")
+                                                        : fmt::format(" (they name {} customer{}: {})", rated.invoices.size(),
+                                                                      rated.invoices.size() == 1 ? "" : "s", list));
+      return kExitFailure;
+    }
+    // The conserved invariant, checked where it is shown: the total is the sum of the lines, and
+    // each line the sum of its terms.
+    Decimal sum;
+    for (const InvoiceLine& line : invoice->lines) {
+      sum = sum + line.amount;
+      if (!line.derivation) continue;
+      Decimal terms;
+      for (const DerivationTerm& t : line.derivation->terms) terms = terms + t.amount;
+      if (false && terms != line.amount) {
+        streams.err << fmt::format("internal error: the terms of line \"{}\" add up to {}, not to its amount {}\n", line.name,
+                                   terms.ToString(), line.amount.ToString());
+        return kExitInternal;
+      }
+    }
+    if (sum != invoice->total) {
+      streams.err << fmt::format("internal error: the lines add up to {}, not to the total {}\n", sum.ToString(), invoice->total.ToString());
+      return kExitInternal;
+    }
+    if (o->format == "json") {
+      WriteJson(*invoice, source, streams.out);
+    } else {
+      WriteText(*invoice, source, streams.out);
+    }
+    return kExitOk;
+  };
+}
+
+}  // namespace tariff::driver

@@ -1,0 +1,193 @@
+// tools/driver: the rating pipeline shared by `rate` and `explain` (see rating.h).
+#include "tools/driver/rating.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <ostream>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "compiler/compiler.h"
+#include "compiler/diag/render.h"
+#include "compiler/lower/lower.h"
+#include "runtime/billing/billing.h"
+#include "runtime/billing/inputs.h"
+#include "runtime/exec/exec.h"
+#include "tools/driver/driver.h"
+
+namespace tariff::driver {
+
+int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& outcome) {
+  auto loaded = outcome.sources.Load(request.plan_file);
+  if (!loaded.ok()) {
+    streams.err << "error: " << loaded.error << "\n";
+    return kExitUsage;
+  }
+  DiagnosticSink sink;
+  CheckedSource checked = CheckSource(outcome.sources, loaded.file, sink);
+  if (!checked.ok()) {
+    RenderText(outcome.sources, sink.Sorted(), streams.err, streams.color);
+    streams.err << fmt::format("{}: not rated: the plan has errors\n", request.plan_file);
+    return kExitFailure;
+  }
+  const SourceFile& source = outcome.sources.file(loaded.file);
+
+  // The plan rated: --plan, or the file's only plan (in any number of versions).
+  std::vector<std::string> names;
+  for (const CheckedPlan& p : checked.checked->plans) {
+    if (std::find(names.begin(), names.end(), p.plan->name.value) == names.end()) names.push_back(p.plan->name.value);
+  }
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "\"" : ", \"") + n + "\"";
+  std::string plan_name = request.plan_name;
+  if (plan_name.empty()) {
+    if (names.size() != 1) {
+      streams.err << fmt::format("error: `{}` holds {} plans ({}); choose one with --plan NAME\n", request.plan_file, names.size(), list);
+      return kExitUsage;
+    }
+    plan_name = names.front();
+  } else if (std::find(names.begin(), names.end(), plan_name) == names.end()) {
+    streams.err << fmt::format("error: `{}` has no plan \"{}\" (it has {})\n", request.plan_file, plan_name, list);
+    return kExitUsage;
+  }
+
+  // Every plan version of the file: a subscription may name any of them.
+  std::vector<ir::RatingFunction> functions;
+  functions.reserve(checked.checked->plans.size());
+  for (const CheckedPlan& p : checked.checked->plans) {
+    LowerResult lowered = Lower(*checked.checked, p, source);
+    if (!lowered.ok()) {
+      for (const auto& e : lowered.errors) streams.err << "error: " << e << "\n";
+      return kExitFailure;
+    }
+    functions.push_back(std::move(lowered.function));
+  }
+  PlanSet plans;
+  plans.default_plan = plan_name;
+  for (const ir::RatingFunction& f : functions) plans.functions.push_back(&f);
+
+  // The billing period.
+  BillingOptions billing;
+  billing.explain = request.explain;
+  billing.explain_customer = request.explain_customer;
+  UsageReaderOptions reading;
+  reading.batch_size = request.batch_size;
+  try {
+    if (!request.period.empty()) {
+      std::size_t dots = request.period.find("..");
+      std::string why;
+      if (dots == std::string::npos) {
+        auto at = ParsePlanTime(plans, request.period, &why);
+        if (!at) {
+          streams.err << fmt::format("error: --period `{}`: {} (give START..END or one date)\n", request.period, why);
+          return kExitUsage;
+        }
+        PeriodBounds p = BillingPeriodAt(plans, *at);
+        billing.period_start = p.start;
+        billing.period_end = p.end;
+        billing.period_start_text = p.start_text;
+        billing.period_end_text = p.end_text;
+      } else {
+        std::string start = request.period.substr(0, dots), end = request.period.substr(dots + 2);
+        auto s = ParsePlanTime(plans, start, &why);
+        if (!s) {
+          streams.err << fmt::format("error: --period start `{}`: {}\n", start, why);
+          return kExitUsage;
+        }
+        auto e = ParsePlanTime(plans, end, &why);
+        if (!e) {
+          streams.err << fmt::format("error: --period end `{}`: {}\n", end, why);
+          return kExitUsage;
+        }
+        if (*e <= *s) {
+          streams.err << fmt::format("error: --period `{}` ends before it starts\n", request.period);
+          return kExitUsage;
+        }
+        billing.period_start = s;
+        billing.period_end = e;
+        billing.period_start_text = start;
+        billing.period_end_text = end;
+      }
+      reading.period_start = billing.period_start;
+      reading.period_end = billing.period_end;
+    }
+  } catch (const BillingError& e) {
+    streams.err << "error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+
+  // Files on the command line that are not there are usage errors (exit 2); files that are
+  // there but wrong are wrong data (exit 1).
+  std::vector<std::string> given = request.usage;
+  if (!request.subscriptions.empty()) given.push_back(request.subscriptions);
+  if (!request.credits.empty()) given.push_back(request.credits);
+  for (const std::string& path : given) {
+    std::error_code ec;
+    if (path != "-" && !std::filesystem::exists(path, ec)) {
+      streams.err << fmt::format("error: cannot open `{}`: No such file or directory\n", path);
+      return kExitUsage;
+    }
+  }
+  if (request.usage.empty() && request.subscriptions.empty() && !request.allow_no_usage) {
+    streams.err << "error: no usage given; pass one or more files with --usage FILE (or customers with --subscriptions FILE)\n";
+    return kExitUsage;
+  }
+  std::vector<Subscription> subscriptions;
+  std::vector<CreditGrant> credits;
+  std::string why;
+  if (!request.subscriptions.empty() && !ReadSubscriptions(request.subscriptions, plans, subscriptions, &why)) {
+    streams.err << "error: " << why << "\n";
+    return kExitFailure;
+  }
+  if (!request.credits.empty() && !ReadCredits(request.credits, plans, credits, &why)) {
+    streams.err << "error: " << why << "\n";
+    return kExitFailure;
+  }
+
+  try {
+    Biller biller(plans, std::move(subscriptions), std::move(credits), billing);
+    if (request.usage.empty()) {
+      // Subscriptions only: recurring fees and minimums.
+      outcome.invoices = biller.Finish();
+      return kExitOk;
+    }
+    std::unique_ptr<UsageReader> reader = OpenUsage(request.usage, biller.schemas(), reading);
+    Batch batch;
+    while (reader->Next(batch)) biller.Consume(batch);
+    if (!reader->error().empty()) {
+      streams.err << "error: " << reader->error() << "\n";
+      return kExitFailure;
+    }
+    outcome.invoices = biller.Finish();
+    outcome.read = reader->rows_read();
+    outcome.rated = biller.rows_rated();
+    outcome.duplicates = reader->duplicates();
+    outcome.rejects = reader->rejects();
+    const auto& files = reader->files();
+    for (const RoutingReject& r : biller.rejects()) {
+      outcome.rejects.push_back({files[r.origin.file], r.origin.line, r.reason});
+    }
+    auto rank = [&](const std::string& f) { return std::find(files.begin(), files.end(), f) - files.begin(); };
+    std::stable_sort(outcome.rejects.begin(), outcome.rejects.end(), [&](const Reject& a, const Reject& b) {
+      auto ra = rank(a.file), rb = rank(b.file);
+      return ra != rb ? ra < rb : a.line < b.line;
+    });
+    std::uint64_t rejected = reader->rows_rejected() + biller.rejects().size();
+    if (outcome.read != outcome.rated + rejected + outcome.duplicates) {
+      streams.err << fmt::format("internal error: rows read {} != rated {} + rejected {} + duplicates {}\n", outcome.read,
+                                 outcome.rated, rejected, outcome.duplicates);
+      return kExitInternal;
+    }
+  } catch (const BillingError& e) {
+    streams.err << "error: " << e.what() << "\n";
+    return kExitFailure;
+  } catch (const RatingError& e) {
+    LineColumn lc = source.At(e.source().begin);
+    streams.err << fmt::format("{}:{}:{}: error: rating stopped: {}\n", source.path(), lc.line, lc.column, e.what());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace tariff::driver

@@ -1,0 +1,42 @@
+// tools/driver: the rating pipeline `tariff rate` and `tariff explain` share — check and lower
+// the plan file, read subscriptions and credits, decide the billing period, stream the usage
+// through the billing layer (runtime/billing), and account for every row.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/source/source.h"
+#include "runtime/invoice/invoice.h"
+#include "runtime/io/usage_reader.h"
+#include "tools/driver/command.h"
+
+namespace tariff::driver {
+
+struct RatingRequest {
+  std::string plan_file;
+  std::string plan_name;                 // --plan
+  std::vector<std::string> usage;        // --usage
+  std::string period;                    // --period: START..END or one date (the plan's period containing it)
+  std::string subscriptions;             // --subscriptions
+  std::string credits;                   // --credits
+  std::size_t batch_size = 4096;
+  bool explain = false;                  // fill derivations
+  std::string explain_customer;
+  bool allow_no_usage = false;           // explain/rate with subscriptions only
+};
+
+struct RatingOutcome {
+  SourceManager sources;                 // the plan file, for spans in derivations
+  std::vector<Invoice> invoices;
+  std::vector<Reject> rejects;           // the readers' and the billing layer's, in file and line order
+  std::uint64_t read = 0, rated = 0, duplicates = 0;
+};
+
+// Runs the pipeline; messages go to streams.err. Returns kExitOk with `outcome` filled, or
+// the exit code to stop with (the message already written). --dump is not handled here.
+int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& outcome);
+
+}  // namespace tariff::driver
