@@ -82,7 +82,8 @@ testStmt
   ;
 
 fieldInits : fieldInit (',' fieldInit)* ','? ;
-fieldInit : ident '=' expr ;
+// `plan` is a keyword, and also a test subscription's field (`subscription { plan = "pro" }`).
+fieldInit : (ident | 'plan') '=' expr ;
 
 expr
   : expr '.' ident                                        # memberExpr

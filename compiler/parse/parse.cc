@@ -546,7 +546,12 @@ class Builder {
     for (auto* f : ctx->fieldInit()) {
       ast::FieldInit init;
       Init(init, f);
-      init.name = BuildName(f->ident());
+      if (f->ident() != nullptr) {
+        init.name = BuildName(f->ident());
+      } else {  // `plan`, a keyword
+        Init(init.name, SpanOf(f->getStart()));
+        init.name.text = f->getStart()->getText();
+      }
       init.value = BuildExpr(f->expr());
       inits.push_back(std::move(init));
     }

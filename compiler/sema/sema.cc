@@ -1648,6 +1648,30 @@ class Checker {
     CheckInits(s.fields, plan_->subscription, "subscription", {"plan", "version", "start", "end"});
   }
 
+  // Whether `name` is a line a test's invoice can have besides this plan's charges: a charge of
+  // another plan a `subscription { plan = … }` names, or `Credit ID` for a `credit "ID"`.
+  bool OtherLineOfTest(const ast::TestDecl& test, const std::string& name) const {
+    for (const ast::TestStmt& stmt : test.stmts) {
+      if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
+        if (name == "Credit " + c->id.value) return true;
+      }
+      const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind);
+      if (s == nullptr) continue;
+      for (const ast::FieldInit& init : s->fields) {
+        const auto* lit = init.name.text == "plan" ? std::get_if<ast::Literal>(&init.value->kind) : nullptr;
+        if (lit == nullptr || lit->text == plan_->plan->name.value) continue;
+        for (const ast::Plan& other : file_.plans) {
+          if (other.name.value != lit->text) continue;
+          for (const ast::PlanItem& item : other.items) {
+            const auto* charge = std::get_if<ast::ChargeDecl>(&item.kind);
+            if (charge != nullptr && charge->name.value == name) return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
   void CheckTest(const ast::TestDecl& test) {
     if (test.from) CheckDate(*test.from);
     if (test.to) CheckDate(*test.to);
@@ -1685,6 +1709,8 @@ class Checker {
             Report(DiagKind::UnknownName, e->charge->span, "credit", e->charge->value)
                 .Hint("grant it in the test first: `credit \"" + e->charge->value + "\" = 50.00 " + plan_->currency + "`");
           }
+        } else if (e->charge && OtherLineOfTest(test, e->charge->value)) {
+          // A line of another plan the test subscribes to, or a credit the test grants.
         } else if (e->charge) {
           auto c = plan_->charges.find(e->charge->value);
           if (c == plan_->charges.end()) {

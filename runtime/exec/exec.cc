@@ -1856,13 +1856,21 @@ struct Engine::State {
       std::string tier_text;
       if (q.sign() <= 0) {
         tier_text = fmt::format("tier {}: no usage, the first tier's flat fee {}", t + 1, Show(part.amount, currency));
-      } else if (table.graduated) {
-        tier_text = fmt::format("tier {}, {} to {}: {} at {} = {}", t + 1, part.from.ToString(), Show(part.to, q_unit),
-                                Show(part.quantity, q_unit), part.price, Show(part.amount, currency));
       } else {
-        tier_text = fmt::format("tier {}, above {}{}: all {} at {} = {}", t + 1, Show(part.from, q_unit),
-                                table.tiers[t].up_to ? fmt::format(" up to {}", Show(*table.tiers[t].up_to, q_unit)) : std::string(),
-                                Show(part.quantity, q_unit), part.price, Show(part.amount, currency));
+        // The price per unit of the quantity, when the plan writes it another way (`0.09 USD per
+        // GB` over MB is 0.00009 USD per MB): the multiplication the amount comes from.
+        std::string price = part.price;
+        const ir::TierSpec& spec = table.tiers[t];
+        const std::string per_unit = fmt::format("{} {} per {}", spec.unit_price.Normalized().ToString(), currency, q_unit);
+        if (!spec.unit_price.is_zero() && !q_unit.empty() && price != per_unit) price += " (" + per_unit + ")";
+        if (table.graduated) {
+          tier_text = fmt::format("tier {}, {} to {}: {} at {} = {}", t + 1, part.from.ToString(), Show(part.to, q_unit),
+                                  Show(part.quantity, q_unit), price, Show(part.amount, currency));
+        } else {
+          tier_text = fmt::format("tier {}, above {}{}: all {} at {} = {}", t + 1, Show(part.from, q_unit),
+                                  spec.up_to ? fmt::format(" up to {}", Show(*spec.up_to, q_unit)) : std::string(),
+                                  Show(part.quantity, q_unit), price, Show(part.amount, currency));
+        }
       }
       DerivationStep& step = AddStep(d, "tier", std::move(tier_text), table.source);
       SetValue(step, part.amount, currency);
@@ -1920,7 +1928,7 @@ struct Engine::State {
           return;
         }
         const ir::TierTable& table = p.tier_tables[static_cast<std::size_t>(in.imm)];
-        for (const TierPart& part : parts) add(fmt::format("tier {}", TierIndex(table, part) + 1), part.quantity);
+        for (const TierPart& part : parts) add(fmt::format("tier {}", TierIndex(table, part) + 1), part.amount);
         return;
       }
       case Op::kMul:

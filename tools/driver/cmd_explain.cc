@@ -233,7 +233,7 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
       if (!line.derivation) continue;
       Decimal terms;
       for (const DerivationTerm& t : line.derivation->terms) terms = terms + t.amount;
-      if (false && terms != line.amount) {
+      if (terms != line.amount) {
         streams.err << fmt::format("internal error: the terms of line \"{}\" add up to {}, not to its amount {}\n", line.name,
                                    terms.ToString(), line.amount.ToString());
         return kExitInternal;
