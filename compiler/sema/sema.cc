@@ -393,6 +393,13 @@ class Checker {
       Report(DiagKind::ExpectedType, d.count_span, "a period's length", "a whole number from 1 to 3660",
              d.count->ToString());
     }
+    const bool days = d.length.text == "day" || d.length.text == "days" || d.length.text == "week" || d.length.text == "weeks";
+    if (d.count && !days && kLengths.count(d.length.text) != 0 && *d.count != Decimal(1)) {
+      Report(DiagKind::ExpectedType, d.count_span, fmt::format("a number of {}s", d.length.text), "1 (a period counts days or weeks, or is one month, quarter or year)",
+             d.count->ToString())
+          .Hint(d.length.text.rfind("month", 0) == 0 && *d.count == Decimal(3) ? std::string("write `period quarter`")
+                                                                                 : std::string("write `period month`, `period quarter`, `period year` or `period 30 day`"));
+    }
     if (d.anchor) CheckDate(*d.anchor);
     if (d.timezone) CheckTimeZone(*d.timezone);
   }

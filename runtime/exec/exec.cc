@@ -1656,7 +1656,25 @@ struct Engine::State {
       const Reg& r = regs[static_cast<std::size_t>(i)];
       return r.d[r.Index(k)];
     };
-    auto unit = [&inst](std::int32_t i) -> const std::string& { return inst(i).type.unit; };
+    // Units as shown. A rate the lowering converted to the unit of the quantity it multiplies
+    // (`MB × 0.004 USD per GB` is `MB × 0.000004 USD per MB`) keeps the plan's unit in its type
+    // but holds the value per the quantity's unit: it is shown per that unit.
+    std::vector<std::string> units(n);
+    std::vector<std::uint8_t> converted_rate(n);
+    for (std::size_t i = 0; i < n; ++i) units[i] = p.insts[i].type.unit;
+    for (std::size_t i = 0; i < n; ++i) {
+      const ir::Inst& in = p.insts[i];
+      if (in.op != Op::kMul || in.type.unit != fn.currency) continue;
+      for (auto [x, rate] : {std::pair{in.a, in.b}, std::pair{in.b, in.a}}) {
+        const std::string& rate_unit = inst(rate).type.unit;
+        const std::size_t per = rate_unit.find(" per ");
+        if (inst(rate).op != Op::kConst || per == std::string::npos || inst(x).type.unit.empty()) continue;
+        if (rate_unit.substr(per + 5) == inst(x).type.unit) continue;
+        units[static_cast<std::size_t>(rate)] = rate_unit.substr(0, per + 5) + inst(x).type.unit;
+        converted_rate[static_cast<std::size_t>(rate)] = 1;
+      }
+    }
+    auto unit = [&units](std::int32_t i) -> const std::string& { return units[static_cast<std::size_t>(i)]; };
     auto show = [&](std::int32_t i) { return Show(num(i), unit(i)); };
     auto input_kind = [&](std::int32_t i) {
       const ir::Inst& in = inst(i);
@@ -1756,6 +1774,10 @@ struct Engine::State {
           const char* kind = conversion ? "convert" : in.type.unit == currency ? "price" : in.op == Op::kMul ? "multiply" : "divide";
           std::string text = fmt::format("{} {} {} = {}", show(in.a), sign, show(in.b), show(self));
           if (conversion) text += fmt::format(" ({} to {})", unit(x), in.type.unit);
+          if ((converted_rate[static_cast<std::size_t>(in.a)] || converted_rate[static_cast<std::size_t>(in.b)]) &&
+              !charge.price_text.empty()) {
+            text += fmt::format(" (the plan's {}, converted)", charge.price_text);
+          }
           SetValue(AddStep(*d, kind, std::move(text), in.source), r, in.type.unit);
           break;
         }
@@ -1838,7 +1860,7 @@ struct Engine::State {
       const std::string price = charge.price_text.empty() ? show(p.result) : charge.price_text;
       SetValue(AddStep(*d, "fee", fmt::format("a fixed fee: {}", price), charge.source), num(p.result), result.type.unit);
     }
-    AggregateTerms(p, k, p.result, false, charge, d->terms);
+    AggregateTerms(p, k, p.result, false, charge, units, d->terms);
     return d;
   }
 
@@ -1895,7 +1917,7 @@ struct Engine::State {
   // program computed, so the terms add up to the line's amount exactly when, and only when, the
   // registers do.
   void AggregateTerms(const ir::Program& p, std::size_t k, std::int32_t i, bool negate, const ir::Charge& charge,
-                      std::vector<DerivationTerm>& out) const {
+                      const std::vector<std::string>& units, std::vector<DerivationTerm>& out) const {
     const ir::Inst& in = p.insts[static_cast<std::size_t>(i)];
     const Reg& r = regs[static_cast<std::size_t>(i)];
     const Decimal& v = r.d[r.Index(k)];
@@ -1904,23 +1926,23 @@ struct Engine::State {
       const Reg& rx = regs[static_cast<std::size_t>(x)];
       return rx.d[rx.Index(k)];
     };
-    auto show = [&](std::int32_t x) { return Show(value(x), p.insts[static_cast<std::size_t>(x)].type.unit); };
+    auto show = [&](std::int32_t x) { return Show(value(x), units[static_cast<std::size_t>(x)]); };
     switch (in.op) {
       case Op::kRound: {
-        AggregateTerms(p, k, in.a, negate, charge, out);
+        AggregateTerms(p, k, in.a, negate, charge, units, out);
         const Decimal difference = v - value(in.a);
         if (!difference.is_zero()) add(fmt::format("rounding {}", RuleText(in.mode, in.scale)), difference);
         return;
       }
       case Op::kAdd:
-        AggregateTerms(p, k, in.a, negate, charge, out);
-        AggregateTerms(p, k, in.b, negate, charge, out);
+        AggregateTerms(p, k, in.a, negate, charge, units, out);
+        AggregateTerms(p, k, in.b, negate, charge, units, out);
         return;
       case Op::kSub:
-        AggregateTerms(p, k, in.a, negate, charge, out);
-        AggregateTerms(p, k, in.b, !negate, charge, out);
+        AggregateTerms(p, k, in.a, negate, charge, units, out);
+        AggregateTerms(p, k, in.b, !negate, charge, units, out);
         return;
-      case Op::kNeg: AggregateTerms(p, k, in.a, !negate, charge, out); return;
+      case Op::kNeg: AggregateTerms(p, k, in.a, !negate, charge, units, out); return;
       case Op::kTiers: {
         const std::vector<TierPart>& parts = r.tiers[r.Index(k)];
         if (parts.empty()) {
