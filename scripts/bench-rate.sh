@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `tariff rate` end to end on a generated usage CSV: MB/s, events/s and peak memory.
-# Usage: scripts/bench-rate.sh [BUILD_DIR] [ROWS] [CUSTOMERS]   (defaults: build, 20000000, 100000)
+# Usage: scripts/bench-rate.sh [BUILD_DIR] [ROWS] [CUSTOMERS] [--subscriptions]
+#   (defaults: build, 20000000, 100000). With --subscriptions every customer gets a subscription
+#   (half of them starting on March 16), so rows go through the billing layer's routing to the
+#   part of the period they fall in, and the flat fee is prorated.
 # Needs /usr/bin/time (Debian package `time`). The CSV is written to a temporary directory and
 # removed afterwards. Figures go in docs/benchmarks.md.
 set -euo pipefail
@@ -8,6 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"
 rows="${2:-20000000}"
 customers="${3:-100000}"
+subscriptions="${4:-}"
 tariff="$build/tools/tariff"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -34,6 +38,7 @@ plan "bench" {
   }
   charge "Calls" = calls * 0.20 USD per 1000 call
   charge "Largest" = largest * 0.001 USD per MB
+  charge "Platform" = 31.00 USD
 }
 PLAN
 
@@ -49,12 +54,20 @@ awk -v rows="$rows" -v customers="$customers" 'BEGIN {
     printf "cust%06d,2026-03-%02dT%02d:%02d:%02dZ,%d.%02d,%s\n", c, d, h, m, sec, int(rand() * 500), int(rand() * 100), regions[1 + int(rand() * 3)];
   }
 }' > "$work/usage.csv"
+extra=()
+if [[ "$subscriptions" == "--subscriptions" ]]; then
+  awk -v customers="$customers" 'BEGIN {
+    print "customer,start";
+    for (c = 0; c < customers; c++) printf "cust%06d,%s\n", c, (c % 2 ? "2026-03-16" : "2026-01-01");
+  }' > "$work/subscriptions.csv"
+  extra=(--subscriptions "$work/subscriptions.csv")
+fi
 bytes=$(stat -c %s "$work/usage.csv")
 echo "usage: $rows rows, $customers customers, $(( bytes / 1000000 )) MB"
 
 for run in 1 2; do
   /usr/bin/time -f "%e %M" -o "$work/time" "$tariff" rate "$work/plan.tariff" --usage "$work/usage.csv" \
-    --period 2026-03-01..2026-04-01 > "$work/invoices.jsonl" 2> "$work/stderr"
+    --period 2026-03-01..2026-04-01 "${extra[@]}" > "$work/invoices.jsonl" 2> "$work/stderr"
   read -r seconds kb < "$work/time"
   tail -n 1 "$work/stderr" | grep -q 'rows read' || tail -n 3 "$work/stderr"
   awk -v s="$seconds" -v kb="$kb" -v b="$bytes" -v r="$rows" -v run="$run" 'BEGIN {

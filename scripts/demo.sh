@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quickstart 1: set up, build, and show tariff at work: rate a bundled plan over bundled usage
-# into invoices, run the plans' own tests, check them, show what a mistake looks like, and
-# convert units exactly.
+# into invoices, rate subscriptions with proration and credits, run the plans' own tests, check
+# them, show what a mistake looks like, and convert units exactly.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"
@@ -15,6 +15,9 @@ step tariff --version
 step tariff rate plans/api-platform/api-platform.tariff --usage plans/api-platform/usage.csv --period 2026-03-01..2026-04-01 --format table
 "$tariff" rate plans/api-platform/api-platform.tariff --usage plans/api-platform/usage.csv \
   --period 2026-03-01..2026-04-01 --format table
+step tariff rate plans/stripe-billing/stripe-billing.tariff --plan basic --subscriptions plans/stripe-billing/subscriptions.csv --credits plans/stripe-billing/credits.csv --period 2026-04-15 --format table "   # subscriptions: an upgrade halfway (Stripe's +5 USD), a cancellation and a late start prorated, credits drawn"
+"$tariff" rate plans/stripe-billing/stripe-billing.tariff --plan basic --subscriptions plans/stripe-billing/subscriptions.csv \
+  --credits plans/stripe-billing/credits.csv --period 2026-04-15 --format table
 step tariff test plans/ "   # every plan proves itself: usage in, expected lines out (vendors' published examples among them)"
 "$tariff" test plans/ | tail -n 5
 step tariff check --strict plans/

@@ -45,6 +45,19 @@ std::string Label(const ir::RatingFunction& fn) {
   return fn.version.empty() ? fn.plan : fmt::format("{} v{}", fn.plan, fn.version);
 }
 
+// Local calendar days from `a` to `b` for proration by day: (local date of b) − (local date of
+// a). The day a part starts counts whole; the day it ends at any time but midnight belongs to
+// what follows, so that back-to-back parts share out the period's days exactly.
+std::int64_t LocalDays(const ir::RatingFunction& fn, std::int64_t a, std::int64_t b) {
+  calendar::PeriodRule day;
+  day.length = calendar::PeriodLength::kDays;
+  day.count = 1;
+  day.time_zone = fn.period.time_zone;
+  const calendar::Calendar cal(day);
+  const std::int64_t days = cal.Days({a, b});
+  return b > a && cal.PeriodContaining(b).start != b ? days - 1 : days;
+}
+
 // Microseconds as exact seconds.
 Decimal Seconds(std::int64_t micros) { return Decimal::FromParts(micros, 6).Normalized(); }
 
@@ -106,6 +119,7 @@ struct Biller::State {
   std::unordered_map<std::string, std::vector<Segment>> customers;
   std::vector<RoutingReject> rejects;
   bool simple = false;  // one engine, every row to it
+  std::set<std::string> all_plans;  // every plan of the file, selected or not
 
   bool has_period() const { return options.period_start.has_value(); }
 
@@ -116,12 +130,19 @@ struct Biller::State {
   // (so that versions or plans that change an event's fields can still be rated apart).
   void Select() {
     std::set<std::string> named = {plans.default_plan};
+    std::set<std::pair<std::string, std::string>> pinned;
     for (const Subscription& s : subscriptions) {
       if (!s.plan.empty()) named.insert(s.plan);
+      if (!s.version.empty()) pinned.emplace(s.plan.empty() ? plans.default_plan : s.plan, s.version);
     }
     std::vector<const ir::RatingFunction*> kept;
     for (const ir::RatingFunction* f : plans.functions) {
+      all_plans.insert(f->plan);
       if (named.count(f->plan) == 0) continue;
+      if (pinned.count({f->plan, f->version}) != 0) {
+        kept.push_back(f);  // grandfathered: a subscription pins it, in force or not
+        continue;
+      }
       if (has_period() && !f->effective.empty()) {
         // In force from its effective date until the next version's.
         std::int64_t from = EffectiveOf(*f), until = kNever;
@@ -146,6 +167,7 @@ struct Biller::State {
   }
 
   void Prepare() {
+    if (!options.subscriptions_input) subscriptions.clear();
     Select();
     if (plans.functions.empty()) throw BillingError(fmt::format("no version of plan \"{}\" is in force in the period", plans.default_plan));
     const std::string& currency = plans.functions.front()->currency;
@@ -198,14 +220,25 @@ struct Biller::State {
     }
 
     const Versions& dv = versions.at(plans.default_plan);
-    simple = subscriptions.empty() && plans.functions.size() == 1;
-    if (subscriptions.empty() && !simple && dv.functions.size() > 1 && !has_period()) {
+    // One engine takes every row unchanged when there is nothing to route: no subscriptions
+    // input, and one version, in force from the period's start.
+    simple = !options.subscriptions_input && plans.functions.size() == 1 &&
+             (!has_period() || plans.functions.front()->effective.empty() ||
+              EffectiveOf(*plans.functions.front()) <= *options.period_start);
+    if (!options.subscriptions_input && !simple && dv.functions.size() > 1 && !has_period()) {
       throw BillingError(fmt::format("plan \"{}\" has {} versions: give a billing period so that the version in force can be chosen",
                                      plans.default_plan, dv.functions.size()));
     }
     if (simple) {
       // Identity routing: the engine's events are the schemas.
       EngineFor(0, /*slot=*/0);
+    }
+    const ir::RatingFunction& rated = *plans.functions.front();
+    for (const CreditGrant& g : credits) {
+      if (g.amount.sign() < 0 || g.amount.Normalized().scale() > rated.minor_units) {
+        throw BillingError(fmt::format("{}: credit `{}` of {} {}: an amount at or above zero with at most {} decimals", g.origin, g.id,
+                                       g.amount.ToString(), rated.currency, rated.minor_units));
+      }
     }
     for (const Subscription& s : subscriptions) Subscribe(s);
   }
@@ -219,6 +252,7 @@ struct Biller::State {
       o.period_end = options.period_end_text;
       if (options.period_end) o.period_end_micros = options.period_end;
       o.explain = options.explain;
+      o.explain_customer = options.explain_customer;
       EngineSlot slot_state;
       slot_state.function = function;
       slot_state.engine = std::make_unique<tariff::Engine>(Fn(function), o);
@@ -233,8 +267,7 @@ struct Biller::State {
   std::vector<Segment> SegmentsOf(const Subscription& s) {
     const std::string plan = s.plan.empty() ? plans.default_plan : s.plan;
     auto vit = versions.find(plan);
-    if (vit == versions.end()) throw BillingError(fmt::format("{}: no plan \"{}\" in the plan file", s.origin, plan));
-    const Versions& v = vit->second;
+    if (vit == versions.end() && all_plans.count(plan) == 0) throw BillingError(fmt::format("{}: no plan \"{}\" in the plan file", s.origin, plan));
     std::int64_t a = s.start.value_or(kAlways), b = s.end.value_or(kNever);
     if (has_period()) {
       a = std::max(a, *options.period_start);
@@ -243,6 +276,11 @@ struct Biller::State {
       throw BillingError(fmt::format("{}: a subscription with a start or an end needs a billing period (--period)", s.origin));
     }
     if (a >= b) return {};
+    if (vit == versions.end()) {
+      // A plan of the file with no version in force in the period.
+      return {Segment{a, b, -1, fmt::format("no version of plan \"{}\" is in force in the period", plan)}};
+    }
+    const Versions& v = vit->second;
     if (!has_period() && s.version.empty() && v.functions.size() == 1) {
       // No period: the plan's one version rates all the usage, whatever its effective date.
       return {Segment{a, b, v.functions.front(), ""}};
@@ -266,7 +304,10 @@ struct Biller::State {
     for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
       int in_force = -1;
       for (std::size_t k = 0; k < v.functions.size(); ++k) {
-        if (v.effective[k] <= cuts[i]) in_force = v.functions[k];
+        // A version that takes effect `on change next period` rates from the first period that
+        // starts at or after its effective date.
+        const bool next_period = !Fn(v.functions[k]).split_on_change && has_period() && v.effective[k] > *options.period_start;
+        if (v.effective[k] <= cuts[i] && !next_period) in_force = v.functions[k];
       }
       Segment seg{cuts[i], cuts[i + 1], in_force, ""};
       if (in_force < 0) seg.why = fmt::format("no version of plan \"{}\" is in force yet", plan);
@@ -313,8 +354,8 @@ struct Biller::State {
           active.active_seconds = Seconds(seg.end - seg.start);
           active.length_seconds = Seconds(*options.period_end - *options.period_start);
           try {
-            active.active_days = Decimal(cal.Days({seg.start, seg.end}));
-            active.length_days = Decimal(cal.Days({*options.period_start, *options.period_end}));
+            active.active_days = Decimal(LocalDays(Fn(function), seg.start, seg.end));
+            active.length_days = Decimal(LocalDays(Fn(function), *options.period_start, *options.period_end));
           } catch (const calendar::CalendarError& err) {
             throw BillingError(fmt::format("{}: {}", s.origin, err.what()));
           }
@@ -326,20 +367,57 @@ struct Biller::State {
     std::sort(mine.begin(), mine.end(), [](const Segment& x, const Segment& y) { return x.start < y.start; });
   }
 
-  void Consume(const Batch& batch) {
-    if (simple) {
-      engines[0].engine->Consume(batch);
-      return;
+  // Appends row `r` of `batch` to engine `e`'s pending batch (as the engine's event `event`).
+  void Route(const Batch& batch, std::size_t r, int e, int event, std::vector<int>& touched, const EventSchema& schema) {
+    Batch& p = engines[static_cast<std::size_t>(e)].pending;
+    if (p.size() == 0) {
+      p.Reset(&schema, event);
+      touched.push_back(e);
     }
+    for (std::size_t c = 0; c < batch.columns.size(); ++c) {
+      const Column& from = batch.columns[c];
+      Column& to = p.columns[c];
+      switch (from.type) {
+        case ColumnType::kDecimal: to.decimals.push_back(from.decimals[r]); break;
+        case ColumnType::kText: to.texts.push_back(from.texts[r]); break;
+        case ColumnType::kBool: to.bools.push_back(from.bools[r]); break;
+        case ColumnType::kTimestamp: to.times.push_back(from.times[r]); break;
+      }
+    }
+    p.origins.push_back(batch.origins[r]);
+  }
+
+  bool InPeriod(std::int64_t t) const { return !has_period() || (*options.period_start <= t && t < *options.period_end); }
+
+  void Consume(const Batch& batch) {
     const EventSchema& schema = schemas[static_cast<std::size_t>(batch.event)];
     const Column& customer_col = batch.columns[static_cast<std::size_t>(schema.customer_field)];
     const Column& time_col = batch.columns[static_cast<std::size_t>(schema.time_field)];
+    if (simple) {
+      // The readers reject rows outside the period; a batch built by hand may hold some.
+      bool all_in = true;
+      for (std::size_t r = 0; r < batch.size() && all_in; ++r) all_in = InPeriod(time_col.times[r]);
+      if (all_in) {
+        engines[0].engine->Consume(batch);
+        return;
+      }
+    }
     std::vector<int> touched;
     for (std::size_t r = 0; r < batch.size(); ++r) {
       const std::string& customer = customer_col.texts[r];
+      const std::int64_t t = time_col.times[r];
+      if (!InPeriod(t)) {
+        rejects.push_back({batch.origins[r], fmt::format("field `time`: `{}` is outside the period [{}, {})", FormatTimestamp(t),
+                                                         FormatTimestamp(*options.period_start), FormatTimestamp(*options.period_end))});
+        continue;
+      }
+      if (simple) {
+        Route(batch, r, 0, batch.event, touched, schema);
+        continue;
+      }
       auto it = customers.find(customer);
       if (it == customers.end()) {
-        if (!subscriptions.empty()) {
+        if (options.subscriptions_input) {
           rejects.push_back({batch.origins[r], fmt::format("customer `{}` has no subscription", customer)});
           continue;
         }
@@ -349,7 +427,6 @@ struct Biller::State {
         Subscribe(implicit);
         it = customers.find(customer);
       }
-      const std::int64_t t = time_col.times[r];
       const Segment* seg = nullptr;
       for (const Segment& s : it->second) {
         if (s.start <= t && t < s.end) seg = &s;
@@ -369,22 +446,7 @@ struct Biller::State {
                                                          Label(Fn(es.function)), customer, FormatTimestamp(t), schema.name)});
         continue;
       }
-      Batch& p = es.pending;
-      if (p.size() == 0) {
-        p.Reset(&schema, event);
-        touched.push_back(seg->engine);
-      }
-      for (std::size_t c = 0; c < batch.columns.size(); ++c) {
-        const Column& from = batch.columns[c];
-        Column& to = p.columns[c];
-        switch (from.type) {
-          case ColumnType::kDecimal: to.decimals.push_back(from.decimals[r]); break;
-          case ColumnType::kText: to.texts.push_back(from.texts[r]); break;
-          case ColumnType::kBool: to.bools.push_back(from.bools[r]); break;
-          case ColumnType::kTimestamp: to.times.push_back(from.times[r]); break;
-        }
-      }
-      p.origins.push_back(batch.origins[r]);
+      Route(batch, r, seg->engine, event, touched, schema);
     }
     for (int e : touched) {
       EngineSlot& es = engines[static_cast<std::size_t>(e)];
@@ -444,7 +506,22 @@ struct Biller::State {
           merged.lines.push_back(std::move(line));
         }
       }
-      if (list.size() == 1) {
+      const ir::RatingFunction& rule_fn = Fn(last.function);
+      if (list.size() > 1 && rule_fn.rounding.point == ir::RoundingRule::Point::kInvoice) {
+        // Rounded per invoice: once, on the whole invoice, not per part.
+        std::erase_if(merged.lines, [](const InvoiceLine& l) { return l.kind == LineKind::kRounding; });
+        Decimal exact;
+        for (const InvoiceLine& l : merged.lines) exact = exact + l.amount;
+        Decimal rounded = exact.Rescale(rule_fn.rounding.scale, rule_fn.rounding.mode);
+        if (rounded != exact) {
+          InvoiceLine r;
+          r.kind = LineKind::kRounding;
+          r.name = fmt::format("Rounding ({} to {} decimals)", RoundingModeName(rule_fn.rounding.mode), rule_fn.rounding.scale);
+          r.amount = rounded - exact;
+          merged.lines.push_back(std::move(r));
+        }
+        merged.total = rounded;
+      } else if (list.size() == 1) {
         merged.total = list.front().invoice.total;
       } else {
         // The sum, exact, at the currency's scale or finer (lines rounded per invoice keep
@@ -512,6 +589,9 @@ struct Biller::State {
                                      fmt::format(", priority {}", g->priority));
           balance.value = g->amount;
           balance.unit = inv.currency;
+          balance.operands.push_back({"balance", g->amount.ToString(), inv.currency});
+          if (g->expires) balance.operands.push_back({"expires", FormatTimestamp(*g->expires), ""});
+          balance.operands.push_back({"priority", std::to_string(g->priority), ""});
           d->steps.push_back(balance);
           DerivationStep drawn;
           drawn.kind = "credit";
@@ -520,6 +600,9 @@ struct Biller::State {
                                    b.remaining.ToString(), inv.currency);
           drawn.value = use;
           drawn.unit = inv.currency;
+          drawn.operands.push_back({"owed", owed.ToString(), inv.currency});
+          drawn.operands.push_back({"used", use.ToString(), inv.currency});
+          drawn.operands.push_back({"remaining", b.remaining.ToString(), inv.currency});
           d->steps.push_back(drawn);
           d->terms.push_back({fmt::format("credit {}", g->id), line.amount});
           line.derivation = d;

@@ -72,6 +72,8 @@ struct BillingOptions {
   std::string period_start_text, period_end_text;  // as shown on invoices
   bool explain = false;
   std::string explain_customer;  // "" : every customer
+  // A subscriptions input was given (even an empty one): only its customers are rated.
+  bool subscriptions_input = false;
 };
 
 // The plan versions of a file that subscriptions may name.
@@ -94,9 +96,10 @@ std::optional<std::int64_t> ParsePlanTime(const PlanSet& plans, const std::strin
 
 class Biller {
  public:
-  // `subscriptions` empty: every customer in the usage is on the default plan for the whole
-  // period. Otherwise only customers with a subscription are rated (their usage outside every
-  // subscription is rejected), and every customer with one gets an invoice, usage or not.
+  // Without a subscriptions input (options.subscriptions_input false; `subscriptions` is then
+  // ignored), every customer in the usage is on the default plan for the whole period. With
+  // one, only customers with a subscription are rated (their usage outside every subscription
+  // is rejected), and every customer with one gets an invoice, usage or not.
   // Throws BillingError.
   Biller(const PlanSet& plans, std::vector<Subscription> subscriptions, std::vector<CreditGrant> credits,
          BillingOptions options);

@@ -2,6 +2,7 @@
 #include "runtime/billing/inputs.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include <fmt/format.h>
@@ -12,11 +13,19 @@
 namespace tariff {
 namespace {
 
-// The fields of `plan`'s subscription (its latest version's), or null when there is no such plan.
+// The fields of `plan`'s subscription, as its latest version (by effective date) declares
+// them, or null when there is no such plan.
 const std::vector<ir::Field>* FieldsOf(const PlanSet& plans, const std::string& plan) {
   const std::vector<ir::Field>* fields = nullptr;
+  std::int64_t latest = 0;
   for (const ir::RatingFunction* f : plans.functions) {
-    if (f->plan == plan) fields = &f->subscription;
+    if (f->plan != plan) continue;
+    std::int64_t when = std::numeric_limits<std::int64_t>::min();
+    if (!f->effective.empty()) when = ParsePlanTime(PlanSet{{f}, f->plan}, f->effective, nullptr).value_or(when);
+    if (fields == nullptr || when >= latest) {
+      fields = &f->subscription;
+      latest = when;
+    }
   }
   return fields;
 }

@@ -720,15 +720,71 @@ struct ChargeState {
 
 // What the engine keeps of a traced per-event charge line (per slot).
 struct EventTrace {
-  struct Kept {
+  struct Event {
     std::int64_t time;
     Decimal amount, free_value, before;
+    std::vector<Decimal> fields;  // the event's decimal fields the charge reads, for the listing
   };
   std::uint64_t events = 0;            // events the charge priced (its `where` selected)
-  Sum before, after;                   // their amounts before the per-event rounding, and after
+  Decimal before, after;               // their amounts before the per-event rounding, and after
+                                       // (Decimal, not Sum: Sum stays inlined in the hot loops)
   std::vector<std::uint64_t> changed;  // per instruction of the amount program: events a limit changed
-  std::vector<Kept> kept;              // `free first`: every event, decided at Finish
+  // `free first`: every event (which are free is decided at Finish). Otherwise the first
+  // kListedEvents in time order, for the listing (the list is cut back as it grows).
+  std::vector<Event> kept;
 };
+
+// Events a per-event line lists one by one; the rest are counted.
+constexpr std::size_t kListedEvents = 20;
+
+// A total order on decimals: by value, then by scale (5.0 before 5.00), so that which of two
+// equal values is listed never depends on the order of events.
+int CompareExactly(const Decimal& x, const Decimal& y) {
+  const int c = Decimal::Compare(x, y);
+  return c != 0 ? c : (x.scale() > y.scale()) - (x.scale() < y.scale());
+}
+
+// Events in time order, ties by amount, then the free value (as Finish decides `free first`),
+// then everything else the listing shows.
+bool EventBefore(const EventTrace::Event& x, const EventTrace::Event& y) {
+  if (x.time != y.time) return x.time < y.time;
+  for (auto [a, b] : {std::pair{&x.amount, &y.amount}, std::pair{&x.free_value, &y.free_value}, std::pair{&x.before, &y.before}}) {
+    if (const int c = CompareExactly(*a, *b); c != 0) return c < 0;
+  }
+  for (std::size_t i = 0; i < x.fields.size() && i < y.fields.size(); ++i) {
+    if (const int c = CompareExactly(x.fields[i], y.fields[i]); c != 0) return c < 0;
+  }
+  return false;
+}
+
+// RFC 3339 in UTC, as the invoice writers print instants: `2026-03-01T10:00:00Z`, with the
+// microseconds when there are any.
+std::string FormatInstant(std::int64_t micros) {
+  constexpr std::int64_t kPerDay = 86'400'000'000;
+  std::int64_t days = micros / kPerDay, rest = micros % kPerDay;
+  if (rest < 0) {
+    rest += kPerDay;
+    --days;
+  }
+  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const std::int64_t doe = days - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t year = yoe + era * 400 + (month <= 2);
+  const std::int64_t seconds = rest / 1'000'000, fraction = rest % 1'000'000;
+  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", year, month, day, seconds / 3600, seconds / 60 % 60, seconds % 60);
+  if (fraction != 0) {
+    std::string digits = fmt::format("{:06}", fraction);
+    while (digits.back() == '0') digits.pop_back();
+    out += "." + digits;
+  }
+  return out + "Z";
+}
 
 // `12.5 GB`, `21.75 USD`, `2.9%` (a fraction), `3` (a plain number).
 std::string Show(const Decimal& v, const std::string& unit) {
@@ -873,6 +929,7 @@ struct Engine::State {
   std::int64_t traced_customer = -1;
   std::vector<std::vector<std::uint64_t>> meter_events;  // [meter instance][slot]
   std::vector<std::vector<EventTrace>> event_traces;     // [charge][slot]
+  std::vector<std::vector<int>> charge_fields;           // [charge]: the decimal fields its amount reads
 
   State(const ir::RatingFunction& f, RatingOptions o) : fn(f), options(std::move(o)) {
     field_values.resize(fn.events.size());
@@ -899,6 +956,17 @@ struct Engine::State {
     if (options.explain) {
       meter_events.resize(fn.meters.size());
       event_traces.resize(fn.charges.size());
+      charge_fields.resize(fn.charges.size());
+      for (std::size_t c = 0; c < fn.charges.size(); ++c) {
+        const ir::Charge& charge = fn.charges[c];
+        if (!charge.per_event) continue;
+        const ir::Event& event = fn.events[static_cast<std::size_t>(charge.event)];
+        for (const ir::Inst& in : charge.amount.insts) {
+          if (in.op != Op::kInput || in.type.kind != ValueKind::kDecimal || in.imm == event.customer_field || in.imm == event.time_field) continue;
+          std::vector<int>& fields = charge_fields[c];
+          if (std::find(fields.begin(), fields.end(), in.imm) == fields.end()) fields.push_back(in.imm);
+        }
+      }
     }
   }
 
@@ -1130,14 +1198,19 @@ struct Engine::State {
       ++t.events;
       const Decimal& v = amount.d[amount.Index(j)];
       const Decimal& b = before.d[before.Index(j)];
-      if (keep) {
-        Decimal free_value = charge.free_amount_field >= 0
-                                 ? batch.columns[static_cast<std::size_t>(charge.free_amount_field)].decimals[row]
-                                 : Decimal();
-        t.kept.push_back({time_column.times[row], v, free_value, b});
-      } else {
-        t.before.Add(b);
-        t.after.Add(v);
+      EventTrace::Event& e = t.kept.emplace_back();
+      e.time = time_column.times[row];
+      e.amount = v;
+      e.before = b;
+      if (charge.free_amount_field >= 0) e.free_value = batch.columns[static_cast<std::size_t>(charge.free_amount_field)].decimals[row];
+      for (int f : charge_fields[c]) e.fields.push_back(batch.columns[static_cast<std::size_t>(f)].decimals[row]);
+      if (!keep) {
+        t.before = t.before + b;
+        t.after = t.after + v;
+        if (t.kept.size() >= 2 * kListedEvents) {  // keep the first kListedEvents only
+          std::sort(t.kept.begin(), t.kept.end(), EventBefore);
+          t.kept.resize(kListedEvents);
+        }
       }
       t.changed.resize(p.insts.size());
       for (std::size_t i = 0; i < p.insts.size(); ++i) {
@@ -1976,49 +2049,52 @@ struct Engine::State {
     }
   }
 
-  // A per-event charge's line in `slot`: the events priced and the free ones, the limits that
-  // changed them, the per-event and the line's rounding. Terms: the charged events' amounts
-  // before the per-event rounding, its difference, the line rounding's difference — all from
-  // the trace Consume kept, not from the line.
+  // A per-event charge's line in `slot`: the events priced and the free ones, the price of each
+  // (the first kListedEvents in time order), the limits that changed them, the per-event and
+  // the line's rounding. Terms: the charged events' amounts before the per-event rounding, its
+  // difference, the line rounding's difference — all from the trace Consume kept, not from the
+  // line.
   std::shared_ptr<Derivation> ExplainPerEvent(std::size_t c, std::uint32_t slot) const {
     const ir::Charge& charge = fn.charges[c];
     const ir::Program& p = charge.amount;
-    const std::string& event = fn.events[static_cast<std::size_t>(charge.event)].name;
+    const ir::Event& event = fn.events[static_cast<std::size_t>(charge.event)];
     const std::string& currency = fn.currency;
     auto d = std::make_shared<Derivation>();
     const std::vector<EventTrace>& traces = event_traces[c];
     EventTrace empty;
     const EventTrace& t = slot < traces.size() ? traces[slot] : empty;
+    const bool keep = charge.free_events || charge.free_amount;
     const Span where = charge.filter.empty() ? charge.source : charge.filter.insts[static_cast<std::size_t>(charge.filter.result)].source;
     DerivationStep& events = AddStep(*d, "events",
-                                     fmt::format("{} `{}` {} priced{}", t.events, event, t.events == 1 ? "event" : "events",
+                                     fmt::format("{} `{}` {} priced{}", t.events, event.name, t.events == 1 ? "event" : "events",
                                                  charge.filter.empty() ? "" : " (the charge's `where` matched)"),
                                      where);
     SetValue(events, Decimal(static_cast<std::int64_t>(t.events)), "event");
-    // The charged events: all, or those after the free ones.
-    Sum before, after;
+    const ir::Inst& last = p.insts[static_cast<std::size_t>(p.result)];
+    const bool round_each = last.op == Op::kRound;
+    const ir::Inst& priced = round_each ? p.insts[static_cast<std::size_t>(last.a)] : last;
+    if (!charge.price_text.empty()) AddStep(*d, "price", fmt::format("each event costs {}", charge.price_text), priced.source);
+
+    // The events in time order; with `free first`, which are free, as Finish decides.
+    std::vector<EventTrace::Event> listed = t.kept;
+    std::sort(listed.begin(), listed.end(), EventBefore);
+    std::vector<std::uint8_t> is_free(listed.size());
+    Decimal before, after;
     std::uint64_t charged = t.events;
-    if (!t.kept.empty()) {
-      std::vector<EventTrace::Kept> kept = t.kept;
-      std::sort(kept.begin(), kept.end(), [](const EventTrace::Kept& x, const EventTrace::Kept& y) {
-        if (x.time != y.time) return x.time < y.time;
-        if (x.amount != y.amount) return x.amount < y.amount;
-        if (x.free_value != y.free_value) return x.free_value < y.free_value;
-        return x.before < y.before;
-      });
+    if (keep) {
       Decimal cumulative;
-      Sum free_sum;
+      Decimal free_sum;
       std::uint64_t free = 0;
-      for (std::size_t i = 0; i < kept.size(); ++i) {
-        cumulative = cumulative + kept[i].free_value;
-        const bool is_free = (!charge.free_events || Decimal(static_cast<std::int64_t>(i)) < *charge.free_events) &&
-                             (!charge.free_amount || cumulative <= *charge.free_amount);
-        if (is_free) {
+      for (std::size_t i = 0; i < listed.size(); ++i) {
+        cumulative = cumulative + listed[i].free_value;
+        is_free[i] = (!charge.free_events || Decimal(static_cast<std::int64_t>(i)) < *charge.free_events) &&
+                     (!charge.free_amount || cumulative <= *charge.free_amount);
+        if (is_free[i]) {
           ++free;
-          free_sum.Add(kept[i].amount);
+          free_sum = free_sum + listed[i].amount;
         } else {
-          before.Add(kept[i].before);
-          after.Add(kept[i].amount);
+          before = before + listed[i].before;
+          after = after + listed[i].amount;
         }
       }
       charged -= free;
@@ -2026,18 +2102,41 @@ struct Engine::State {
       if (charge.free_events) limits = fmt::format("the first {} events", charge.free_events->ToString());
       if (charge.free_amount) {
         limits += fmt::format("{}up to {} of `{}`", limits.empty() ? "" : " and ", Show(*charge.free_amount, currency),
-                              fn.events[static_cast<std::size_t>(charge.event)].fields[static_cast<std::size_t>(charge.free_amount_field)].name);
+                              event.fields[static_cast<std::size_t>(charge.free_amount_field)].name);
       }
       DerivationStep& step = AddStep(*d, "free",
                                      fmt::format("{} free ({} are free, in time order): {} not charged", Plural(free, "event", "events"),
-                                                 limits, Show(free_sum.value(), currency)),
+                                                 limits, Show(free_sum, currency)),
                                      charge.source);
-      SetValue(step, free_sum.value(), currency);
+      SetValue(step, free_sum, currency);
       AddOperand(step, "free_events", Decimal(static_cast<std::int64_t>(free)), "event");
       AddOperand(step, "charged_events", Decimal(static_cast<std::int64_t>(charged)), "event");
     } else {
       before = t.before;
       after = t.after;
+    }
+    // Each event (the first kListedEvents): its time, the fields it is priced on, its amount.
+    const std::vector<int>& fields = charge_fields[c];
+    for (std::size_t i = 0; i < listed.size() && i < kListedEvents; ++i) {
+      const EventTrace::Event& e = listed[i];
+      std::string shown;
+      for (std::size_t f = 0; f < fields.size() && f < e.fields.size(); ++f) {
+        const ir::Field& field = event.fields[static_cast<std::size_t>(fields[f])];
+        shown += fmt::format("{}{} {}", f == 0 ? ", " : ", ", field.name, Show(e.fields[f], field.unit));
+      }
+      std::string amount = round_each && e.before != e.amount
+                               ? fmt::format("{} rounded to {}", Show(e.before, currency), Show(e.amount, currency))
+                               : Show(e.amount, currency);
+      std::string text = is_free[i] ? fmt::format("`{}` at {}{}: free (it would cost {})", event.name, FormatInstant(e.time), shown, amount)
+                                    : fmt::format("`{}` at {}{}: {}", event.name, FormatInstant(e.time), shown, amount);
+      DerivationStep& step = AddStep(*d, "event", std::move(text), priced.source);
+      SetValue(step, is_free[i] ? Decimal() : e.amount, currency);
+      if (round_each) {
+        step.before = e.before;
+      }
+    }
+    if (t.events > kListedEvents) {
+      AddStep(*d, "event", fmt::format("… and {} more `{}` events", t.events - kListedEvents, event.name), priced.source);
     }
     // The limits that changed some events' amounts.
     for (std::size_t i = 0; i < t.changed.size(); ++i) {
@@ -2048,40 +2147,39 @@ struct Engine::State {
                                     ? Show(p.constants[static_cast<std::size_t>(p.insts[static_cast<std::size_t>(bound)].imm)].number,
                                            p.insts[static_cast<std::size_t>(bound)].type.unit)
                                     : std::string("a computed step");
+      const std::string of = fmt::format("{} of {}", t.changed[i], Plural(t.events, "event", "events"));
       std::string text;
       switch (in.op) {
-        case Op::kMin: text = fmt::format("{} of {} capped at the maximum {}", t.changed[i], Plural(t.events, "event", "events"), limit); break;
-        case Op::kMax: text = fmt::format("{} of {} raised to the minimum {}", t.changed[i], Plural(t.events, "event", "events"), limit); break;
-        case Op::kCeilStep: text = fmt::format("{} of {} rounded up to a multiple of {}", t.changed[i], Plural(t.events, "event", "events"), limit); break;
-        case Op::kFloorStep: text = fmt::format("{} of {} rounded down to a multiple of {}", t.changed[i], Plural(t.events, "event", "events"), limit); break;
-        default: text = fmt::format("{} of {} raised to zero", t.changed[i], Plural(t.events, "event", "events")); break;
+        case Op::kMin: text = fmt::format("{} capped at the maximum {}", of, limit); break;
+        case Op::kMax: text = fmt::format("{} raised to the minimum {}", of, limit); break;
+        case Op::kCeilStep: text = fmt::format("{}: {} rounded up to a multiple of {}", of, in.type.unit, limit); break;
+        case Op::kFloorStep: text = fmt::format("{}: {} rounded down to a multiple of {}", of, in.type.unit, limit); break;
+        default: text = fmt::format("{} raised to zero", of); break;
       }
       SetValue(AddStep(*d, "limit", std::move(text), in.source), Decimal(static_cast<std::int64_t>(t.changed[i])), "event");
     }
-    const ir::Inst& last = p.insts[static_cast<std::size_t>(p.result)];
-    const bool round_each = last.op == Op::kRound;
     if (round_each) {
       DerivationStep& step = AddStep(*d, "round",
                                      fmt::format("each charged event's amount rounded {}: {} before, {} after", RuleText(last.mode, last.scale),
-                                                 Show(before.value(), currency), Show(after.value(), currency)),
+                                                 Show(before, currency), Show(after, currency)),
                                      last.source);
-      SetValue(step, after.value(), currency);
-      AddRounding(step, before.value(), last.mode, last.scale);
+      SetValue(step, after, currency);
+      AddRounding(step, before, last.mode, last.scale);
     }
-    SetValue(AddStep(*d, "sum", fmt::format("the {} charged add up to {}", Plural(charged, "event", "events"), Show(after.value(), currency)),
+    SetValue(AddStep(*d, "sum", fmt::format("{} charged, {} in all", Plural(charged, "event", "events"), Show(after, currency)),
                      charge.source),
-             after.value(), currency);
-    if (charged == 0 && t.events == 0) {
-      d->terms.push_back({fmt::format("no `{}` events", event), Decimal()});
+             after, currency);
+    if (t.events == 0) {
+      d->terms.push_back({fmt::format("no `{}` events", event.name), Decimal()});
     } else if (round_each) {
-      d->terms.push_back({fmt::format("{} before rounding", Plural(charged, "event", "events")), before.value()});
-      const Decimal difference = after.value() - before.value();
+      d->terms.push_back({fmt::format("{} before rounding", Plural(charged, "event", "events")), before});
+      const Decimal difference = after - before;
       if (!difference.is_zero()) d->terms.push_back({fmt::format("rounding per event {}", RuleText(last.mode, last.scale)), difference});
     } else {
-      d->terms.push_back({Plural(charged, "event", "events"), after.value()});
+      d->terms.push_back({Plural(charged, "event", "events"), after});
     }
     if (charge.rounding.point == ir::RoundingRule::Point::kLine) {
-      const Decimal sum = after.value();
+      const Decimal sum = after;
       const Decimal rounded = sum.Rescale(charge.rounding.scale, charge.rounding.mode);
       DerivationStep& step = AddStep(*d, "round",
                                      fmt::format("{} rounded {} = {}", Show(sum, currency),
@@ -2172,7 +2270,8 @@ struct Engine::State {
       case ir::Adjustment::Kind::kMinimum: {
         kind = LineKind::kMinimum;
         Decimal minimum = a.amount;
-        std::vector<DerivationTerm> minimum_terms{{fmt::format("the minimum {}", a.amount.ToString()), a.amount}};
+        std::vector<DerivationTerm> minimum_terms;  // explaining: the minimum's own terms
+        if (d) minimum_terms.push_back({fmt::format("the minimum {}", a.amount.ToString()), a.amount});
         if (a.proration != ir::ProrationBasis::kNone && active.count(customer) != 0) {
           // Prorated like a recurring fee, exactly, then rounded by the plan's rule.
           Decimal part = PeriodShare(customer, ir::Charge::LineInput::Kind::kActive, a.proration);
@@ -2218,7 +2317,7 @@ struct Engine::State {
           AddOperand(step, "base", base, currency);
           AddOperand(step, "minimum", minimum, currency);
           d->terms = std::move(minimum_terms);
-          d->terms.push_back({"the lines it covers", -base});
+          d->terms.push_back({a.charges.empty() ? "the invoice so far" : "the lines it covers", -base});
         }
         break;
       }
@@ -2235,7 +2334,7 @@ struct Engine::State {
           AddOperand(step, "base", base, currency);
           AddOperand(step, "maximum", a.amount, currency);
           d->terms.push_back({fmt::format("the maximum {}", a.amount.ToString()), a.amount});
-          d->terms.push_back({"the lines it covers", -base});
+          d->terms.push_back({a.charges.empty() ? "the invoice so far" : "the lines it covers", -base});
         }
         break;
     }
@@ -2261,7 +2360,11 @@ struct Engine::State {
         for (std::size_t g = 0; g < l.group.size(); ++g) name += (g > 0 ? ", " : "") + l.group[g];
         name += "]";
       }
-      parts += fmt::format("{}{} {}", count == 0 ? "" : " + ", name, l.amount.ToString());
+      if (count == 0) {
+        parts += fmt::format("{} {}", name, l.amount.ToString());
+      } else {
+        parts += fmt::format(" {} {} {}", l.amount.is_negative() ? "-" : "+", name, l.amount.Abs().ToString());
+      }
       ++count;
     }
     const std::string what = a.charges.empty() ? std::string("the invoice so far") : std::string("the lines it applies to");

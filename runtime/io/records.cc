@@ -1,6 +1,7 @@
 // runtime/io: reading small tables of named values (see records.h).
 #include "runtime/io/records.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -126,10 +127,26 @@ void ReadJsonl(const std::string& text, RecordFile& out) {
     if (!line_text.empty() && line_text.back() == '\r') line_text.pop_back();
     if (line_text.find_first_not_of(" \t") == std::string::npos) continue;
     nlohmann::ordered_json j;
+    std::string duplicate;
     try {
-      j = nlohmann::ordered_json::parse(line_text);
+      // A member given twice would silently keep one value: refuse it.
+      std::vector<std::string> keys;
+      auto seen = [&](int d, nlohmann::ordered_json::parse_event_t event, nlohmann::ordered_json& parsed) {
+        using E = nlohmann::ordered_json::parse_event_t;
+        if (event == E::key && d == 1 && duplicate.empty()) {
+          const std::string key = parsed.get<std::string>();
+          if (std::find(keys.begin(), keys.end(), key) != keys.end()) duplicate = key;
+          keys.push_back(key);
+        }
+        return true;
+      };
+      j = nlohmann::ordered_json::parse(line_text, seen);
     } catch (const nlohmann::json::parse_error& e) {
       out.error = fmt::format("{}:{}: not JSON: {}", out.path, line, e.what());
+      return;
+    }
+    if (!duplicate.empty()) {
+      out.error = fmt::format("{}:{}: member `{}` appears twice", out.path, line, duplicate);
       return;
     }
     if (!j.is_object()) {
@@ -182,6 +199,7 @@ RecordFile ReadRecords(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string text = buffer.str();
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a UTF-8 byte order mark (Excel writes one)
   std::size_t bad = FirstInvalidUtf8(text);
   if (bad != std::string::npos && bad < text.size()) {
     std::uint64_t line = 1;

@@ -162,3 +162,302 @@ TEST_CASE("driver: rate's usage errors exit 2 with a message that says what to d
   r = RunTariff({"rate", single, "--usage", "u.csv", "--period", "march"});
   CHECK(r.code == 2);
 }
+
+// ---- rate: billing periods, subscriptions and credits (docs/billing.md) -------------------
+
+namespace {
+
+// A plan with seats from the subscription and a usage charge; March 2026 is 31 days.
+constexpr const char* kBillingPlan =
+    "plan \"seats\" {\n"
+    "  currency USD\n"
+    "  period month\n"
+    "\n"
+    "  unit seat, request\n"
+    "  subscription {\n"
+    "    seats: quantity of seat\n"
+    "  }\n"
+    "  event request {}\n"
+    "  meter requests = count(request)\n"
+    "\n"
+    "  charge \"Seats\" = subscription.seats * 1.00 USD per seat\n"
+    "  charge \"Requests\" = requests * 0.10 USD per request\n"
+    "}\n";
+
+constexpr const char* kBillingUsage = "customer,time\nacme,2026-03-12T00:00:00Z\nacme,2026-03-13T00:00:00Z\n";
+
+}  // namespace
+
+TEST_CASE("driver: rate --subscriptions/--credits: a missing file is a usage error (exit 2)") {
+  TempPlan plan("tariff-billing-missing.tariff", kBillingPlan);
+  TempPlan usage("tariff-billing-missing-usage.csv", kBillingUsage);
+  auto r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15",
+                      "--subscriptions", "/no/such/subscriptions.csv"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("cannot open `/no/such/subscriptions.csv`") != std::string::npos);
+  CHECK(r.out.empty());
+  r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15", "--credits",
+                 "/no/such/credits.csv"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("cannot open `/no/such/credits.csv`") != std::string::npos);
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("driver: rate --subscriptions: wrong data exits 1 naming the file, line and column") {
+  TempPlan plan("tariff-billing-subs.tariff", kBillingPlan);
+  TempPlan usage("tariff-billing-subs-usage.csv", kBillingUsage);
+  auto rate = [&](const TempPlan& subs) {
+    return RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15",
+                      "--subscriptions", subs.path.string()});
+  };
+  {
+    TempPlan subs("tariff-billing-unknown-column.csv", "customer,seats,colour\nacme,10,red\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":2: column `colour`") != std::string::npos);
+    CHECK(r.err.find("no subscription field `colour`") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  {
+    TempPlan subs("tariff-billing-bad-start.csv", "customer,seats,start\nacme,10,2026-03-01\nglobex,5,2026-02-30\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":3: column `start`: `2026-02-30`") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  {
+    TempPlan subs("tariff-billing-end-first.csv", "customer,seats,start,end\nacme,10,2026-03-20,2026-03-10\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":2: the subscription ends before it starts") != std::string::npos);
+  }
+  {
+    TempPlan subs("tariff-billing-unknown-plan.csv", "customer,plan,seats\nacme,gold,10\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":2: column `plan`: no plan \"gold\" in the plan file") != std::string::npos);
+  }
+  {
+    TempPlan subs("tariff-billing-bad-seats.csv", "customer,seats\nacme,ten\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":2: column `seats`: `ten` is not a number (of seat)") != std::string::npos);
+  }
+  {
+    TempPlan subs("tariff-billing-no-customer.csv", "seats\n10\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":2: no `customer`") != std::string::npos);
+  }
+  {
+    TempPlan subs("tariff-billing-overlap.csv", "customer,seats,start,end\nacme,10,2026-03-01,2026-03-20\nacme,20,2026-03-10,\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("customer `acme` has two subscriptions in force at once") != std::string::npos);
+  }
+  {
+    TempPlan subs("tariff-billing-pin.csv", "customer,version,seats\nacme,9,10\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("plan \"seats\" has no version 9") != std::string::npos);
+  }
+  {
+    TempPlan subs("tariff-billing-ragged.csv", "customer,seats\nacme,10,extra\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":2: 3 values for 2 columns") != std::string::npos);
+  }
+}
+
+TEST_CASE("driver: rate --subscriptions in JSON Lines: a fractional JSON number is refused, a string is not") {
+  TempPlan plan("tariff-billing-jsonl.tariff", kBillingPlan);
+  TempPlan usage("tariff-billing-jsonl-usage.csv", kBillingUsage);
+  auto rate = [&](const TempPlan& subs) {
+    return RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15",
+                      "--subscriptions", subs.path.string()});
+  };
+  {
+    TempPlan subs("tariff-billing-fraction.jsonl", "{\"customer\":\"acme\",\"seats\":10}\n{\"customer\":\"globex\",\"seats\":2.5}\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":2: `seats`: write decimal amounts as strings") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  {
+    TempPlan subs("tariff-billing-not-json.jsonl", "{\"customer\":\"acme\",\"seats\":10}\n{\"customer\":\"globex\",\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":2: not JSON") != std::string::npos);
+  }
+  {
+    TempPlan subs("tariff-billing-array.jsonl", "[\"acme\", 10]\n");
+    auto r = rate(subs);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(subs.path.string() + ":1: expected a JSON object") != std::string::npos);
+  }
+  {
+    // Whole numbers and strings are fine; null is absent; blank lines are skipped.
+    TempPlan subs("tariff-billing-good.jsonl",
+                  "{\"customer\":\"acme\",\"seats\":10,\"start\":\"2026-03-11\",\"end\":null}\n\n"
+                  "{\"customer\":\"globex\",\"seats\":\"2.5\"}\n");
+    auto r = rate(subs);
+    CHECK(r.code == 0);
+    // acme: 10 seats × 21/31 of March = 6.774… → 6.77, and 2 requests; globex: 2.5 seats all March.
+    CHECK(r.out.find("\"customer\":\"acme\"") != std::string::npos);
+    CHECK(r.out.find("\"amount\":\"6.77\"") != std::string::npos);
+    CHECK(r.out.find("\"total\":\"6.97\"") != std::string::npos);
+    CHECK(r.out.find("\"amount\":\"2.50\"") != std::string::npos);
+    CHECK(r.err.find("rows read 2 = rated 2 + rejected 0 + duplicates 0; 2 invoices") != std::string::npos);
+  }
+}
+
+TEST_CASE("driver: rate --credits: wrong data exits 1 naming the file, line and column") {
+  TempPlan plan("tariff-billing-credits.tariff", kBillingPlan);
+  TempPlan usage("tariff-billing-credits-usage.csv", kBillingUsage);
+  auto rate = [&](const TempPlan& credits) {
+    return RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15", "--credits",
+                      credits.path.string()});
+  };
+  {
+    TempPlan credits("tariff-billing-currency.csv", "customer,grant,amount,currency\nacme,promo,10.00,USD\nacme,euro,10.00,EUR\n");
+    auto r = rate(credits);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(credits.path.string() + ":3: column `currency`: `EUR`, but the plan bills in USD") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  {
+    TempPlan credits("tariff-billing-duplicate.csv", "customer,grant,amount\nacme,promo,10.00\nglobex,promo,5.00\nacme,promo,1.00\n");
+    auto r = rate(credits);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(credits.path.string() + ":4: column `grant`: customer `acme` has grant `promo` twice") != std::string::npos);
+  }
+  {
+    TempPlan credits("tariff-billing-credit-column.csv", "customer,grant,amount,colour\nacme,promo,10.00,red\n");
+    auto r = rate(credits);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(credits.path.string() + ":2: column `colour`: unknown column") != std::string::npos);
+  }
+  {
+    TempPlan credits("tariff-billing-negative.csv", "customer,grant,amount\nacme,promo,-1.00\n");
+    auto r = rate(credits);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(credits.path.string() + ":2: column `amount`: `-1.00` is not an amount of money at or above zero") !=
+          std::string::npos);
+  }
+  {
+    TempPlan credits("tariff-billing-priority.csv", "customer,grant,amount,priority\nacme,promo,1.00,high\n");
+    auto r = rate(credits);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(credits.path.string() + ":2: column `priority`: `high` is not a whole number") != std::string::npos);
+  }
+  {
+    TempPlan credits("tariff-billing-expires.csv", "customer,grant,amount,expires\nacme,promo,1.00,soon\n");
+    auto r = rate(credits);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(credits.path.string() + ":2: column `expires`: `soon`") != std::string::npos);
+  }
+  {
+    TempPlan credits("tariff-billing-no-amount.csv", "customer,grant\nacme,promo\n");
+    auto r = rate(credits);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(credits.path.string() + ":2: no `amount`") != std::string::npos);
+  }
+  {
+    TempPlan credits("tariff-billing-credits.jsonl", "{\"customer\":\"acme\",\"grant\":\"promo\",\"amount\":0.5}\n");
+    auto r = rate(credits);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(credits.path.string() + ":1: `amount`: write decimal amounts as strings") != std::string::npos);
+  }
+  {
+    // Good credits: acme owes 0.20 (2 requests; no seats without a subscription), drawn from `promo`.
+    TempPlan credits("tariff-billing-good-credits.jsonl",
+                     "{\"customer\":\"acme\",\"grant\":\"promo\",\"amount\":\"5.00\",\"currency\":\"USD\",\"priority\":1}\n");
+    auto r = rate(credits);
+    CHECK(r.code == 0);
+    CHECK(r.out.find("{\"kind\":\"credit\",\"name\":\"Credit promo\",\"group\":[],\"amount\":\"-0.20\"}") != std::string::npos);
+    CHECK(r.out.find("\"total\":\"0.00\"") != std::string::npos);
+    CHECK(r.out.find("{\"grant\":\"promo\",\"balance\":\"5.00\",\"used\":\"0.20\",\"remaining\":\"4.80\",\"expires\":null,\"priority\":1}") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("driver: rate --period DATE rates the plan's period containing it; START..END exactly that interval") {
+  TempPlan plan("tariff-billing-period.tariff", kBillingPlan);
+  TempPlan usage("tariff-billing-period-usage.csv",
+                 "customer,time\nacme,2026-02-28T23:59:59Z\nacme,2026-03-01T00:00:00Z\nacme,2026-03-31T23:59:59Z\nacme,2026-04-01T00:00:00Z\n");
+  auto r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("\"period\":{\"start\":\"2026-03-01T00:00:00Z\",\"end\":\"2026-04-01T00:00:00Z\"}") != std::string::npos);
+  CHECK(r.out.find("\"quantity\":\"2\"") != std::string::npos);
+  CHECK(r.err.find("rows read 4 = rated 2 + rejected 2") != std::string::npos);
+  CHECK(r.err.find(":2: field `time`: `2026-02-28T23:59:59Z` is outside the period") != std::string::npos);
+  CHECK(r.err.find(":5: field `time`: `2026-04-01T00:00:00Z` is outside the period") != std::string::npos);
+  // A date-time picks the same period; so does the period's last instant.
+  auto same = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-31T23:59:59Z"});
+  CHECK(same.code == 0);
+  CHECK(same.out == r.out);
+  // START..END: exactly that interval, shown as given.
+  auto range = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-01..2026-04-01"});
+  CHECK(range.code == 0);
+  CHECK(range.out.find("\"period\":{\"start\":\"2026-03-01\",\"end\":\"2026-04-01\"}") != std::string::npos);
+  CHECK(range.out.find("\"quantity\":\"2\"") != std::string::npos);
+  auto narrow = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15..2026-04-15"});
+  CHECK(narrow.code == 0);
+  CHECK(narrow.out.find("\"quantity\":\"2\"") != std::string::npos);  // March 31 and April 1
+  CHECK(narrow.err.find("rows read 4 = rated 2 + rejected 2") != std::string::npos);
+  // Without a period every row is rated.
+  auto all = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string()});
+  CHECK(all.code == 0);
+  CHECK(all.out.find("\"quantity\":\"4\"") != std::string::npos);
+}
+
+TEST_CASE("driver: rate --period on a plan with a time zone: the date is local, the period local months") {
+  TempPlan plan("tariff-billing-zone.tariff",
+                "plan \"ny\" {\n  currency USD\n  period month timezone \"America/New_York\"\n\n  unit request\n  event request {}\n"
+                "  meter requests = count(request)\n\n  charge \"Requests\" = requests * 1.00 USD per request\n}\n");
+  TempPlan usage("tariff-billing-zone-usage.csv",
+                 "customer,time\nacme,2026-03-01T04:59:59Z\nacme,2026-03-01T05:00:00Z\nacme,2026-04-01T03:59:59Z\nacme,2026-04-01T04:00:00Z\n");
+  auto r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("\"period\":{\"start\":\"2026-03-01T00:00:00-05:00\",\"end\":\"2026-04-01T00:00:00-04:00\"}") != std::string::npos);
+  CHECK(r.out.find("\"quantity\":\"2\"") != std::string::npos);
+  CHECK(r.err.find("rows read 4 = rated 2 + rejected 2") != std::string::npos);
+}
+
+TEST_CASE("driver: rate of a plan with two versions needs a period") {
+  TempPlan plan("tariff-billing-versions.tariff",
+                "plan \"api\" version 1 effective 2026-01-01 {\n  currency USD\n  period month\n\n  unit request\n  event request {}\n"
+                "  meter requests = count(request)\n\n  charge \"Fee\" = 31.00 USD\n  charge \"Requests\" = requests * 1.00 USD per request\n}\n\n"
+                "plan \"api\" version 2 effective 2026-03-16 {\n  currency USD\n  period month\n\n  unit request\n  event request {}\n"
+                "  meter requests = count(request)\n\n  charge \"Fee\" = 62.00 USD\n  charge \"Requests\" = requests * 2.00 USD per request\n}\n");
+  TempPlan usage("tariff-billing-versions-usage.csv", "customer,time\nacme,2026-03-12T00:00:00Z\n");
+  auto r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string()});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("plan \"api\" has 2 versions: give a billing period") != std::string::npos);
+  CHECK(r.out.empty());
+  // With one, the period is split at version 2: 31.00 × 15/31 + 62.00 × 16/31, and the
+  // request of March 12 at version 1's price.
+  r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("\"rated_by\":\"api v1\"") != std::string::npos);
+  CHECK(r.out.find("\"amount\":\"15.00\"") != std::string::npos);
+  CHECK(r.out.find("\"rated_by\":\"api v2\"") != std::string::npos);
+  CHECK(r.out.find("\"amount\":\"32.00\"") != std::string::npos);
+  CHECK(r.out.find("\"total\":\"48.00\"") != std::string::npos);
+  // A date before the first version: no version is in force.
+  r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2025-12-15"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("no version of plan \"api\" is in force") != std::string::npos);
+}
+
+TEST_CASE("driver: rate with subscriptions only bills recurring fees, prorated") {
+  TempPlan plan("tariff-billing-only-subs.tariff", kBillingPlan);
+  TempPlan subs("tariff-billing-only-subs.csv", "customer,seats,start,end\nacme,31,2026-03-11,\nglobex,31,2026-01-01,2026-03-04T12:00:00Z\n");
+  auto r = RunTariff({"rate", plan.path.string(), "--subscriptions", subs.path.string(), "--period", "2026-03-15", "--format", "csv"});
+  CHECK(r.code == 0);
+  // 31 seats × 1.00 × 21/31 = 21.00; × 3.5/31 = 3.50.
+  CHECK(r.out.find("acme,seats,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,USD,charge,Seats,,31,seat,") != std::string::npos);
+  CHECK(r.out.find(",21.00,seats,2026-03-11T00:00:00Z,2026-04-01T00:00:00Z\n") != std::string::npos);
+  CHECK(r.out.find(",3.50,seats,2026-03-01T00:00:00Z,2026-03-04T12:00:00Z\n") != std::string::npos);
+  CHECK(r.err.find("2 invoices") != std::string::npos);
+}

@@ -23,6 +23,7 @@
 #include "runtime/decimal/decimal.h"
 #include "runtime/invoice/invoice.h"
 #include "runtime/io/invoice_writer.h"
+#include "runtime/io/records.h"
 #include "runtime/io/usage_reader.h"
 
 namespace {
@@ -36,6 +37,8 @@ using tariff::FieldSchema;
 using tariff::FormatTimestamp;
 using tariff::Invoice;
 using tariff::InvoiceLine;
+using tariff::ReadRecords;
+using tariff::RecordFile;
 using tariff::LineKind;
 using tariff::OpenUsage;
 using tariff::ParseTimestamp;
@@ -1047,4 +1050,40 @@ TEST_CASE("io: WriteFileAtomically onto a directory fails and removes its tempor
   CHECK(names == std::vector<std::string>{"sub"});
   CHECK_FALSE(tariff::WriteFileAtomically(dir.Path("no/such/dir/x"), "x", &error));
   CHECK(error == "cannot create a temporary file in `" + dir.Path("no/such/dir") + "`: No such file or directory");
+}
+
+TEST_CASE("io: records: CSV with quotes and blanks, JSON Lines with typed values; a BOM is skipped") {
+  TempDir dir;
+  RecordFile csv = ReadRecords(dir.Write("subs.csv", "\xEF\xBB\xBF" "customer,start,seats\r\nacme,2026-03-01,10\n\n\"b,\"\"c\"\"\",,3\n"));
+  REQUIRE(csv.error.empty());
+  REQUIRE(csv.records.size() == 2);
+  CHECK(csv.records[0].line == 2);
+  CHECK(csv.records[0].Get("customer") == std::optional<std::string>("acme"));
+  CHECK(csv.records[0].Get("seats") == std::optional<std::string>("10"));
+  CHECK(csv.records[1].line == 4);
+  CHECK(csv.records[1].Get("customer") == std::optional<std::string>("b,\"c\""));
+  CHECK_FALSE(csv.records[1].Get("start").has_value());  // an empty cell is absent
+
+  RecordFile jsonl = ReadRecords(dir.Write("subs.jsonl", R"({"customer":"acme","seats":10,"paused":false,"end":null,"amount":"12.50"})" "\n"));
+  REQUIRE(jsonl.error.empty());
+  REQUIRE(jsonl.records.size() == 1);
+  CHECK(jsonl.records[0].Get("seats") == std::optional<std::string>("10"));
+  CHECK(jsonl.records[0].Get("paused") == std::optional<std::string>("false"));
+  CHECK_FALSE(jsonl.records[0].Get("end").has_value());
+  CHECK(jsonl.records[0].Get("amount") == std::optional<std::string>("12.50"));
+}
+
+TEST_CASE("io: records: every problem names the file and line") {
+  TempDir dir;
+  CHECK(ReadRecords(dir.Write("a.jsonl", "{\"customer\":\"a\"}\n{\"customer\":\"a\",\"customer\":\"b\"}\n")).error ==
+        dir.Path("a.jsonl") + ":2: member `customer` appears twice");
+  CHECK(ReadRecords(dir.Write("b.jsonl", "{\"amount\":12.5}\n")).error.find(":1: `amount`: write decimal amounts as strings") != std::string::npos);
+  CHECK(ReadRecords(dir.Write("c.csv", "customer,start\nacme\n")).error == dir.Path("c.csv") + ":2: 1 values for 2 columns");
+  CHECK(ReadRecords(dir.Write("d.csv", "customer,customer\n")).error == dir.Path("d.csv") + ":1: column `customer` appears twice in the header");
+  CHECK(ReadRecords(dir.Write("e.csv", "customer\n\"open\n")).error == dir.Path("e.csv") + ":2: a quoted value is not closed");
+  CHECK(ReadRecords(dir.Write("f.txt", "customer\n")).error.find("expected a .csv, .jsonl or .ndjson file") != std::string::npos);
+  CHECK(ReadRecords(dir.Path("missing.csv")).error.find("cannot open") != std::string::npos);
+  RecordFile header_only = ReadRecords(dir.Write("g.csv", "customer,start\n"));
+  CHECK(header_only.error.empty());
+  CHECK(header_only.records.empty());
 }

@@ -57,6 +57,7 @@ class TestRunner {
         if (f->plan != fn_.plan || period || f == &fn_) plans.functions.push_back(f);
       }
       BillingOptions options;
+      options.subscriptions_input = true;  // the test's customer only
       if (period) {
         std::string why;
         start = ParsePlanTime(plans, test.from->text, &why);

@@ -71,6 +71,7 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   BillingOptions billing;
   billing.explain = request.explain;
   billing.explain_customer = request.explain_customer;
+  billing.subscriptions_input = !request.subscriptions.empty();
   UsageReaderOptions reading;
   reading.batch_size = request.batch_size;
   try {
@@ -151,6 +152,10 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
       // Subscriptions only: recurring fees and minimums.
       outcome.invoices = biller.Finish();
       return kExitOk;
+    }
+    if (biller.schemas().empty()) {
+      streams.err << fmt::format("error: plan \"{}\" reads no usage events; rate it without --usage (its customers from --subscriptions)\n", plan_name);
+      return kExitUsage;
     }
     std::unique_ptr<UsageReader> reader = OpenUsage(request.usage, biller.schemas(), reading);
     Batch batch;
