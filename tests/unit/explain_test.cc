@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "compiler/compiler.h"
 #include "compiler/lower/lower.h"
@@ -140,7 +141,7 @@ TEST_CASE("explain: other usage errors exit 2 like rate's") {
   CHECK(RunTariff({"explain", (files.dir / "nope.tariff").string(), "--usage", files.usage, "--customer", "acme"}).code == 2);
 }
 
-TEST_CASE("explain: text and JSON show the same lines; the text adds up every line and the total") {
+TEST_CASE("explain: text and JSON show the same lines, and the text adds up every line and the total") {
   Files files;
   auto text = RunTariff({"explain", files.plan, "--usage", files.usage, "--customer", "acme"});
   REQUIRE(text.code == 0);
@@ -239,4 +240,25 @@ TEST_CASE("explain: the steps carry the numbers — events, meter, tiers, free e
   REQUIRE(minimum.derivation->terms.size() == 2);
   CHECK(minimum.derivation->terms[0].amount == Decimal::FromString("5.00"));
   CHECK(minimum.derivation->terms[1].amount == Decimal::FromString("-2.88"));
+}
+
+TEST_CASE("explain: a long per-event line lists its first events in time order, whatever the batch size") {
+  Files files;
+  // 100 payments in reverse time order, with ties in time: the listing must not depend on the
+  // order they arrive in or on how they are cut into batches.
+  std::ofstream usage(files.usage);
+  usage << "event,customer,time,calls,amount\n";
+  for (int i = 99; i >= 0; --i) {
+    usage << fmt::format("payment,acme,2026-03-{:02}T10:00:00Z,,{}.{:02}\n", 1 + i / 4, 10 + i % 7, i);
+  }
+  usage.close();
+  std::string first;
+  for (const char* batch : {"4096", "1", "7"}) {
+    auto r = RunTariff({"explain", files.plan, "--usage", files.usage, "--customer", "acme", "--format", "json", "--batch-size", batch});
+    REQUIRE(r.code == 0);
+    if (first.empty()) first = r.out;
+    CHECK(r.out == first);
+  }
+  CHECK(first.find("… and 80 more `payment` events") != std::string::npos);
+  CHECK(first.find("`payment` at 2026-03-01T10:00:00Z, amount 10.00 USD: free") != std::string::npos);
 }
