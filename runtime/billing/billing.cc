@@ -359,6 +359,7 @@ struct Biller::State {
           } catch (const calendar::CalendarError& err) {
             throw BillingError(fmt::format("{}: {}", s.origin, err.what()));
           }
+          active.end_micros = seg.end;
           engine.SetActive(s.customer, active);
         }
       }

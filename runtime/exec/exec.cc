@@ -1339,8 +1339,9 @@ struct Engine::State {
     }
   }
 
-  // A meter's value in `slot` (a slot the meter never filled reads as its empty state).
-  Decimal MeterValue(std::size_t m, std::size_t slot) const {
+  // A meter's value in `slot` of `customer` (a slot the meter never filled reads as its empty
+  // state).
+  Decimal MeterValue(std::size_t m, std::size_t slot, std::uint32_t customer) const {
     const ir::MeterInstance& meter = fn.meters[m];
     const MeterState& ms = meters[m];
     switch (meter.aggregation) {
@@ -1367,7 +1368,11 @@ struct Engine::State {
         std::sort(samples.begin(), samples.end(), [](const auto& x, const auto& y) {
           return x.first != y.first ? x.first < y.first : x.second < y.second;
         });
-        std::int64_t end = options.period_end_micros.value_or(samples.back().first);
+        // The last sample holds until the customer's part of the period ends (a subscription
+        // ending, a version change), else the period's end, else the last sample.
+        auto part = active.find(customer);
+        std::optional<std::int64_t> hold = part != active.end() && part->second.end_micros ? part->second.end_micros : options.period_end_micros;
+        std::int64_t end = hold.value_or(samples.back().first);
         Decimal integral;  // value × microseconds
         for (std::size_t i = 0; i < samples.size(); ++i) {
           std::int64_t until = i + 1 < samples.size() ? samples[i + 1].first : std::max(end, samples[i].first);
@@ -1605,7 +1610,7 @@ struct Engine::State {
         col.type = ColumnType::kDecimal;
         auto m = static_cast<std::size_t>(in.meter_instance);
         col.decimals.reserve(keys.size());
-        for (const LineKey& k : keys) col.decimals.push_back(MeterValue(m, k.slot));
+        for (const LineKey& k : keys) col.decimals.push_back(MeterValue(m, k.slot, customer_order[k.rank]));
       } else if (in.kind == ir::Charge::LineInput::Kind::kGroupValue) {
         const auto gi = static_cast<std::size_t>(in.group_index);
         const ir::Event& event = fn.events[static_cast<std::size_t>(g->event)];

@@ -53,6 +53,9 @@ std::vector<EventSchema> SchemasOf(const ir::RatingFunction& function);
 struct ActivePeriod {
   Decimal active_seconds, length_seconds;
   Decimal active_days, length_days;  // local calendar days (runtime/calendar)
+  // When the customer's part ends (µs): time-weighted meters hold the last sample until then
+  // rather than until the period's end.
+  std::optional<std::int64_t> end_micros;
 };
 
 class Engine {

@@ -1460,3 +1460,36 @@ TEST_CASE("billing: by day, back-to-back subscriptions share the period's days e
   for (const InvoiceLine* l : platform) sum = sum + l->amount;
   CHECK(sum.ToString() == "49.00");  // not 49.00 × 32/31
 }
+
+TEST_CASE("billing: a time-weighted meter holds its last sample until the customer's part ends, not the period's end") {
+  auto p = Compile(R"tariff(
+plan "s1" {
+  currency USD
+  period month
+  event sample { gb: quantity of GB }
+  meter stored = integral(sample.gb)
+  charge "Storage" = stored * 0.01 USD per GB*h
+}
+plan "s2" {
+  currency USD
+  period month
+  event sample { gb: quantity of GB }
+  meter stored = integral(sample.gb)
+  charge "Storage 2" = stored * 0.01 USD per GB*h
+}
+)tariff");
+  PlanSet plans = p->Set("s1");
+  auto sample = [](const std::string& customer, const std::string& time) {
+    return UsageRow{"sample", customer, time, {{"gb", "100"}}};
+  };
+  // Cancelled on April 2: one day of 100 GB = 2400 GB·h = 24.00, not the 30 days to May 1.
+  Rated r = Rate(plans, {Sub(plans, "gone", "2026-03-01", "2026-04-02")}, {}, April(plans), {sample("gone", "2026-04-01T00:00:00Z")});
+  REQUIRE(r.invoices.size() == 1);
+  CHECK(Amount(r.invoices[0], "Storage") == "24.00");
+  // Moved from s1 to s2 on April 16: s1 holds its sample 15 days, s2 its own 15 days; no day twice.
+  std::vector<Subscription> moved = {Sub(plans, "moved", "2026-04-01", "2026-04-16"), Sub(plans, "moved", "2026-04-16", "", "s2")};
+  Rated m = Rate(plans, moved, {}, April(plans), {sample("moved", "2026-04-01T00:00:00Z"), sample("moved", "2026-04-16T00:00:00Z")});
+  REQUIRE(m.invoices.size() == 1);
+  CHECK(Amount(m.invoices[0], "Storage") == "360.00");    // 100 GB × 360 h × 0.01
+  CHECK(Amount(m.invoices[0], "Storage 2") == "360.00");
+}
