@@ -539,7 +539,10 @@ class Lowerer {
                                      {ir::ValueKind::kDecimal, "package"}, rate_expr.span);
         return Binary(p, ir::Op::kMul, blocks, Const(p, r.package_price, t.currency, rate_expr.span), VType(t), b.op_span);
       }
-      return Binary(p, ir::Op::kMul, q, Const(p, r.unit_price, UnitText(rate_t), rate_expr.span), VType(t), b.op_span);
+      // The rate per one unit of the quantity it multiplies (`MB × 0.004 USD per GB` multiplies
+      // by 0.000004 USD per MB), typed as such.
+      return Binary(p, ir::Op::kMul, q, Const(p, r.unit_price, fmt::format("{} per {}", rate_t.currency, UnitName(*q_t.unit)), rate_expr.span),
+                    VType(t), b.op_span);
     }
     std::int32_t rate = Lower(p, rate_expr, stage);
     q = Convert(p, q, *q_t.unit, *rate_t.unit, q_expr.span);

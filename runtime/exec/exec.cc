@@ -1734,9 +1734,10 @@ struct Engine::State {
       const Reg& r = regs[static_cast<std::size_t>(i)];
       return r.d[r.Index(k)];
     };
-    // Units as shown. A rate the lowering converted to the unit of the quantity it multiplies
-    // (`MB × 0.004 USD per GB` is `MB × 0.000004 USD per MB`) keeps the plan's unit in its type
-    // but holds the value per the quantity's unit: it is shown per that unit.
+    // Units as shown. The lowering turns a rate into money per one unit of the quantity it
+    // multiplies (`MB × 0.004 USD per GB` is `MB × 0.000004 USD per MB`, `0.20 USD per 1000
+    // request` is 0.0002 USD per request); such a constant is shown with the plan's price beside
+    // it, when the two are written differently.
     std::vector<std::string> units(n);
     std::vector<std::uint8_t> converted_rate(n);
     for (std::size_t i = 0; i < n; ++i) units[i] = p.insts[i].type.unit;
@@ -1745,10 +1746,8 @@ struct Engine::State {
       if (in.op != Op::kMul || in.type.unit != fn.currency) continue;
       for (auto [x, rate] : {std::pair{in.a, in.b}, std::pair{in.b, in.a}}) {
         const std::string& rate_unit = inst(rate).type.unit;
-        const std::size_t per = rate_unit.find(" per ");
-        if (inst(rate).op != Op::kConst || per == std::string::npos || inst(x).type.unit.empty()) continue;
-        if (rate_unit.substr(per + 5) == inst(x).type.unit) continue;
-        units[static_cast<std::size_t>(rate)] = rate_unit.substr(0, per + 5) + inst(x).type.unit;
+        if (inst(rate).op != Op::kConst || rate_unit.find(" per ") == std::string::npos || inst(x).type.unit.empty()) continue;
+        if (charge.price_text.empty() || charge.price_text == Show(num(rate), rate_unit)) continue;
         converted_rate[static_cast<std::size_t>(rate)] = 1;
       }
     }
