@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `tariff rate` end to end on a generated usage CSV: MB/s, events/s and peak memory.
 # Usage: scripts/bench-rate.sh [BUILD_DIR] [ROWS] [CUSTOMERS] [--subscriptions]
-#   (defaults: build, 20000000, 100000). With --subscriptions every customer gets a subscription
-#   (half of them starting on March 16), so rows go through the billing layer's routing to the
-#   part of the period they fall in, and the flat fee is prorated.
+#   (defaults: build, 20000000, 100000). With --subscriptions every customer has a subscription
+#   and half of them two (a change on March 16), so every row goes through the billing layer's
+#   routing to the part of the period it falls in, and the flat fee is prorated.
 # Needs /usr/bin/time (Debian package `time`). The CSV is written to a temporary directory and
 # removed afterwards. Figures go in docs/benchmarks.md.
 set -euo pipefail
@@ -56,9 +56,14 @@ awk -v rows="$rows" -v customers="$customers" 'BEGIN {
 }' > "$work/usage.csv"
 extra=()
 if [[ "$subscriptions" == "--subscriptions" ]]; then
+  # Half of the customers change plan on March 16 (two subscriptions to two versions of the
+  # seats), the others are subscribed all along: every row is routed, none is rejected.
   awk -v customers="$customers" 'BEGIN {
-    print "customer,start";
-    for (c = 0; c < customers; c++) printf "cust%06d,%s\n", c, (c % 2 ? "2026-03-16" : "2026-01-01");
+    print "customer,start,end";
+    for (c = 0; c < customers; c++) {
+      if (c % 2) { printf "cust%06d,2026-01-01,2026-03-16\ncust%06d,2026-03-16,\n", c, c; }
+      else { printf "cust%06d,2026-01-01,\n", c; }
+    }
   }' > "$work/subscriptions.csv"
   extra=(--subscriptions "$work/subscriptions.csv")
 fi

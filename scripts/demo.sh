@@ -18,6 +18,9 @@ step tariff rate plans/api-platform/api-platform.tariff --usage plans/api-platfo
 step tariff rate plans/stripe-billing/stripe-billing.tariff --plan basic --subscriptions plans/stripe-billing/subscriptions.csv --credits plans/stripe-billing/credits.csv --period 2026-04-15 --format table "   # subscriptions: an upgrade halfway (Stripe's +5 USD), a cancellation and a late start prorated, credits drawn"
 "$tariff" rate plans/stripe-billing/stripe-billing.tariff --plan basic --subscriptions plans/stripe-billing/subscriptions.csv \
   --credits plans/stripe-billing/credits.csv --period 2026-04-15 --format table
+step tariff explain plans/api-platform/api-platform.tariff --usage plans/api-platform/usage.csv --period 2026-03-01..2026-04-01 --customer acme "   # why acme pays what it pays: every step, adding up exactly"
+"$tariff" explain plans/api-platform/api-platform.tariff --usage plans/api-platform/usage.csv \
+  --period 2026-03-01..2026-04-01 --customer acme 2>/dev/null
 step tariff test plans/ "   # every plan proves itself: usage in, expected lines out (vendors' published examples among them)"
 "$tariff" test plans/ | tail -n 5
 step tariff check --strict plans/

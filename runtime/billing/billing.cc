@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <limits>
 #include <set>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "runtime/calendar/calendar.h"
+#include "runtime/columnar/text_dictionary.h"
 #include "runtime/exec/exec.h"
 #include "runtime/io/usage_reader.h"
 
@@ -116,8 +116,22 @@ struct Biller::State {
   std::map<std::string, Versions> versions;
   std::vector<EngineSlot> engines;
   std::map<std::pair<int, int>, int> engine_of;  // (function, slot) → engines index
-  std::unordered_map<std::string, std::vector<Segment>> customers;
+  // Customers by dense id (the interpreter's dictionary: a usage row looks its customer up).
+  keys::TextDictionary customer_ids;
+  std::vector<std::vector<Segment>> segments_of;  // by customer id
+  std::vector<std::uint8_t> subscribed;           // by customer id: has its segments
+  // The row path's copy of a customer's first two segments, flat, so that routing a row costs
+  // one memory access (with many customers, a vector per customer is a cache miss per row).
+  struct Routes {
+    std::int64_t start[2] = {0, 0}, end[2] = {0, 0};
+    std::int32_t engine[2] = {-1, -1};
+    std::uint32_t count = 0;  // segments; more than 2: look in segments_of
+  };
+  std::vector<Routes> routes;  // by customer id
+  std::vector<std::uint32_t> row_ids;             // Consume: each row's customer id
   std::vector<RoutingReject> rejects;
+  std::vector<int> targets;                       // Consume: each row's engine, or -1
+  std::vector<std::vector<std::uint32_t>> rows_of;  // Consume: each engine's rows
   bool simple = false;  // one engine, every row to it
   std::set<std::string> all_plans;  // every plan of the file, selected or not
 
@@ -324,7 +338,13 @@ struct Biller::State {
   // for a segment that covers part of the period, the part it is active (for proration).
   void Subscribe(const Subscription& s) {
     std::vector<Segment> segments = SegmentsOf(s);
-    std::vector<Segment>& mine = customers[s.customer];
+    const std::uint32_t id = customer_ids.Intern(s.customer);
+    if (segments_of.size() <= id) {
+      segments_of.resize(id + 1);
+      subscribed.resize(id + 1);
+    }
+    subscribed[id] = 1;
+    std::vector<Segment>& mine = segments_of[id];
     for (Segment seg : segments) {
       for (const Segment& other : mine) {
         if (seg.start < other.end && other.start < seg.end) {
@@ -366,94 +386,134 @@ struct Biller::State {
       mine.push_back(seg);
     }
     std::sort(mine.begin(), mine.end(), [](const Segment& x, const Segment& y) { return x.start < y.start; });
-  }
-
-  // Appends row `r` of `batch` to engine `e`'s pending batch (as the engine's event `event`).
-  void Route(const Batch& batch, std::size_t r, int e, int event, std::vector<int>& touched, const EventSchema& schema) {
-    Batch& p = engines[static_cast<std::size_t>(e)].pending;
-    if (p.size() == 0) {
-      p.Reset(&schema, event);
-      touched.push_back(e);
+    if (routes.size() <= id) routes.resize(id + 1);
+    Routes& fast = routes[id];
+    fast.count = static_cast<std::uint32_t>(mine.size());
+    for (std::size_t k = 0; k < mine.size() && k < 2; ++k) {
+      fast.start[k] = mine[k].start;
+      fast.end[k] = mine[k].end;
+      fast.engine[k] = mine[k].engine;
     }
-    for (std::size_t c = 0; c < batch.columns.size(); ++c) {
-      const Column& from = batch.columns[c];
-      Column& to = p.columns[c];
-      switch (from.type) {
-        case ColumnType::kDecimal: to.decimals.push_back(from.decimals[r]); break;
-        case ColumnType::kText: to.texts.push_back(from.texts[r]); break;
-        case ColumnType::kBool: to.bools.push_back(from.bools[r]); break;
-        case ColumnType::kTimestamp: to.times.push_back(from.times[r]); break;
-      }
-    }
-    p.origins.push_back(batch.origins[r]);
   }
 
   bool InPeriod(std::int64_t t) const { return !has_period() || (*options.period_start <= t && t < *options.period_end); }
 
+  // The engine row `r` goes to, or -1 after recording why it is rejected.
+  int Target(const Batch& batch, std::size_t r, const EventSchema& schema, const std::string& customer, std::int64_t t) {
+    if (!InPeriod(t)) {
+      rejects.push_back({batch.origins[r], fmt::format("field `time`: `{}` is outside the period [{}, {})", FormatTimestamp(t),
+                                                       FormatTimestamp(*options.period_start), FormatTimestamp(*options.period_end))});
+      return -1;
+    }
+    if (simple) return 0;
+    const std::uint32_t id = row_ids[r];
+    if (!subscribed[id]) {
+      if (options.subscriptions_input) {
+        rejects.push_back({batch.origins[r], fmt::format("customer `{}` has no subscription", customer)});
+        return -1;
+      }
+      Subscription implicit;
+      implicit.customer = customer;
+      implicit.origin = fmt::format("customer `{}`", customer);
+      Subscribe(implicit);
+    }
+    // The segment in force at t: from the flat copy when it holds them all.
+    int engine = -2;  // -2: none in force
+    const Routes& fast = routes[id];
+    if (fast.count <= 2) {
+      for (std::uint32_t k = 0; k < fast.count; ++k) {
+        if (fast.start[k] <= t && t < fast.end[k]) engine = fast.engine[k];
+      }
+    } else {
+      for (const Segment& seg : segments_of[id]) {
+        if (seg.start <= t && t < seg.end) engine = seg.engine;
+      }
+    }
+    if (engine == -2) {
+      rejects.push_back({batch.origins[r], fmt::format("customer `{}` has no subscription in force at {}", customer, FormatTimestamp(t))});
+      return -1;
+    }
+    if (engine < 0) {
+      for (const Segment& seg : segments_of[id]) {
+        if (seg.start <= t && t < seg.end) rejects.push_back({batch.origins[r], seg.why});
+      }
+      return -1;
+    }
+    const EngineSlot& es = engines[static_cast<std::size_t>(engine)];
+    if (event_map[static_cast<std::size_t>(es.function)][static_cast<std::size_t>(batch.event)] < 0) {
+      rejects.push_back({batch.origins[r], fmt::format("plan \"{}\", in force for customer `{}` at {}, reads no `{}` events",
+                                                       Label(Fn(es.function)), customer, FormatTimestamp(t), schema.name)});
+      return -1;
+    }
+    return engine;
+  }
+
   void Consume(const Batch& batch) {
+    const std::size_t n = batch.size();
     const EventSchema& schema = schemas[static_cast<std::size_t>(batch.event)];
     const Column& customer_col = batch.columns[static_cast<std::size_t>(schema.customer_field)];
     const Column& time_col = batch.columns[static_cast<std::size_t>(schema.time_field)];
     if (simple) {
       // The readers reject rows outside the period; a batch built by hand may hold some.
       bool all_in = true;
-      for (std::size_t r = 0; r < batch.size() && all_in; ++r) all_in = InPeriod(time_col.times[r]);
+      for (std::size_t r = 0; r < n && all_in; ++r) all_in = InPeriod(time_col.times[r]);
       if (all_in) {
         engines[0].engine->Consume(batch);
         return;
       }
     }
-    std::vector<int> touched;
-    for (std::size_t r = 0; r < batch.size(); ++r) {
-      const std::string& customer = customer_col.texts[r];
-      const std::int64_t t = time_col.times[r];
-      if (!InPeriod(t)) {
-        rejects.push_back({batch.origins[r], fmt::format("field `time`: `{}` is outside the period [{}, {})", FormatTimestamp(t),
-                                                         FormatTimestamp(*options.period_start), FormatTimestamp(*options.period_end))});
-        continue;
-      }
-      if (simple) {
-        Route(batch, r, 0, batch.event, touched, schema);
-        continue;
-      }
-      auto it = customers.find(customer);
-      if (it == customers.end()) {
-        if (options.subscriptions_input) {
-          rejects.push_back({batch.origins[r], fmt::format("customer `{}` has no subscription", customer)});
-          continue;
-        }
-        Subscription implicit;
-        implicit.customer = customer;
-        implicit.origin = fmt::format("customer `{}`", customer);
-        Subscribe(implicit);
-        it = customers.find(customer);
-      }
-      const Segment* seg = nullptr;
-      for (const Segment& s : it->second) {
-        if (s.start <= t && t < s.end) seg = &s;
-      }
-      if (seg == nullptr) {
-        rejects.push_back({batch.origins[r], fmt::format("customer `{}` has no subscription in force at {}", customer, FormatTimestamp(t))});
-        continue;
-      }
-      if (seg->engine < 0) {
-        rejects.push_back({batch.origins[r], seg->why});
-        continue;
-      }
-      EngineSlot& es = engines[static_cast<std::size_t>(seg->engine)];
-      const int event = event_map[static_cast<std::size_t>(es.function)][static_cast<std::size_t>(batch.event)];
-      if (event < 0) {
-        rejects.push_back({batch.origins[r], fmt::format("plan \"{}\", in force for customer `{}` at {}, reads no `{}` events",
-                                                         Label(Fn(es.function)), customer, FormatTimestamp(t), schema.name)});
-        continue;
-      }
-      Route(batch, r, seg->engine, event, touched, schema);
+    // Each row's engine, then each engine's rows gathered column by column.
+    targets.resize(n);
+    if (!simple) {
+      row_ids.resize(n);
+      customer_ids.Encode(customer_col.texts.data(), n, row_ids.data());
+      segments_of.resize(customer_ids.size());
+      subscribed.resize(customer_ids.size());
+      routes.resize(customer_ids.size());
     }
-    for (int e : touched) {
-      EngineSlot& es = engines[static_cast<std::size_t>(e)];
-      es.engine->Consume(es.pending);
-      es.pending.Reset(&schema, es.pending.event);
-      es.pending.origins.clear();
+    constexpr std::size_t kAhead = 8;  // prefetch a customer's routes a few rows ahead
+    for (std::size_t r = 0; r < n; ++r) {
+      if (!simple && r + kAhead < n) __builtin_prefetch(&routes[row_ids[r + kAhead]]);
+      targets[r] = Target(batch, r, schema, customer_col.texts[r], time_col.times[r]);
+    }
+    rows_of.resize(engines.size());
+    for (auto& rows : rows_of) rows.clear();
+    for (std::size_t r = 0; r < n; ++r) {
+      if (targets[r] >= 0) rows_of[static_cast<std::size_t>(targets[r])].push_back(static_cast<std::uint32_t>(r));
+    }
+    for (std::size_t e = 0; e < engines.size(); ++e) {
+      const std::vector<std::uint32_t>& rows = rows_of[e];
+      if (rows.empty()) continue;
+      EngineSlot& es = engines[e];
+      const int event = event_map[static_cast<std::size_t>(es.function)][static_cast<std::size_t>(batch.event)];
+      Batch& p = es.pending;
+      p.Reset(&schema, event);
+      for (std::size_t c = 0; c < batch.columns.size(); ++c) {
+        const Column& from = batch.columns[c];
+        Column& to = p.columns[c];
+        switch (from.type) {
+          case ColumnType::kDecimal:
+            to.decimals.reserve(rows.size());
+            for (std::uint32_t r : rows) to.decimals.push_back(from.decimals[r]);
+            break;
+          case ColumnType::kText:
+            to.texts.reserve(rows.size());
+            for (std::uint32_t r : rows) to.texts.push_back(from.texts[r]);
+            break;
+          case ColumnType::kBool:
+            to.bools.reserve(rows.size());
+            for (std::uint32_t r : rows) to.bools.push_back(from.bools[r]);
+            break;
+          case ColumnType::kTimestamp:
+            to.times.reserve(rows.size());
+            for (std::uint32_t r : rows) to.times.push_back(from.times[r]);
+            break;
+        }
+      }
+      p.origins.clear();
+      p.origins.reserve(rows.size());
+      for (std::uint32_t r : rows) p.origins.push_back(batch.origins[r]);
+      es.engine->Consume(p);
     }
   }
 
