@@ -179,18 +179,9 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
   };
   auto o = std::make_shared<Options>();
   RatingRequest& r = o->request;
-  app.add_option("plan", r.plan_file, "the plan file")->required();
-  app.add_option("--usage,-u", r.usage, "usage files: .csv, .jsonl or .ndjson (several allowed)");
+  AddRatingOptions(app, r);
   app.add_option("--customer,-c", r.explain_customer, "the customer whose invoice to explain")->required();
-  app.add_option("--plan", r.plan_name, "the plan to rate, when the file holds several");
-  app.add_option("--period", r.period,
-                 "the billing period: START..END (RFC 3339), or one date for the plan's period that contains it; "
-                 "rows outside are rejected");
-  app.add_option("--subscriptions", r.subscriptions,
-                 "customers' subscriptions (.csv/.jsonl: customer, plan, version, start, end, subscription fields)");
-  app.add_option("--credits", r.credits, "prepaid credit grants (.csv/.jsonl: customer, grant, amount, expires, priority)");
   app.add_option("--format", o->format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--batch-size", r.batch_size, "rows per batch (results never depend on it)")->check(CLI::Range(1, 1 << 20));
 
   return [o, &streams]() -> int {
     // The rating, exactly as `tariff rate` does it (tools/driver/rating.h), with the engine

@@ -88,20 +88,11 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
   };
   auto o = std::make_shared<Options>();
   RatingRequest& r = o->request;
-  app.add_option("plan", r.plan_file, "the plan file")->required();
-  app.add_option("--usage,-u", r.usage, "usage files: .csv, .jsonl or .ndjson (several allowed)");
-  app.add_option("--plan", r.plan_name, "the plan to rate, when the file holds several");
-  app.add_option("--period", r.period,
-                 "the billing period: START..END (RFC 3339), or one date for the plan's period that contains it; "
-                 "rows outside are rejected");
-  app.add_option("--subscriptions", r.subscriptions,
-                 "customers' subscriptions (.csv/.jsonl: customer, plan, version, start, end, subscription fields)");
-  app.add_option("--credits", r.credits, "prepaid credit grants (.csv/.jsonl: customer, grant, amount, expires, priority)");
+  AddRatingOptions(app, r);
   app.add_option("--format", o->format, "jsonl (default), csv or table")->check(CLI::IsMember({"jsonl", "csv", "table"}));
   app.add_option("--out,-o", o->out, "write invoices to this file (atomically) instead of stdout");
   app.add_option("--rejects", o->rejects, "write rejected rows (file,line,reason) to this CSV file");
   app.add_option("--dump", o->dump, "print the compiled form instead of rating: `ir`")->check(CLI::IsMember({"ir"}));
-  app.add_option("--batch-size", r.batch_size, "rows per batch (results never depend on it)")->check(CLI::Range(1, 1 << 20));
   app.add_flag("--strict", o->strict, "any rejected row is an error: no invoice is written, exit 1");
 
   return [o, &streams]() -> int {

@@ -18,6 +18,19 @@
 
 namespace tariff::driver {
 
+void AddRatingOptions(CLI::App& app, RatingRequest& r) {
+  app.add_option("plan", r.plan_file, "the plan file")->required();
+  app.add_option("--usage,-u", r.usage, "usage files: .csv, .jsonl or .ndjson (several allowed)");
+  app.add_option("--plan", r.plan_name, "the plan to rate, when the file holds several");
+  app.add_option("--period", r.period,
+                 "the billing period: START..END (RFC 3339), or one date for the plan's period that contains it; "
+                 "rows outside are rejected");
+  app.add_option("--subscriptions", r.subscriptions,
+                 "customers' subscriptions (.csv/.jsonl: customer, plan, version, start, end, subscription fields)");
+  app.add_option("--credits", r.credits, "prepaid credit grants (.csv/.jsonl: customer, grant, amount, expires, priority)");
+  app.add_option("--batch-size", r.batch_size, "rows per batch (results never depend on it)")->check(CLI::Range(1, 1 << 20));
+}
+
 int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& outcome) {
   auto loaded = outcome.sources.Load(request.plan_file);
   if (!loaded.ok()) {

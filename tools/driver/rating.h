@@ -35,6 +35,10 @@ struct RatingOutcome {
   std::uint64_t read = 0, rated = 0, duplicates = 0;
 };
 
+// The options `rate` and `explain` share: the plan file, --usage, --plan, --period,
+// --subscriptions, --credits, --batch-size.
+void AddRatingOptions(CLI::App& app, RatingRequest& request);
+
 // Runs the pipeline; messages go to streams.err. Returns kExitOk with `outcome` filled, or
 // the exit code to stop with (the message already written). --dump is not handled here.
 int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& outcome);
