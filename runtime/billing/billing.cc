@@ -630,6 +630,7 @@ struct Biller::State {
       b.priority = g->priority;
       if (g->expires) b.expires = FormatTimestamp(*g->expires);
       const bool expired = g->expires && has_period() && *g->expires <= *options.period_start;
+      b.expired = expired;
       Decimal use = expired ? Decimal() : std::min(owed, g->amount);
       if (use.sign() < 0) use = Decimal();
       auto money = [scale](const Decimal& d) { return d.Rescale(std::max(d.scale(), scale), RoundingMode::kHalfEven); };

@@ -88,6 +88,10 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
           return false;
         }
         v.number = *d.value;
+        if (!f->unit.empty() && v.number.sign() < 0) {
+          *error = fmt::format("{}: `{}` is below zero: a subscription holds no negative {}", Where(file, r, column), value, f->unit);
+          return false;
+        }
       } else if (f->kind == ir::ValueKind::kBool) {
         if (value != "true" && value != "false") {
           *error = fmt::format("{}: `{}` is not true or false", Where(file, r, column), value);
@@ -105,6 +109,15 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
         return false;
       }
       s.values.push_back(std::move(v));
+    }
+    // Every field the plan's subscription declares must have a value: a missing seat count
+    // would otherwise bill as zero seats.
+    for (const ir::Field& f : *fields) {
+      if (!r.Get(f.name)) {
+        *error = fmt::format("{}: no value for customer `{}` (a subscription gives every field of plan \"{}\"'s `subscription`)",
+                             Where(file, r, f.name), s.customer, plan);
+        return false;
+      }
     }
     if (s.start && s.end && *s.end <= *s.start) {
       *error = fmt::format("{}:{}: the subscription ends before it starts", path, r.line);

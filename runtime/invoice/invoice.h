@@ -64,6 +64,7 @@ struct CreditBalance {
   Decimal remaining;  // before − used
   std::string expires;  // RFC 3339, "" when it never expires
   std::int64_t priority = 0;
+  bool expired = false;  // expired at or before the period's start: not drawn
 };
 
 struct Invoice {

@@ -311,12 +311,29 @@ TEST_CASE("driver: rate --subscriptions in JSON Lines: a fractional JSON number 
   }
 }
 
+TEST_CASE("driver: rate: a plan that reads subscription values needs them, every one, at or above zero") {
+  TempPlan plan("tariff-billing-seats.tariff", kBillingPlan);
+  TempPlan usage("tariff-billing-seats-usage.csv", kBillingUsage);
+  auto r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("reads subscription values (seats); give them per customer with --subscriptions FILE") != std::string::npos);
+  TempPlan missing("tariff-billing-seats-missing.csv", "customer,start\nacme,2026-03-01\n");
+  r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15", "--subscriptions", missing.path.string()});
+  CHECK(r.code == 1);
+  CHECK(r.err.find(missing.path.string() + ":2: column `seats`: no value for customer `acme`") != std::string::npos);
+  TempPlan negative("tariff-billing-seats-negative.csv", "customer,seats\nacme,-3\n");
+  r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15", "--subscriptions", negative.path.string()});
+  CHECK(r.code == 1);
+  CHECK(r.err.find(negative.path.string() + ":2: column `seats`: `-3` is below zero") != std::string::npos);
+}
+
 TEST_CASE("driver: rate --credits: wrong data exits 1 naming the file, line and column") {
   TempPlan plan("tariff-billing-credits.tariff", kBillingPlan);
   TempPlan usage("tariff-billing-credits-usage.csv", kBillingUsage);
+  TempPlan seats("tariff-billing-credits-subs.csv", "customer,seats\nacme,1\nglobex,1\n");
   auto rate = [&](const TempPlan& credits) {
     return RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15", "--credits",
-                      credits.path.string()});
+                      credits.path.string(), "--subscriptions", seats.path.string()});
   };
   {
     TempPlan credits("tariff-billing-currency.csv", "customer,grant,amount,currency\nacme,promo,10.00,USD\nacme,euro,10.00,EUR\n");
@@ -369,14 +386,14 @@ TEST_CASE("driver: rate --credits: wrong data exits 1 naming the file, line and 
     CHECK(r.err.find(credits.path.string() + ":1: `amount`: write decimal amounts as strings") != std::string::npos);
   }
   {
-    // Good credits: acme owes 0.20 (2 requests; no seats without a subscription), drawn from `promo`.
+    // Good credits: acme owes 1.20 (1 seat, 2 requests), drawn from `promo`.
     TempPlan credits("tariff-billing-good-credits.jsonl",
                      "{\"customer\":\"acme\",\"grant\":\"promo\",\"amount\":\"5.00\",\"currency\":\"USD\",\"priority\":1}\n");
     auto r = rate(credits);
     CHECK(r.code == 0);
-    CHECK(r.out.find("{\"kind\":\"credit\",\"name\":\"Credit promo\",\"group\":[],\"amount\":\"-0.20\"}") != std::string::npos);
+    CHECK(r.out.find("{\"kind\":\"credit\",\"name\":\"Credit promo\",\"group\":[],\"amount\":\"-1.20\"}") != std::string::npos);
     CHECK(r.out.find("\"total\":\"0.00\"") != std::string::npos);
-    CHECK(r.out.find("{\"grant\":\"promo\",\"balance\":\"5.00\",\"used\":\"0.20\",\"remaining\":\"4.80\",\"expires\":null,\"priority\":1}") !=
+    CHECK(r.out.find("{\"grant\":\"promo\",\"balance\":\"5.00\",\"used\":\"1.20\",\"remaining\":\"3.80\",\"expires\":null,\"priority\":1}") !=
           std::string::npos);
   }
 }

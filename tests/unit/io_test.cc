@@ -948,7 +948,7 @@ TEST_CASE("io: a line of a split period says which version rated it, in JSON Lin
   credit.amount = Decimal::FromString("-5.00");
   invoice.lines.push_back(credit);
   invoice.total = Decimal::FromString("10.00");
-  invoice.credits.push_back({"promo", Decimal::FromString("8.00"), Decimal::FromString("5.00"), Decimal::FromString("3.00"), "", 1});
+  invoice.credits.push_back({"promo", Decimal::FromString("8.00"), Decimal::FromString("5.00"), Decimal::FromString("3.00"), "", 1, false});
   std::ostringstream jsonl, csv;
   WriteInvoicesJsonl(std::span<const Invoice>(&invoice, 1), jsonl);
   CHECK(jsonl.str().find(R"("rated_by":"api v1","from":"2026-03-01T00:00:00Z","to":"2026-03-16T00:00:00Z","amount":"15.00")") != std::string::npos);

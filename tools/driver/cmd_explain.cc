@@ -103,6 +103,17 @@ void WriteText(const Invoice& inv, const SourceFile& source, std::ostream& out) 
     out << "  " << SumText(line.amount.ToString(), terms) << "\n";
   }
   out << "\n" << "total " << SumText(fmt::format("{} {}", inv.total.ToString(), inv.currency), line_terms) << "\n";
+  if (!inv.credits.empty()) {
+    out << "\ncredits, in the order drawn (balance - used = remaining):\n";
+    for (const CreditBalance& b : inv.credits) {
+      std::string note = b.expires.empty() ? std::string("never expires") : "expires " + b.expires;
+      note += fmt::format(", priority {}", b.priority);
+      if (b.expired) note += ", expired before the period: not drawn";
+      else if (b.used.is_zero() && b.before.sign() > 0) note += ", not needed: nothing left to pay";
+      out << fmt::format("  {}: {} - {} = {} {} ({})\n", b.id, b.before.ToString(), b.used.ToString(), b.remaining.ToString(),
+                         inv.currency, note);
+    }
+  }
 }
 
 nlohmann::ordered_json StepJson(const SourceFile& source, const DerivationStep& step) {
@@ -167,6 +178,15 @@ void WriteJson(const Invoice& inv, const SourceFile& source, std::ostream& out) 
     lines.push_back(std::move(l));
   }
   j["lines"] = std::move(lines);
+  if (!inv.credits.empty()) {
+    nlohmann::ordered_json credits = nlohmann::ordered_json::array();
+    for (const CreditBalance& b : inv.credits) {
+      credits.push_back({{"grant", b.id}, {"balance", b.before.ToString()}, {"used", b.used.ToString()},
+                         {"remaining", b.remaining.ToString()}, {"expires", b.expires.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(b.expires)},
+                         {"priority", b.priority}, {"expired", b.expired}});
+    }
+    j["credits"] = std::move(credits);
+  }
   out << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 

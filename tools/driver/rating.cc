@@ -147,6 +147,18 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
     streams.err << "error: no usage given; pass one or more files with --usage FILE (or customers with --subscriptions FILE)\n";
     return kExitUsage;
   }
+  if (request.subscriptions.empty()) {
+    // A plan that reads subscription values (seats) cannot be rated from usage alone: every
+    // customer would have none, and be billed for none.
+    for (const ir::RatingFunction* f : plans.functions) {
+      if (f->plan != plan_name || f->subscription.empty()) continue;
+      std::string fields;
+      for (const ir::Field& x : f->subscription) fields += (fields.empty() ? "" : ", ") + x.name;
+      streams.err << fmt::format("error: plan \"{}\" reads subscription values ({}); give them per customer with --subscriptions FILE\n",
+                                 plan_name, fields);
+      return kExitUsage;
+    }
+  }
   std::vector<Subscription> subscriptions;
   std::vector<CreditGrant> credits;
   std::string why;
