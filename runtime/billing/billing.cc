@@ -103,7 +103,8 @@ struct EngineSlot {
   int function = -1;
   std::unique_ptr<Engine> engine;
   Batch pending;
-  std::map<std::string, Segment> segments;  // customer → the segment it rates
+  std::map<std::string, Segment> segments;  // customer → the part of the period it rates (all its parts)
+  std::map<std::string, std::vector<SubscriptionPart>> parts;  // customer → its parts, in order
 };
 
 struct Biller::State {
@@ -334,6 +335,30 @@ struct Biller::State {
     return out;
   }
 
+  // Segment `seg` of subscription `s` on `function`: its values, its share of the period and
+  // how its lines are labelled.
+  SubscriptionPart PartOf(const Subscription& s, const Segment& seg, int function) const {
+    SubscriptionPart part;
+    for (const SubscriptionValue& v : s.values) part.values.push_back({v.field, v.kind, v.number, v.text, v.flag});
+    if (!has_period()) {
+      part.active = ActivePeriod{Decimal(1), Decimal(1), Decimal(1), Decimal(1), std::nullopt};
+      return part;
+    }
+    calendar::Calendar cal = CalendarOf(Fn(function));
+    try {
+      part.active.active_seconds = Seconds(seg.end - seg.start);
+      part.active.length_seconds = Seconds(*options.period_end - *options.period_start);
+      part.active.active_days = Decimal(LocalDays(Fn(function), seg.start, seg.end));
+      part.active.length_days = Decimal(LocalDays(Fn(function), *options.period_start, *options.period_end));
+      part.active.end_micros = seg.end;
+      part.from = cal.FormatLocal(seg.start);
+      part.to = cal.FormatLocal(seg.end);
+    } catch (const calendar::CalendarError& err) {
+      throw BillingError(fmt::format("{}: {}", s.origin, err.what()));
+    }
+    return part;
+  }
+
   // Registers the segments of `s` with their engines: the customer, its subscription values and,
   // for a segment that covers part of the period, the part it is active (for proration).
   void Subscribe(const Subscription& s) {
@@ -353,34 +378,46 @@ struct Biller::State {
       }
       if (seg.engine >= 0) {
         const int function = seg.engine;
-        int slot = 0;
-        while (engine_of.count({function, slot}) != 0 && engines[static_cast<std::size_t>(engine_of.at({function, slot}))].segments.count(s.customer) != 0) ++slot;
-        const int e = EngineFor(function, slot);
+        const int e = EngineFor(function, 0);
         seg.engine = e;
         EngineSlot& es = engines[static_cast<std::size_t>(e)];
-        es.segments[s.customer] = seg;
         tariff::Engine& engine = *es.engine;
-        engine.AddCustomer(s.customer);
-        for (const SubscriptionValue& v : s.values) {
-          switch (v.kind) {
-            case ir::ValueKind::kText: engine.SetSubscription(s.customer, v.field, v.text); break;
-            case ir::ValueKind::kBool: engine.SetSubscription(s.customer, v.field, v.flag); break;
-            default: engine.SetSubscription(s.customer, v.field, v.number); break;
+        SubscriptionPart part = PartOf(s, seg, function);
+        auto known = es.segments.find(s.customer);
+        if (known == es.segments.end()) {
+          // The customer's first part on this plan version: its values for the whole period,
+          // and its share of the period when it covers only part of it.
+          es.segments[s.customer] = seg;
+          es.parts[s.customer] = {part};
+          engine.AddCustomer(s.customer);
+          for (const SubscriptionPart::Value& v : part.values) {
+            switch (v.kind) {
+              case ir::ValueKind::kText: engine.SetSubscription(s.customer, v.field, v.text); break;
+              case ir::ValueKind::kBool: engine.SetSubscription(s.customer, v.field, v.flag); break;
+              default: engine.SetSubscription(s.customer, v.field, v.number); break;
+            }
           }
-        }
-        if (has_period() && (seg.start != *options.period_start || seg.end != *options.period_end)) {
-          calendar::Calendar cal = CalendarOf(Fn(function));
-          ActivePeriod active;
-          active.active_seconds = Seconds(seg.end - seg.start);
-          active.length_seconds = Seconds(*options.period_end - *options.period_start);
-          try {
-            active.active_days = Decimal(LocalDays(Fn(function), seg.start, seg.end));
-            active.length_days = Decimal(LocalDays(Fn(function), *options.period_start, *options.period_end));
-          } catch (const calendar::CalendarError& err) {
-            throw BillingError(fmt::format("{}: {}", s.origin, err.what()));
+          if (has_period() && (seg.start != *options.period_start || seg.end != *options.period_end)) engine.SetActive(s.customer, part.active);
+        } else {
+          // Another part on the same plan version (a change of seats, a pause): one engine
+          // rates the customer's usage for the whole of it (allowances, tiers and minimums
+          // once), and each recurring charge gets a line per part with the part's values.
+          std::vector<SubscriptionPart>& mine_parts = es.parts[s.customer];
+          if (mine_parts.size() == 1) engine.AddPart(s.customer, mine_parts.front());
+          engine.AddPart(s.customer, part);
+          mine_parts.push_back(part);
+          ActivePeriod together = mine_parts.front().active;
+          together.active_seconds = Decimal();
+          together.active_days = Decimal();
+          for (const SubscriptionPart& x : mine_parts) {
+            together.active_seconds = together.active_seconds + x.active.active_seconds;
+            together.active_days = together.active_days + x.active.active_days;
           }
-          active.end_micros = seg.end;
-          engine.SetActive(s.customer, active);
+          Segment& whole = known->second;
+          whole.start = std::min(whole.start, seg.start);
+          whole.end = std::max(whole.end, seg.end);
+          together.end_micros = whole.end;
+          engine.SetActive(s.customer, together);
         }
       }
       mine.push_back(seg);
@@ -559,10 +596,13 @@ struct Biller::State {
           if (seg != es.segments.end() && seg->second.end != kNever) to = cal.FormatLocal(seg->second.end);
         }
         for (InvoiceLine& line : part.invoice.lines) {
-          if (partial || several) {
+          const bool own_part = !line.from.empty();  // a recurring line of one part: labelled by the engine
+          if (partial || several || own_part) {
             line.rated_by = Label(Fn(es.function));
-            line.from = from;
-            line.to = to;
+            if (!own_part) {
+              line.from = from;
+              line.to = to;
+            }
           }
           merged.lines.push_back(std::move(line));
         }

@@ -768,6 +768,7 @@ struct Engine::State {
   };
   std::unordered_map<std::uint32_t, std::map<std::string, SubscriptionValue>> subscriptions;
   std::unordered_map<std::uint32_t, ActivePeriod> active;  // customers active in part of the period
+  std::unordered_map<std::uint32_t, std::vector<SubscriptionPart>> customer_parts;  // customers whose values change
   bool finished = false;
 
   // Per-batch scratch.
@@ -1267,6 +1268,7 @@ struct Engine::State {
   // is read out of order.
   struct LineKey {
     std::uint32_t slot, rank, combo;
+    std::uint32_t part = 0;  // recurring charges of a customer with parts: part + 1; else 0
   };
 
   // One key per customer, in invoice order (ungrouped charges: the slot is the customer).
@@ -1441,6 +1443,19 @@ struct Engine::State {
   // value its meters (or its events) saw.
   std::vector<LineKey> LineKeys(std::size_t c) const {
     const ir::Charge& charge = fn.charges[c];
+    if (charge.group_fields.empty() && charge.recurring && !customer_parts.empty()) {
+      // A line per part for the customers whose subscription changes within the period.
+      std::vector<LineKey> keys;
+      for (const LineKey& k : CustomerKeys()) {
+        auto it = customer_parts.find(customer_order[k.rank]);
+        if (it == customer_parts.end() || it->second.empty()) {
+          keys.push_back(k);
+          continue;
+        }
+        for (std::uint32_t p = 0; p < it->second.size(); ++p) keys.push_back({k.slot, k.rank, k.combo, p + 1});
+      }
+      return keys;
+    }
     if (charge.group_fields.empty()) return CustomerKeys();
     const Grouping* g = GroupingOf(c);
     if (g == nullptr) return {};
@@ -1481,15 +1496,21 @@ struct Engine::State {
       } else if (in.kind == ir::Charge::LineInput::Kind::kActive || in.kind == ir::Charge::LineInput::Kind::kLength) {
         col.type = ColumnType::kDecimal;
         col.decimals.reserve(keys.size());
-        for (const LineKey& k : keys) col.decimals.push_back(PeriodShare(customer_order[k.rank], in.kind, in.basis));
+        for (const LineKey& k : keys) {
+          const SubscriptionPart* part = PartOf(k);
+          col.decimals.push_back(part != nullptr ? Share(part->active, in.kind, in.basis) : PeriodShare(customer_order[k.rank], in.kind, in.basis));
+        }
       } else {
         col.type = in.value_kind == ValueKind::kText ? ColumnType::kText
                    : in.value_kind == ValueKind::kBool ? ColumnType::kBool
                                                         : ColumnType::kDecimal;
         for (const LineKey& k : keys) {
           SubscriptionValue v;
-          auto cust = subscriptions.find(customer_order[k.rank]);
-          if (cust != subscriptions.end()) {
+          if (const SubscriptionPart* part = PartOf(k)) {
+            for (const SubscriptionPart::Value& x : part->values) {
+              if (x.field == in.field) v = SubscriptionValue{x.number, x.text, x.flag};
+            }
+          } else if (auto cust = subscriptions.find(customer_order[k.rank]); cust != subscriptions.end()) {
             auto f = cust->second.find(in.field);
             if (f != cust->second.end()) v = f->second;
           }
@@ -1525,8 +1546,18 @@ struct Engine::State {
         else line.tiers = std::move(tiers->tiers[k]);
       }
       line.amount = amount.d[amount.Index(k)];
+      if (const SubscriptionPart* part = PartOf(keys[k])) {
+        line.from = part->from;
+        line.to = part->to;
+      }
       invoices[keys[k].rank].lines.push_back(std::move(line));
     }
+  }
+
+  // The part a line key is for, or null.
+  const SubscriptionPart* PartOf(const LineKey& k) const {
+    if (k.part == 0) return nullptr;
+    return &customer_parts.at(customer_order[k.rank])[k.part - 1];
   }
 
   void FinishPerEvent(std::size_t c, const std::vector<LineKey>& keys, std::vector<Invoice>& invoices) {
@@ -2069,7 +2100,10 @@ struct Engine::State {
   Decimal PeriodShare(std::uint32_t customer, ir::Charge::LineInput::Kind kind, ir::ProrationBasis basis) const {
     auto it = active.find(customer);
     if (it == active.end()) return Decimal(1);
-    const ActivePeriod& a = it->second;
+    return Share(it->second, kind, basis);
+  }
+
+  static Decimal Share(const ActivePeriod& a, ir::Charge::LineInput::Kind kind, ir::ProrationBasis basis) {
     const bool day = basis == ir::ProrationBasis::kDay;
     if (kind == ir::Charge::LineInput::Kind::kActive) return day ? a.active_days : a.active_seconds;
     return day ? a.length_days : a.length_seconds;
@@ -2137,7 +2171,10 @@ struct Engine::State {
           // Prorated like a recurring fee, exactly, then rounded by the plan's rule.
           Decimal part = PeriodShare(customer, ir::Charge::LineInput::Kind::kActive, a.proration);
           Decimal whole = PeriodShare(customer, ir::Charge::LineInput::Kind::kLength, a.proration);
-          minimum = Decimal::Divide(a.amount * part, whole, 20, RoundingMode::kHalfEven);
+          const Decimal product = a.amount * part;
+          if (!Decimal::TryDivideExact(product, whole, &minimum) || minimum.scale() > 20) {
+            minimum = Decimal::Divide(product, whole, 20, RoundingMode::kHalfEven);
+          }
           if (d) {
             const std::string u = a.proration == ir::ProrationBasis::kDay ? "day" : "s";
             DerivationStep& step = AddStep(*d, "prorate",
@@ -2276,6 +2313,10 @@ void Engine::SetSubscription(const std::string& customer, const std::string& fie
 
 void Engine::SetActive(const std::string& customer, const ActivePeriod& period) {
   state_->active[state_->Customer(customer)] = period;
+}
+
+void Engine::AddPart(const std::string& customer, SubscriptionPart part) {
+  state_->customer_parts[state_->Customer(customer)].push_back(std::move(part));
 }
 
 std::vector<Invoice> Engine::Finish() { return state_->Finish(); }

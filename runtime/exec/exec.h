@@ -58,6 +58,23 @@ struct ActivePeriod {
   std::optional<std::int64_t> end_micros;
 };
 
+// One part of the period for a customer whose subscription changes within it on one plan
+// version (a change of seats): each recurring charge gives a line per part, with the part's
+// values, prorated by the part's share; usage charges, minimums and allowances stay one for the
+// whole period.
+struct SubscriptionPart {
+  struct Value {
+    std::string field;
+    ir::ValueKind kind = ir::ValueKind::kDecimal;
+    Decimal number;
+    std::string text;
+    bool flag = false;
+  };
+  std::vector<Value> values;
+  ActivePeriod active;
+  std::string from, to;  // shown on the part's lines (RFC 3339)
+};
+
 class Engine {
  public:
   // `function` must outlive the engine and have passed ir::Verify.
@@ -75,8 +92,12 @@ class Engine {
   void SetSubscription(const std::string& customer, const std::string& field, const Decimal& value);
   void SetSubscription(const std::string& customer, const std::string& field, const std::string& value);
   void SetSubscription(const std::string& customer, const std::string& field, bool value);
-  // Sets the part of the period `customer` is active (registering the customer).
+  // Sets the part of the period `customer` is active (registering the customer). With parts,
+  // this is the whole of what the customer is active (the parts together), for minimums.
   void SetActive(const std::string& customer, const ActivePeriod& active);
+  // Adds a part of the period with its own subscription values (see SubscriptionPart), in time
+  // order. A customer without parts has one line per recurring charge, from SetSubscription.
+  void AddPart(const std::string& customer, SubscriptionPart part);
   // The invoices, one per customer, sorted by customer id; each total is the exact sum of its
   // lines. The engine can not be fed after Finish.
   std::vector<Invoice> Finish();

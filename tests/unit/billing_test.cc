@@ -1493,3 +1493,65 @@ plan "s2" {
   CHECK(Amount(m.invoices[0], "Storage") == "360.00");    // 100 GB × 360 h × 0.01
   CHECK(Amount(m.invoices[0], "Storage 2") == "360.00");
 }
+
+TEST_CASE("billing: a change of seats on one plan keeps usage, allowances and the minimum whole; the seat fee splits by part") {
+  auto p = Compile(R"tariff(
+plan "saas" {
+  currency USD
+  period month
+  proration by second
+
+  unit seat, request
+  subscription { seats: quantity of seat }
+  event request {}
+  meter requests = count(request)
+
+  charge "Seats" = subscription.seats * 10.00 USD per seat
+  charge "Requests" = requests * 1.00 USD per request included 2 request
+  minimum 200.00 USD
+}
+)tariff");
+  PlanSet plans = p->Set("saas");
+  // April: 10 seats to the 16th, 20 seats after (half and half).
+  std::vector<Subscription> subs = {WithSeats(Sub(plans, "acme", "2026-04-01", "2026-04-16"), 10), WithSeats(Sub(plans, "acme", "2026-04-16"), 20)};
+  Rated r = Rate(plans, subs, {}, April(plans),
+                 Requests("acme", {"2026-04-02T00:00:00Z", "2026-04-03T00:00:00Z", "2026-04-20T00:00:00Z", "2026-04-21T00:00:00Z"}));
+  REQUIRE(r.invoices.size() == 1);
+  const Invoice& acme = r.invoices[0];
+  std::vector<const InvoiceLine*> seats = LinesNamed(acme, "Seats");
+  REQUIRE(seats.size() == 2);
+  CHECK(seats[0]->amount.ToString() == "50.00");   // 10 × 10.00 × ½
+  CHECK(seats[0]->from == "2026-04-01T00:00:00Z");
+  CHECK(seats[0]->to == "2026-04-16T00:00:00Z");
+  CHECK(seats[1]->amount.ToString() == "100.00");  // 20 × 10.00 × ½
+  CHECK(seats[1]->from == "2026-04-16T00:00:00Z");
+  CHECK(seats[1]->to == "2026-05-01T00:00:00Z");
+  // One Requests line for the month: 4 requests, 2 included once (not once per part).
+  REQUIRE(LinesNamed(acme, "Requests").size() == 1);
+  CHECK(Amount(acme, "Requests") == "2.00");
+  // One minimum for the month, the customer active all of it: 200 - 152 = 48.
+  const InvoiceLine* minimum = LineOfKind(acme, LineKind::kMinimum);
+  REQUIRE(minimum != nullptr);
+  CHECK(minimum->amount.ToString() == "48.00");
+  CHECK(acme.total.ToString() == "200.00");
+  CheckConserved(acme);
+}
+
+TEST_CASE("billing: a pause is two parts on one plan: the minimum prorated by the time active in all") {
+  auto p = Compile(kMinimumPlans);
+  PlanSet plans = p->Set("min-second");
+  // Active April 1–11 and April 21–May 1: 20 of 30 days, so 100.00 × 20/30 = 66.67, once.
+  std::vector<Subscription> subs = {Sub(plans, "acme", "2026-04-01", "2026-04-11"), Sub(plans, "acme", "2026-04-21")};
+  Rated r = Rate(plans, subs, {}, April(plans), Requests("acme", {"2026-04-05T00:00:00Z", "2026-04-25T00:00:00Z"}));
+  INFO(r.jsonl);
+  REQUIRE(r.invoices.size() == 1);
+  CHECK(Amount(r.invoices[0], "Requests") == "2.00");
+  const InvoiceLine* minimum = LineOfKind(r.invoices[0], LineKind::kMinimum);
+  REQUIRE(minimum != nullptr);
+  CHECK(minimum->amount.ToString() == "64.67");  // 66.67 - 2.00
+  CHECK(r.invoices[0].total.ToString() == "66.67");
+  // A row in the pause is rejected.
+  Rated paused = Rate(plans, subs, {}, April(plans), Requests("acme", {"2026-04-15T00:00:00Z"}));
+  REQUIRE(paused.rejects.size() == 1);
+  CHECK(paused.rejects[0].reason == "customer `acme` has no subscription in force at 2026-04-15T00:00:00Z");
+}
