@@ -1701,7 +1701,13 @@ class Checker {
       } else if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
         Scope cs;
         Type t = Check(*c->amount, cs);
-        IsMoneyOrReport(t, *c->amount, "a credit");
+        if (IsMoneyOrReport(t, *c->amount, "a credit")) {
+          const auto* lit = std::get_if<ast::Literal>(&c->amount->kind);
+          if (lit != nullptr && (lit->number.sign() < 0 || lit->number.Normalized().scale() > plan_->minor_units)) {
+            Report(DiagKind::ExpectedType, c->amount->span, "a credit",
+                   fmt::format("money at or above zero with at most {} decimals", plan_->minor_units), lit->number.ToString() + " " + plan_->currency);
+          }
+        }
         if (c->expires) CheckDate(*c->expires);
         if (c->priority && c->priority->scale() != 0) {
           Report(DiagKind::ExpectedType, c->priority_span, "a credit's priority", "a whole number", c->priority->ToString());

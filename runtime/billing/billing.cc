@@ -251,8 +251,8 @@ struct Biller::State {
     const ir::RatingFunction& rated = *plans.functions.front();
     for (const CreditGrant& g : credits) {
       if (g.amount.sign() < 0 || g.amount.Normalized().scale() > rated.minor_units) {
-        throw BillingError(fmt::format("{}: credit `{}` of {} {}: an amount at or above zero with at most {} decimals", g.origin, g.id,
-                                       g.amount.ToString(), rated.currency, rated.minor_units));
+        throw BillingError(fmt::format("{}: credit `{}` of {} {}: a credit is an amount of money at or above zero, in {} with at most {} decimals",
+                                       g.origin, g.id, g.amount.ToString(), rated.currency, rated.currency, rated.minor_units));
       }
     }
     for (const Subscription& s : subscriptions) Subscribe(s);
@@ -588,7 +588,8 @@ struct Biller::State {
         auto seg = es.segments.find(customer);
         const bool partial = seg != es.segments.end() && has_period() &&
                              (seg->second.start != *options.period_start || seg->second.end != *options.period_end);
-        const bool several = list.size() > 1;
+        // A versioned plan always says which version rated the line.
+        const bool several = list.size() > 1 || !Fn(es.function).version.empty();
         std::string from, to;
         if (partial || several) {
           calendar::Calendar cal = CalendarOf(Fn(es.function));
@@ -735,7 +736,21 @@ PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant) {
       best = when;
     }
   }
-  if (in_force == nullptr) throw BillingError(fmt::format("no version of plan \"{}\" is in force at {}", plans.default_plan, FormatTimestamp(instant)));
+  if (in_force == nullptr) {
+    // Before the first version: its period rule still says which period the date is in (the
+    // rating then rejects the usage before the version takes effect, with the reason).
+    std::int64_t first = kNever;
+    for (const ir::RatingFunction* f : plans.functions) {
+      if (f->plan != plans.default_plan) continue;
+      std::string why;
+      auto t = ParsePlanTime(PlanSet{{f}, f->plan}, f->effective, &why);
+      if (t && *t < first) {
+        first = *t;
+        in_force = f;
+      }
+    }
+  }
+  if (in_force == nullptr) throw BillingError(fmt::format("no plan \"{}\"", plans.default_plan));
   calendar::Calendar cal = CalendarOf(*in_force);
   try {
     calendar::Interval i = cal.PeriodContaining(instant);

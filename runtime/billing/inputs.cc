@@ -42,6 +42,22 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
     *error = file.error;
     return false;
   }
+  // A CSV header naming a column no plan's subscription has is reported where it is: line 1.
+  for (const std::string& column : file.columns) {
+    static const std::set<std::string> kBuiltIn = {"customer", "plan", "version", "start", "end"};
+    bool known = kBuiltIn.count(column) != 0;
+    for (const ir::RatingFunction* f : plans.functions) {
+      for (const ir::Field& x : f->subscription) known = known || x.name == column;
+    }
+    if (!known) {
+      std::string names = "customer, plan, version, start, end";
+      if (const std::vector<ir::Field>* fields = FieldsOf(plans, plans.default_plan)) {
+        for (const ir::Field& x : *fields) names += ", " + x.name;
+      }
+      *error = fmt::format("{}:1: column `{}`: no plan of the file has such a subscription field (columns: {})", path, column, names);
+      return false;
+    }
+  }
   for (const Record& r : file.records) {
     Subscription s;
     s.origin = fmt::format("{}:{}", path, r.line);
@@ -140,6 +156,12 @@ bool ReadCredits(const std::string& path, const PlanSet& plans, std::vector<Cred
   }
   std::set<std::pair<std::string, std::string>> seen;
   static const std::set<std::string> kColumns = {"customer", "grant", "amount", "currency", "expires", "created", "priority"};
+  for (const std::string& column : file.columns) {
+    if (kColumns.count(column) == 0) {
+      *error = fmt::format("{}:1: column `{}`: unknown column (columns: customer, grant, amount, currency, expires, created, priority)", path, column);
+      return false;
+    }
+  }
   for (const Record& r : file.records) {
     CreditGrant g;
     g.origin = fmt::format("{}:{}", path, r.line);

@@ -95,6 +95,7 @@ void ReadCsv(const std::string& text, RecordFile& out) {
     return;
   }
   const std::vector<std::string> header = rows[0].second;
+  out.columns = header;
   for (std::size_t c = 0; c < header.size(); ++c) {
     for (std::size_t d = 0; d < c; ++d) {
       if (header[c] == header[d]) {

@@ -24,6 +24,7 @@ struct Record {
 
 struct RecordFile {
   std::string path;
+  std::vector<std::string> columns;  // CSV: the header's columns (line 1); empty for JSON Lines
   std::vector<Record> records;
   std::string error;  // "path:line: reason" for the first problem; empty when read whole
 };

@@ -594,11 +594,12 @@ plan "anchored" {
   CHECK(b.end_text == "2026-03-31T00:00:00-04:00");
 }
 
-TEST_CASE("billing: no version in force at the date asked is an error") {
+TEST_CASE("billing: a date before the first version still names its period (by the first version's rule)") {
   auto p = Compile(kVersionPlans);
   PlanSet set = p->Set("api");
-  CHECK_THROWS_AS(BillingPeriodAt(set, At(set, "2026-01-10")), BillingError);
+  CHECK(BillingPeriodAt(set, At(set, "2026-01-10")).start == At(set, "2026-01-01"));
   CHECK(BillingPeriodAt(set, At(set, "2026-01-20")).start == At(set, "2026-01-01"));
+  CHECK_THROWS_AS(BillingPeriodAt(p->Set("no-such-plan"), At(set, "2026-01-20")), BillingError);
 }
 
 // ---- Proration ----------------------------------------------------------------------------
@@ -948,7 +949,7 @@ TEST_CASE("billing: on change next period: the version in force at the period's 
   CHECK(Amount(acme, "Platform") == "31.00");
   CHECK(Amount(acme, "Requests") == "4.00");  // 6 requests, 2 free, 1.00 each
   CHECK(Amount(acme, "Legacy") == "1.00");
-  CHECK(LinesNamed(acme, "Platform").front()->rated_by.empty());
+  CHECK(LinesNamed(acme, "Platform").front()->rated_by == "api-next v1");  // a versioned plan names the version
   CHECK(acme.total.ToString() == "36.00");
   CHECK(march.rejects.empty());
   // April: version 2.

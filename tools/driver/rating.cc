@@ -91,6 +91,10 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
     if (!request.period.empty()) {
       std::size_t dots = request.period.find("..");
       std::string why;
+      if (request.period.find(' ') != std::string::npos) {
+        streams.err << fmt::format("error: --period `{}`: write it without spaces, e.g. `2026-03-01..2026-04-01`\n", request.period);
+        return kExitUsage;
+      }
       if (dots == std::string::npos) {
         auto at = ParsePlanTime(plans, request.period, &why);
         if (!at) {
@@ -114,8 +118,12 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
           streams.err << fmt::format("error: --period end `{}`: {}\n", end, why);
           return kExitUsage;
         }
-        if (*e <= *s) {
+        if (*e < *s) {
           streams.err << fmt::format("error: --period `{}` ends before it starts\n", request.period);
+          return kExitUsage;
+        }
+        if (*e == *s) {
+          streams.err << fmt::format("error: --period `{}` is empty: it ends where it starts (the end is exclusive)\n", request.period);
           return kExitUsage;
         }
         billing.period_start = s;
