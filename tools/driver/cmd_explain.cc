@@ -230,9 +230,13 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
       const std::size_t listed = std::min<std::size_t>(rated.invoices.size(), 5);
       for (std::size_t i = 0; i < listed; ++i) list += (i > 0 ? ", " : "") + rated.invoices[i].customer;
       if (listed < rated.invoices.size()) list += ", …";
-      streams.err << fmt::format("error: customer `{}` appears nowhere in the usage or the subscriptions{}\n", customer,
-                                 rated.invoices.empty() ? std::string(" (they name no customer)")
-                                                        : fmt::format(" (they name {} customer{}: {})", rated.invoices.size(),
+      if (!rated.rejects.empty()) {
+        streams.err << fmt::format("note: {} row{} rejected (listed above); rows of `{}` among them are not rated\n", rated.rejects.size(),
+                                   rated.rejects.size() == 1 ? " was" : "s were", customer);
+      }
+      streams.err << fmt::format("error: customer `{}` has no invoice: no rated usage and no subscription{}\n", customer,
+                                 rated.invoices.empty() ? std::string(" (no customer has one)")
+                                                        : fmt::format(" (invoiced: {} customer{}: {})", rated.invoices.size(),
                                                                       rated.invoices.size() == 1 ? "" : "s", list));
       return kExitFailure;
     }

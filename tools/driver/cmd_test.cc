@@ -31,6 +31,15 @@ struct TestOutcome {
   std::vector<std::string> failures;  // one line per expectation that did not hold
   std::string error;                  // the test could not run
   std::optional<Invoice> actual;      // a failed test's invoice, to show beside the expectations
+  // Every expectation checked, for programs (`--format json`).
+  struct Checked {
+    std::string what;      // `"Requests" for "eu"`, `total`, `credit "promo" remaining`
+    std::string expected;  // the amount the plan states
+    std::string actual;    // what the invoice has ("" when it has no such line)
+    int line = 0;          // of the expectation in the plan file
+    bool passed = false;
+  };
+  std::vector<Checked> checked;
 };
 
 class TestRunner {
@@ -325,14 +334,16 @@ class TestRunner {
         }
       }
     }
+    LineColumn where = source_.At(e.value->span.begin);
+    out.checked.push_back({what, want.ToString(), found ? got.ToString() : std::string(), static_cast<int>(where.line), found && got == want});
     if (!found) {
-      LineColumn lc = source_.At(e.value->span.begin);
+      LineColumn lc = where;
       out.failures.push_back(fmt::format("{}:{}: expect {} = {} {}: the invoice has no such {}", source_.path(), lc.line, what,
                                          want.ToString(), fn_.currency, e.credit ? "credit" : "line"));
       return;
     }
     if (got != want) {
-      LineColumn lc = source_.At(e.value->span.begin);
+      LineColumn lc = where;
       out.failures.push_back(fmt::format("{}:{}: expect {} = {} {}, got {} {}", source_.path(), lc.line, what,
                                          want.ToString(), fn_.currency, got.ToString(), fn_.currency));
     }
@@ -432,6 +443,13 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
       for (const TestOutcome& o : outcomes) {
         nlohmann::json one = {{"file", o.file}, {"plan", o.plan}, {"test", o.test}, {"passed", o.passed},
                               {"failures", o.failures}, {"error", o.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.error)}};
+        nlohmann::json expectations = nlohmann::json::array();
+        for (const TestOutcome::Checked& c : o.checked) {
+          expectations.push_back({{"expect", c.what}, {"expected", c.expected},
+                                  {"actual", c.actual.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.actual)},
+                                  {"line", c.line}, {"passed", c.passed}});
+        }
+        one["expectations"] = std::move(expectations);
         if (o.actual) {
           nlohmann::json lines = nlohmann::json::array();
           for (const InvoiceLine& l : o.actual->lines) {
