@@ -109,6 +109,28 @@ int CheckCase(const fs::path& dir, bool update) {
   return failures == 0 ? 0 : 1;
 }
 
+// `actual` against the case's expected.txt (or written there with --update); `failures` found
+// before. Returns the exit code of the case.
+int CompareExpected(const fs::path& dir, const std::string& name, const char* mode, const std::string& actual, bool update,
+                    int failures) {
+  const fs::path expected_path = dir / "expected.txt";
+  if (update) {
+    std::ofstream(expected_path, std::ios::binary) << actual;
+    std::cout << name << ": expected.txt written\n";
+    return failures == 0 ? 0 : 1;
+  }
+  if (!fs::exists(expected_path)) {
+    std::cerr << name << ": no expected.txt; run `golden " << mode << " " << dir.string() << " --update` and review it\n" << actual;
+    return 1;
+  }
+  std::string expected = ReadFile(expected_path);
+  if (expected != actual) {
+    std::cerr << name << ": output differs from expected.txt\n--- expected\n" << expected << "--- actual\n" << actual;
+    ++failures;
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 // `tariff rate plan.tariff ARGS…` in the case folder; ARGS are the lines of the file `args`
 // (default: `--usage usage.csv`). The expectation holds stdout, stderr and the exit code, so a
 // case pins the invoices, the row summary and every reject message at once.
@@ -132,22 +154,7 @@ int RateCase(const fs::path& dir, bool update) {
     std::cerr << name << ": " << (must_fail ? "a fail_ case must exit non-zero" : "a case must exit 0") << "\n";
     ++failures;
   }
-  const fs::path expected_path = dir / "expected.txt";
-  if (update) {
-    std::ofstream(expected_path, std::ios::binary) << actual;
-    std::cout << name << ": expected.txt written\n";
-    return failures == 0 ? 0 : 1;
-  }
-  if (!fs::exists(expected_path)) {
-    std::cerr << name << ": no expected.txt; run `golden rate " << dir.string() << " --update` and review it\n" << actual;
-    return 1;
-  }
-  std::string expected = ReadFile(expected_path);
-  if (expected != actual) {
-    std::cerr << name << ": output differs from expected.txt\n--- expected\n" << expected << "--- actual\n" << actual;
-    ++failures;
-  }
-  return failures == 0 ? 0 : 1;
+  return CompareExpected(dir, name, "rate", actual, update, failures);
 }
 
 // The lines of a case's `args` file (`--usage usage.csv` when there is none).
@@ -323,22 +330,7 @@ int ExplainCase(const fs::path& dir, bool update) {
       ++failures;
     }
   }
-  const fs::path expected_path = dir / "expected.txt";
-  if (update) {
-    std::ofstream(expected_path, std::ios::binary) << actual;
-    std::cout << name << ": expected.txt written\n";
-    return failures == 0 ? 0 : 1;
-  }
-  if (!fs::exists(expected_path)) {
-    std::cerr << name << ": no expected.txt; run `golden explain " << dir.string() << " --update` and review it\n" << actual;
-    return 1;
-  }
-  std::string expected = ReadFile(expected_path);
-  if (expected != actual) {
-    std::cerr << name << ": output differs from expected.txt\n--- expected\n" << expected << "--- actual\n" << actual;
-    ++failures;
-  }
-  return failures == 0 ? 0 : 1;
+  return CompareExpected(dir, name, "explain", actual, update, failures);
 }
 
 int Coverage(const fs::path& root, const fs::path& docs_path) {
