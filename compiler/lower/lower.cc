@@ -90,6 +90,7 @@ struct Stage {
   std::function<int(const std::string& meter)> meter_instance;  // line stage
   std::optional<Decimal> included;                  // line stage: allowance on the meter
   std::optional<Unit> included_unit;
+  Span included_span;                               // the `included Q` option
 };
 
 class Lowerer {
@@ -400,12 +401,14 @@ class Lowerer {
         if (!c.ok()) Fail(e.span, "the allowance is not a whole amount of the meter's unit");
         allowance = *c.value;
       }
-      std::int32_t sub = Binary(p, ir::Op::kSub, v, Const(p, allowance, UnitText(t), e.span), VType(t), e.span);
+      // The allowance's instructions implement the `included Q` option (where explain points).
+      const Span at = stage.included_span.end > stage.included_span.begin ? stage.included_span : e.span;
+      std::int32_t sub = Binary(p, ir::Op::kSub, v, Const(p, allowance, UnitText(t), at), VType(t), at);
       ir::Inst clamp;
       clamp.op = ir::Op::kClampZero;
       clamp.a = sub;
       clamp.type = VType(t);
-      clamp.source = e.span;
+      clamp.source = at;
       v = Emit(p, clamp);
     }
     return v;
@@ -626,6 +629,7 @@ class Lowerer {
     std::optional<Decimal> included;
     std::optional<Unit> included_unit;
     bool flat_at_zero = true;
+    Span included_span;
     ir::ProrationBasis proration = proration_;
     for (const ast::ChargeOption& o : d.options) {
       switch (o.kind) {
@@ -634,6 +638,7 @@ class Lowerer {
           const Type& t = TypeOf(*o.first);
           included = LiteralIn(*o.first, std::nullopt);
           if (t.kind == TypeKind::kQuantity) included_unit = t.unit;
+          included_span = o.span;
           break;
         }
         case ast::ChargeOptionKind::kFreeFirst: {
@@ -702,6 +707,7 @@ class Lowerer {
       stage.charge = &c;
       stage.included = included;
       stage.included_unit = included_unit;
+      stage.included_span = included_span;
       std::vector<int> group_fields = c.group_fields;
       stage.meter_instance = [&](const std::string& meter) { return MeterInstance(meter, group_fields); };
       std::int32_t v = Lower(c.line, *p.value, stage);
