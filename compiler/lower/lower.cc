@@ -108,7 +108,10 @@ class Lowerer {
     fn_.credit_order = {"expiry", "priority"};
     for (const ast::PlanItem& item : plan_.plan->items) {
       if (const auto* d = std::get_if<ast::RoundingDecl>(&item.kind)) fn_.rounding = Rounding(d->spec);
-      if (const auto* d = std::get_if<ast::ProrationDecl>(&item.kind)) proration_ = Basis(d->spec);
+      if (const auto* d = std::get_if<ast::ProrationDecl>(&item.kind)) {
+        proration_ = Basis(d->spec);
+        proration_span_ = d->span;
+      }
       if (const auto* d = std::get_if<ast::PeriodDecl>(&item.kind)) fn_.period = Period(*d);
       if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) fn_.split_on_change = d->policy.has_value();
       if (const auto* d = std::get_if<ast::CreditsDecl>(&item.kind)) {
@@ -631,6 +634,7 @@ class Lowerer {
     bool flat_at_zero = true;
     Span included_span;
     ir::ProrationBasis proration = proration_;
+    Span proration_span = proration_span_;  // the rule's declaration; empty: the default
     for (const ast::ChargeOption& o : d.options) {
       switch (o.kind) {
         case ast::ChargeOptionKind::kRounding: c.rounding = Rounding(o.rounding); break;
@@ -653,7 +657,10 @@ class Lowerer {
           break;
         }
         case ast::ChargeOptionKind::kFlatAtZero: flat_at_zero = o.flag; break;
-        case ast::ChargeOptionKind::kProration: proration = Basis(o.proration); break;
+        case ast::ChargeOptionKind::kProration:
+          proration = Basis(o.proration);
+          proration_span = o.span;
+          break;
         default: break;
       }
     }
@@ -722,7 +729,7 @@ class Lowerer {
       });
       if (c.recurring && proration != ir::ProrationBasis::kNone) {
         c.proration = proration;
-        v = Prorate(c, v, proration, p.span);
+        v = Prorate(c, v, proration, proration_span.end > proration_span.begin ? proration_span : p.span);
       }
       if (c.rounding.point != ir::RoundingRule::Point::kInvoice) v = Round(c.line, v, c.rounding);
       c.line.result = v;
@@ -842,6 +849,7 @@ class Lowerer {
   std::map<std::pair<std::string, std::vector<int>>, int> meter_instances_;
   // `proration by …`; Stripe's default, by the second, when the plan does not say.
   ir::ProrationBasis proration_ = ir::ProrationBasis::kSecond;
+  Span proration_span_;
 };
 
 }  // namespace

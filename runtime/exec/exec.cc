@@ -644,6 +644,17 @@ std::string FormatInstant(std::int64_t micros) {
 }
 
 // `12.5 GB`, `21.75 USD`, `2.9%` (a fraction), `3` (a plain number).
+// A proration share for people: "15 days", "1 day", "1296000 s (15 days)", "43200 s".
+std::string ShareText(const Decimal& v, const std::string& unit) {
+  if (unit == "day") return v.ToString() + (v == Decimal(1) ? " day" : " days");
+  Decimal days;
+  if (unit == "s" && Decimal::TryDivideExact(v, Decimal(86400), &days) && days.Normalized().scale() == 0) {
+    const Decimal whole = days.Normalized();
+    return fmt::format("{} s ({} {})", v.ToString(), whole.ToString(), whole == Decimal(1) ? "day" : "days");
+  }
+  return v.ToString() + " " + unit;
+}
+
 std::string Show(const Decimal& v, const std::string& unit) {
   if (unit.empty()) return v.ToString();
   if (unit == "fraction") return (v * Decimal(100)).Normalized().ToString() + "%";
@@ -1721,7 +1732,7 @@ struct Engine::State {
             std::string text =
                 share == length
                     ? fmt::format("active for the whole period: {} is not prorated", show(product.a))
-                    : fmt::format("active {} of {}: {} × {} ÷ {} = {}", Show(share, unit(product.b)), Show(length, unit(in.b)),
+                    : fmt::format("active {} of {}: {} × {} ÷ {} = {}", ShareText(share, unit(product.b)), ShareText(length, unit(in.b)),
                                   show(product.a), share.ToString(), length.ToString(), show(self));
             DerivationStep& step = AddStep(*d, "prorate", std::move(text), in.source);
             SetValue(step, r, in.type.unit);
@@ -2178,7 +2189,7 @@ struct Engine::State {
           if (d) {
             const std::string u = a.proration == ir::ProrationBasis::kDay ? "day" : "s";
             DerivationStep& step = AddStep(*d, "prorate",
-                                           fmt::format("active {} of {}: {} × {} ÷ {} = {}", Show(part, u), Show(whole, u),
+                                           fmt::format("active {} of {}: {} × {} ÷ {} = {}", ShareText(part, u), ShareText(whole, u),
                                                        Show(a.amount, currency), part.ToString(), whole.ToString(), Show(minimum, currency)),
                                            a.source);
             SetValue(step, minimum, currency);
