@@ -1632,6 +1632,10 @@ class Checker {
     for (const ast::FieldInit& init : s.fields) {
       const std::string& name = init.name.text;
       if (name != "plan" && name != "version" && name != "start" && name != "end") continue;
+      if (std::get_if<ast::Literal>(&init.value->kind) == nullptr) {
+        Report(DiagKind::ExpectedType, init.value->span, fmt::format("`subscription.{}`", name), "a literal", "an expression");
+        continue;
+      }
       Scope cs;
       cs.place = Place::kTestField;
       Type t = Check(*init.value, cs);
@@ -1699,6 +1703,17 @@ class Checker {
       } else if (const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind)) {
         CheckTestSubscription(*s);
       } else if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
+        for (const ast::TestStmt& other : test.stmts) {
+          const auto* o = std::get_if<ast::TestCredit>(&other.kind);
+          if (o == c) break;
+          if (o != nullptr && o->id.value == c->id.value) {
+            Report(DiagKind::DuplicateName, c->id.span, "credit", c->id.value).Note(o->id.span, "first granted here");
+          }
+        }
+        if (std::get_if<ast::Literal>(&c->amount->kind) == nullptr) {
+          Report(DiagKind::ExpectedType, c->amount->span, "a credit", "an amount written as a literal (`50.00 USD`)", "an expression");
+          continue;
+        }
         Scope cs;
         Type t = Check(*c->amount, cs);
         if (IsMoneyOrReport(t, *c->amount, "a credit")) {
@@ -1709,8 +1724,8 @@ class Checker {
           }
         }
         if (c->expires) CheckDate(*c->expires);
-        if (c->priority && c->priority->scale() != 0) {
-          Report(DiagKind::ExpectedType, c->priority_span, "a credit's priority", "a whole number", c->priority->ToString());
+        if (c->priority && (c->priority->scale() != 0 || *c->priority > Decimal(1'000'000'000))) {
+          Report(DiagKind::ExpectedType, c->priority_span, "a credit's priority", "a whole number up to 1000000000", c->priority->ToString());
         }
       } else if (const auto* e = std::get_if<ast::Expectation>(&stmt.kind)) {
         if (e->credit) {

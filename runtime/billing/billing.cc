@@ -255,6 +255,12 @@ struct Biller::State {
                                        g.origin, g.id, g.amount.ToString(), rated.currency, rated.currency, rated.minor_units));
       }
     }
+    // In time order per customer, whatever the order of the input: a customer's first part
+    // (its values for charges that read usage too) is the earliest.
+    std::stable_sort(subscriptions.begin(), subscriptions.end(), [](const Subscription& x, const Subscription& y) {
+      if (x.customer != y.customer) return x.customer < y.customer;
+      return x.start.value_or(kAlways) < y.start.value_or(kAlways);
+    });
     for (const Subscription& s : subscriptions) Subscribe(s);
   }
 
@@ -335,6 +341,16 @@ struct Biller::State {
     return out;
   }
 
+  static bool ProratesByDay(const ir::RatingFunction& fn) {
+    for (const ir::Charge& c : fn.charges) {
+      if (c.proration == ir::ProrationBasis::kDay) return true;
+    }
+    for (const ir::Adjustment& a : fn.adjustments) {
+      if (a.proration == ir::ProrationBasis::kDay) return true;
+    }
+    return false;
+  }
+
   // Segment `seg` of subscription `s` on `function`: its values, its share of the period and
   // how its lines are labelled.
   SubscriptionPart PartOf(const Subscription& s, const Segment& seg, int function) const {
@@ -350,6 +366,11 @@ struct Biller::State {
       part.active.length_seconds = Seconds(*options.period_end - *options.period_start);
       part.active.active_days = Decimal(LocalDays(Fn(function), seg.start, seg.end));
       part.active.length_days = Decimal(LocalDays(Fn(function), *options.period_start, *options.period_end));
+      if (part.active.length_days.is_zero() && ProratesByDay(Fn(function))) {
+        throw BillingError(fmt::format("the period [{}, {}) lies within one local day, so plan \"{}\" cannot prorate by day; "
+                                       "rate a period of whole days or prorate by second",
+                                       options.period_start_text, options.period_end_text, Label(Fn(function))));
+      }
       part.active.end_micros = seg.end;
       part.from = cal.FormatLocal(seg.start);
       part.to = cal.FormatLocal(seg.end);
@@ -382,6 +403,15 @@ struct Biller::State {
         seg.engine = e;
         EngineSlot& es = engines[static_cast<std::size_t>(e)];
         tariff::Engine& engine = *es.engine;
+        if (options.subscriptions_input) {
+          for (const ir::Field& f : Fn(function).subscription) {
+            const bool given = std::any_of(s.values.begin(), s.values.end(), [&](const SubscriptionValue& v) { return v.field == f.name; });
+            if (!given) {
+              throw BillingError(fmt::format("{}: customer `{}` has no `{}`, which plan \"{}\" reads (a subscription gives every field of "
+                                             "the version that rates it)", s.origin, s.customer, f.name, Label(Fn(function))));
+            }
+          }
+        }
         SubscriptionPart part = PartOf(s, seg, function);
         auto known = es.segments.find(s.customer);
         if (known == es.segments.end()) {
@@ -603,6 +633,8 @@ struct Biller::State {
             if (!own_part) {
               line.from = from;
               line.to = to;
+              if (line.from.empty() && has_period()) line.from = CalendarOf(Fn(es.function)).FormatLocal(*options.period_start);
+              if (line.to.empty() && has_period()) line.to = CalendarOf(Fn(es.function)).FormatLocal(*options.period_end);
             }
           }
           merged.lines.push_back(std::move(line));
@@ -620,6 +652,29 @@ struct Biller::State {
           r.kind = LineKind::kRounding;
           r.name = fmt::format("Rounding ({} to {} decimals)", RoundingModeName(rule_fn.rounding.mode), rule_fn.rounding.scale);
           r.amount = rounded - exact;
+          if (options.explain) {
+            auto d = std::make_shared<Derivation>();
+            DerivationStep sum;
+            sum.kind = "base";
+            sum.text = fmt::format("the lines of every part of the period add up to {} {}, exactly", exact.ToString(), merged.currency);
+            sum.value = exact;
+            sum.unit = merged.currency;
+            d->steps.push_back(sum);
+            DerivationStep round;
+            round.kind = "round";
+            round.text = fmt::format("rounded once for the invoice, {} to {} decimals: {} {}", RoundingModeName(rule_fn.rounding.mode),
+                                     rule_fn.rounding.scale, rounded.ToString(), merged.currency);
+            round.value = rounded;
+            round.before = exact;
+            round.unit = merged.currency;
+            round.mode = std::string(RoundingModeName(rule_fn.rounding.mode));
+            round.scale = rule_fn.rounding.scale;
+            round.source_begin = static_cast<std::int32_t>(rule_fn.rounding.source.begin);
+            round.source_end = static_cast<std::int32_t>(rule_fn.rounding.source.end);
+            d->steps.push_back(round);
+            d->terms.push_back({"rounding difference", r.amount});
+            r.derivation = d;
+          }
           merged.lines.push_back(std::move(r));
         }
         merged.total = rounded;

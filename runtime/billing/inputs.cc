@@ -87,8 +87,19 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
         (column == "start" ? s.start : s.end) = *t;
         continue;
       }
-      auto f = std::find_if(fields->begin(), fields->end(), [&](const ir::Field& x) { return x.name == column; });
-      if (f == fields->end()) {
+      // The field as the latest version declaring it has it (versions may add fields; each
+      // subscription must give those of the version that rates it: runtime/billing checks).
+      const ir::Field* f = nullptr;
+      for (const ir::Field& x : *fields) {
+        if (x.name == column) f = &x;
+      }
+      for (const ir::RatingFunction* fn : plans.functions) {
+        if (f != nullptr || fn->plan != plan) continue;
+        for (const ir::Field& x : fn->subscription) {
+          if (x.name == column) f = &x;
+        }
+      }
+      if (f == nullptr) {
         std::string names = "customer, plan, version, start, end";
         for (const ir::Field& x : *fields) names += ", " + x.name;
         *error = fmt::format("{}: plan \"{}\" has no subscription field `{}` (columns: {})", Where(file, r, column), plan, column, names);
@@ -125,15 +136,6 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
         return false;
       }
       s.values.push_back(std::move(v));
-    }
-    // Every field the plan's subscription declares must have a value: a missing seat count
-    // would otherwise bill as zero seats.
-    for (const ir::Field& f : *fields) {
-      if (!r.Get(f.name)) {
-        *error = fmt::format("{}: no value for customer `{}` (a subscription gives every field of plan \"{}\"'s `subscription`)",
-                             Where(file, r, f.name), s.customer, plan);
-        return false;
-      }
     }
     if (s.start && s.end && *s.end <= *s.start) {
       *error = fmt::format("{}:{}: the subscription ends before it starts", path, r.line);

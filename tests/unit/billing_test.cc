@@ -1556,3 +1556,97 @@ TEST_CASE("billing: a pause is two parts on one plan: the minimum prorated by th
   REQUIRE(paused.rejects.size() == 1);
   CHECK(paused.rejects[0].reason == "customer `acme` has no subscription in force at 2026-04-15T00:00:00Z");
 }
+
+TEST_CASE("billing: the order of the subscriptions input never changes an invoice") {
+  auto p = Compile(R"tariff(
+plan "saas" {
+  currency USD
+  period month
+  unit seat, request
+  subscription { seats: quantity of seat }
+  event request {}
+  meter requests = count(request)
+  charge "Seats" = subscription.seats * 10.00 USD per seat
+  charge "Per seat" = requests * 0.10 USD per request * (subscription.seats / 1 seat)
+}
+)tariff");
+  PlanSet plans = p->Set("saas");
+  Subscription first = WithSeats(Sub(plans, "c1", "2026-04-01", "2026-04-16"), 10);
+  Subscription second = WithSeats(Sub(plans, "c1", "2026-04-16"), 20);
+  std::vector<UsageRow> rows = Requests("c1", {"2026-04-02T00:00:00Z", "2026-04-20T00:00:00Z"});
+  Rated in_order = Rate(plans, {first, second}, {}, April(plans), rows);
+  Rated reversed = Rate(plans, {second, first}, {}, April(plans), rows);
+  CHECK(in_order.jsonl == reversed.jsonl);
+  REQUIRE(in_order.invoices.size() == 1);
+  CHECK(Amount(in_order.invoices[0], "Per seat") == "2.00");  // the first part's 10 seats × 2 requests × 0.10
+}
+
+TEST_CASE("billing: a subscription gives the fields of the version that rates it, not of a later one") {
+  auto p = Compile(R"tariff(
+plan "p" version 1 effective 2026-01-01 {
+  currency USD
+  period month
+  unit seat
+  subscription { seats: quantity of seat }
+  charge "Seats" = subscription.seats * 1.00 USD per seat
+}
+plan "p" version 2 effective 2026-06-01 {
+  currency USD
+  period month
+  unit seat
+  subscription {
+    seats: quantity of seat
+    support: boolean
+  }
+  charge "Seats" = subscription.seats * 2.00 USD per seat
+}
+)tariff");
+  PlanSet plans = p->Set("p");
+  Rated march = Rate(plans, {WithSeats(Sub(plans, "c1"), 5)}, {}, March(plans));
+  REQUIRE(march.invoices.size() == 1);
+  CHECK(Amount(march.invoices[0], "Seats") == "5.00");
+  // In July version 2 rates it, and it reads `support`, which the subscription does not give.
+  CHECK_THROWS_WITH(Biller(plans, {WithSeats(Sub(plans, "c1"), 5)}, {}, Input(Period(plans, "2026-07-01", "2026-08-01"))),
+                    Catch::Contains("has no `support`, which plan \"p v2\" reads"));
+  // Pinned to version 1 (grandfathered), it still rates in July.
+  Rated july = Rate(plans, {WithSeats(Sub(plans, "c1", "", "", "", "1"), 5)}, {}, Period(plans, "2026-07-01", "2026-08-01"));
+  REQUIRE(july.invoices.size() == 1);
+  CHECK(Amount(july.invoices[0], "Seats") == "5.00");
+}
+
+TEST_CASE("billing: proration by day over a period within one day is an error that says so") {
+  auto p = Compile(kByDayPlan);
+  PlanSet plans = p->Set("by-day");
+  CHECK_THROWS_WITH(Biller(plans, {Sub(plans, "acme", "2026-03-01T06:00:00Z")}, {}, Input(Period(plans, "2026-03-01T00:00:00Z", "2026-03-01T12:00:00Z"))),
+                    Catch::Contains("cannot prorate by day"));
+}
+
+TEST_CASE("billing: explain: the one Rounding line of a split invoice is explained, its terms adding up") {
+  auto p = Compile(R"tariff(
+plan "a" {
+  currency USD
+  period month
+  rounding half_up per invoice
+  charge "A" = 10.00 USD
+}
+plan "b" {
+  currency USD
+  period month
+  rounding half_up per invoice
+  charge "B" = 20.00 USD
+}
+)tariff");
+  PlanSet plans = p->Set("a");
+  BillingOptions o = Input(April(plans));
+  o.explain = true;
+  Biller biller(plans, {Sub(plans, "acme", "2026-04-01", "2026-04-11"), Sub(plans, "acme", "2026-04-11", "", "b")}, {}, o);
+  std::vector<Invoice> invoices = biller.Finish();
+  REQUIRE(invoices.size() == 1);
+  const InvoiceLine* rounding = LineOfKind(invoices[0], LineKind::kRounding);
+  REQUIRE(rounding != nullptr);
+  REQUIRE(rounding->derivation != nullptr);
+  Decimal terms;
+  for (const DerivationTerm& t : rounding->derivation->terms) terms = terms + t.amount;
+  CHECK(terms == rounding->amount);
+  for (const InvoiceLine& line : invoices[0].lines) CHECK(line.derivation != nullptr);
+}

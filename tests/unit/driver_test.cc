@@ -320,7 +320,7 @@ TEST_CASE("driver: rate: a plan that reads subscription values needs them, every
   TempPlan missing("tariff-billing-seats-missing.csv", "customer,start\nacme,2026-03-01\n");
   r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15", "--subscriptions", missing.path.string()});
   CHECK(r.code == 1);
-  CHECK(r.err.find(missing.path.string() + ":2: column `seats`: no value for customer `acme`") != std::string::npos);
+  CHECK(r.err.find(missing.path.string() + ":2: customer `acme` has no `seats`, which plan \"seats\" reads") != std::string::npos);
   TempPlan negative("tariff-billing-seats-negative.csv", "customer,seats\nacme,-3\n");
   r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15", "--subscriptions", negative.path.string()});
   CHECK(r.code == 1);
@@ -477,4 +477,35 @@ TEST_CASE("driver: rate with subscriptions only bills recurring fees, prorated")
   CHECK(r.out.find(",21.00,seats,2026-03-11T00:00:00Z,2026-04-01T00:00:00Z\n") != std::string::npos);
   CHECK(r.out.find(",3.50,seats,2026-03-01T00:00:00Z,2026-03-04T12:00:00Z\n") != std::string::npos);
   CHECK(r.err.find("2 invoices") != std::string::npos);
+}
+
+TEST_CASE("driver: test: dates in a test are read in the plan's time zone, like --period") {
+  TempPlan plan("tariff-test-new-york.tariff",
+                "plan \"ny\" {\n"
+                "  currency USD\n"
+                "  period month timezone \"America/New_York\"\n"
+                "\n"
+                "  unit request\n"
+                "  event request {}\n"
+                "  meter requests = count(request)\n"
+                "\n"
+                "  charge \"Requests\" = requests * 1.00 USD per request\n"
+                "\n"
+                "  test \"local midnight is in March\" period 2026-03-01 .. 2026-04-01 {\n"
+                "    usage request x 10 at 2026-03-01\n"
+                "    expect total = 10.00 USD\n"
+                "  }\n"
+                "\n"
+                "  test \"local April 1 is not\" period 2026-03-01 .. 2026-04-01 {\n"
+                "    usage request at 2026-04-01\n"
+                "    expect total = 0.00 USD\n"
+                "  }\n"
+                "}\n");
+  auto r = RunTariff({"test", plan.path.string()});
+  CHECK(r.out.find("PASS " + plan.path.string() + ": plan \"ny\": test \"local midnight is in March\"") != std::string::npos);
+  // A row outside the test's period is reported with the test's line, not silently left out.
+  CHECK(r.out.find("FAIL " + plan.path.string() + ": plan \"ny\": test \"local April 1 is not\"") != std::string::npos);
+  CHECK(r.out.find(plan.path.string() + ":16: 1 usage row(s) of the test not rated: field `time`: `2026-04-01T04:00:00Z` is outside the period") !=
+        std::string::npos);
+  CHECK(r.code == 1);
 }

@@ -92,12 +92,15 @@ class TestRunner {
       }
       Biller biller(plans, std::move(subscriptions), std::move(credits), options);
       schemas_ = &biller.schemas();
+      plans_ = &plans;
       for (const ast::TestStmt& stmt : test.stmts) {
         if (const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind)) AddEvents(biller, *u, start);
         if (const auto* f = std::get_if<ast::UsageFile>(&stmt.kind)) AddFile(biller, *f, options, out);
       }
       if (out.error.empty() && !biller.rejects().empty()) {
-        out.error = fmt::format("{} usage row(s) not rated: {}", biller.rejects().size(), biller.rejects().front().reason);
+        LineColumn lc = source_.At(test.span.begin);
+        out.error = fmt::format("{}:{}: {} usage row(s) of the test not rated: {}", source_.path(), lc.line, biller.rejects().size(),
+                                biller.rejects().front().reason);
       }
       if (!out.error.empty()) {
         out.passed = false;
@@ -169,7 +172,7 @@ class TestRunner {
     const EventInfo& info = plan_.events.at(u.event.text);
     std::int64_t count = u.count ? static_cast<std::int64_t>(u.count->coefficient()) : 1;
     std::int64_t time = start.value_or(0);
-    if (u.at) time = ParseTimestamp(u.at->text).value_or(time);
+    if (u.at) time = ParsePlanTime(*plans_, u.at->text, nullptr).value_or(time);
     // One row's values, then repeated `count` times in batches.
     Batch row;
     row.Reset(&schema, event);
@@ -191,7 +194,7 @@ class TestRunner {
           break;
         case ColumnType::kBool: col.bools.push_back(lit && lit->bool_value ? 1 : 0); break;
         case ColumnType::kTimestamp:
-          col.times.push_back(lit && lit->kind == ast::LiteralKind::kDateTime ? ParseTimestamp(lit->text).value_or(time) : time);
+          col.times.push_back(lit && lit->kind == ast::LiteralKind::kDateTime ? ParsePlanTime(*plans_, lit->text, nullptr).value_or(time) : time);
           break;
       }
     }
@@ -355,6 +358,7 @@ class TestRunner {
   const ir::RatingFunction& fn_;
   const std::vector<const ir::RatingFunction*>& all_;
   const std::vector<EventSchema>* schemas_ = nullptr;
+  const PlanSet* plans_ = nullptr;  // the plans of the test being run (dates read in their zone)
 };
 
 // A failed test's invoice, so that the expectations can be read against every actual line.
