@@ -91,7 +91,7 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
     if (!request.period.empty()) {
       std::size_t dots = request.period.find("..");
       std::string why;
-      if (request.period.find(' ') != std::string::npos) {
+      if (request.period.find(" ..") != std::string::npos || request.period.find(".. ") != std::string::npos) {
         streams.err << fmt::format("error: --period `{}`: write it without spaces, e.g. `2026-03-01..2026-04-01`\n", request.period);
         return kExitUsage;
       }
