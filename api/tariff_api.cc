@@ -18,6 +18,7 @@
 #include "compiler/diag/render.h"
 #include "compiler/ir/ir.h"
 #include "compiler/lower/lower.h"
+#include "runtime/billing/billing.h"
 #include "runtime/columnar/batch.h"
 #include "runtime/decimal/decimal.h"
 #include "runtime/exec/exec.h"
@@ -82,6 +83,10 @@ struct RaterState {
   std::unordered_set<std::string> seen_keys;
   std::string key;
   ::tariff::Batch kept;  // the rows of a batch that are rated, when some are not
+  // SetSubscriptionDates: the part of the period each customer is subscribed, [start, end).
+  std::unordered_map<std::string, std::pair<std::int64_t, std::int64_t>> windows;
+  std::vector<::tariff::CreditGrant> credits;  // AddCredit
+  bool fed = false;
   RowCounts counts;
   bool finished = false;
   bool broken = false;
@@ -272,6 +277,9 @@ Invoice ToPublic(const ::tariff::Invoice& in) {
     line.amount = l.amount.ToString();
     out.lines.push_back(std::move(line));
   }
+  for (const ::tariff::CreditBalance& b : in.credits) {
+    out.credits.push_back({b.id, b.before.ToString(), b.used.ToString(), b.remaining.ToString(), b.expires, b.priority});
+  }
   return out;
 }
 
@@ -310,6 +318,16 @@ Invoice ToPublic(const ::tariff::Invoice& in) {
     }
     line.amount = ParseExact(l.amount, "line amount");
     out.lines.push_back(std::move(line));
+  }
+  for (const CreditBalance& b : in.credits) {
+    ::tariff::CreditBalance c;
+    c.id = b.grant;
+    c.before = ParseExact(b.balance, "credit balance");
+    c.used = ParseExact(b.used, "credit used");
+    c.remaining = ParseExact(b.remaining, "credit remaining");
+    c.expires = b.expires;
+    c.priority = b.priority;
+    out.credits.push_back(std::move(c));
   }
   return out;
 }
@@ -760,9 +778,11 @@ FeedResult Rater::Feed(const UsageBatch& usage) {
   const ::tariff::EventSchema& schema = *batch.schema;
   const bool period = s.period_start.has_value();
   const bool keyed = schema.key_field >= 0;
+  const bool windowed = !s.windows.empty();
+  s.fed = true;
 
   const ::tariff::Batch* rated = &batch;
-  if (!b.bad.empty() || period || keyed) {
+  if (!b.bad.empty() || period || keyed || windowed) {
     // One reason per rejected row: the first field's, whatever order the columns came in.
     std::vector<const BatchState::Bad*> bad;
     bad.reserve(b.bad.size());
@@ -784,6 +804,16 @@ FeedResult Rater::Feed(const UsageBatch& usage) {
         result.rejects.push_back({row, OutsidePeriodReason(s, schema, times[row])});
         keep[row] = 0;
         continue;
+      }
+      if (windowed) {
+        const std::string& customer = batch.columns[static_cast<std::size_t>(schema.customer_field)].texts[row];
+        auto w = s.windows.find(customer);
+        if (w != s.windows.end() && (times[row] < w->second.first || times[row] >= w->second.second)) {
+          result.rejects.push_back({row, fmt::format("customer `{}` has no subscription in force at {}", customer,
+                                                     ::tariff::FormatTimestamp(times[row]))});
+          keep[row] = 0;
+          continue;
+        }
       }
       if (keyed && !FirstTimeSeen(s, batch, row)) {
         ++result.duplicates;
@@ -821,6 +851,63 @@ FeedResult Rater::Feed(const UsageBatch& usage) {
   s.counts.rejected += result.rejected;
   s.counts.duplicates += result.duplicates;
   return result;
+}
+
+void Rater::SetSubscriptionDates(std::string_view customer, std::string_view start, std::string_view end) {
+  RaterState& s = *state_;
+  CheckUsable(s);
+  if (customer.empty()) throw UsageError("SetSubscriptionDates: an empty customer id");
+  if (s.fed) throw UsageError("SetSubscriptionDates: set subscriptions before the first Feed");
+  if (!s.period_start) throw UsageError("SetSubscriptionDates: proration needs the rater's period (RatingOptions)");
+  const ::tariff::ir::RatingFunction& fn = s.plan->function;
+  const ::tariff::PlanSet plans{{&fn}, fn.plan};
+  auto parse = [&](std::string_view text, std::int64_t open, const char* what) {
+    if (text.empty()) return open;
+    std::string why;
+    auto t = ::tariff::ParsePlanTime(plans, std::string(text), &why);
+    if (!t) throw UsageError(fmt::format("SetSubscriptionDates: {} `{}`: {}", what, text, why));
+    return *t;
+  };
+  const std::int64_t from = std::max(parse(start, *s.period_start, "start"), *s.period_start);
+  const std::int64_t until = std::min(parse(end, *s.period_end, "end"), *s.period_end);
+  if (until < from) throw UsageError(fmt::format("SetSubscriptionDates: customer `{}`: the subscription is not in force in the period", customer));
+  const std::string id(customer);
+  s.windows[id] = {from, until};
+  s.engine.AddCustomer(id);
+  if (from != *s.period_start || until != *s.period_end) {
+    try {
+      s.engine.SetActive(id, ::tariff::ActivePeriodOf(fn, from, until, *s.period_start, *s.period_end));
+    } catch (const ::tariff::BillingError& e) {
+      throw UsageError(fmt::format("SetSubscriptionDates: {}", e.what()));
+    }
+  }
+}
+
+void Rater::AddCredit(std::string_view customer, std::string_view grant, std::string_view amount, std::string_view expires,
+                      std::int64_t priority) {
+  RaterState& s = *state_;
+  CheckUsable(s);
+  if (customer.empty() || grant.empty()) throw UsageError("AddCredit: an empty customer id or grant id");
+  const ::tariff::ir::RatingFunction& fn = s.plan->function;
+  ::tariff::CreditGrant g;
+  g.customer = std::string(customer);
+  g.id = std::string(grant);
+  g.amount = ParseExact(std::string(amount), "AddCredit: the amount");
+  if (g.amount.sign() < 0 || g.amount.Normalized().scale() > fn.minor_units) {
+    throw UsageError(fmt::format("AddCredit: `{}` is not an amount of {} at or above zero with at most {} decimals", amount, fn.currency,
+                                 fn.minor_units));
+  }
+  if (!expires.empty()) {
+    std::string why;
+    g.expires = ::tariff::ParsePlanTime(::tariff::PlanSet{{&fn}, fn.plan}, std::string(expires), &why);
+    if (!g.expires) throw UsageError(fmt::format("AddCredit: expires `{}`: {}", expires, why));
+  }
+  g.priority = priority;
+  g.origin = fmt::format("grant `{}`", grant);
+  for (const ::tariff::CreditGrant& other : s.credits) {
+    if (other.customer == g.customer && other.id == g.id) throw UsageError(fmt::format("AddCredit: customer `{}` has grant `{}` already", customer, grant));
+  }
+  s.credits.push_back(std::move(g));
 }
 
 void Rater::AddCustomer(std::string_view customer) {
@@ -884,6 +971,15 @@ std::vector<Invoice> Rater::Finish() {
   CheckUsable(s);
   s.finished = true;
   std::vector<::tariff::Invoice> invoices = Rating(s, [&] { return s.engine.Finish(); });
+  if (!s.credits.empty()) {
+    for (::tariff::Invoice& invoice : invoices) {
+      std::vector<const ::tariff::CreditGrant*> grants;
+      for (const ::tariff::CreditGrant& g : s.credits) {
+        if (g.customer == invoice.customer) grants.push_back(&g);
+      }
+      ::tariff::DrawCredits(invoice, std::move(grants), s.plan->function, s.period_start, false);
+    }
+  }
   std::vector<Invoice> out;
   out.reserve(invoices.size());
   for (const ::tariff::Invoice& invoice : invoices) out.push_back(ToPublic(invoice));

@@ -334,6 +334,16 @@ struct InvoiceLine {
   std::string amount;                 // exact decimal text in the invoice currency ("12.50")
 };
 
+// A prepaid credit grant after the invoice drew on it (Rater::AddCredit).
+struct CreditBalance {
+  std::string grant;
+  std::string balance;    // as granted
+  std::string used;       // drawn by this invoice
+  std::string remaining;  // balance − used
+  std::string expires;    // RFC 3339 UTC; "" when it never expires
+  std::int64_t priority = 0;
+};
+
 struct Invoice {
   std::string customer;
   std::string plan;
@@ -342,6 +352,7 @@ struct Invoice {
   std::string currency;
   std::vector<InvoiceLine> lines;
   std::string total;  // exactly the sum of the lines' amounts, as decimal text
+  std::vector<CreditBalance> credits;  // the customer's grants, in the order drawn
 };
 
 enum class InvoiceFormat : std::uint8_t {
@@ -389,6 +400,18 @@ class Rater {
   void SetSubscriptionDecimal(std::string_view customer, std::string_view field, std::string_view value);
   void SetSubscriptionText(std::string_view customer, std::string_view field, std::string_view value);
   void SetSubscriptionBool(std::string_view customer, std::string_view field, bool value);
+  // The customer's subscription runs from `start` to `end` (RFC 3339 dates or date-times, read
+  // in the plan's time zone; "" for open), within the period (which must be set): rows of the
+  // customer outside it are rejected, and its recurring fees and minimums are prorated as the
+  // plan declares (`proration by second|day`, docs/billing.md). Registers the customer. Throws
+  // UsageError without a period, for a bad date, an end before the start, or after Feed.
+  void SetSubscriptionDates(std::string_view customer, std::string_view start, std::string_view end);
+  // A prepaid credit grant of `amount` (exact text in the plan's currency, at most its minor
+  // units) for `customer`, drawn at Finish against the invoice's total in the plan's
+  // `credits drawn by` order; `expires` ("" never) as RFC 3339. Throws UsageError for a bad
+  // amount or date, or a grant id the customer already has.
+  void AddCredit(std::string_view customer, std::string_view grant, std::string_view amount, std::string_view expires = {},
+                 std::int64_t priority = 0);
 
   // The invoices, one per customer seen or added, sorted by customer id. Call once; the Rater
   // takes no more rows afterwards. Throws RatingError when rating fails.

@@ -341,16 +341,6 @@ struct Biller::State {
     return out;
   }
 
-  static bool ProratesByDay(const ir::RatingFunction& fn) {
-    for (const ir::Charge& c : fn.charges) {
-      if (c.proration == ir::ProrationBasis::kDay) return true;
-    }
-    for (const ir::Adjustment& a : fn.adjustments) {
-      if (a.proration == ir::ProrationBasis::kDay) return true;
-    }
-    return false;
-  }
-
   // Segment `seg` of subscription `s` on `function`: its values, its share of the period and
   // how its lines are labelled.
   SubscriptionPart PartOf(const Subscription& s, const Segment& seg, int function) const {
@@ -360,18 +350,9 @@ struct Biller::State {
       part.active = ActivePeriod{Decimal(1), Decimal(1), Decimal(1), Decimal(1), std::nullopt};
       return part;
     }
-    calendar::Calendar cal = CalendarOf(Fn(function));
     try {
-      part.active.active_seconds = Seconds(seg.end - seg.start);
-      part.active.length_seconds = Seconds(*options.period_end - *options.period_start);
-      part.active.active_days = Decimal(LocalDays(Fn(function), seg.start, seg.end));
-      part.active.length_days = Decimal(LocalDays(Fn(function), *options.period_start, *options.period_end));
-      if (part.active.length_days.is_zero() && ProratesByDay(Fn(function))) {
-        throw BillingError(fmt::format("the period [{}, {}) lies within one local day, so plan \"{}\" cannot prorate by day; "
-                                       "rate a period of whole days or prorate by second",
-                                       options.period_start_text, options.period_end_text, Label(Fn(function))));
-      }
-      part.active.end_micros = seg.end;
+      part.active = ActivePeriodOf(Fn(function), seg.start, seg.end, *options.period_start, *options.period_end);
+      calendar::Calendar cal = CalendarOf(Fn(function));
       part.from = cal.FormatLocal(seg.start);
       part.to = cal.FormatLocal(seg.end);
     } catch (const calendar::CalendarError& err) {
@@ -693,86 +674,122 @@ struct Biller::State {
     return out;
   }
 
-  // Draws the customer's grants down against the invoice's total, in the plan's order.
   void DrawCredits(Invoice& inv, const ir::RatingFunction& fn) {
     std::vector<const CreditGrant*> grants;
     for (const CreditGrant& g : credits) {
       if (g.customer == inv.customer) grants.push_back(&g);
     }
-    if (grants.empty()) return;
-    auto key_less = [&](const CreditGrant* x, const CreditGrant* y) {
-      for (const std::string& key : fn.credit_order) {
-        if (key == "expiry") {
-          std::int64_t a = x->expires.value_or(kNever), b = y->expires.value_or(kNever);
-          if (a != b) return a < b;
-        } else if (key == "priority") {
-          if (x->priority != y->priority) return x->priority < y->priority;
-        } else if (key == "created") {
-          std::int64_t a = x->created.value_or(kNever), b = y->created.value_or(kNever);
-          if (a != b) return a < b;
-        } else if (key == "amount") {
-          if (x->amount != y->amount) return x->amount < y->amount;
-        }
-      }
-      return x->id < y->id;
-    };
-    std::stable_sort(grants.begin(), grants.end(), key_less);
-    Decimal owed = inv.total.sign() > 0 ? inv.total : Decimal();
-    const int scale = fn.minor_units;
-    for (const CreditGrant* g : grants) {
-      CreditBalance b;
-      b.id = g->id;
-      b.before = g->amount;
-      b.priority = g->priority;
-      if (g->expires) b.expires = FormatTimestamp(*g->expires);
-      const bool expired = g->expires && has_period() && *g->expires <= *options.period_start;
-      b.expired = expired;
-      Decimal use = expired ? Decimal() : std::min(owed, g->amount);
-      if (use.sign() < 0) use = Decimal();
-      auto money = [scale](const Decimal& d) { return d.Rescale(std::max(d.scale(), scale), RoundingMode::kHalfEven); };
-      b.before = money(g->amount);
-      b.used = money(use);
-      b.remaining = money(g->amount - use);
-      if (use.sign() > 0) {
-        InvoiceLine line;
-        line.kind = LineKind::kCredit;
-        line.name = fmt::format("Credit {}", g->id);
-        line.amount = -use.Rescale(std::max(use.scale(), scale), RoundingMode::kHalfEven);
-        if (options.explain) {
-          auto d = std::make_shared<Derivation>();
-          DerivationStep balance;
-          balance.kind = "credit";
-          balance.text = fmt::format("grant `{}` holds {} {}{}{}", g->id, g->amount.ToString(), inv.currency,
-                                     g->expires ? ", expires " + FormatTimestamp(*g->expires) : std::string(),
-                                     fmt::format(", priority {}", g->priority));
-          balance.value = g->amount;
-          balance.unit = inv.currency;
-          balance.operands.push_back({"balance", g->amount.ToString(), inv.currency});
-          if (g->expires) balance.operands.push_back({"expires", FormatTimestamp(*g->expires), ""});
-          balance.operands.push_back({"priority", std::to_string(g->priority), ""});
-          d->steps.push_back(balance);
-          DerivationStep drawn;
-          drawn.kind = "credit";
-          drawn.text = fmt::format("the invoice still owed {} {}; the grant pays {} {} (drawn by {}), leaving {} {}", owed.ToString(),
-                                   inv.currency, use.ToString(), inv.currency, fmt::join(fn.credit_order, ", "),
-                                   b.remaining.ToString(), inv.currency);
-          drawn.value = use;
-          drawn.unit = inv.currency;
-          drawn.operands.push_back({"owed", owed.ToString(), inv.currency});
-          drawn.operands.push_back({"used", use.ToString(), inv.currency});
-          drawn.operands.push_back({"remaining", b.remaining.ToString(), inv.currency});
-          d->steps.push_back(drawn);
-          d->terms.push_back({fmt::format("credit {}", g->id), line.amount});
-          line.derivation = d;
-        }
-        inv.total = inv.total + line.amount;
-        inv.lines.push_back(std::move(line));
-        owed = owed - use;
-      }
-      inv.credits.push_back(std::move(b));
-    }
+    tariff::DrawCredits(inv, std::move(grants), fn, options.period_start, options.explain);
   }
 };
+
+void DrawCredits(Invoice& inv, std::vector<const CreditGrant*> grants, const ir::RatingFunction& fn,
+               std::optional<std::int64_t> period_start, bool explain) {
+  if (grants.empty()) return;
+  auto key_less = [&](const CreditGrant* x, const CreditGrant* y) {
+    for (const std::string& key : fn.credit_order) {
+      if (key == "expiry") {
+        std::int64_t a = x->expires.value_or(kNever), b = y->expires.value_or(kNever);
+        if (a != b) return a < b;
+      } else if (key == "priority") {
+        if (x->priority != y->priority) return x->priority < y->priority;
+      } else if (key == "created") {
+        std::int64_t a = x->created.value_or(kNever), b = y->created.value_or(kNever);
+        if (a != b) return a < b;
+      } else if (key == "amount") {
+        if (x->amount != y->amount) return x->amount < y->amount;
+      }
+    }
+    return x->id < y->id;
+  };
+  std::stable_sort(grants.begin(), grants.end(), key_less);
+  Decimal owed = inv.total.sign() > 0 ? inv.total : Decimal();
+  const int scale = fn.minor_units;
+  for (const CreditGrant* g : grants) {
+    CreditBalance b;
+    b.id = g->id;
+    b.before = g->amount;
+    b.priority = g->priority;
+    if (g->expires) b.expires = FormatTimestamp(*g->expires);
+    const bool expired = g->expires && period_start && *g->expires <= *period_start;
+    b.expired = expired;
+    Decimal use = expired ? Decimal() : std::min(owed, g->amount);
+    if (use.sign() < 0) use = Decimal();
+    auto money = [scale](const Decimal& d) { return d.Rescale(std::max(d.scale(), scale), RoundingMode::kHalfEven); };
+    b.before = money(g->amount);
+    b.used = money(use);
+    b.remaining = money(g->amount - use);
+    if (use.sign() > 0) {
+      InvoiceLine line;
+      line.kind = LineKind::kCredit;
+      line.name = fmt::format("Credit {}", g->id);
+      line.amount = -use.Rescale(std::max(use.scale(), scale), RoundingMode::kHalfEven);
+      if (explain) {
+        auto d = std::make_shared<Derivation>();
+        DerivationStep balance;
+        balance.kind = "credit";
+        balance.text = fmt::format("grant `{}` holds {} {}{}{}", g->id, g->amount.ToString(), inv.currency,
+                                   g->expires ? ", expires " + FormatTimestamp(*g->expires) : std::string(),
+                                   fmt::format(", priority {}", g->priority));
+        balance.value = g->amount;
+        balance.unit = inv.currency;
+        balance.operands.push_back({"balance", g->amount.ToString(), inv.currency});
+        if (g->expires) balance.operands.push_back({"expires", FormatTimestamp(*g->expires), ""});
+        balance.operands.push_back({"priority", std::to_string(g->priority), ""});
+        d->steps.push_back(balance);
+        DerivationStep drawn;
+        drawn.kind = "credit";
+        drawn.text = fmt::format("the invoice still owed {} {}; the grant pays {} {} (drawn by {}), leaving {} {}", owed.ToString(),
+                                 inv.currency, use.ToString(), inv.currency, fmt::join(fn.credit_order, ", "),
+                                 b.remaining.ToString(), inv.currency);
+        drawn.value = use;
+        drawn.unit = inv.currency;
+        drawn.operands.push_back({"owed", owed.ToString(), inv.currency});
+        drawn.operands.push_back({"used", use.ToString(), inv.currency});
+        drawn.operands.push_back({"remaining", b.remaining.ToString(), inv.currency});
+        d->steps.push_back(drawn);
+        d->terms.push_back({fmt::format("credit {}", g->id), line.amount});
+        line.derivation = d;
+      }
+      inv.total = inv.total + line.amount;
+      inv.lines.push_back(std::move(line));
+      owed = owed - use;
+    }
+    inv.credits.push_back(std::move(b));
+  }
+}
+
+namespace {
+bool ProratesByDay(const ir::RatingFunction& fn) {
+  for (const ir::Charge& c : fn.charges) {
+    if (c.proration == ir::ProrationBasis::kDay) return true;
+  }
+  for (const ir::Adjustment& a : fn.adjustments) {
+    if (a.proration == ir::ProrationBasis::kDay) return true;
+  }
+  return false;
+}
+}  // namespace
+
+ActivePeriod ActivePeriodOf(const ir::RatingFunction& fn, std::int64_t start, std::int64_t end, std::int64_t period_start,
+                            std::int64_t period_end) {
+  ActivePeriod active;
+  try {
+    active.active_seconds = Seconds(end - start);
+    active.length_seconds = Seconds(period_end - period_start);
+    active.active_days = Decimal(LocalDays(fn, start, end));
+    active.length_days = Decimal(LocalDays(fn, period_start, period_end));
+  } catch (const calendar::CalendarError& e) {
+    throw BillingError(e.what());
+  }
+  if (active.length_days.is_zero() && ProratesByDay(fn)) {
+    throw BillingError(fmt::format("the period [{}, {}) lies within one local day, so plan \"{}\" cannot prorate by day; "
+                                   "rate a period of whole days or prorate by second",
+                                   FormatTimestamp(period_start), FormatTimestamp(period_end), Label(fn)));
+  }
+  active.end_micros = end;
+  return active;
+}
 
 PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant) {
   const ir::RatingFunction* in_force = nullptr;

@@ -17,6 +17,7 @@
 
 #include "compiler/ir/ir.h"
 #include "runtime/columnar/batch.h"
+#include "runtime/exec/exec.h"
 #include "runtime/invoice/invoice.h"
 
 namespace tariff {
@@ -93,6 +94,18 @@ PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant);
 // An RFC 3339 date or date-time as an instant: a date without offset is local midnight in the
 // default plan's time zone, a date-time without offset local wall-clock time there.
 std::optional<std::int64_t> ParsePlanTime(const PlanSet& plans, const std::string& text, std::string* why);
+
+// Draws `grants` (the invoice's customer's) against `invoice`'s total, never below zero, in
+// `fn`'s `credits drawn by` order (then by grant id): a `credit` line per draw and every grant's
+// balance in invoice.credits. A grant that expired at or before `period_start` is not drawn.
+void DrawCredits(Invoice& invoice, std::vector<const CreditGrant*> grants, const ir::RatingFunction& fn,
+                 std::optional<std::int64_t> period_start, bool explain);
+
+// How the engine prorates a customer active in [start, end) of the period [period_start,
+// period_end) of `fn` (exact seconds; local days in the plan's zone, docs/billing.md). Throws
+// BillingError for a period within one local day when `fn` prorates by day.
+ActivePeriod ActivePeriodOf(const ir::RatingFunction& fn, std::int64_t start, std::int64_t end, std::int64_t period_start,
+                            std::int64_t period_end);
 
 class Biller {
  public:

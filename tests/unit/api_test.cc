@@ -530,3 +530,55 @@ TEST_CASE("api: the version is the project's") {
   std::string v = tf::Version();
   CHECK(std::count(v.begin(), v.end(), '.') == 2);
 }
+
+TEST_CASE("api: subscription dates prorate recurring fees and reject usage outside them; credits are drawn at Finish") {
+  const char* source = R"(
+plan "stripe" {
+  currency USD
+  period month
+  proration by second
+  credits drawn by expiry, priority
+  unit request
+  event request {}
+  meter requests = count(request)
+  charge "Basic" = 10.00 USD
+  charge "Requests" = requests * 1.00 USD per request
+}
+)";
+  tf::Plan plan = Compiled(source);
+  tf::Rater rater(plan, {"2026-04-01", "2026-05-01"});
+  // Cancelled halfway through April: half the fee; a row after the end is rejected.
+  rater.SetSubscriptionDates("half", "", "2026-04-16");
+  rater.SetSubscriptionDates("whole", "2026-01-01", "");
+  rater.AddCredit("whole", "promo", "4.00", "2026-12-31", 1);
+  rater.AddCredit("whole", "goodwill", "50.00");
+  CHECK_THROWS_AS(rater.AddCredit("whole", "promo", "1.00"), tf::UsageError);
+  CHECK_THROWS_AS(rater.AddCredit("whole", "fine", "1.001"), tf::UsageError);
+  CHECK_THROWS_AS(rater.SetSubscriptionDates("x", "2026-04-20", "2026-04-10"), tf::UsageError);
+  tf::UsageBatch batch(plan, "request");
+  batch.AddTextColumn("customer", {"half", "half", "whole"});
+  batch.AddTimestampTextColumn("time", {"2026-04-10T00:00:00Z", "2026-04-20T00:00:00Z", "2026-04-10T00:00:00Z"});
+  tf::FeedResult fed = rater.Feed(batch);
+  CHECK(fed.rated == 2);
+  REQUIRE(fed.rejects.size() == 1);
+  CHECK(fed.rejects[0].row == 1);
+  CHECK(fed.rejects[0].reason == "customer `half` has no subscription in force at 2026-04-20T00:00:00Z");
+  CHECK_THROWS_AS(rater.SetSubscriptionDates("late", "2026-04-20", ""), tf::UsageError);  // after Feed
+  std::vector<tf::Invoice> invoices = rater.Finish();
+  REQUIRE(invoices.size() == 2);
+  CHECK(invoices[0].customer == "half");
+  CHECK(invoices[0].lines[0].amount == "5.00");  // 10.00 × 15/30
+  CHECK(invoices[0].total == "6.00");
+  CHECK(invoices[1].customer == "whole");
+  CHECK(invoices[1].total == "0.00");  // 11.00, paid by promo 4.00 then goodwill 7.00
+  REQUIRE(invoices[1].credits.size() == 2);
+  CHECK(invoices[1].credits[0].grant == "promo");
+  CHECK(invoices[1].credits[0].remaining == "0.00");
+  CHECK(invoices[1].credits[1].grant == "goodwill");
+  CHECK(invoices[1].credits[1].used == "7.00");
+  CHECK(invoices[1].credits[1].remaining == "43.00");
+  CHECK(tf::FormatInvoices(invoices).find(R"("credits":[{"grant":"promo","balance":"4.00","used":"4.00","remaining":"0.00")") != std::string::npos);
+  // Without a period there is nothing to prorate against.
+  tf::Rater no_period(plan);
+  CHECK_THROWS_AS(no_period.SetSubscriptionDates("a", "2026-04-01", ""), tf::UsageError);
+}
