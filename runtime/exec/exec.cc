@@ -694,6 +694,16 @@ void AddRounding(DerivationStep& step, const Decimal& before, RoundingMode mode,
   step.scale = scale;
 }
 
+// A rounding of money `before` to `after` by `mode` and `scale`, the rule declared at `source`.
+DerivationStep& AddRoundStep(Derivation& d, const Decimal& before, const Decimal& after, RoundingMode mode, int scale, Span source,
+                             const std::string& currency) {
+  DerivationStep& step =
+      AddStep(d, "round", fmt::format("{} rounded {} = {}", Show(before, currency), RuleText(mode, scale), Show(after, currency)), source);
+  SetValue(step, after, currency);
+  AddRounding(step, before, mode, scale);
+  return step;
+}
+
 // The sentence for a meter's value.
 std::string MeterText(const ir::MeterInstance& m, const std::string& value) {
   switch (m.aggregation) {
@@ -2084,12 +2094,7 @@ struct Engine::State {
     if (charge.rounding.point == ir::RoundingRule::Point::kLine) {
       const Decimal sum = after;
       const Decimal rounded = sum.Rescale(charge.rounding.scale, charge.rounding.mode);
-      DerivationStep& step = AddStep(*d, "round",
-                                     fmt::format("{} rounded {} = {}", Show(sum, currency),
-                                                 RuleText(charge.rounding.mode, charge.rounding.scale), Show(rounded, currency)),
-                                     charge.rounding.source);
-      SetValue(step, rounded, currency);
-      AddRounding(step, sum, charge.rounding.mode, charge.rounding.scale);
+      AddRoundStep(*d, sum, rounded, charge.rounding.mode, charge.rounding.scale, charge.rounding.source, currency);
       const Decimal difference = rounded - sum;
       if (!difference.is_zero()) d->terms.push_back({fmt::format("rounding {}", RuleText(charge.rounding.mode, charge.rounding.scale)), difference});
     }
@@ -2144,12 +2149,7 @@ struct Engine::State {
           d->terms.push_back({fmt::format("{} of {}", percent, base.ToString()), -exact});
           if (!per_invoice) {
             const Decimal rounded = exact.Rescale(fn.rounding.scale, fn.rounding.mode);
-            DerivationStep& round = AddStep(*d, "round",
-                                            fmt::format("{} rounded {} = {}", Show(exact, currency),
-                                                        RuleText(fn.rounding.mode, fn.rounding.scale), Show(rounded, currency)),
-                                            fn.rounding.source);
-            SetValue(round, rounded, currency);
-            AddRounding(round, exact, fn.rounding.mode, fn.rounding.scale);
+            AddRoundStep(*d, exact, rounded, fn.rounding.mode, fn.rounding.scale, fn.rounding.source, currency);
             const Decimal difference = exact - rounded;  // of the negative line: -rounded - (-exact)
             if (!difference.is_zero()) d->terms.push_back({fmt::format("rounding {}", RuleText(fn.rounding.mode, fn.rounding.scale)), difference});
           }
@@ -2202,12 +2202,7 @@ struct Engine::State {
             const Decimal exact = minimum;
             minimum = minimum.Rescale(fn.rounding.scale, fn.rounding.mode);
             if (d) {
-              DerivationStep& round = AddStep(*d, "round",
-                                              fmt::format("{} rounded {} = {}", Show(exact, currency),
-                                                          RuleText(fn.rounding.mode, fn.rounding.scale), Show(minimum, currency)),
-                                              fn.rounding.source);
-              SetValue(round, minimum, currency);
-              AddRounding(round, exact, fn.rounding.mode, fn.rounding.scale);
+              AddRoundStep(*d, exact, minimum, fn.rounding.mode, fn.rounding.scale, fn.rounding.source, currency);
               const Decimal difference = minimum - exact;
               if (!difference.is_zero()) {
                 minimum_terms.push_back({fmt::format("rounding {}", RuleText(fn.rounding.mode, fn.rounding.scale)), difference});

@@ -54,6 +54,28 @@ Outcome RunTariff(const std::vector<std::string>& args) {
   return {code, out.str(), err.str()};
 }
 
+// `actual` against the case's expected.txt (or written there with --update); `failures` found
+// before. Returns the exit code of the case.
+int CompareExpected(const fs::path& dir, const std::string& name, const char* mode, const std::string& actual, bool update,
+                    int failures) {
+  const fs::path expected_path = dir / "expected.txt";
+  if (update) {
+    std::ofstream(expected_path, std::ios::binary) << actual;
+    std::cout << name << ": expected.txt written\n";
+    return failures == 0 ? 0 : 1;
+  }
+  if (!fs::exists(expected_path)) {
+    std::cerr << name << ": no expected.txt; run `golden " << mode << " " << dir.string() << " --update` and review it\n" << actual;
+    return 1;
+  }
+  std::string expected = ReadFile(expected_path);
+  if (expected != actual) {
+    std::cerr << name << ": output differs from expected.txt\n--- expected\n" << expected << "--- actual\n" << actual;
+    ++failures;
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 int CheckCase(const fs::path& dir, bool update) {
   const std::string name = dir.filename().string();
   fs::current_path(dir);  // diagnostics name the file as `plan.tariff`
@@ -90,46 +112,9 @@ int CheckCase(const fs::path& dir, bool update) {
     fail("--format json has " + std::to_string(json_count) + " diagnostics, text has " + std::to_string(text_count));
   }
 
-  const fs::path expected_path = dir / "expected.txt";
-  if (update) {
-    std::ofstream(expected_path, std::ios::binary) << actual;
-    std::cout << name << ": expected.txt written\n";
-    return failures == 0 ? 0 : 1;
-  }
-  if (!fs::exists(expected_path)) {
-    fail("no expected.txt; run `golden check " + dir.string() + " --update` and review it");
-    std::cerr << actual;
-    return 1;
-  }
-  std::string expected = ReadFile(expected_path);
-  if (expected != actual) {
-    fail("output differs from expected.txt");
-    std::cerr << "--- expected\n" << expected << "--- actual\n" << actual;
-  }
-  return failures == 0 ? 0 : 1;
+  return CompareExpected(dir, name, "check", actual, update, failures);
 }
 
-// `actual` against the case's expected.txt (or written there with --update); `failures` found
-// before. Returns the exit code of the case.
-int CompareExpected(const fs::path& dir, const std::string& name, const char* mode, const std::string& actual, bool update,
-                    int failures) {
-  const fs::path expected_path = dir / "expected.txt";
-  if (update) {
-    std::ofstream(expected_path, std::ios::binary) << actual;
-    std::cout << name << ": expected.txt written\n";
-    return failures == 0 ? 0 : 1;
-  }
-  if (!fs::exists(expected_path)) {
-    std::cerr << name << ": no expected.txt; run `golden " << mode << " " << dir.string() << " --update` and review it\n" << actual;
-    return 1;
-  }
-  std::string expected = ReadFile(expected_path);
-  if (expected != actual) {
-    std::cerr << name << ": output differs from expected.txt\n--- expected\n" << expected << "--- actual\n" << actual;
-    ++failures;
-  }
-  return failures == 0 ? 0 : 1;
-}
 
 // `tariff rate plan.tariff ARGS…` in the case folder; ARGS are the lines of the file `args`
 // (default: `--usage usage.csv`). The expectation holds stdout, stderr and the exit code, so a
