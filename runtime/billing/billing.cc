@@ -10,7 +10,7 @@
 #include "runtime/calendar/calendar.h"
 #include "runtime/columnar/text_dictionary.h"
 #include "runtime/exec/exec.h"
-#include "runtime/io/usage_reader.h"
+#include "runtime/columnar/timestamp.h"
 
 namespace tariff {
 namespace {

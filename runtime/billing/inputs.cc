@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "runtime/io/records.h"
-#include "runtime/io/usage_reader.h"
+#include "runtime/columnar/timestamp.h"
 
 namespace tariff {
 namespace {

@@ -19,6 +19,7 @@
 #include "runtime/exec/exec.h"
 
 #include "runtime/columnar/text_dictionary.h"
+#include "runtime/columnar/timestamp.h"
 
 #include <algorithm>
 #include <cstring>
@@ -614,36 +615,7 @@ bool EventBefore(const EventTrace::Event& x, const EventTrace::Event& y) {
   return false;
 }
 
-// RFC 3339 in UTC, as the invoice writers print instants: `2026-03-01T10:00:00Z`, with the
-// microseconds when there are any.
-std::string FormatInstant(std::int64_t micros) {
-  constexpr std::int64_t kPerDay = 86'400'000'000;
-  std::int64_t days = micros / kPerDay, rest = micros % kPerDay;
-  if (rest < 0) {
-    rest += kPerDay;
-    --days;
-  }
-  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-  days += 719468;
-  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const std::int64_t doe = days - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t year = yoe + era * 400 + (month <= 2);
-  const std::int64_t seconds = rest / 1'000'000, fraction = rest % 1'000'000;
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", year, month, day, seconds / 3600, seconds / 60 % 60, seconds % 60);
-  if (fraction != 0) {
-    std::string digits = fmt::format("{:06}", fraction);
-    while (digits.back() == '0') digits.pop_back();
-    out += "." + digits;
-  }
-  return out + "Z";
-}
 
-// `12.5 GB`, `21.75 USD`, `2.9%` (a fraction), `3` (a plain number).
 // A proration share for people: "15 days", "1 day", "1296000 s (15 days)", "43200 s".
 std::string ShareText(const Decimal& v, const std::string& unit) {
   if (unit == "day") return v.ToString() + (v == Decimal(1) ? " day" : " days");
@@ -655,6 +627,7 @@ std::string ShareText(const Decimal& v, const std::string& unit) {
   return v.ToString() + " " + unit;
 }
 
+// `12.5 GB`, `21.75 USD`, `2.9%` (a fraction), `3` (a plain number).
 std::string Show(const Decimal& v, const std::string& unit) {
   if (unit.empty()) return v.ToString();
   if (unit == "fraction") return (v * Decimal(100)).Normalized().ToString() + "%";
@@ -2040,8 +2013,8 @@ struct Engine::State {
       std::string amount = round_each && e.before != e.amount
                                ? fmt::format("{} rounded to {}", Show(e.before, currency), Show(e.amount, currency))
                                : Show(e.amount, currency);
-      std::string text = is_free[i] ? fmt::format("`{}` at {}{}: free (it would cost {})", event.name, FormatInstant(e.time), shown, amount)
-                                    : fmt::format("`{}` at {}{}: {}", event.name, FormatInstant(e.time), shown, amount);
+      std::string text = is_free[i] ? fmt::format("`{}` at {}{}: free (it would cost {})", event.name, FormatTimestamp(e.time), shown, amount)
+                                    : fmt::format("`{}` at {}{}: {}", event.name, FormatTimestamp(e.time), shown, amount);
       DerivationStep& step = AddStep(*d, "event", std::move(text), priced.source);
       SetValue(step, is_free[i] ? Decimal() : e.amount, currency);
       if (round_each) {

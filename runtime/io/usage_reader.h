@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/columnar/batch.h"
+#include "runtime/columnar/timestamp.h"
 
 namespace tariff {
 
@@ -79,12 +80,6 @@ std::unique_ptr<UsageReader> OpenUsage(const std::vector<std::string>& paths,
                                        const UsageReaderOptions& options,
                                        std::optional<UsageFormat> format = std::nullopt);
 
-// Parses an RFC 3339 timestamp (`2026-03-01T12:00:00Z`, `…+01:00`, fractions up to
-// microseconds; a bare date `2026-03-01` is midnight UTC). Returns microseconds since the Unix
-// epoch, or nullopt (and a reason in *error) for anything else.
-std::optional<std::int64_t> ParseTimestamp(std::string_view text, std::string* error = nullptr);
-// Formats microseconds since the epoch as RFC 3339 in UTC (`2026-03-01T00:00:00Z`; fractions
-// only when non-zero).
-std::string FormatTimestamp(std::int64_t micros);
+// ParseTimestamp and FormatTimestamp: runtime/columnar/timestamp.h.
 
 }  // namespace tariff

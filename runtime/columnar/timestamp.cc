@@ -1,4 +1,4 @@
-// runtime/io: RFC 3339 timestamps, parsed and formatted by hand (a fixed layout; faster than a
+// runtime/columnar: RFC 3339 timestamps, parsed and formatted by hand (a fixed layout; faster than a
 // general date library on the reader's hot path, and every rule is visible here).
 #include <array>
 #include <cstdint>
@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/io/usage_reader.h"
+#include "runtime/columnar/timestamp.h"
 
 namespace tariff {
 
