@@ -39,38 +39,21 @@ std::string RejectsCsv(const std::vector<Reject>& rejects) {
 // `--dump ir`: the rating function of the chosen plan (each version, when it has several).
 int DumpIr(const RatingRequest& request, Streams& streams) {
   SourceManager sources;
-  auto loaded = sources.Load(request.plan_file);
-  if (!loaded.ok()) {
-    streams.err << "error: " << loaded.error << "\n";
-    return kExitUsage;
-  }
-  DiagnosticSink sink;
-  CheckedSource checked = CheckSource(sources, loaded.file, sink);
-  if (!checked.ok()) {
-    RenderText(sources, sink.Sorted(), streams.err, streams.color);
-    streams.err << fmt::format("{}: not rated: the plan has errors\n", request.plan_file);
-    return kExitFailure;
-  }
+  LoadedPlans loaded;
+  if (int code = LoadPlans(sources, request.plan_file, streams, "not rated", loaded); code != kExitOk) return code;
+  const std::vector<CheckedPlan>& plans = loaded.checked.checked->plans;
   std::set<std::string> names;
-  for (const CheckedPlan& p : checked.checked->plans) names.insert(p.plan->name.value);
+  for (const CheckedPlan& p : plans) names.insert(p.plan->name.value);
   if (request.plan_name.empty() && names.size() != 1) {
     streams.err << fmt::format("error: `{}` holds {} plans; choose one with --plan NAME\n", request.plan_file, names.size());
     return kExitUsage;
   }
-  bool found = false;
-  for (const CheckedPlan& p : checked.checked->plans) {
-    if (!request.plan_name.empty() && p.plan->name.value != request.plan_name) continue;
-    found = true;
-    LowerResult lowered = Lower(*checked.checked, p, sources.file(loaded.file));
-    if (!lowered.ok()) {
-      for (const auto& e : lowered.errors) streams.err << "error: " << e << "\n";
-      return kExitFailure;
-    }
-    streams.out << ir::Dump(lowered.function);
-  }
-  if (!found) {
+  if (!request.plan_name.empty() && names.count(request.plan_name) == 0) {
     streams.err << fmt::format("error: `{}` has no plan \"{}\"\n", request.plan_file, request.plan_name);
     return kExitUsage;
+  }
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    if (request.plan_name.empty() || plans[i].plan->name.value == request.plan_name) streams.out << ir::Dump(loaded.functions[i]);
   }
   return kExitOk;
 }

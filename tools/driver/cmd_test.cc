@@ -17,6 +17,7 @@
 #include "tools/driver/command.h"
 #include "tools/driver/driver.h"
 #include "tools/driver/inputs.h"
+#include "tools/driver/rating.h"
 
 namespace tariff::driver {
 namespace {
@@ -401,35 +402,17 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
     std::vector<TestOutcome> outcomes;
     bool broken = false;
     for (const std::string& path : *files) {
-      auto loaded = sources.Load(path);
-      if (!loaded.ok()) {
-        streams.err << "error: " << loaded.error << "\n";
-        return kExitUsage;
-      }
-      DiagnosticSink sink;
-      CheckedSource checked = CheckSource(sources, loaded.file, sink);
-      if (!checked.ok()) {
-        RenderText(sources, sink.Sorted(), streams.err, streams.color);
-        streams.err << fmt::format("{}: tests not run: the plan has errors\n", path);
+      LoadedPlans loaded;
+      if (int code = LoadPlans(sources, path, streams, "tests not run", loaded); code != kExitOk) {
+        if (code == kExitUsage) return code;
         broken = true;
         continue;
       }
+      const CheckedSource& checked = loaded.checked;
       const SourceFile& source = sources.file(loaded.file);
       // Every plan version of the file, lowered: a test may subscribe to another plan, and a
       // test with a period is rated by the version in force.
-      std::vector<ir::RatingFunction> functions;
-      functions.reserve(checked.checked->plans.size());
-      bool lowered_all = true;
-      for (const CheckedPlan& plan : checked.checked->plans) {
-        LowerResult lowered = Lower(*checked.checked, plan, source);
-        if (!lowered.ok()) {
-          for (const auto& e : lowered.errors) streams.err << "error: " << e << "\n";
-          broken = true;
-          lowered_all = false;
-        }
-        functions.push_back(std::move(lowered.function));
-      }
-      if (!lowered_all) continue;
+      const std::vector<ir::RatingFunction>& functions = loaded.functions;
       std::vector<const ir::RatingFunction*> all;
       for (const ir::RatingFunction& f : functions) all.push_back(&f);
       for (std::size_t p = 0; p < checked.checked->plans.size(); ++p) {

@@ -31,19 +31,36 @@ void AddRatingOptions(CLI::App& app, RatingRequest& r) {
   app.add_option("--batch-size", r.batch_size, "rows per batch (results never depend on it)")->check(CLI::Range(1, 1 << 20));
 }
 
-int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& outcome) {
-  auto loaded = outcome.sources.Load(request.plan_file);
+int LoadPlans(SourceManager& sources, const std::string& path, Streams& streams, const char* not_done, LoadedPlans& out) {
+  auto loaded = sources.Load(path);
   if (!loaded.ok()) {
     streams.err << "error: " << loaded.error << "\n";
     return kExitUsage;
   }
+  out.file = loaded.file;
   DiagnosticSink sink;
-  CheckedSource checked = CheckSource(outcome.sources, loaded.file, sink);
-  if (!checked.ok()) {
-    RenderText(outcome.sources, sink.Sorted(), streams.err, streams.color);
-    streams.err << fmt::format("{}: not rated: the plan has errors\n", request.plan_file);
+  out.checked = CheckSource(sources, loaded.file, sink);
+  if (!out.checked.ok()) {
+    RenderText(sources, sink.Sorted(), streams.err, streams.color);
+    streams.err << fmt::format("{}: {}: the plan has errors\n", path, not_done);
     return kExitFailure;
   }
+  out.functions.reserve(out.checked.checked->plans.size());
+  for (const CheckedPlan& p : out.checked.checked->plans) {
+    LowerResult lowered = Lower(*out.checked.checked, p, sources.file(loaded.file));
+    if (!lowered.ok()) {
+      for (const auto& e : lowered.errors) streams.err << "error: " << e << "\n";
+      return kExitFailure;
+    }
+    out.functions.push_back(std::move(lowered.function));
+  }
+  return kExitOk;
+}
+
+int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& outcome) {
+  LoadedPlans loaded;
+  if (int code = LoadPlans(outcome.sources, request.plan_file, streams, "not rated", loaded); code != kExitOk) return code;
+  const CheckedSource& checked = loaded.checked;
   const SourceFile& source = outcome.sources.file(loaded.file);
 
   // The plan rated: --plan, or the file's only plan (in any number of versions).
@@ -66,16 +83,7 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   }
 
   // Every plan version of the file: a subscription may name any of them.
-  std::vector<ir::RatingFunction> functions;
-  functions.reserve(checked.checked->plans.size());
-  for (const CheckedPlan& p : checked.checked->plans) {
-    LowerResult lowered = Lower(*checked.checked, p, source);
-    if (!lowered.ok()) {
-      for (const auto& e : lowered.errors) streams.err << "error: " << e << "\n";
-      return kExitFailure;
-    }
-    functions.push_back(std::move(lowered.function));
-  }
+  const std::vector<ir::RatingFunction>& functions = loaded.functions;
   PlanSet plans;
   plans.default_plan = plan_name;
   for (const ir::RatingFunction& f : functions) plans.functions.push_back(&f);

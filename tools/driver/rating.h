@@ -8,12 +8,27 @@
 #include <string>
 #include <vector>
 
+#include "compiler/compiler.h"
+#include "compiler/ir/ir.h"
 #include "compiler/source/source.h"
 #include "runtime/invoice/invoice.h"
 #include "runtime/io/usage_reader.h"
 #include "tools/driver/command.h"
 
 namespace tariff::driver {
+
+// A plan file loaded, checked and lowered: one rating function per plan version, in the file's
+// order (checked.checked->plans[i] lowers to functions[i]).
+struct LoadedPlans {
+  FileId file;
+  CheckedSource checked;
+  std::vector<ir::RatingFunction> functions;
+};
+
+// Loads `path` into `sources`, checks it and lowers every plan. On a problem writes it to
+// streams.err — diagnostics, then "PATH: <not_done>: the plan has errors" — and returns the exit
+// code (2: no such file, 1: errors); kExitOk otherwise.
+int LoadPlans(SourceManager& sources, const std::string& path, Streams& streams, const char* not_done, LoadedPlans& out);
 
 struct RatingRequest {
   std::string plan_file;
