@@ -262,3 +262,14 @@ TEST_CASE("explain: a long per-event line lists its first events in time order, 
   CHECK(first.find("… and 80 more `payment` events") != std::string::npos);
   CHECK(first.find("`payment` at 2026-03-01T10:00:00Z, amount 10.00 USD: free") != std::string::npos);
 }
+
+TEST_CASE("explain: a plan with errors is reported and not explained (exit 1)") {
+  Files files;
+  const std::string broken = (files.dir / "broken.tariff").string();
+  std::ofstream(broken) << "plan \"x\" {\n  currency USD\n  charge \"A\" = 1 GB\n}\n";
+  auto r = RunTariff({"explain", broken, "--usage", files.usage, "--customer", "acme"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find(broken + ":3:16: error[E0301]") != std::string::npos);
+  CHECK(r.err.find(broken + ": not explained: the plan has errors") != std::string::npos);
+  CHECK(r.out.empty());
+}

@@ -59,7 +59,10 @@ int LoadPlans(SourceManager& sources, const std::string& path, Streams& streams,
 
 int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& outcome) {
   LoadedPlans loaded;
-  if (int code = LoadPlans(outcome.sources, request.plan_file, streams, "not rated", loaded); code != kExitOk) return code;
+  if (int code = LoadPlans(outcome.sources, request.plan_file, streams, request.explain ? "not explained" : "not rated", loaded);
+      code != kExitOk) {
+    return code;
+  }
   const CheckedSource& checked = loaded.checked;
   const SourceFile& source = outcome.sources.file(loaded.file);
 
