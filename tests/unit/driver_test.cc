@@ -509,3 +509,17 @@ TEST_CASE("driver: test: dates in a test are read in the plan's time zone, like 
         std::string::npos);
   CHECK(r.code == 1);
 }
+
+TEST_CASE("driver: rate --period: spaces around .. and an empty period are explained") {
+  TempPlan plan("tariff-period-msg.tariff", kBillingPlan);
+  TempPlan seats("tariff-period-msg-subs.csv", "customer,seats\nacme,1\n");
+  auto r = RunTariff({"rate", plan.path.string(), "--subscriptions", seats.path.string(), "--period", "2026-03-01 .. 2026-04-01"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("write it without spaces, e.g. `2026-03-01..2026-04-01`") != std::string::npos);
+  r = RunTariff({"rate", plan.path.string(), "--subscriptions", seats.path.string(), "--period", "2026-03-01..2026-03-01"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("is empty: it ends where it starts") != std::string::npos);
+  // A space before the time of a date-time is RFC 3339's own and is accepted.
+  r = RunTariff({"rate", plan.path.string(), "--subscriptions", seats.path.string(), "--period", "2026-03-01 00:00:00..2026-04-01 00:00:00"});
+  CHECK(r.code == 0);
+}

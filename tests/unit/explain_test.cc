@@ -273,3 +273,16 @@ TEST_CASE("explain: a plan with errors is reported and not explained (exit 1)") 
   CHECK(r.err.find(broken + ": not explained: the plan has errors") != std::string::npos);
   CHECK(r.out.empty());
 }
+
+TEST_CASE("explain: proration reads in days and points at the plan's proration rule") {
+  Files files;
+  const std::string plan = (files.dir / "by-day.tariff").string();
+  const std::string subs = (files.dir / "subs.csv").string();
+  std::ofstream(plan) << "plan \"by-day\" {\n  currency USD\n  period month\n  proration by day\n\n  charge \"Platform\" = 49.00 USD\n}\n";
+  std::ofstream(subs) << "customer,start\nlate,2026-03-17T15:30:00Z\n";
+  auto r = RunTariff({"explain", plan, "--subscriptions", subs, "--period", "2026-03-05", "--customer", "late"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("[4:3]  active 15 days of 31 days: 49.00 USD × 15 ÷ 31 = ") != std::string::npos);
+  CHECK(r.out.find("Platform: 23.71 USD") != std::string::npos);
+}
