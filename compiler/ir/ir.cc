@@ -86,7 +86,7 @@ void DumpProgram(const Program& p, const std::string& indent, std::string& out) 
         const Constant& c = p.constants[static_cast<std::size_t>(in.imm)];
         if (c.kind == ValueKind::kText) line += fmt::format(" \"{}\"", c.text);
         else if (c.kind == ValueKind::kBool) line += c.boolean ? " true" : " false";
-        else line += " " + c.number.ToString();
+        else line += " " + (c.fraction ? c.fraction->ToString() : c.number.ToString());
         break;
       }
       case Op::kMatch: {
@@ -107,7 +107,6 @@ void DumpProgram(const Program& p, const std::string& indent, std::string& out) 
         }
         break;
       }
-      case Op::kDiv:
       case Op::kRound:
         line += fmt::format(" %{}", in.a);
         if (in.b >= 0) line += fmt::format(" %{}", in.b);

@@ -18,12 +18,20 @@
 
 #include "compiler/source/source.h"
 #include "runtime/decimal/decimal.h"
+#include "runtime/decimal/fraction.h"
 
 namespace tariff::ir {
 
 // What a value is at run time. Quantities, money, rates and percentages are all kDecimal: the
-// unit or currency is static (ValueType::unit) and decided at lowering.
+// unit or currency is static (ValueType::unit) and decided at lowering. A kDecimal value is
+// exact: a Decimal while it terminates and fits 38 digits, else a Fraction (runtime/decimal) —
+// which of the two is the engine's business, never the plan's: nothing rounds but kRound.
 enum class ValueKind : std::uint8_t { kDecimal, kBool, kText, kTimestamp };
+
+// An exact number known when the plan is compiled (a tier bound, a price per unit): a Decimal
+// when it has a finite decimal expansion that fits, which is nearly always, else the Fraction
+// (`1.00 USD per 7 call` is 1/7 USD per call; `up to 100 s` over a meter in hours is 1/36 h).
+using Number = ExactNumber;
 
 // The static type of an instruction's result, for the verifier and the dump: the kind plus
 // what the number means ("GB", "USD", "USD per GB", "%", "" for a plain number).
@@ -38,7 +46,7 @@ enum class Op : std::uint8_t {
   kAdd,        // a + b (same unit: the lowering converts first)   `x + y`
   kSub,        // a - b                                            `x - y`
   kMul,        // a × b, exact                                     `q * rate`
-  kDiv,        // a ÷ b: exact when it terminates within `scale`, else rounded (scale, mode)
+  kDiv,        // a ÷ b, exact (a fraction when it does not terminate)  `x / 3`, `s → h`
   kNeg,        // -a                                               `-x`
   kEq, kNe, kLt, kLe, kGt, kGe,  // comparisons                    `a < b`
   kAnd, kOr, kNot,               // boolean logic                  `a and b`
@@ -48,7 +56,7 @@ enum class Op : std::uint8_t {
   kPackages,   // ceil(a ÷ b): started packages of size b          `per started 100 request`
   kMatch,      // args[0] text → the arm value args[1 + arm]       `match x { "a": … else: … }`
   kTiers,      // the tier table `imm` applied to a                `graduated m { … }`
-  kRound,      // a rounded to `scale` decimals with `mode`        `rounding half_even per line`
+  kRound,      // a rounded once to `scale` decimals with `mode`   `rounding half_even per line`
   kClampZero,  // max(a, 0)                                        `included 100 GB`
 };
 const char* OpName(Op op);
@@ -59,8 +67,8 @@ struct Inst {
   std::int32_t a = -1, b = -1;  // operands: indices of earlier instructions
   std::vector<std::int32_t> args;  // kMatch: subject, then one value per arm
   std::int32_t imm = -1;  // kInput: input slot; kConst: constant index; kTiers: table; kMatch: table
-  int scale = 0;          // kDiv, kRound
-  RoundingMode mode = RoundingMode::kHalfEven;
+  int scale = 0;          // kRound
+  RoundingMode mode = RoundingMode::kHalfEven;  // kRound
   Span source;            // the plan text this instruction implements
 };
 
@@ -68,15 +76,16 @@ struct Inst {
 struct Constant {
   ValueKind kind = ValueKind::kDecimal;
   Decimal number;
+  std::optional<Fraction> fraction;  // kDecimal: the value when it is no Decimal (`number` unused)
   std::string text;
   bool boolean = false;
 };
 
 // One tier of a tiered price, in the subject's unit and the plan's currency.
 struct TierSpec {
-  std::optional<Decimal> up_to;   // absent: `above`
-  Decimal unit_price;             // per one subject unit (a rate), 0 when none
-  std::optional<Decimal> package; // `per started N`: block size, with `package_price` per block
+  std::optional<Number> up_to;    // absent: `above`
+  Number unit_price;              // per one subject unit (a rate), 0 when none
+  std::optional<Number> package;  // `per started N`: block size, with `package_price` per block
   Decimal package_price;
   Decimal percent;                // tiers over money: the fraction (2% → 0.02)
   Decimal flat;                   // `10 USD flat`
@@ -92,6 +101,7 @@ struct TierTable {
 
 struct MatchTable {
   std::vector<std::vector<std::string>> patterns;  // per arm; empty for `else`
+  std::vector<std::string> arm_text;  // per arm: its value as the plan writes it (`6.00 USD per h`)
 };
 
 // A straight-line program; instruction i defines value i. `result` is the value it yields.

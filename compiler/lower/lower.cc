@@ -75,11 +75,20 @@ std::string OneLine(std::string_view text) {
   return out;
 }
 
-std::optional<Decimal> ExactQuotient(const Decimal& a, const Decimal& b) {
-  Decimal out;
-  if (Decimal::TryDivideExact(a, b, &out)) return out;
-  return std::nullopt;
+// The exact factor of a unit conversion (`from.scale / to.scale`), from its prime exponents, so
+// that no factor is too wide to hold (PB·PB·PB is 10^45).
+Fraction FactorOf(const UnitScale& scale) {
+  Fraction::Integer numerator = 1, denominator = 1;
+  for (std::size_t i = 0; i < UnitScale::kPrimes.size(); ++i) {
+    const int e = scale.exponents()[i];
+    for (int k = 0; k < (e < 0 ? -e : e); ++k) (e < 0 ? denominator : numerator) *= UnitScale::kPrimes[i];
+  }
+  return Fraction::Of(numerator, denominator);
 }
+
+// An integer part of a factor as a constant: a Decimal when it fits (always, for one built-in
+// unit), else the exact integer.
+ir::Number IntegerNumber(const Fraction::Integer& v) { return ir::Number::Of(Fraction::Of(v, 1)); }
 
 // Where an expression is lowered: over the rows of one event, or over invoice lines.
 struct Stage {
@@ -240,9 +249,10 @@ class Lowerer {
     return static_cast<std::int32_t>(p.insts.size() - 1);
   }
 
-  std::int32_t Const(ir::Program& p, const Decimal& value, const std::string& unit, Span span) {
+  std::int32_t Const(ir::Program& p, const ir::Number& value, const std::string& unit, Span span) {
     ir::Constant c;
-    c.number = value;
+    if (value.is_decimal()) c.number = value.decimal();
+    else c.fraction = value.exact();
     p.constants.push_back(c);
     ir::Inst in;
     in.op = ir::Op::kConst;
@@ -259,52 +269,69 @@ class Lowerer {
     in.b = b;
     in.type = std::move(type);
     in.source = span;
-    if (op == ir::Op::kDiv) {
-      in.scale = kIntermediateScale;
-      in.mode = RoundingMode::kHalfEven;
-    }
     return Emit(p, in);
   }
 
-  // `v` (in `from`) expressed in `to`: multiply by the factor's numerator, divide by its
-  // denominator. Nothing is emitted when the units are the same scale.
-  std::int32_t Convert(ir::Program& p, std::int32_t v, const Unit& from, const Unit& to, Span span) {
+  // The exact factor that turns a value in `from` into `to` (1 `from` = factor `to`).
+  Fraction Factor(const Unit& from, const Unit& to, Span span) {
     std::optional<UnitScale> factor = ConversionFactor(from, to);
     if (!factor) Fail(span, fmt::format("internal: cannot convert {} to {}", UnitName(from), UnitName(to)));
-    std::optional<uint128> num = factor->Numerator();
-    std::optional<uint128> den = factor->Denominator();
-    if (!num || !den) Fail(span, fmt::format("the conversion from {} to {} needs more than 38 digits", UnitName(from), UnitName(to)));
-    ir::ValueType type{ir::ValueKind::kDecimal, UnitName(to)};
-    if (*num != 1) v = Binary(p, ir::Op::kMul, v, Const(p, Decimal::FromParts(static_cast<int128>(*num), 0), "", span), type, span);
-    if (*den != 1) v = Binary(p, ir::Op::kDiv, v, Const(p, Decimal::FromParts(static_cast<int128>(*den), 0), "", span), type, span);
-    if (*num == 1 && *den == 1) return v;
-    p.insts[static_cast<std::size_t>(v)].type = type;
+    return FactorOf(*factor);
+  }
+
+  // `v` (in `from`) expressed in `to`: multiply by the factor's numerator, divide by its
+  // denominator (an exact `div`: a value that divides evenly stays a Decimal, one that does not
+  // is carried as a fraction). Nothing is emitted when the units are the same scale.
+  std::int32_t Convert(ir::Program& p, std::int32_t v, const Unit& from, const Unit& to, Span span) {
+    return Scale(p, v, Factor(from, to, span), {ir::ValueKind::kDecimal, UnitName(to)}, span);
+  }
+
+  // `v` × `factor`, as a multiplication by its numerator and a division by its denominator,
+  // typed `type`; `v` itself when the factor is 1.
+  std::int32_t Scale(ir::Program& p, std::int32_t v, const Fraction& factor, ir::ValueType type, Span span) {
+    const Fraction::Integer num = factor.numerator(), den = factor.denominator();
+    if (num != 1) v = Binary(p, ir::Op::kMul, v, Const(p, IntegerNumber(num), "", span), type, span);
+    if (den != 1) v = Binary(p, ir::Op::kDiv, v, Const(p, IntegerNumber(den), "", span), type, span);
+    if (num == 1 && den == 1) return v;
+    p.insts[static_cast<std::size_t>(v)].type = std::move(type);
     return v;
   }
 
-  // A literal quantity or money amount as a decimal in `unit` (when given and a quantity).
-  Decimal LiteralIn(const ast::Expr& e, const std::optional<Unit>& unit) {
+  // `value` in `from`, exactly in `to`.
+  ir::Number ConvertNumber(const Decimal& value, const Unit& from, const Unit& to, Span span) {
+    Conversion c = tariff::Convert(value, from, to);
+    if (c.ok()) return *c.value;
+    return ir::Number::Of(Fraction(value) * Factor(from, to, span));
+  }
+
+  // A literal quantity or money amount, exactly, in `unit` (when given and a quantity).
+  ir::Number LiteralIn(const ast::Expr& e, const std::optional<Unit>& unit) {
     const auto* lit = std::get_if<ast::Literal>(&e.kind);
     if (lit == nullptr) Fail(e.span, "internal: expected a literal");
     const Type& t = TypeOf(e);
-    if (t.kind == TypeKind::kQuantity && unit) {
-      Conversion c = tariff::Convert(lit->number, *t.unit, *unit);
-      if (!c.ok()) {
-        c = ConvertRounded(lit->number, *t.unit, *unit, kIntermediateScale, RoundingMode::kHalfEven);
-        if (!c.ok()) Fail(e.span, fmt::format("cannot express `{}` in {}", Text(e.span), UnitName(*unit)));
-      }
-      return *c.value;
+    if (t.kind == TypeKind::kQuantity && unit) return ConvertNumber(lit->number, *t.unit, *unit, e.span);
+    // A percentage as a fraction of one, at the literal's scale + 2 (+ 4 for basis points).
+    if (lit->kind == LiteralKind::kPercent || lit->kind == LiteralKind::kBasisPoints) {
+      const int digits = lit->kind == LiteralKind::kPercent ? 2 : 4;
+      const Fraction f = Fraction::Quotient(lit->number, Decimal(lit->kind == LiteralKind::kPercent ? 100 : 10000));
+      if (std::optional<Decimal> d = f.ToDecimal(lit->number.scale() + digits)) return *d;
+      return ir::Number::Of(f);
     }
-    if (lit->kind == LiteralKind::kPercent) return Decimal::Divide(lit->number, Decimal(100), lit->number.scale() + 2, RoundingMode::kHalfEven);
-    if (lit->kind == LiteralKind::kBasisPoints) return Decimal::Divide(lit->number, Decimal(10000), lit->number.scale() + 4, RoundingMode::kHalfEven);
     return lit->number;
+  }
+
+  // A literal that is a plain decimal, money or percentage: always a Decimal.
+  Decimal DecimalLiteral(const ast::Expr& e) {
+    ir::Number n = LiteralIn(e, std::nullopt);
+    if (!n.is_decimal()) Fail(e.span, fmt::format("internal: `{}` is not a decimal", Text(e.span)));
+    return n.decimal();
   }
 
   // A rate literal as money per one unit of `unit` (which must have the rate's dimension), or
   // for `per started N` a package: size in `unit` and the price per package.
   struct RateValue {
-    Decimal unit_price;               // when not a package
-    std::optional<Decimal> package;   // block size in `unit`
+    ir::Number unit_price;               // when not a package
+    std::optional<ir::Number> package;   // block size in `unit`
     Decimal package_price;
   };
   RateValue RateIn(const ast::Expr& e, const Unit& unit) {
@@ -314,26 +341,20 @@ class Lowerer {
     Decimal per = lit->per.value_or(Decimal(1));
     RateValue r;
     if (lit->per_started) {
-      Conversion size = tariff::Convert(per, *t.unit, unit);
-      if (!size.ok()) Fail(e.span, fmt::format("the package `{}` is not a whole amount of {}", Text(e.span), UnitName(unit)));
-      r.package = *size.value;
+      r.package = ConvertNumber(per, *t.unit, unit, e.span);
       r.package_price = lit->number;
       return r;
     }
-    // price / per, per one rate unit; then per one `unit`: × (1 unit in rate units).
+    // price ÷ per is the price of one rate unit; one `unit` is factor(unit → rate unit) of them.
+    // One exact fraction; a Decimal when it terminates (at the price's own scale or more, as
+    // Decimal division gives it: `0.40 USD per widget` stays 0.40).
     Conversion one = tariff::Convert(Decimal(1), unit, *t.unit);
-    Decimal numerator = lit->number;
-    Decimal denominator = per;
-    if (one.ok()) {
-      numerator = numerator * *one.value;
+    Decimal numerator, quotient;
+    if (one.ok() && Decimal::TryMultiply(lit->number, *one.value, &numerator) && Decimal::TryDivideExact(numerator, per, &quotient)) {
+      r.unit_price = quotient;
     } else {
-      std::optional<UnitScale> f = ConversionFactor(unit, *t.unit);
-      if (!f || !f->Numerator() || !f->Denominator()) Fail(e.span, "internal: rate conversion");
-      numerator = numerator * Decimal::FromParts(static_cast<int128>(*f->Numerator()), 0);
-      denominator = denominator * Decimal::FromParts(static_cast<int128>(*f->Denominator()), 0);
+      r.unit_price = ir::Number::Of(Fraction::Quotient(lit->number, per) * Factor(unit, *t.unit, e.span));
     }
-    std::optional<Decimal> exact = ExactQuotient(numerator, denominator);
-    r.unit_price = exact ? *exact : Decimal::Divide(numerator, denominator, kIntermediateScale, RoundingMode::kHalfEven);
     return r;
   }
 
@@ -398,11 +419,9 @@ class Lowerer {
       stage.charge->quantity_unit = UnitText(t);
     }
     if (stage.included) {
-      Decimal allowance = *stage.included;
+      ir::Number allowance = *stage.included;
       if (stage.included_unit && t.kind == TypeKind::kQuantity) {
-        Conversion c = tariff::Convert(allowance, *stage.included_unit, *t.unit);
-        if (!c.ok()) Fail(e.span, "the allowance is not a whole amount of the meter's unit");
-        allowance = *c.value;
+        allowance = ConvertNumber(*stage.included, *stage.included_unit, *t.unit, e.span);
       }
       // The allowance's instructions implement the `included Q` option (where explain points).
       const Span at = stage.included_span.end > stage.included_span.begin ? stage.included_span : e.span;
@@ -550,12 +569,50 @@ class Lowerer {
       return Binary(p, ir::Op::kMul, q, Const(p, r.unit_price, fmt::format("{} per {}", rate_t.currency, UnitName(*q_t.unit)), rate_expr.span),
                     VType(t), b.op_span);
     }
-    std::int32_t rate = Lower(p, rate_expr, stage);
-    q = Convert(p, q, *q_t.unit, *rate_t.unit, q_expr.span);
+    // A computed rate (a `match` of rates, `min`/`max` of rates): every rate in it priced per one
+    // unit of the quantity, so that arms written in different units agree.
+    std::int32_t rate = LowerRateIn(p, rate_expr, *q_t.unit, stage);
     return Binary(p, ir::Op::kMul, q, rate, VType(t), b.op_span);
   }
 
+  // The rate expression `e` as money per one `unit` (which has the rate's dimension).
+  std::int32_t LowerRateIn(ir::Program& p, const ast::Expr& e, const Unit& unit, Stage& stage) {
+    const Type& t = TypeOf(e);
+    const std::string type_unit = fmt::format("{} per {}", t.currency, UnitName(unit));
+    if (const auto* lit = std::get_if<ast::Literal>(&e.kind); lit != nullptr && lit->kind == LiteralKind::kRate) {
+      RateValue r = RateIn(e, unit);
+      if (r.package) Fail(e.span, "a `per started` package price can only multiply a quantity directly");
+      return Const(p, r.unit_price, type_unit, e.span);
+    }
+    if (const auto* m = std::get_if<ast::Match>(&e.kind)) {
+      return LowerMatch(p, e, *m, stage, [&](const ast::Expr& arm) { return LowerRateIn(p, arm, unit, stage); }, type_unit);
+    }
+    if (const auto* call = std::get_if<ast::Call>(&e.kind);
+        call != nullptr && (call->callee.text == "min" || call->callee.text == "max") && call->args.size() == 2) {
+      std::int32_t a = LowerRateIn(p, *call->args[0], unit, stage);
+      std::int32_t b = LowerRateIn(p, *call->args[1], unit, stage);
+      return Binary(p, call->callee.text == "min" ? ir::Op::kMin : ir::Op::kMax, a, b, {ir::ValueKind::kDecimal, type_unit}, e.span);
+    }
+    // Money per one `t.unit`; per one `unit` that is × (1 `unit` in `t.unit`).
+    std::int32_t v = Lower(p, e, stage);
+    return Scale(p, v, Factor(unit, *t.unit, e.span), {ir::ValueKind::kDecimal, type_unit}, e.span);
+  }
+
   std::int32_t LowerKind(ir::Program& p, const ast::Expr& e, const ast::Match& m, Stage& stage) {
+    const Type& t = TypeOf(e);
+    if (t.kind == TypeKind::kRate) {
+      // A rate used alone: priced per one unit of the match's own rate unit.
+      return LowerRateIn(p, e, *t.unit, stage);
+    }
+    auto arm_value = [&](const ast::Expr& arm) { return ToUnitOf(p, Lower(p, arm, stage), arm, t, arm.span); };
+    return LowerMatch(p, e, m, stage, arm_value, UnitText(t));
+  }
+
+  // A `match`: the subject, then each arm's value as `arm_value` lowers it (converted to the
+  // match's unit), typed `unit`.
+  template <typename ArmValue>
+  std::int32_t LowerMatch(ir::Program& p, const ast::Expr& e, const ast::Match& m, Stage& stage, ArmValue arm_value,
+                          const std::string& unit) {
     std::int32_t subject = Lower(p, *m.subject, stage);
     ir::MatchTable table;
     std::vector<std::int32_t> args{subject};
@@ -564,16 +621,15 @@ class Lowerer {
       std::vector<std::string> patterns;
       for (const ast::StringLit& s : arm.patterns) patterns.push_back(s.value);
       table.patterns.push_back(std::move(patterns));
-      std::int32_t v = Lower(p, *arm.value, stage);
-      v = ToUnitOf(p, v, *arm.value, t, arm.value->span);
-      args.push_back(v);
+      table.arm_text.push_back(OneLine(Text(arm.value->span)));
+      args.push_back(arm_value(*arm.value));
     }
     p.match_tables.push_back(std::move(table));
     ir::Inst in;
     in.op = ir::Op::kMatch;
     in.args = std::move(args);
     in.imm = static_cast<std::int32_t>(p.match_tables.size() - 1);
-    in.type = VType(t);
+    in.type = {KindOf(t.kind), unit};
     in.source = e.span;
     return Emit(p, in);
   }
@@ -640,7 +696,7 @@ class Lowerer {
         case ast::ChargeOptionKind::kRounding: c.rounding = Rounding(o.rounding); break;
         case ast::ChargeOptionKind::kIncluded: {
           const Type& t = TypeOf(*o.first);
-          included = LiteralIn(*o.first, std::nullopt);
+          included = DecimalLiteral(*o.first);
           if (t.kind == TypeKind::kQuantity) included_unit = t.unit;
           included_span = o.span;
           break;
@@ -649,9 +705,9 @@ class Lowerer {
           for (const ast::Expr* x : {o.first.get(), o.second.get()}) {
             if (x == nullptr) continue;
             if (TypeOf(*x).kind == TypeKind::kMoney) {
-              c.free_amount = LiteralIn(*x, std::nullopt);
+              c.free_amount = DecimalLiteral(*x);
             } else {
-              c.free_events = LiteralIn(*x, std::nullopt);
+              c.free_events = DecimalLiteral(*x);
             }
           }
           break;
@@ -755,8 +811,6 @@ class Lowerer {
     div.a = product;
     div.b = length;
     div.type = money;
-    div.scale = kIntermediateScale;
-    div.mode = RoundingMode::kHalfEven;
     div.source = span;
     return Emit(c.line, div);
   }
@@ -767,6 +821,9 @@ class Lowerer {
     table.flat_at_zero = flat_at_zero;
     table.source = p.span;
     std::optional<Unit> unit = subject_t.kind == TypeKind::kQuantity ? subject_t.unit : std::nullopt;
+    // Over a plain number (`count_distinct`), a tier's money term without `flat` is the price of
+    // one, as `u * 0.50 USD` is outside tiers.
+    const bool dimensionless = subject_t.kind == TypeKind::kDecimal;
     for (const ast::Tier& tier : p.tiers) {
       ir::TierSpec s;
       if (!tier.above) s.up_to = LiteralIn(*tier.bound, unit);
@@ -779,10 +836,12 @@ class Lowerer {
           text += std::string(Text(term.span));
           const Type& tt = TypeOf(*term.value);
           const auto* lit = std::get_if<ast::Literal>(&term.value->kind);
-          if (term.flat || tt.kind == TypeKind::kMoney) {
-            s.flat = s.flat + LiteralIn(*term.value, std::nullopt);
+          if (tt.kind == TypeKind::kMoney && !term.flat && dimensionless) {
+            s.unit_price = s.unit_price + ir::Number(DecimalLiteral(*term.value));
+          } else if (term.flat || tt.kind == TypeKind::kMoney) {
+            s.flat = s.flat + DecimalLiteral(*term.value);
           } else if (tt.kind == TypeKind::kPercent) {
-            s.percent = s.percent + LiteralIn(*term.value, std::nullopt);
+            s.percent = s.percent + DecimalLiteral(*term.value);
           } else if (lit != nullptr && lit->kind == LiteralKind::kRate && unit) {
             RateValue r = RateIn(*term.value, *unit);
             if (r.package) {
@@ -815,7 +874,7 @@ class Lowerer {
     ir::Adjustment a;
     const Type& t = TypeOf(*d.amount);
     a.kind = t.kind == TypeKind::kPercent ? ir::Adjustment::Kind::kPercentDiscount : ir::Adjustment::Kind::kFixedDiscount;
-    a.amount = LiteralIn(*d.amount, std::nullopt);
+    a.amount = DecimalLiteral(*d.amount);
     for (const ast::StringLit& s : d.charges) a.charges.push_back(s.value);
     std::string on;
     for (const auto& s : a.charges) on += (on.empty() ? "" : ", ") + s;
@@ -827,7 +886,7 @@ class Lowerer {
   void AddLimit(const ast::LimitDecl& d) {
     ir::Adjustment a;
     a.kind = d.is_minimum ? ir::Adjustment::Kind::kMinimum : ir::Adjustment::Kind::kMaximum;
-    a.amount = LiteralIn(*d.amount, std::nullopt);
+    a.amount = DecimalLiteral(*d.amount);
     for (const ast::StringLit& s : d.charges) a.charges.push_back(s.value);
     std::string on;
     for (const auto& s : a.charges) on += (on.empty() ? "" : ", ") + s;

@@ -11,11 +11,6 @@
 
 namespace tariff {
 
-// Intermediate divisions that do not terminate (1 ÷ 3, a conversion from minutes to hours) are
-// rounded to this many decimals, half-even, by an explicit `div` instruction; docs/engine.md
-// says why 20 and where it can show.
-inline constexpr int kIntermediateScale = 20;
-
 struct LowerResult {
   ir::RatingFunction function;
   std::vector<std::string> errors;  // empty on success; each names the plan line

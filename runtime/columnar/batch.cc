@@ -33,6 +33,7 @@ void Batch::Reset(const EventSchema* event_schema, int event_index) {
   schema = event_schema;
   event = event_index;
   origins.clear();
+  weights.clear();
   columns.resize(event_schema->fields.size());
   for (std::size_t i = 0; i < columns.size(); ++i) {
     columns[i].type = event_schema->fields[i].type;

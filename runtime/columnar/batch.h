@@ -72,6 +72,9 @@ struct Batch {
   int event = -1;  // index of the schema in the list the reader was given
   std::vector<Column> columns;
   std::vector<RowOrigin> origins;
+  // How many identical events each row stands for (`usage request x 1_000_000` in a plan's test
+  // is one row of weight 10^6, rated exactly as that many events); empty: every row is one event.
+  std::vector<std::uint64_t> weights;
 
   std::size_t size() const { return origins.size(); }
   // Empties the batch and shapes its columns for `event_schema`.

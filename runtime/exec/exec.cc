@@ -105,25 +105,36 @@ class PairIndex {
 // ---- Registers and programs --------------------------------------------------------------------
 
 // A register: one value per row, or one value for every row (`scalar`). The pointers are what
-// instructions read: the register's own storage, or an input column (no copy).
+// instructions read: the register's own storage, or an input column (no copy). A decimal register
+// holds Decimals (`d`) while every value stays a Decimal, and Fractions (`q`) once one does not (a
+// quotient that does not terminate, a product wider than 38 digits): exact either way, and only
+// kRound turns a Fraction back into a Decimal.
 struct Reg {
   ValueKind kind = ValueKind::kDecimal;
   bool scalar = false;
   const Decimal* d = nullptr;
+  const Fraction* q = nullptr;
   const std::uint8_t* b = nullptr;
   const std::string_view* t = nullptr;
   const std::int64_t* ts = nullptr;
   std::vector<Decimal> own_d;
+  std::vector<Fraction> own_q;
   std::vector<std::uint8_t> own_b;
   std::vector<std::string_view> own_t;
   std::vector<std::int64_t> own_ts;
   std::vector<std::vector<TierPart>> tiers;  // kTiers: the tiers each row crossed
 
   std::size_t Index(std::size_t row) const { return scalar ? 0 : row; }
+  // Row `row` of a decimal register, exactly.
+  ExactNumber At(std::size_t row) const { return q != nullptr ? ExactNumber::Keep(q[Index(row)]) : ExactNumber(d[Index(row)]); }
+  Fraction FractionAt(std::size_t row) const { return q != nullptr ? q[Index(row)] : Fraction(d[Index(row)]); }
 };
 
 // The columns a program reads: event fields (event programs) or line inputs (line programs).
 using Inputs = std::vector<Column>;
+// Line inputs whose values are not all Decimals (an average of thirds): per slot, the exact
+// values, or empty when the slot's Decimal column holds them.
+using ExactInputs = std::vector<std::vector<Fraction>>;
 
 // The rows of a batch a program runs over: all of them, or those a filter selected.
 struct Selection {
@@ -140,35 +151,61 @@ struct Selection {
 
 // A running exact sum: the coefficient and scale the Decimal `0 + v1 + v2 + …` would hold.
 // The usual add (same scale, in range) is one 128-bit add and a range check in the loop; any
-// other is handed to Decimal's operator+, so the value (and an overflow's error) is the same.
-// (Calling operator+, which GCC keeps out of line here, was most of a sum's cost.)
+// other is handed to Decimal::TryAdd, so the value is the same. Add returns false, leaving the
+// sum as it was, when the sum would no longer be a Decimal: the caller keeps that addend exactly
+// elsewhere (a meter's `spill`). (Calling the out-of-line add was most of a sum's cost.)
 struct Sum {
   int128 coefficient = 0;
   int scale = 0;
 
-  void Add(const Decimal& v) {
+  [[nodiscard]] bool Add(const Decimal& v) {
     if (v.scale() == scale) {
       int128 r;
       if (!__builtin_add_overflow(coefficient, v.coefficient(), &r) && InRange(r)) {
         coefficient = r;
-        return;
+        return true;
       }
     } else if (coefficient == 0 && scale < v.scale()) {  // 0 + v is v, at v's scale
       coefficient = v.coefficient();
       scale = v.scale();
-      return;
+      return true;
     }
-    const Decimal d = value() + v;
-    coefficient = d.coefficient();
-    scale = d.scale();
+    return AddSlow(v);
   }
   Decimal value() const { return coefficient == 0 && scale == 0 ? Decimal() : Decimal::FromParts(coefficient, scale); }
 
  private:
+  bool AddSlow(const Decimal& v) {
+    Decimal d;
+    if (!Decimal::TryAdd(value(), v, &d)) return false;
+    coefficient = d.coefficient();
+    scale = d.scale();
+    return true;
+  }
   // |c| <= 10^38 - 1, Decimal's range.
   static bool InRange(int128 c) {
     constexpr uint128 kMax = static_cast<uint128>(10000000000000000000ULL) * 10000000000000000000ULL - 1;
     return static_cast<uint128>(c) + kMax <= 2 * kMax;
+  }
+};
+
+// Per slot, what a Sum could not hold, exactly (allocated on first use: nearly always never).
+struct Spill {
+  std::vector<Fraction> values;
+  std::vector<std::uint8_t> used;
+
+  void Add(std::size_t slot, const Fraction& v) {
+    if (values.size() <= slot) {
+      values.resize(slot + 1);
+      used.resize(slot + 1);
+    }
+    values[slot] += v;
+    used[slot] = 1;
+  }
+  // `sum` plus what spilled from it in `slot`.
+  ExactNumber Total(std::size_t slot, const Decimal& sum) const {
+    if (slot >= used.size() || !used[slot]) return sum;
+    return ExactNumber::Of(Fraction(sum) + values[slot]);
   }
 };
 
@@ -177,24 +214,29 @@ inline bool Less(const Decimal& a, const Decimal& b) {
   return a.scale() == b.scale() ? a.coefficient() < b.coefficient() : Decimal::Compare(a, b) < 0;
 }
 
-Decimal TierAmountFor(const ir::TierSpec& s, const Decimal& part) {
-  Decimal amount = part * s.unit_price;
-  if (s.package) amount = amount + Decimal::Divide(part, *s.package, 0, RoundingMode::kCeiling) * s.package_price;
-  if (!s.percent.is_zero()) amount = amount + part * s.percent;
+// A tier's amount for `part` units of usage: the rate, started packages, the percentage.
+ExactNumber TierAmountFor(const ir::TierSpec& s, const ExactNumber& part) {
+  ExactNumber amount = part * s.unit_price;
+  if (s.package) {
+    const ExactNumber blocks = ExactNumber::Of(Fraction::Quotient(part.exact(), s.package->exact()).Ceil());
+    amount = amount + blocks * ExactNumber(s.package_price);
+  }
+  if (!s.percent.is_zero()) amount = amount + part * ExactNumber(s.percent);
   return amount;
 }
 
-// Applies a tier table to one quantity; fills `parts` with each tier crossed.
-Decimal ApplyTiers(const ir::TierTable& table, const Decimal& q, std::vector<TierPart>& parts) {
+// Applies a tier table to one quantity, exactly; fills `parts` with each tier crossed (their
+// values as shown: runtime/invoice holds Decimals).
+ExactNumber ApplyTiers(const ir::TierTable& table, const ExactNumber& q, std::vector<TierPart>& parts) {
   parts.clear();
-  Decimal total;
-  Decimal lower;
+  ExactNumber total;
+  ExactNumber lower;
   if (table.tiers.empty()) return total;
   if (q.sign() <= 0) {
     // No usage: Stripe's rule bills the first tier's flat fee, unless the plan says otherwise.
     const ir::TierSpec& first = table.tiers.front();
     if (table.flat_at_zero && !first.flat.is_zero()) {
-      parts.push_back({Decimal(), first.up_to.value_or(Decimal()), Decimal(), first.flat, first.price_text});
+      parts.push_back({Decimal(), first.up_to ? first.up_to->Shown() : Decimal(), Decimal(), first.flat, first.price_text});
       total = first.flat;
     }
     return total;
@@ -202,10 +244,10 @@ Decimal ApplyTiers(const ir::TierTable& table, const Decimal& q, std::vector<Tie
   if (table.graduated) {
     for (const ir::TierSpec& s : table.tiers) {
       if (q <= lower) break;
-      Decimal upper = s.up_to && *s.up_to < q ? *s.up_to : q;
-      Decimal part = upper - lower;
-      Decimal amount = TierAmountFor(s, part) + s.flat;
-      parts.push_back({lower, upper, part, amount, s.price_text});
+      ExactNumber upper = s.up_to && *s.up_to < q ? *s.up_to : q;
+      ExactNumber part = upper - lower;
+      ExactNumber amount = TierAmountFor(s, part) + ExactNumber(s.flat);
+      parts.push_back({lower.Shown(), upper.Shown(), part.Shown(), amount.Shown(), s.price_text});
       total = total + amount;
       if (!s.up_to) break;
       lower = *s.up_to;
@@ -214,13 +256,70 @@ Decimal ApplyTiers(const ir::TierTable& table, const Decimal& q, std::vector<Tie
   }
   for (const ir::TierSpec& s : table.tiers) {
     if (!s.up_to || q <= *s.up_to) {
-      Decimal amount = TierAmountFor(s, q) + s.flat;
-      parts.push_back({lower, q, q, amount, s.price_text});
+      ExactNumber amount = TierAmountFor(s, q) + ExactNumber(s.flat);
+      parts.push_back({lower.Shown(), q.Shown(), q.Shown(), amount.Shown(), s.price_text});
       return amount;
     }
     lower = *s.up_to;
   }
   return total;
+}
+
+// The same over Decimals, for a table whose numbers are all Decimals: false (and `parts` to be
+// refilled) when a value leaves Decimal, so that the caller applies the exact form instead.
+// (The common case, kept free of ExactNumber's bookkeeping.)
+bool TryApplyTiers(const ir::TierTable& table, const Decimal& q, std::vector<TierPart>& parts, Decimal* out) {
+  parts.clear();
+  Decimal total, lower;
+  *out = Decimal();
+  if (table.tiers.empty()) return true;
+  if (q.sign() <= 0) {
+    const ir::TierSpec& first = table.tiers.front();
+    if (table.flat_at_zero && !first.flat.is_zero()) {
+      parts.push_back({Decimal(), first.up_to ? first.up_to->decimal() : Decimal(), Decimal(), first.flat, first.price_text});
+      *out = first.flat;
+    }
+    return true;
+  }
+  auto amount_for = [](const ir::TierSpec& s, const Decimal& part, Decimal* amount) {
+    if (!Decimal::TryMultiply(part, s.unit_price.decimal(), amount)) return false;
+    if (s.package) {
+      Decimal blocks, price;
+      try {
+        blocks = Decimal::Divide(part, s.package->decimal(), 0, RoundingMode::kCeiling);
+      } catch (const DecimalError&) {
+        return false;
+      }
+      if (!Decimal::TryMultiply(blocks, s.package_price, &price) || !Decimal::TryAdd(*amount, price, amount)) return false;
+    }
+    Decimal percent;
+    if (!s.percent.is_zero() && !(Decimal::TryMultiply(part, s.percent, &percent) && Decimal::TryAdd(*amount, percent, amount))) return false;
+    return Decimal::TryAdd(*amount, s.flat, amount);
+  };
+  if (table.graduated) {
+    for (const ir::TierSpec& s : table.tiers) {
+      if (q <= lower) break;
+      const Decimal upper = s.up_to && s.up_to->decimal() < q ? s.up_to->decimal() : q;
+      Decimal part, amount;
+      if (!Decimal::TrySubtract(upper, lower, &part) || !amount_for(s, part, &amount) || !Decimal::TryAdd(total, amount, &total)) return false;
+      parts.push_back({lower, upper, part, amount, s.price_text});
+      if (!s.up_to) break;
+      lower = s.up_to->decimal();
+    }
+    *out = total;
+    return true;
+  }
+  for (const ir::TierSpec& s : table.tiers) {
+    if (!s.up_to || q <= s.up_to->decimal()) {
+      Decimal amount;
+      if (!amount_for(s, q, &amount)) return false;
+      parts.push_back({lower, q, q, amount, s.price_text});
+      *out = amount;
+      return true;
+    }
+    lower = s.up_to->decimal();
+  }
+  return true;
 }
 
 bool CompareOp(Op op, int c) {
@@ -247,23 +346,85 @@ void Binary(const T* a, bool a_scalar, const T* b, bool b_scalar, std::size_t ro
   }
 }
 
+// The same for a Decimal operation that can fail (`f(x, y, &out)` false: the result is no
+// Decimal); false as soon as one row fails.
 template <typename F>
-void DecimalBinary(Reg& r, const Reg& a, const Reg& b, std::size_t rows, F f) {
-  r.own_d.resize(rows);
-  Binary(a.d, a.scalar, b.d, b.scalar, rows, r.own_d.data(), f);
-  r.d = r.own_d.data();
+bool TryBinary(const Decimal* a, bool a_scalar, const Decimal* b, bool b_scalar, std::size_t rows, Decimal* out, F f) {
+  if (!a_scalar && !b_scalar) {
+    for (std::size_t k = 0; k < rows; ++k) {
+      if (!f(a[k], b[k], &out[k])) return false;
+    }
+  } else if (b_scalar) {
+    for (std::size_t k = 0; k < rows; ++k) {
+      if (!f(a[k], b[0], &out[k])) return false;
+    }
+  } else {
+    for (std::size_t k = 0; k < rows; ++k) {
+      if (!f(a[0], b[k], &out[k])) return false;
+    }
+  }
+  return true;
 }
 
-template <typename F>
-void DecimalUnary(Reg& r, const Reg& a, std::size_t rows, F f) {
-  r.own_d.resize(rows);
-  for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = f(a.d[k]);
-  r.d = r.own_d.data();
+// r = a op b over decimal registers: `fast` on Decimals while every row's result is one, else
+// `exact` on Fractions for every row.
+template <typename Fast, typename Exact>
+void Arithmetic(Reg& r, const Reg& a, const Reg& b, std::size_t rows, Fast fast, Exact exact) {
+  if (a.q == nullptr && b.q == nullptr) {
+    r.own_d.resize(rows);
+    if (TryBinary(a.d, a.scalar, b.d, b.scalar, rows, r.own_d.data(), fast)) {
+      r.d = r.own_d.data();
+      return;
+    }
+  }
+  r.own_q.resize(rows);
+  for (std::size_t k = 0; k < rows; ++k) r.own_q[k] = exact(a.FractionAt(k), b.FractionAt(k));
+  r.q = r.own_q.data();
+}
+
+// r = f(a) row by row: `fast(x, &out)` on Decimals while it succeeds, else `exact` on exact values.
+template <typename Fast, typename Exact>
+void Unary(Reg& r, const Reg& a, std::size_t rows, Fast fast, Exact exact) {
+  if (a.q == nullptr) {
+    r.own_d.resize(rows);
+    std::size_t k = 0;
+    while (k < rows && fast(a.d[a.Index(k)], &r.own_d[k])) ++k;
+    if (k == rows) {
+      r.d = r.own_d.data();
+      return;
+    }
+  }
+  r.own_q.resize(rows);
+  for (std::size_t k = 0; k < rows; ++k) r.own_q[k] = exact(a.At(k)).exact();
+  r.q = r.own_q.data();
+}
+
+// Sets r to rows of exact values (Decimals when every one is, else Fractions).
+void SetExact(Reg& r, const std::vector<ExactNumber>& values) {
+  const bool decimals = std::all_of(values.begin(), values.end(), [](const ExactNumber& v) { return v.is_decimal(); });
+  if (decimals) {
+    r.own_d.resize(values.size());
+    for (std::size_t k = 0; k < values.size(); ++k) r.own_d[k] = values[k].decimal();
+    r.d = r.own_d.data();
+  } else {
+    r.own_q.resize(values.size());
+    for (std::size_t k = 0; k < values.size(); ++k) r.own_q[k] = values[k].exact();
+    r.q = r.own_q.data();
+  }
+}
+
+// Whether a tier table's numbers are all Decimals (then the Decimal path may try it first).
+bool DecimalTable(const ir::TierTable& table) {
+  return std::all_of(table.tiers.begin(), table.tiers.end(), [](const ir::TierSpec& s) {
+    return s.unit_price.is_decimal() && (!s.up_to || s.up_to->is_decimal()) && (!s.package || s.package->is_decimal());
+  });
 }
 
 // Runs `p` over `sel.count` rows of `inputs` (row j of every register is input row sel.Row(j));
-// fills the register file (the result is regs[p.result]).
-void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::vector<Reg>& regs) {
+// fills the register file (the result is regs[p.result]). `exact_inputs`, for line programs:
+// the inputs whose values are Fractions.
+void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::vector<Reg>& regs,
+         const ExactInputs* exact_inputs = nullptr) {
   const std::size_t n = sel.count;
   if (regs.size() < p.insts.size()) regs.resize(p.insts.size());
   for (std::size_t i = 0; i < p.insts.size(); ++i) {
@@ -271,6 +432,7 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
     Reg& r = regs[i];
     r.kind = in.type.kind;
     r.d = nullptr;
+    r.q = nullptr;
     r.b = nullptr;
     r.t = nullptr;
     r.ts = nullptr;
@@ -284,7 +446,13 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
     try {
       switch (in.op) {
         case Op::kInput: {
-          const Column& c = inputs[static_cast<std::size_t>(in.imm)];
+          const auto slot = static_cast<std::size_t>(in.imm);
+          const Column& c = inputs[slot];
+          if (exact_inputs != nullptr && !(*exact_inputs)[slot].empty()) {  // line programs run over all rows
+            r.kind = ValueKind::kDecimal;
+            r.q = (*exact_inputs)[slot].data();
+            break;
+          }
           // All rows: the register is the column. Selected rows: gather them.
           switch (c.type) {
             case ColumnType::kDecimal:
@@ -330,7 +498,10 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
           const ir::Constant& c = p.constants[static_cast<std::size_t>(in.imm)];
           r.scalar = true;
           r.kind = c.kind;
-          if (c.kind == ValueKind::kDecimal) r.d = &c.number;
+          if (c.kind == ValueKind::kDecimal) {
+            if (c.fraction) r.q = &*c.fraction;
+            else r.d = &c.number;
+          }
           if (c.kind == ValueKind::kBool) {
             r.own_b.assign(1, c.boolean ? 1 : 0);
             r.b = r.own_b.data();
@@ -341,18 +512,33 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
           }
           break;
         }
-        case Op::kAdd: DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return x + y; }); break;
-        case Op::kSub: DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return x - y; }); break;
-        case Op::kMul: DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return x * y; }); break;
-        case Op::kDiv:
-          DecimalBinary(r, *a, *b, rows, [&in](const Decimal& x, const Decimal& y) {
-            if (y.is_zero()) Throw(in, "division by zero");
-            Decimal q;
-            if (!Decimal::TryDivideExact(x, y, &q) || q.scale() > in.scale) q = Decimal::Divide(x, y, in.scale, in.mode);
-            return q;
-          });
+        case Op::kAdd:
+          Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TryAdd(x, y, o); },
+                     [](const Fraction& x, const Fraction& y) { return x + y; });
           break;
-        case Op::kNeg: DecimalUnary(r, *a, rows, [](const Decimal& x) { return -x; }); break;
+        case Op::kSub:
+          Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TrySubtract(x, y, o); },
+                     [](const Fraction& x, const Fraction& y) { return x - y; });
+          break;
+        case Op::kMul:
+          Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TryMultiply(x, y, o); },
+                     [](const Fraction& x, const Fraction& y) { return x * y; });
+          break;
+        case Op::kDiv:
+          Arithmetic(
+              r, *a, *b, rows,
+              [&in](const Decimal& x, const Decimal& y, Decimal* o) {
+                if (y.is_zero()) Throw(in, "division by zero");
+                return Decimal::TryDivideExact(x, y, o);
+              },
+              [&in](const Fraction& x, const Fraction& y) {
+                if (y.is_zero()) Throw(in, "division by zero");
+                return Fraction::Quotient(x, y);
+              });
+          break;
+        case Op::kNeg:
+          Unary(r, *a, rows, [](const Decimal& x, Decimal* o) { return *o = -x, true; }, [](const ExactNumber& x) { return -x; });
+          break;
         case Op::kEq: case Op::kNe: case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe: {
           r.kind = ValueKind::kBool;
           r.own_b.resize(rows);
@@ -360,8 +546,12 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
           const Op op = in.op;
           switch (a->kind) {
             case ValueKind::kDecimal:
-              Binary(a->d, a->scalar, b->d, b->scalar, rows, out,
-                     [op](const Decimal& x, const Decimal& y) -> std::uint8_t { return CompareOp(op, Decimal::Compare(x, y)); });
+              if (a->q == nullptr && b->q == nullptr) {
+                Binary(a->d, a->scalar, b->d, b->scalar, rows, out,
+                       [op](const Decimal& x, const Decimal& y) -> std::uint8_t { return CompareOp(op, Decimal::Compare(x, y)); });
+              } else {
+                for (std::size_t k = 0; k < rows; ++k) out[k] = CompareOp(op, ExactNumber::Compare(a->At(k), b->At(k)));
+              }
               break;
             case ValueKind::kText:
               if (op == Op::kEq || op == Op::kNe) {  // the usual filter: a field against a literal
@@ -406,30 +596,79 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
           r.b = r.own_b.data();
           break;
         case Op::kMin:
-          DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return Decimal::Compare(x, y) <= 0 ? x : y; });
+        case Op::kMax: {
+          const bool min = in.op == Op::kMin;
+          Arithmetic(
+              r, *a, *b, rows,
+              [min](const Decimal& x, const Decimal& y, Decimal* o) {
+                const int c = Decimal::Compare(x, y);
+                *o = (min ? c <= 0 : c >= 0) ? x : y;
+                return true;
+              },
+              [min](const Fraction& x, const Fraction& y) { return (min ? x <= y : x >= y) ? x : y; });
           break;
-        case Op::kMax:
-          DecimalBinary(r, *a, *b, rows, [](const Decimal& x, const Decimal& y) { return Decimal::Compare(x, y) >= 0 ? x : y; });
-          break;
+        }
         case Op::kCeilStep:
         case Op::kFloorStep:
         case Op::kPackages: {
+          // blocks = ceil (floor) of a ÷ b, exactly; the step or packages from there.
           const Op op = in.op;
-          DecimalBinary(r, *a, *b, rows, [&in, op](const Decimal& x, const Decimal& step) {
-            if (step.sign() <= 0) Throw(in, fmt::format("the step {} is not above zero", step.ToString()));
-            Decimal blocks = Decimal::Divide(x, step, 0, op == Op::kFloorStep ? RoundingMode::kFloor : RoundingMode::kCeiling);
-            return op == Op::kPackages ? blocks : blocks * step;
-          });
+          auto step_check = [&in](int sign, const std::string& step) {
+            if (sign <= 0) Throw(in, fmt::format("the step {} is not above zero", step));
+          };
+          Arithmetic(
+              r, *a, *b, rows,
+              [&, op](const Decimal& x, const Decimal& step, Decimal* o) {
+                step_check(step.sign(), step.ToString());
+                try {
+                  const Decimal blocks = Decimal::Divide(x, step, 0, op == Op::kFloorStep ? RoundingMode::kFloor : RoundingMode::kCeiling);
+                  if (op == Op::kPackages) {
+                    *o = blocks;
+                    return true;
+                  }
+                  return Decimal::TryMultiply(blocks, step, o);
+                } catch (const DecimalError&) {
+                  return false;  // more blocks than 38 digits hold: exactly, below
+                }
+              },
+              [&, op](const Fraction& x, const Fraction& step) {
+                step_check(step.sign(), step.ToString());
+                const Fraction q = Fraction::Quotient(x, step);
+                const Fraction blocks = op == Op::kFloorStep ? q.Floor() : q.Ceil();
+                return op == Op::kPackages ? blocks : blocks * step;
+              });
           break;
         }
-        case Op::kClampZero: DecimalUnary(r, *a, rows, [](const Decimal& x) { return x.sign() < 0 ? Decimal(0) : x; }); break;
-        case Op::kRound: DecimalUnary(r, *a, rows, [&in](const Decimal& x) { return x.Rescale(in.scale, in.mode); }); break;
+        case Op::kClampZero:
+          Unary(r, *a, rows, [](const Decimal& x, Decimal* o) { return *o = x.sign() < 0 ? Decimal(0) : x, true; },
+                [](const ExactNumber& x) { return x.sign() < 0 ? ExactNumber(0) : x; });
+          break;
+        case Op::kRound: {
+          // The one way a Fraction becomes a Decimal: rounded once, exactly.
+          r.own_d.resize(rows);
+          if (a->q == nullptr) {
+            for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = a->d[a->Index(k)].Rescale(in.scale, in.mode);
+          } else {
+            for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = a->q[a->Index(k)].Round(in.scale, in.mode);
+          }
+          r.d = r.own_d.data();
+          break;
+        }
         case Op::kTiers: {
           const ir::TierTable& table = p.tier_tables[static_cast<std::size_t>(in.imm)];
-          r.own_d.resize(rows);
           r.tiers.resize(rows);
-          for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = ApplyTiers(table, a->d[k], r.tiers[k]);
-          r.d = r.own_d.data();
+          if (a->q == nullptr && DecimalTable(table)) {
+            r.own_d.resize(rows);
+            std::size_t k = 0;
+            while (k < rows && TryApplyTiers(table, a->d[a->Index(k)], r.tiers[k], &r.own_d[k])) ++k;
+            if (k == rows) {
+              r.d = r.own_d.data();
+              break;
+            }
+          }
+          std::vector<ExactNumber> values(rows);
+          for (std::size_t k = 0; k < rows; ++k) values[k] = ApplyTiers(table, a->At(k), r.tiers[k]);
+          SetExact(r, values);
           break;
         }
         case Op::kMatch: {
@@ -441,9 +680,17 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
             if (table.patterns[arm].empty()) else_arm = std::min(else_arm, arm);
             for (const std::string& pattern : table.patterns[arm]) arm_of.emplace(pattern, arm);
           }
+          // Decimal arms any of which holds Fractions: the match holds Fractions.
+          bool exact = false;
+          if (r.kind == ValueKind::kDecimal) {
+            for (std::size_t arm = 0; arm < table.patterns.size(); ++arm) exact |= regs[static_cast<std::size_t>(in.args[arm + 1])].q != nullptr;
+          }
           r.scalar = false;
           switch (r.kind) {
-            case ValueKind::kDecimal: r.own_d.resize(n); break;
+            case ValueKind::kDecimal:
+              if (exact) r.own_q.resize(n);
+              else r.own_d.resize(n);
+              break;
             case ValueKind::kBool: r.own_b.resize(n); break;
             case ValueKind::kText: r.own_t.resize(n); break;
             case ValueKind::kTimestamp: r.own_ts.resize(n); break;
@@ -456,13 +703,17 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
             const Reg& v = regs[static_cast<std::size_t>(in.args[arm + 1])];
             const std::size_t x = v.Index(k);
             switch (r.kind) {
-              case ValueKind::kDecimal: r.own_d[k] = v.d[x]; break;
+              case ValueKind::kDecimal:
+                if (exact) r.own_q[k] = v.FractionAt(k);
+                else r.own_d[k] = v.d[x];
+                break;
               case ValueKind::kBool: r.own_b[k] = v.b[x]; break;
               case ValueKind::kText: r.own_t[k] = v.t[x]; break;
               case ValueKind::kTimestamp: r.own_ts[k] = v.ts[x]; break;
             }
           }
-          r.d = r.own_d.data();
+          if (r.kind == ValueKind::kDecimal && exact) r.q = r.own_q.data();
+          else r.d = r.own_d.data();
           r.b = r.own_b.data();
           r.t = r.own_t.data();
           r.ts = r.own_ts.data();
@@ -493,7 +744,10 @@ bool SameProgram(const ir::Program& x, const ir::Program& y) {
   for (std::size_t i = 0; i < x.constants.size(); ++i) {
     const ir::Constant& a = x.constants[i];
     const ir::Constant& b = y.constants[i];
-    if (a.kind != b.kind || !a.number.IdenticalTo(b.number) || a.text != b.text || a.boolean != b.boolean) return false;
+    if (a.kind != b.kind || !a.number.IdenticalTo(b.number) || a.fraction.has_value() != b.fraction.has_value() ||
+        (a.fraction && !(*a.fraction == *b.fraction)) || a.text != b.text || a.boolean != b.boolean) {
+      return false;
+    }
   }
   for (std::size_t i = 0; i < x.match_tables.size(); ++i) {
     if (x.match_tables[i].patterns != y.match_tables[i].patterns) return false;
@@ -523,12 +777,37 @@ struct MeterState {
   int value_field = -1;  // the value program is just this field of the event (read in place)
   std::vector<std::uint64_t> count;
   std::vector<Sum> sum;
+  Spill spill;                       // sum, average: what a slot's Sum could not hold
   std::vector<Decimal> value;        // min/max: the extreme; latest: the latest value
   std::vector<std::uint8_t> has;     // min/max/latest: a value was seen
   std::vector<std::int64_t> time;    // latest: its time
+  // min/max/latest: the slot's value when it is no Decimal (is_exact[slot]); any_exact once one is.
+  std::vector<Fraction> exact;
+  std::vector<std::uint8_t> is_exact;
+  bool any_exact = false;
   std::vector<std::set<std::string>> distinct;
   std::vector<std::vector<std::pair<std::int64_t, Decimal>>> samples;
+  std::vector<std::vector<std::pair<std::int64_t, Fraction>>> exact_samples;  // samples that are no Decimal
   std::vector<std::uint8_t> present;  // grouped: the slots this meter saw
+
+  // min/max/latest: the value held in `slot`.
+  ExactNumber Held(std::size_t slot) const {
+    return slot < is_exact.size() && is_exact[slot] ? ExactNumber::Keep(exact[slot]) : ExactNumber(value[slot]);
+  }
+  void Hold(std::size_t slot, const ExactNumber& v) {
+    if (v.is_decimal()) {
+      value[slot] = v.decimal();
+      if (slot < is_exact.size()) is_exact[slot] = 0;
+      return;
+    }
+    if (exact.size() <= slot) {
+      exact.resize(value.size());
+      is_exact.resize(value.size());
+    }
+    exact[slot] = v.exact();
+    is_exact[slot] = 1;
+    any_exact = true;
+  }
 
   void Resize(Aggregation aggregation, std::size_t n) {
     if (grouping >= 0 && present.size() < n) present.resize(n);
@@ -556,10 +835,12 @@ struct MeterState {
   }
 };
 
+// A priced event kept for `free first` (decided at Finish): `weight` identical events.
 struct EventCharge {
   std::int64_t time;
-  Decimal amount;
+  ExactNumber amount;
   Decimal free_value;
+  std::uint64_t weight = 1;
 };
 
 // A per-event charge's state, per slot (per customer when it is not grouped).
@@ -567,9 +848,31 @@ struct ChargeState {
   int grouping = -1;
   int filter = -1;
   std::vector<Sum> sum;
+  Spill spill;  // what a slot's Sum could not hold
   std::vector<std::uint8_t> present;
   std::vector<std::vector<EventCharge>> kept;  // `free first`: the events, decided at Finish
 };
+
+// A total order on exact values for ties: by value, then Decimals before Fractions, then by scale
+// (5.0 before 5.00), so that which of two equal values a meter keeps never depends on the order
+// of events.
+int CompareForTies(const ExactNumber& x, const ExactNumber& y) {
+  if (const int c = ExactNumber::Compare(x, y); c != 0) return c;
+  if (x.is_decimal() != y.is_decimal()) return x.is_decimal() ? 1 : -1;
+  if (!x.is_decimal()) return 0;
+  return (x.decimal().scale() > y.decimal().scale()) - (x.decimal().scale() < y.decimal().scale());
+}
+
+// `v` × `weight` (a repeated row), exactly.
+ExactNumber Weighted(const ExactNumber& v, std::uint64_t weight) {
+  if (weight == 1) return v;
+  return v * ExactNumber(Decimal::FromParts(static_cast<int128>(weight), 0));
+}
+
+// count += weight; more than 2^64 - 1 events (beyond any test's `x N` limit) is an overflow.
+void AddCount(std::uint64_t& count, std::uint64_t weight) {
+  if (__builtin_add_overflow(count, weight, &count)) throw DecimalError(DecimalErrorKind::kOverflow, "the count of events passes 2^64");
+}
 
 // ---- Explaining (RatingOptions::explain) -------------------------------------------------------
 // What `tariff explain` shows of a line: the steps of its computation, read from the registers of
@@ -580,12 +883,14 @@ struct ChargeState {
 struct EventTrace {
   struct Event {
     std::int64_t time;
-    Decimal amount, free_value, before;
+    ExactNumber amount, before;
+    Decimal free_value;
     std::vector<Decimal> fields;  // the event's decimal fields the charge reads, for the listing
+    std::uint64_t weight = 1;     // identical events the row stands for (a test's `x N`)
   };
   std::uint64_t events = 0;            // events the charge priced (its `where` selected)
-  Decimal before, after;               // their amounts before the per-event rounding, and after
-                                       // (Decimal, not Sum: Sum stays inlined in the hot loops)
+  ExactNumber before, after;           // their amounts before the per-event rounding, and after
+                                       // (not Sum: Sum stays inlined in the hot loops)
   std::vector<std::uint64_t> changed;  // per instruction of the amount program: events a limit changed
   // `free first`: every event (which are free is decided at Finish). Otherwise the first
   // kListedEvents in time order, for the listing (the list is cut back as it grows).
@@ -606,9 +911,9 @@ int CompareExactly(const Decimal& x, const Decimal& y) {
 // then everything else the listing shows.
 bool EventBefore(const EventTrace::Event& x, const EventTrace::Event& y) {
   if (x.time != y.time) return x.time < y.time;
-  for (auto [a, b] : {std::pair{&x.amount, &y.amount}, std::pair{&x.free_value, &y.free_value}, std::pair{&x.before, &y.before}}) {
-    if (const int c = CompareExactly(*a, *b); c != 0) return c < 0;
-  }
+  if (const int c = CompareForTies(x.amount, y.amount); c != 0) return c < 0;
+  if (const int c = CompareExactly(x.free_value, y.free_value); c != 0) return c < 0;
+  if (const int c = CompareForTies(x.before, y.before); c != 0) return c < 0;
   for (std::size_t i = 0; i < x.fields.size() && i < y.fields.size(); ++i) {
     if (const int c = CompareExactly(x.fields[i], y.fields[i]); c != 0) return c < 0;
   }
@@ -652,23 +957,66 @@ DerivationStep& AddStep(Derivation& d, std::string kind, std::string text, Span 
   return step;
 }
 
-void SetValue(DerivationStep& step, const Decimal& v, const std::string& unit) {
-  step.value = v;
+// An exact value with its unit: `12.5 GB`, or `1/3 (≈ 0.33333333333333333333) USD`.
+std::string Show(const ExactNumber& v, const std::string& unit) {
+  if (v.is_decimal()) return Show(v.decimal(), unit);
+  if (unit.empty()) return v.Describe();
+  if (unit == "fraction") return (v * ExactNumber(100)).Describe() + "%";
+  return v.Describe() + " " + unit;
+}
+
+// A step's value: as shown (a value with no finite decimal expansion to 20 decimals).
+void SetValue(DerivationStep& step, const ExactNumber& v, const std::string& unit) {
+  step.value = v.Shown();
   step.unit = unit;
 }
 
-void AddOperand(DerivationStep& step, std::string name, const Decimal& v, const std::string& unit) {
+// An operand for programs: a decimal as text, or a fraction as `n/d`.
+void AddOperand(DerivationStep& step, std::string name, const ExactNumber& v, const std::string& unit) {
   step.operands.push_back({std::move(name), v.ToString(), unit});
 }
 
-void AddRounding(DerivationStep& step, const Decimal& before, RoundingMode mode, int scale) {
-  step.before = before;
+void AddRounding(DerivationStep& step, const ExactNumber& before, RoundingMode mode, int scale) {
+  step.before = before.Shown();
   step.mode = std::string(RoundingModeName(mode));
   step.scale = scale;
 }
 
+// A term of a line's amount while it is computed: exact, and whether it is a rounding's
+// difference (FinalizeTerms needs to know).
+struct ExactTerm {
+  std::string label;
+  ExactNumber amount;
+  bool rounding = false;
+};
+
+// The terms of a line whose amount is `amount`, as Decimals that add up to it exactly. Each term
+// is shown as computed; when one has no finite decimal expansion (1/3) it is shown to 20 decimals,
+// and the (last) rounding term is then the amount minus the other terms as shown — the rounded
+// value minus the value it rounded, both as the reader sees them. Without a rounding term, a term
+// for the difference the 20 decimals make is added.
+void FinalizeTerms(const std::vector<ExactTerm>& terms, const Decimal& amount, std::vector<DerivationTerm>& out) {
+  const bool decimals = std::all_of(terms.begin(), terms.end(), [](const ExactTerm& t) { return t.amount.is_decimal(); });
+  std::size_t first = out.size();
+  for (const ExactTerm& t : terms) out.push_back({t.label, t.amount.Shown()});
+  if (decimals) return;
+  std::size_t rounding = out.size();
+  for (std::size_t i = 0; i < terms.size(); ++i) {
+    if (terms[i].rounding) rounding = first + i;
+  }
+  Decimal others;
+  for (std::size_t i = first; i < out.size(); ++i) {
+    if (i != rounding) others = others + out[i].amount;
+  }
+  if (rounding < out.size()) {
+    out[rounding].amount = amount - others;
+  } else if (amount != others) {
+    out.push_back({fmt::format("values with no finite decimal expansion, shown to {} decimals", ExactNumber::kShownDecimals), amount - others});
+  }
+}
+
 // A rounding of money `before` to `after` by `mode` and `scale`, the rule declared at `source`.
-DerivationStep& AddRoundStep(Derivation& d, const Decimal& before, const Decimal& after, RoundingMode mode, int scale, Span source,
+DerivationStep& AddRoundStep(Derivation& d, const ExactNumber& before, const Decimal& after, RoundingMode mode, int scale, Span source,
                              const std::string& currency) {
   DerivationStep& step =
       AddStep(d, "round", fmt::format("{} rounded {} = {}", Show(before, currency), RuleText(mode, scale), Show(after, currency)), source);
@@ -775,6 +1123,9 @@ struct Engine::State {
   std::vector<std::uint32_t> slot_list;
   // Finish: customers in invoice order, and each customer's place in it.
   std::vector<std::uint32_t> customer_order, customer_rank;
+  // Finish: per invoice (rank), the lines whose exact amount is no Decimal (possible only when
+  // the plan rounds per invoice): (line index, exact amount − shown amount).
+  std::unordered_map<std::uint32_t, std::vector<std::pair<std::size_t, Fraction>>> residues;
   // Explaining (only with options.explain): the traced customer's id once it is seen (-1 before,
   // and when every customer is traced), the events each meter matched per slot, and the traced
   // lines of per-event charges per slot.
@@ -961,7 +1312,7 @@ struct Engine::State {
       ms.Resize(meter.aggregation, slots);
       try {
         Accumulate(meter, ms, batch, sel, slot_of, time_column);
-        if (options.explain) TraceMeter(m, sel, slot_of, slots);
+        if (options.explain) TraceMeter(m, sel, slot_of, slots, batch);
       } catch (const DecimalError& e) {
         throw RatingError(fmt::format("meter `{}`: {}", meter.meter, e.what()), meter.source);
       }
@@ -986,23 +1337,33 @@ struct Engine::State {
       const bool keep = charge.free_events || charge.free_amount;
       if (keep && cs.kept.size() < slots) cs.kept.resize(slots);
       if (!keep && cs.sum.size() < slots) cs.sum.resize(slots);
-      for (std::size_t j = 0; j < sel.count; ++j) {
-        const std::uint32_t row = sel.Row(j);
-        const std::uint32_t slot = slot_of[row];
-        const Decimal& v = amount.d[amount.Index(j)];
-        if (!keep && j + 16 < sel.count) __builtin_prefetch(&cs.sum[slot_of[sel.Row(j + 16)]]);  // as in Accumulate
-        cs.present[slot] = 1;
-        if (keep) {
-          Decimal free_value = charge.free_amount_field >= 0
-                                   ? batch.columns[static_cast<std::size_t>(charge.free_amount_field)].decimals[row]
-                                   : Decimal();
-          cs.kept[slot].push_back({time_column.times[row], v, free_value});
-        } else {
-          try {
-            cs.sum[slot].Add(v);
-          } catch (const DecimalError& e) {
-            throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
+      const std::uint64_t* weights = batch.weights.empty() ? nullptr : batch.weights.data();
+      if (keep || weights != nullptr || amount.q != nullptr) {
+        // `free first` keeps the events; weighted rows and amounts that are Fractions are added
+        // exactly. (The usual case is the loop below.)
+        for (std::size_t j = 0; j < sel.count; ++j) {
+          const std::uint32_t row = sel.Row(j);
+          const std::uint32_t slot = slot_of[row];
+          const std::uint64_t weight = weights != nullptr ? weights[row] : 1;
+          cs.present[slot] = 1;
+          if (keep) {
+            Decimal free_value = charge.free_amount_field >= 0
+                                     ? batch.columns[static_cast<std::size_t>(charge.free_amount_field)].decimals[row]
+                                     : Decimal();
+            cs.kept[slot].push_back({time_column.times[row], amount.At(j), free_value, weight});
+            continue;
           }
+          const ExactNumber add = Weighted(amount.At(j), weight);
+          if (!add.is_decimal() || !cs.sum[slot].Add(add.decimal())) cs.spill.Add(slot, add.exact());
+        }
+      } else {
+        for (std::size_t j = 0; j < sel.count; ++j) {
+          const std::uint32_t row = sel.Row(j);
+          const std::uint32_t slot = slot_of[row];
+          const Decimal& v = amount.d[amount.Index(j)];
+          if (j + 16 < sel.count) __builtin_prefetch(&cs.sum[slot_of[sel.Row(j + 16)]]);  // as in Accumulate
+          cs.present[slot] = 1;
+          if (!cs.sum[slot].Add(v)) cs.spill.Add(slot, v);
         }
       }
       if (options.explain) TraceEvents(c, sel, slot_of, slots, batch, time_column);
@@ -1021,12 +1382,12 @@ struct Engine::State {
   }
 
   // Counts the traced rows meter `m` selected, per slot.
-  void TraceMeter(std::size_t m, const Selection& sel, const std::uint32_t* slot_of, std::size_t slots) {
+  void TraceMeter(std::size_t m, const Selection& sel, const std::uint32_t* slot_of, std::size_t slots, const Batch& batch) {
     std::vector<std::uint64_t>& events = meter_events[m];
     if (events.size() < slots) events.resize(slots);
     for (std::size_t j = 0; j < sel.count; ++j) {
       const std::uint32_t row = sel.Row(j);
-      if (Traced(row_customer[row])) ++events[slot_of[row]];
+      if (Traced(row_customer[row])) events[slot_of[row]] += batch.weights.empty() ? 1 : batch.weights[row];
     }
   }
 
@@ -1047,18 +1408,20 @@ struct Engine::State {
       const std::uint32_t row = sel.Row(j);
       if (!Traced(row_customer[row])) continue;
       EventTrace& t = traces[slot_of[row]];
-      ++t.events;
-      const Decimal& v = amount.d[amount.Index(j)];
-      const Decimal& b = before.d[before.Index(j)];
+      const std::uint64_t weight = batch.weights.empty() ? 1 : batch.weights[row];
+      t.events += weight;
+      const ExactNumber v = amount.At(j);
+      const ExactNumber b = before.At(j);
       EventTrace::Event& e = t.kept.emplace_back();
       e.time = time_column.times[row];
       e.amount = v;
       e.before = b;
+      e.weight = weight;
       if (charge.free_amount_field >= 0) e.free_value = batch.columns[static_cast<std::size_t>(charge.free_amount_field)].decimals[row];
       for (int f : charge_fields[c]) e.fields.push_back(batch.columns[static_cast<std::size_t>(f)].decimals[row]);
       if (!keep) {
-        t.before = t.before + b;
-        t.after = t.after + v;
+        t.before = t.before + Weighted(b, weight);
+        t.after = t.after + Weighted(v, weight);
         if (t.kept.size() >= 2 * kListedEvents) {  // keep the first kListedEvents only
           std::sort(t.kept.begin(), t.kept.end(), EventBefore);
           t.kept.resize(kListedEvents);
@@ -1071,13 +1434,14 @@ struct Engine::State {
         const std::int32_t bound = in.op == Op::kMin || in.op == Op::kMax ? ConstOperand(p, in) : -1;
         const Reg& x = regs[static_cast<std::size_t>(bound == in.a ? in.b : in.a)];
         const Reg& r = regs[i];
-        if (x.d[x.Index(j)] != r.d[r.Index(j)]) ++t.changed[i];
+        if (ExactNumber::Compare(x.At(j), r.At(j)) != 0) t.changed[i] += weight;
       }
     }
   }
 
   // Folds the selected rows into the meter's slots: one loop per aggregation, so that the
-  // switch is outside the loop over rows.
+  // switch is outside the loop over rows. Rows of weight 1 whose values are Decimals take the fast
+  // loops; weighted rows (a test's `usage … x N`) and values that are Fractions take one exact loop.
   void Accumulate(const ir::MeterInstance& meter, MeterState& ms, const Batch& batch, const Selection& sel,
                   const std::uint32_t* slot_of, const Column& time_column) {
     const std::size_t count = sel.count;
@@ -1091,10 +1455,15 @@ struct Engine::State {
     auto ahead = [&](const auto& state, std::size_t j) {
       if (j + kAhead < count) __builtin_prefetch(&state[slots[j + kAhead]]);
     };
+    const std::uint64_t* weights = batch.weights.empty() ? nullptr : batch.weights.data();
     if (ms.grouping >= 0) {
       for (std::size_t j = 0; j < count; ++j) ms.present[slots[j]] = 1;
     }
     if (meter.aggregation == Aggregation::kCount) {
+      if (weights != nullptr) {
+        for (std::size_t j = 0; j < count; ++j) AddCount(ms.count[slots[j]], weights[sel.Row(j)]);
+        return;
+      }
       for (std::size_t j = 0; j < count; ++j) {
         ahead(ms.count, j);
         ++ms.count[slots[j]];
@@ -1116,14 +1485,45 @@ struct Engine::State {
       values = reg->d;
       scalar = reg->scalar;
     }
-    auto value = [&](std::size_t j) -> const Decimal& { return values[scalar ? 0 : by_row ? sel.Row(j) : j]; };
+    if (meter.aggregation == Aggregation::kCountDistinct) {
+      // A repeated row adds no new value: weights do not matter. Numbers by value (1.0 = 1).
+      for (std::size_t j = 0; j < count; ++j) {
+        std::string key_text;
+        if (reg == nullptr) {
+          key_text = values[sel.Row(j)].Normalized().ToString();
+        } else {
+          const std::size_t x = reg->Index(j);
+          switch (reg->kind) {
+            case ValueKind::kDecimal:
+              if (reg->q == nullptr) {
+                key_text = reg->d[x].Normalized().ToString();
+              } else {
+                std::optional<Decimal> d = reg->q[x].ToDecimal();
+                key_text = d ? d->Normalized().ToString() : reg->q[x].ToString();
+              }
+              break;
+            case ValueKind::kText: key_text = std::string(reg->t[x]); break;
+            case ValueKind::kBool: key_text = reg->b[x] ? "true" : "false"; break;
+            case ValueKind::kTimestamp: key_text = std::to_string(reg->ts[x]); break;
+          }
+        }
+        ms.distinct[slots[j]].insert(std::move(key_text));
+      }
+      return;
+    }
     const std::int64_t* times = time_column.times.data();
+    if (weights != nullptr || (reg != nullptr && reg->q != nullptr) || ms.any_exact) {
+      AccumulateExact(meter, ms, sel, slots, weights, reg, values, by_row, times);
+      return;
+    }
+    auto value = [&](std::size_t j) -> const Decimal& { return values[scalar ? 0 : by_row ? sel.Row(j) : j]; };
     switch (meter.aggregation) {
-      case Aggregation::kCount: break;
+      case Aggregation::kCount:
+      case Aggregation::kCountDistinct: break;
       case Aggregation::kSum:
         for (std::size_t j = 0; j < count; ++j) {
           ahead(ms.sum, j);
-          ms.sum[slots[j]].Add(value(j));
+          if (!ms.sum[slots[j]].Add(value(j))) ms.spill.Add(slots[j], value(j));
         }
         break;
       case Aggregation::kAverage:
@@ -1131,7 +1531,7 @@ struct Engine::State {
           ahead(ms.sum, j);
           ahead(ms.count, j);
           ++ms.count[slots[j]];
-          ms.sum[slots[j]].Add(value(j));
+          if (!ms.sum[slots[j]].Add(value(j))) ms.spill.Add(slots[j], value(j));
         }
         break;
       case Aggregation::kMin:
@@ -1171,73 +1571,117 @@ struct Engine::State {
       case Aggregation::kIntegral:
         for (std::size_t j = 0; j < count; ++j) ms.samples[slots[j]].emplace_back(times[sel.Row(j)], value(j));
         break;
-      case Aggregation::kCountDistinct:
-        for (std::size_t j = 0; j < count; ++j) {
-          std::string key_text;
-          if (reg == nullptr) {
-            key_text = value(j).Normalized().ToString();
-          } else {
-            const std::size_t x = reg->Index(j);
-            switch (reg->kind) {
-              case ValueKind::kDecimal: key_text = reg->d[x].Normalized().ToString(); break;
-              case ValueKind::kText: key_text = std::string(reg->t[x]); break;
-              case ValueKind::kBool: key_text = reg->b[x] ? "true" : "false"; break;
-              case ValueKind::kTimestamp: key_text = std::to_string(reg->ts[x]); break;
-            }
-          }
-          ms.distinct[slots[j]].insert(std::move(key_text));
+    }
+  }
+
+  // The exact form of Accumulate, for weighted rows and values that are Fractions: the same rules
+  // on ExactNumbers. A row of weight w counts w times in counts, sums and averages; it is one
+  // value for extremes, `latest` and time-weighted meters (w identical samples at one instant).
+  void AccumulateExact(const ir::MeterInstance& meter, MeterState& ms, const Selection& sel, const std::uint32_t* slots,
+                       const std::uint64_t* weights, const Reg* reg, const Decimal* values, bool by_row, const std::int64_t* times) {
+    auto value = [&](std::size_t j) -> ExactNumber {
+      if (reg != nullptr) return reg->At(j);
+      return values[by_row ? sel.Row(j) : j];
+    };
+    auto weight = [&](std::size_t j) -> std::uint64_t { return weights != nullptr ? weights[sel.Row(j)] : 1; };
+    for (std::size_t j = 0; j < sel.count; ++j) {
+      const std::uint32_t slot = slots[j];
+      const ExactNumber v = value(j);
+      switch (meter.aggregation) {
+        case Aggregation::kCount:
+        case Aggregation::kCountDistinct: break;
+        case Aggregation::kAverage: AddCount(ms.count[slot], weight(j)); [[fallthrough]];
+        case Aggregation::kSum: {
+          const ExactNumber add = Weighted(v, weight(j));
+          if (!add.is_decimal() || !ms.sum[slot].Add(add.decimal())) ms.spill.Add(slot, add.exact());
+          break;
         }
-        break;
+        case Aggregation::kMin:
+        case Aggregation::kMax: {
+          // The extreme; equal values tie-break as in Accumulate (the larger scale wins).
+          bool take = !ms.has[slot];
+          if (!take) {
+            const ExactNumber held = ms.Held(slot);
+            const int by_value = ExactNumber::Compare(v, held);
+            take = (meter.aggregation == Aggregation::kMax ? by_value > 0 : by_value < 0) ||
+                   (by_value == 0 && CompareForTies(v, held) > 0);
+          }
+          if (take) ms.Hold(slot, v);
+          ms.has[slot] = 1;
+          break;
+        }
+        case Aggregation::kLatest: {
+          const std::int64_t t = times[sel.Row(j)];
+          if (!ms.has[slot] || t > ms.time[slot] || (t == ms.time[slot] && CompareForTies(v, ms.Held(slot)) > 0)) {
+            ms.Hold(slot, v);
+            ms.time[slot] = t;
+          }
+          ms.has[slot] = 1;
+          break;
+        }
+        case Aggregation::kTimeWeightedAverage:
+        case Aggregation::kIntegral:
+          if (v.is_decimal()) {
+            ms.samples[slot].emplace_back(times[sel.Row(j)], v.decimal());
+          } else {
+            if (ms.exact_samples.size() < ms.samples.size()) ms.exact_samples.resize(ms.samples.size());
+            ms.exact_samples[slot].emplace_back(times[sel.Row(j)], v.exact());
+          }
+          break;
+      }
     }
   }
 
   // A meter's value in `slot` of `customer` (a slot the meter never filled reads as its empty
-  // state).
-  Decimal MeterValue(std::size_t m, std::size_t slot, std::uint32_t customer) const {
+  // state), exactly: an average of 1, 1 and 2 is 4/3.
+  ExactNumber MeterValue(std::size_t m, std::size_t slot, std::uint32_t customer) const {
     const ir::MeterInstance& meter = fn.meters[m];
     const MeterState& ms = meters[m];
     switch (meter.aggregation) {
       case Aggregation::kCount:
-        return slot < ms.count.size() ? Decimal(static_cast<std::int64_t>(ms.count[slot])) : Decimal();
+        return slot < ms.count.size() ? Decimal::FromParts(static_cast<int128>(ms.count[slot]), 0) : Decimal();
       case Aggregation::kCountDistinct:
         return slot < ms.distinct.size() ? Decimal(static_cast<std::int64_t>(ms.distinct[slot].size())) : Decimal();
-      case Aggregation::kSum: return slot < ms.sum.size() ? ms.sum[slot].value() : Decimal();
+      case Aggregation::kSum: return slot < ms.sum.size() ? ms.spill.Total(slot, ms.sum[slot].value()) : ExactNumber();
       case Aggregation::kMin:
       case Aggregation::kMax:
-      case Aggregation::kLatest: return slot < ms.has.size() && ms.has[slot] ? ms.value[slot] : Decimal();
+      case Aggregation::kLatest: return slot < ms.has.size() && ms.has[slot] ? ms.Held(slot) : ExactNumber();
       case Aggregation::kAverage: {
         if (slot >= ms.count.size() || ms.count[slot] == 0) return Decimal();
-        Decimal q;
-        Decimal count(static_cast<std::int64_t>(ms.count[slot]));
-        const Decimal sum = ms.sum[slot].value();
-        if (Decimal::TryDivideExact(sum, count, &q) && q.scale() <= 20) return q;
-        return Decimal::Divide(sum, count, 20, RoundingMode::kHalfEven);
+        const ExactNumber sum = ms.spill.Total(slot, ms.sum[slot].value());
+        return ExactNumber::Quotient(sum, Decimal::FromParts(static_cast<int128>(ms.count[slot]), 0));
       }
       case Aggregation::kTimeWeightedAverage:
       case Aggregation::kIntegral: {
-        if (slot >= ms.samples.size() || ms.samples[slot].empty()) return Decimal();
-        auto samples = ms.samples[slot];
+        std::vector<std::pair<std::int64_t, ExactNumber>> samples;
+        if (slot < ms.samples.size()) {
+          for (const auto& [t, v] : ms.samples[slot]) samples.emplace_back(t, v);
+        }
+        if (slot < ms.exact_samples.size()) {
+          for (const auto& [t, v] : ms.exact_samples[slot]) samples.emplace_back(t, ExactNumber::Keep(v));
+        }
+        if (samples.empty()) return Decimal();
         std::sort(samples.begin(), samples.end(), [](const auto& x, const auto& y) {
-          return x.first != y.first ? x.first < y.first : x.second < y.second;
+          return x.first != y.first ? x.first < y.first : CompareForTies(x.second, y.second) < 0;
         });
         // The last sample holds until the customer's part of the period ends (a subscription
         // ending, a version change), else the period's end, else the last sample.
         auto part = active.find(customer);
         std::optional<std::int64_t> hold = part != active.end() && part->second.end_micros ? part->second.end_micros : options.period_end_micros;
         std::int64_t end = hold.value_or(samples.back().first);
-        Decimal integral;  // value × microseconds
+        ExactNumber integral;  // value × microseconds
         for (std::size_t i = 0; i < samples.size(); ++i) {
           std::int64_t until = i + 1 < samples.size() ? samples[i + 1].first : std::max(end, samples[i].first);
-          integral = integral + samples[i].second * Decimal(until - samples[i].first);
+          integral = integral + samples[i].second * ExactNumber(until - samples[i].first);
         }
         if (meter.aggregation == Aggregation::kIntegral) {
-          return Decimal::Divide(integral, Decimal(1'000'000), std::max(integral.scale(), 6), RoundingMode::kHalfEven).Normalized();
+          // value × seconds: a Decimal with up to 6 more decimals (a microsecond is 10^-6 s).
+          const ExactNumber v = ExactNumber::Quotient(integral, Decimal(1'000'000));
+          return v.is_decimal() ? ExactNumber(v.decimal().Normalized()) : v;
         }
         std::int64_t span = std::max(end, samples.back().first) - samples.front().first;
         if (span == 0) return samples.back().second;
-        Decimal q;
-        if (Decimal::TryDivideExact(integral, Decimal(span), &q) && q.scale() <= 20) return q;
-        return Decimal::Divide(integral, Decimal(span), 20, RoundingMode::kHalfEven);
+        return ExactNumber::Quotient(integral, ExactNumber(span));
       }
     }
     return Decimal();
@@ -1390,30 +1834,78 @@ struct Engine::State {
     }
     for (std::size_t rank = 0; rank < invoices.size(); ++rank) {
       Invoice& inv = invoices[rank];
+      const auto r32 = static_cast<std::uint32_t>(rank);
       for (const ir::Adjustment& a : fn.adjustments) {
         try {
-          Adjust(a, inv, customer_order[rank]);
+          Adjust(a, inv, r32, customer_order[rank]);
         } catch (const DecimalError& e) {
           throw RatingError(fmt::format("{}: {}", a.name, e.what()), a.source);
         }
       }
-      Decimal total;
-      for (const InvoiceLine& l : inv.lines) total = total + l.amount;
-      if (fn.rounding.point == ir::RoundingRule::Point::kInvoice) {
-        Decimal rounded = total.Rescale(fn.rounding.scale, fn.rounding.mode);
-        if (!rounded.IdenticalTo(total) && rounded != total) {
-          InvoiceLine r;
-          r.kind = LineKind::kRounding;
-          r.name = fmt::format("Rounding ({} to {} decimals)", RoundingModeName(fn.rounding.mode), fn.rounding.scale);
-          r.amount = rounded - total;
-          if (options.explain && Traced(customer_order[rank])) r.derivation = ExplainInvoiceRounding(total, rounded);
-          inv.lines.push_back(std::move(r));
+      try {
+        Decimal shown;  // the lines as they are shown
+        for (const InvoiceLine& l : inv.lines) shown = shown + l.amount;
+        const ExactNumber total = ExactTotal(inv, r32, {});
+        if (fn.rounding.point == ir::RoundingRule::Point::kInvoice) {
+          // The exact total rounded once; the Rounding line makes the shown lines add up to it.
+          Decimal rounded = total.Round(fn.rounding.scale, fn.rounding.mode);
+          if (!rounded.IdenticalTo(shown) && rounded != shown) {
+            InvoiceLine r;
+            r.kind = LineKind::kRounding;
+            r.name = fmt::format("Rounding ({} to {} decimals)", RoundingModeName(fn.rounding.mode), fn.rounding.scale);
+            r.amount = rounded - shown;
+            if (options.explain && Traced(customer_order[rank])) r.derivation = ExplainInvoiceRounding(total, shown, rounded);
+            inv.lines.push_back(std::move(r));
+          }
+          inv.total = rounded;
+        } else {
+          inv.total = shown;  // every line is a Decimal here: nothing was left exact
         }
-        total = rounded;
+      } catch (const DecimalError& e) {
+        throw RatingError(fmt::format("the invoice's total: {}", e.what()), fn.rounding.source);
       }
-      inv.total = total;
     }
     return invoices;
+  }
+
+  // Appends `line` with the amount `exact` to the invoice of rank `rank`: shown as it is when it is
+  // a Decimal, else shown (ExactNumber::Shown) with the difference kept as the line's residue, so
+  // that totals and adjustments use the exact value.
+  void PushLine(Invoice& inv, std::uint32_t rank, InvoiceLine line, const ExactNumber& exact) {
+    line.amount = exact.Shown(fn.rounding.scale);
+    if (!exact.is_decimal()) {
+      const Fraction residue = exact.exact() - Fraction(line.amount);
+      if (!residue.is_zero()) residues[rank].emplace_back(inv.lines.size(), residue);
+    }
+    inv.lines.push_back(std::move(line));
+  }
+
+  // The residue of line `index` of invoice `rank` (zero for nearly every line).
+  Fraction Residue(std::uint32_t rank, std::size_t index) const {
+    auto it = residues.find(rank);
+    if (it == residues.end()) return Fraction();
+    for (const auto& [i, r] : it->second) {
+      if (i == index) return r;
+    }
+    return Fraction();
+  }
+
+  // The exact sum of the invoice's lines (of the charges named; all when none are).
+  ExactNumber ExactTotal(const Invoice& inv, std::uint32_t rank, const std::vector<std::string>& charges_named) const {
+    Decimal sum;
+    for (const InvoiceLine& l : inv.lines) {
+      if (charges_named.empty() || std::find(charges_named.begin(), charges_named.end(), l.name) != charges_named.end()) {
+        sum = sum + l.amount;
+      }
+    }
+    auto it = residues.find(rank);
+    if (it == residues.end()) return sum;
+    Fraction exact = sum;
+    for (const auto& [i, r] : it->second) {
+      const std::string& name = inv.lines[i].name;
+      if (charges_named.empty() || std::find(charges_named.begin(), charges_named.end(), name) != charges_named.end()) exact += r;
+    }
+    return ExactNumber::Of(exact);
   }
 
   // The grouping a charge's lines are keyed by, or null when it is not grouped.
@@ -1469,14 +1961,34 @@ struct Engine::State {
     const Grouping* g = GroupingOf(c);
     if (keys.empty()) return;
     Inputs inputs(charge.line_inputs.size());
+    ExactInputs exact_inputs(charge.line_inputs.size());
     for (std::size_t s = 0; s < charge.line_inputs.size(); ++s) {
       const auto& in = charge.line_inputs[s];
       Column& col = inputs[s];
       if (in.kind == ir::Charge::LineInput::Kind::kMeter) {
+        // Meter values as they are shown (a line's quantity); when one is no Decimal (an average
+        // of thirds), the program reads the exact values of every line.
         col.type = ColumnType::kDecimal;
         auto m = static_cast<std::size_t>(in.meter_instance);
         col.decimals.reserve(keys.size());
-        for (const LineKey& k : keys) col.decimals.push_back(MeterValue(m, k.slot, customer_order[k.rank]));
+        std::vector<ExactNumber> exact;
+        for (std::size_t k = 0; k < keys.size(); ++k) {
+          ExactNumber v = MeterValue(m, keys[k].slot, customer_order[keys[k].rank]);
+          if (!v.is_decimal() && exact.empty()) {
+            exact.reserve(keys.size());
+            for (std::size_t i = 0; i < k; ++i) exact.emplace_back(col.decimals[i]);
+          }
+          try {
+            col.decimals.push_back(v.Shown());
+          } catch (const DecimalError& e) {
+            throw RatingError(fmt::format("meter `{}`: {}", fn.meters[m].meter, e.what()), fn.meters[m].source);
+          }
+          if (!exact.empty()) exact.push_back(std::move(v));
+        }
+        if (!exact.empty()) {
+          exact_inputs[s].reserve(exact.size());
+          for (const ExactNumber& v : exact) exact_inputs[s].push_back(v.exact());
+        }
       } else if (in.kind == ir::Charge::LineInput::Kind::kGroupValue) {
         const auto gi = static_cast<std::size_t>(in.group_index);
         const ir::Event& event = fn.events[static_cast<std::size_t>(g->event)];
@@ -1516,7 +2028,7 @@ struct Engine::State {
     }
     Selection all;
     all.count = keys.size();
-    Run(charge.line, inputs, all, regs);
+    Run(charge.line, inputs, all, regs, &exact_inputs);
     const Reg& amount = regs[static_cast<std::size_t>(charge.line.result)];
     // The tiers crossed, if the program applied a tier table.
     Reg* tiers = nullptr;
@@ -1533,18 +2045,22 @@ struct Engine::State {
         line.quantity = inputs[static_cast<std::size_t>(charge.quantity_input)].decimals[k];
         line.unit = charge.quantity_unit;
       }
-      if (options.explain && Traced(customer_order[keys[k].rank])) line.derivation = ExplainAggregate(c, inputs, keys[k].slot, k);
+      if (options.explain && Traced(customer_order[keys[k].rank])) line.derivation = ExplainAggregate(c, inputs, exact_inputs, keys[k].slot, k);
       if (tiers != nullptr) {
         // Each row's tiers go to one line; a scalar's are shared, so copied.
         if (tiers->scalar) line.tiers = tiers->tiers[0];
         else line.tiers = std::move(tiers->tiers[k]);
       }
-      line.amount = amount.d[amount.Index(k)];
       if (const SubscriptionPart* part = PartOf(keys[k])) {
         line.from = part->from;
         line.to = part->to;
       }
-      invoices[keys[k].rank].lines.push_back(std::move(line));
+      if (amount.q == nullptr) {
+        line.amount = amount.d[amount.Index(k)];
+        invoices[keys[k].rank].lines.push_back(std::move(line));
+      } else {
+        PushLine(invoices[keys[k].rank], keys[k].rank, std::move(line), amount.At(k));
+      }
     }
   }
 
@@ -1572,33 +2088,86 @@ struct Engine::State {
         invoices[key.rank].lines.push_back(std::move(line));
         continue;
       }
-      Decimal sum = slot < cs.sum.size() ? cs.sum[slot].value() : Decimal();
+      ExactNumber sum = slot < cs.sum.size() ? cs.spill.Total(slot, cs.sum[slot].value()) : ExactNumber();
       // Rounded per event, a line whose events were all free is still a zero at the rule's
       // scale (0.00, not 0), like any other line of the charge.
-      if (charge.rounding.point == ir::RoundingRule::Point::kEvent) sum = sum.Rescale(std::max(sum.scale(), charge.rounding.scale), RoundingMode::kHalfEven);
+      if (charge.rounding.point == ir::RoundingRule::Point::kEvent && sum.is_decimal()) {
+        sum = sum.decimal().Rescale(std::max(sum.decimal().scale(), charge.rounding.scale), RoundingMode::kHalfEven);
+      }
       if (slot < cs.kept.size()) {
         auto& kept = cs.kept[slot];
-        // `free first N events or M`: events in time order (ties by amount, then the free
-        // value, so that input order never matters); an event is free while both limits hold.
-        std::sort(kept.begin(), kept.end(), [](const EventCharge& x, const EventCharge& y) {
-          if (x.time != y.time) return x.time < y.time;
-          if (x.amount != y.amount) return x.amount < y.amount;
-          return x.free_value < y.free_value;
-        });
-        Decimal cumulative;
-        for (std::size_t i = 0; i < kept.size(); ++i) {
-          cumulative = cumulative + kept[i].free_value;
-          bool free = (!charge.free_events || Decimal(static_cast<std::int64_t>(i)) < *charge.free_events) &&
-                      (!charge.free_amount || cumulative <= *charge.free_amount);
-          if (!free) sum = sum + kept[i].amount;
+        SortKept(kept);
+        FreeFirst free(charge);
+        for (const EventCharge& e : kept) {
+          const std::uint64_t charged = e.weight - free.Next(e.free_value, e.weight);
+          if (charged > 0) sum = sum + Weighted(e.amount, charged);
         }
       }
-      if (charge.rounding.point == ir::RoundingRule::Point::kLine) sum = sum.Rescale(charge.rounding.scale, charge.rounding.mode);
       if (g != nullptr) line.group = GroupValues(*g, key.combo);
-      line.amount = sum;
-      invoices[key.rank].lines.push_back(std::move(line));
+      if (charge.rounding.point == ir::RoundingRule::Point::kLine) {
+        line.amount = sum.Round(charge.rounding.scale, charge.rounding.mode);
+        invoices[key.rank].lines.push_back(std::move(line));
+      } else {
+        PushLine(invoices[key.rank], key.rank, std::move(line), sum);
+      }
     }
   }
+
+  // `free first N events or M`: events in time order (ties by amount, then the free value, so
+  // that input order never matters).
+  static void SortKept(std::vector<EventCharge>& kept) {
+    std::sort(kept.begin(), kept.end(), [](const EventCharge& x, const EventCharge& y) {
+      if (x.time != y.time) return x.time < y.time;
+      if (const int c = CompareForTies(x.amount, y.amount); c != 0) return c < 0;
+      return x.free_value < y.free_value;
+    });
+  }
+
+  // Decides which events of a line are free under `free first N events or M`, in time order: an
+  // event is free while both limits hold — fewer than N events before it, and the money field's
+  // running total including it at most M. A row of weight w is w identical events in a row.
+  class FreeFirst {
+   public:
+    explicit FreeFirst(const ir::Charge& charge) : charge_(charge) {}
+
+    // How many of the next `weight` events, each carrying `free_value`, are free.
+    std::uint64_t Next(const Decimal& free_value, std::uint64_t weight) {
+      // Copies j = 0 … weight−1: free when index_ + j < N (a prefix of them) and
+      // cumulative_ + (j+1) × free_value <= M (a prefix, a suffix, all or none).
+      const ExactNumber w = Decimal::FromParts(static_cast<int128>(weight), 0);
+      ExactNumber count_limit = w;  // the prefix the event limit allows
+      if (charge_.free_events) {
+        const ExactNumber left = ExactNumber(*charge_.free_events) - ExactNumber(Decimal::FromParts(static_cast<int128>(index_), 0));
+        count_limit = Clamp(ExactNumber::Of(left.exact().Ceil()), w);
+      }
+      std::uint64_t free = ToCount(count_limit);
+      if (charge_.free_amount) {
+        const ExactNumber room = ExactNumber(*charge_.free_amount) - cumulative_;  // (j+1) × v <= room
+        const ExactNumber v = free_value;
+        if (v.sign() > 0) {
+          free = std::min(free, ToCount(Clamp(ExactNumber::Of(ExactNumber::Quotient(room, v).exact().Floor()), w)));
+        } else if (v.sign() == 0) {
+          if (room.sign() < 0) free = 0;
+        } else {
+          // Free from copy j = ceil(-room ÷ -v) − 1 on: the prefix [0, free) meets the suffix.
+          const ExactNumber first = ExactNumber::Of(ExactNumber::Quotient(-room, -v).exact().Ceil()) - ExactNumber(1);
+          const std::uint64_t start = ToCount(Clamp(first, w));
+          free = free > start ? free - start : 0;
+        }
+        cumulative_ = cumulative_ + Weighted(v, weight);
+      }
+      index_ += weight;
+      return free;
+    }
+
+   private:
+    static ExactNumber Clamp(const ExactNumber& x, const ExactNumber& hi) { return x.sign() < 0 ? ExactNumber() : x > hi ? hi : x; }
+    static std::uint64_t ToCount(const ExactNumber& x) { return static_cast<std::uint64_t>(x.decimal().coefficient()); }
+
+    const ir::Charge& charge_;
+    std::uint64_t index_ = 0;  // events before the next one
+    ExactNumber cumulative_;   // the money field's running total
+  };
 
   // ---- Explaining: the derivation of a line (only with options.explain) ----
 
@@ -1606,16 +2175,14 @@ struct Engine::State {
   // of its line program in order, with the values the registers hold for the row; the terms
   // come from the program's shape (a rounding adds its difference, a sum its parts, tiers one
   // term per tier crossed). Called right after Run, before the registers are reused.
-  std::shared_ptr<Derivation> ExplainAggregate(std::size_t c, const Inputs& inputs, std::uint32_t slot, std::size_t k) const {
+  std::shared_ptr<Derivation> ExplainAggregate(std::size_t c, const Inputs& inputs, const ExactInputs& exact_inputs, std::uint32_t slot,
+                                               std::size_t k) const {
     const ir::Charge& charge = fn.charges[c];
     const ir::Program& p = charge.line;
     auto d = std::make_shared<Derivation>();
     const std::size_t n = p.insts.size();
     auto inst = [&p](std::int32_t i) -> const ir::Inst& { return p.insts[static_cast<std::size_t>(i)]; };
-    auto num = [this, k](std::int32_t i) -> const Decimal& {
-      const Reg& r = regs[static_cast<std::size_t>(i)];
-      return r.d[r.Index(k)];
-    };
+    auto num = [this, k](std::int32_t i) -> ExactNumber { return regs[static_cast<std::size_t>(i)].At(k); };
     // Units as shown. The lowering turns a rate into money per one unit of the quantity it
     // multiplies (`MB × 0.004 USD per GB` is `MB × 0.000004 USD per MB`, `0.20 USD per 1000
     // request` is 0.0002 USD per request); such a constant is shown with the plan's price beside
@@ -1673,7 +2240,7 @@ struct Engine::State {
                                                 meter.filter.empty() ? "" : " the meter's `where`"),
                                     where);
         SetValue(e, Decimal(static_cast<std::int64_t>(events)), "event");
-        const Decimal& v = inputs[s].decimals[k];
+        const ExactNumber v = exact_inputs[s].empty() ? ExactNumber(inputs[s].decimals[k]) : ExactNumber::Keep(exact_inputs[s][k]);
         SetValue(AddStep(*d, "meter", MeterText(meter, Show(v, meter.unit)), meter.source), v, meter.unit);
       } else if (li.kind == ir::Charge::LineInput::Kind::kSubscription) {
         const Column& col = inputs[s];
@@ -1693,7 +2260,7 @@ struct Engine::State {
       const ir::Inst& in = p.insts[i];
       const auto self = static_cast<std::int32_t>(i);
       if (!live[i] || folded[i] || in.type.kind != ValueKind::kDecimal) continue;
-      const Decimal& r = num(self);
+      const ExactNumber r = num(self);
       switch (in.op) {
         case Op::kInput:
         case Op::kConst: break;
@@ -1709,13 +2276,13 @@ struct Engine::State {
         case Op::kDiv: {
           if (in.op == Op::kDiv && is_input(in.b, ir::Charge::LineInput::Kind::kLength) && inst(in.a).op == Op::kMul) {
             const ir::Inst& product = inst(in.a);
-            const Decimal& fee = num(product.a);
-            const Decimal& share = num(product.b);
-            const Decimal& length = num(in.b);
+            const ExactNumber fee = num(product.a);
+            const ExactNumber share = num(product.b);
+            const ExactNumber length = num(in.b);
             std::string text =
                 share == length
                     ? fmt::format("active for the whole period: {} is not prorated", show(product.a))
-                    : fmt::format("active {} of {}: {} × {} ÷ {} = {}", ShareText(share, unit(product.b)), ShareText(length, unit(in.b)),
+                    : fmt::format("active {} of {}: {} × {} ÷ {} = {}", ShareText(share.Shown(), unit(product.b)), ShareText(length.Shown(), unit(in.b)),
                                   show(product.a), share.ToString(), length.ToString(), show(self));
             DerivationStep& step = AddStep(*d, "prorate", std::move(text), in.source);
             SetValue(step, r, in.type.unit);
@@ -1748,7 +2315,7 @@ struct Engine::State {
             text = fmt::format("{}({}, {}) = {}", in.op == Op::kMin ? "min" : "max", show(in.a), show(in.b), show(self));
           } else {
             const std::int32_t x = bound == in.b ? in.a : in.b;
-            const bool changed = num(x) != r;
+            const bool changed = !(num(x) == r);
             if (in.op == Op::kMin) {
               text = changed ? fmt::format("{} is above the maximum {}: {}", show(x), show(bound), show(self))
                              : fmt::format("{} is within the maximum {}", show(x), show(bound));
@@ -1771,7 +2338,7 @@ struct Engine::State {
         case Op::kPackages: {
           DerivationStep& step = AddStep(
               *d, "packages",
-              fmt::format("{} in packages of {}: {} started {}", show(in.a), show(in.b), r.ToString(), r == Decimal(1) ? "package" : "packages"),
+              fmt::format("{} in packages of {}: {} started {}", show(in.a), show(in.b), r.ToString(), r == ExactNumber(1) ? "package" : "packages"),
               in.source);
           SetValue(step, r, in.type.unit);
           AddOperand(step, "quantity", num(in.a), unit(in.a));
@@ -1784,8 +2351,8 @@ struct Engine::State {
             SetValue(AddStep(*d, "clamp", fmt::format("{} is never below zero: {}", show(in.a), show(self)), in.source), r, in.type.unit);
             break;
           }
-          const Decimal& used = num(sub.a);
-          const Decimal& included = num(sub.b);
+          const ExactNumber used = num(sub.a);
+          const ExactNumber included = num(sub.b);
           std::string text = used <= included
                                  ? fmt::format("{} used, {} included: all of it within the allowance, {} billable", show(sub.a),
                                                show(sub.b), show(self))
@@ -1798,9 +2365,23 @@ struct Engine::State {
           break;
         }
         case Op::kMatch: {
+          // The arm's price as the plan writes it, and the value it is per unit of the quantity
+          // when that reads differently (`0.10 USD per min` over seconds is 1/600 USD per s).
+          const ir::MatchTable& table = p.match_tables[static_cast<std::size_t>(in.imm)];
           const Reg& subject = regs[static_cast<std::size_t>(in.args[0])];
-          SetValue(AddStep(*d, "match", fmt::format("`{}` selects {}", subject.t[subject.Index(k)], show(self)), in.source), r,
-                   in.type.unit);
+          const std::string_view key = subject.t[subject.Index(k)];
+          std::size_t arm = table.patterns.size();
+          for (std::size_t a = 0; a < table.patterns.size() && arm == table.patterns.size(); ++a) {
+            if (std::find(table.patterns[a].begin(), table.patterns[a].end(), key) != table.patterns[a].end()) arm = a;
+          }
+          for (std::size_t a = 0; a < table.patterns.size() && arm == table.patterns.size(); ++a) {
+            if (table.patterns[a].empty()) arm = a;
+          }
+          std::string choice = show(self);
+          if (arm < table.arm_text.size() && !table.arm_text[arm].empty() && table.arm_text[arm] != choice) {
+            choice = fmt::format("{} (= {})", table.arm_text[arm], choice);
+          }
+          SetValue(AddStep(*d, "match", fmt::format("`{}` selects {}", key, choice), in.source), r, in.type.unit);
           break;
         }
         case Op::kTiers: ExplainTiers(*d, p, in, num(in.a), unit(in.a), r, regs[i].tiers[regs[i].Index(k)]); break;
@@ -1819,13 +2400,15 @@ struct Engine::State {
       const std::string price = charge.price_text.empty() ? show(p.result) : charge.price_text;
       SetValue(AddStep(*d, "fee", fmt::format("a fixed fee: {}", price), charge.source), num(p.result), result.type.unit);
     }
-    AggregateTerms(p, k, p.result, false, charge, units, d->terms);
+    std::vector<ExactTerm> terms;
+    AggregateTerms(p, k, p.result, false, charge, units, terms);
+    FinalizeTerms(terms, num(p.result).Shown(fn.rounding.scale), d->terms);
     return d;
   }
 
   // The steps of a tier table applied to `q`: which kind, then each tier crossed.
-  void ExplainTiers(Derivation& d, const ir::Program& p, const ir::Inst& in, const Decimal& q, const std::string& q_unit,
-                    const Decimal& total, const std::vector<TierPart>& parts) const {
+  void ExplainTiers(Derivation& d, const ir::Program& p, const ir::Inst& in, const ExactNumber& q, const std::string& q_unit,
+                    const ExactNumber& total, const std::vector<TierPart>& parts) const {
     const ir::TierTable& table = p.tier_tables[static_cast<std::size_t>(in.imm)];
     const std::string& currency = in.type.unit;
     std::string text = table.graduated
@@ -1842,7 +2425,9 @@ struct Engine::State {
         // GB` over MB is 0.00009 USD per MB): the multiplication the amount comes from.
         std::string price = part.price;
         const ir::TierSpec& spec = table.tiers[t];
-        const std::string per_unit = fmt::format("{} {} per {}", spec.unit_price.Normalized().ToString(), currency, q_unit);
+        const std::string per_unit = fmt::format(
+            "{} {} per {}", spec.unit_price.is_decimal() ? spec.unit_price.decimal().Normalized().ToString() : spec.unit_price.Describe(),
+            currency, q_unit);
         if (!spec.unit_price.is_zero() && !q_unit.empty() && price != per_unit) price += " (" + per_unit + ")";
         if (table.graduated) {
           tier_text = fmt::format("tier {}, {} to {}: {} at {} = {}", t + 1, part.from.ToString(), Show(part.to, q_unit),
@@ -1865,7 +2450,7 @@ struct Engine::State {
   // Which tier of `table` a part crossed: the first whose bound reaches the part's end.
   static std::size_t TierIndex(const ir::TierTable& table, const TierPart& part) {
     for (std::size_t t = 0; t < table.tiers.size(); ++t) {
-      if (!table.tiers[t].up_to || part.to <= *table.tiers[t].up_to) return t;
+      if (!table.tiers[t].up_to || ExactNumber(part.to) <= *table.tiers[t].up_to) return t;
     }
     return table.tiers.empty() ? 0 : table.tiers.size() - 1;
   }
@@ -1873,24 +2458,23 @@ struct Engine::State {
   // The terms of value `i` of line program `p` at row `k` (negated when `negate`): a rounding is
   // its operand's terms and the difference it made; a sum or difference, its operands' terms;
   // tiers, one term per tier crossed; anything else is one term. Each term is a value the
-  // program computed, so the terms add up to the line's amount exactly when, and only when, the
-  // registers do.
+  // program computed, exactly, so the terms add up to the line's amount exactly when, and only
+  // when, the registers do (FinalizeTerms then shows them as Decimals).
   void AggregateTerms(const ir::Program& p, std::size_t k, std::int32_t i, bool negate, const ir::Charge& charge,
-                      const std::vector<std::string>& units, std::vector<DerivationTerm>& out) const {
+                      const std::vector<std::string>& units, std::vector<ExactTerm>& out) const {
     const ir::Inst& in = p.insts[static_cast<std::size_t>(i)];
     const Reg& r = regs[static_cast<std::size_t>(i)];
-    const Decimal& v = r.d[r.Index(k)];
-    auto add = [&](std::string label, const Decimal& amount) { out.push_back({std::move(label), negate ? -amount : amount}); };
-    auto value = [&](std::int32_t x) -> const Decimal& {
-      const Reg& rx = regs[static_cast<std::size_t>(x)];
-      return rx.d[rx.Index(k)];
+    const ExactNumber v = r.At(k);
+    auto add = [&](std::string label, const ExactNumber& amount, bool rounding = false) {
+      out.push_back({std::move(label), negate ? -amount : amount, rounding});
     };
+    auto value = [&](std::int32_t x) -> ExactNumber { return regs[static_cast<std::size_t>(x)].At(k); };
     auto show = [&](std::int32_t x) { return Show(value(x), units[static_cast<std::size_t>(x)]); };
     switch (in.op) {
       case Op::kRound: {
         AggregateTerms(p, k, in.a, negate, charge, units, out);
-        const Decimal difference = v - value(in.a);
-        if (!difference.is_zero()) add(fmt::format("rounding {}", RuleText(in.mode, in.scale)), difference);
+        const ExactNumber difference = v - value(in.a);
+        if (!difference.is_zero()) add(fmt::format("rounding {}", RuleText(in.mode, in.scale)), difference, true);
         return;
       }
       case Op::kAdd:
@@ -1906,6 +2490,14 @@ struct Engine::State {
         const std::vector<TierPart>& parts = r.tiers[r.Index(k)];
         if (parts.empty()) {
           add("no usage", v);
+          return;
+        }
+        // One term per tier, when the tiers' amounts as shown are exactly the tiers' total (they
+        // are unless a tier's amount has no finite decimal expansion); else the total.
+        ExactNumber sum;
+        for (const TierPart& part : parts) sum = sum + part.amount;
+        if (!(sum == v)) {
+          add("tiers", v);
           return;
         }
         const ir::TierTable& table = p.tier_tables[static_cast<std::size_t>(in.imm)];
@@ -1964,24 +2556,20 @@ struct Engine::State {
     // The events in time order; with `free first`, which are free, as Finish decides.
     std::vector<EventTrace::Event> listed = t.kept;
     std::sort(listed.begin(), listed.end(), EventBefore);
-    std::vector<std::uint8_t> is_free(listed.size());
-    Decimal before, after;
+    std::vector<std::uint64_t> free_of(listed.size());  // per listed row: how many of its events are free
+    ExactNumber before, after;
     std::uint64_t charged = t.events;
     if (keep) {
-      Decimal cumulative;
-      Decimal free_sum;
+      FreeFirst decide(charge);
+      ExactNumber free_sum;
       std::uint64_t free = 0;
       for (std::size_t i = 0; i < listed.size(); ++i) {
-        cumulative = cumulative + listed[i].free_value;
-        is_free[i] = (!charge.free_events || Decimal(static_cast<std::int64_t>(i)) < *charge.free_events) &&
-                     (!charge.free_amount || cumulative <= *charge.free_amount);
-        if (is_free[i]) {
-          ++free;
-          free_sum = free_sum + listed[i].amount;
-        } else {
-          before = before + listed[i].before;
-          after = after + listed[i].amount;
-        }
+        const EventTrace::Event& e = listed[i];
+        free_of[i] = decide.Next(e.free_value, e.weight);
+        free += free_of[i];
+        free_sum = free_sum + Weighted(e.amount, free_of[i]);
+        before = before + Weighted(e.before, e.weight - free_of[i]);
+        after = after + Weighted(e.amount, e.weight - free_of[i]);
       }
       charged -= free;
       std::string limits;
@@ -2010,29 +2598,41 @@ struct Engine::State {
         const ir::Field& field = event.fields[static_cast<std::size_t>(fields[f])];
         shown += fmt::format("{}{} {}", f == 0 ? ", " : ", ", field.name, Show(e.fields[f], field.unit));
       }
-      std::string amount = round_each && e.before != e.amount
+      std::string amount = round_each && !(e.before == e.amount)
                                ? fmt::format("{} rounded to {}", Show(e.before, currency), Show(e.amount, currency))
                                : Show(e.amount, currency);
-      std::string text = is_free[i] ? fmt::format("`{}` at {}{}: free (it would cost {})", event.name, FormatTimestamp(e.time), shown, amount)
-                                    : fmt::format("`{}` at {}{}: {}", event.name, FormatTimestamp(e.time), shown, amount);
+      if (e.weight > 1) {
+        amount = fmt::format("{} events at {} each", e.weight, amount);
+        if (free_of[i] > 0) amount += fmt::format(", {} of them free", free_of[i]);
+      }
+      const bool all_free = free_of[i] == e.weight;
+      std::string text = all_free && e.weight == 1
+                             ? fmt::format("`{}` at {}{}: free (it would cost {})", event.name, FormatTimestamp(e.time), shown, amount)
+                             : fmt::format("`{}` at {}{}: {}", event.name, FormatTimestamp(e.time), shown, amount);
       DerivationStep& step = AddStep(*d, "event", std::move(text), priced.source);
-      SetValue(step, is_free[i] ? Decimal() : e.amount, currency);
+      // The amount charged for the row (0 when free), and before the per-event rounding what it
+      // costs (would cost, when free).
+      const std::uint64_t charged_here = e.weight - free_of[i];
+      SetValue(step, all_free ? ExactNumber() : Weighted(e.amount, charged_here), currency);
       if (round_each) {
-        step.before = e.before;
+        step.before = Weighted(e.before, charged_here > 0 ? charged_here : e.weight).Shown();
       }
     }
-    if (t.events > kListedEvents) {
-      AddStep(*d, "event", fmt::format("… and {} more `{}` events", t.events - kListedEvents, event.name), priced.source);
+    if (listed.size() > kListedEvents || (!keep && t.events > listed.size())) {
+      std::uint64_t shown_events = 0;
+      for (std::size_t i = 0; i < listed.size() && i < kListedEvents; ++i) shown_events += listed[i].weight;
+      AddStep(*d, "event", fmt::format("… and {} more `{}` events", t.events - shown_events, event.name), priced.source);
     }
     // The limits that changed some events' amounts.
     for (std::size_t i = 0; i < t.changed.size(); ++i) {
       if (t.changed[i] == 0) continue;
       const ir::Inst& in = p.insts[i];
       const auto bound = in.op == Op::kMin || in.op == Op::kMax ? ConstOperand(p, in) : in.b;
-      const std::string limit = bound >= 0 && p.insts[static_cast<std::size_t>(bound)].op == Op::kConst
-                                    ? Show(p.constants[static_cast<std::size_t>(p.insts[static_cast<std::size_t>(bound)].imm)].number,
-                                           p.insts[static_cast<std::size_t>(bound)].type.unit)
-                                    : std::string("a computed step");
+      std::string limit = "a computed step";
+      if (bound >= 0 && p.insts[static_cast<std::size_t>(bound)].op == Op::kConst) {
+        const ir::Constant& k = p.constants[static_cast<std::size_t>(p.insts[static_cast<std::size_t>(bound)].imm)];
+        limit = Show(k.fraction ? ExactNumber::Keep(*k.fraction) : ExactNumber(k.number), p.insts[static_cast<std::size_t>(bound)].type.unit);
+      }
       const std::string of = fmt::format("{} of {}", t.changed[i], Plural(t.events, "event", "events"));
       std::string text;
       switch (in.op) {
@@ -2055,33 +2655,27 @@ struct Engine::State {
     SetValue(AddStep(*d, "sum", fmt::format("{} charged, {} in all", Plural(charged, "event", "events"), Show(after, currency)),
                      charge.source),
              after, currency);
+    std::vector<ExactTerm> terms;
     if (t.events == 0) {
-      d->terms.push_back({fmt::format("no `{}` events", event.name), Decimal()});
+      terms.push_back({fmt::format("no `{}` events", event.name), Decimal()});
     } else if (round_each) {
-      d->terms.push_back({fmt::format("{} before rounding", Plural(charged, "event", "events")), before});
-      const Decimal difference = after - before;
-      if (!difference.is_zero()) d->terms.push_back({fmt::format("rounding per event {}", RuleText(last.mode, last.scale)), difference});
+      terms.push_back({fmt::format("{} before rounding", Plural(charged, "event", "events")), before});
+      const ExactNumber difference = after - before;
+      if (!difference.is_zero()) terms.push_back({fmt::format("rounding per event {}", RuleText(last.mode, last.scale)), difference, true});
     } else {
-      d->terms.push_back({Plural(charged, "event", "events"), after});
+      terms.push_back({Plural(charged, "event", "events"), after});
     }
+    // The line's amount, as FinishPerEvent makes it.
+    Decimal amount = after.Shown(fn.rounding.scale);
     if (charge.rounding.point == ir::RoundingRule::Point::kLine) {
-      const Decimal sum = after;
-      const Decimal rounded = sum.Rescale(charge.rounding.scale, charge.rounding.mode);
-      AddRoundStep(*d, sum, rounded, charge.rounding.mode, charge.rounding.scale, charge.rounding.source, currency);
-      const Decimal difference = rounded - sum;
-      if (!difference.is_zero()) d->terms.push_back({fmt::format("rounding {}", RuleText(charge.rounding.mode, charge.rounding.scale)), difference});
+      const Decimal rounded = after.Round(charge.rounding.scale, charge.rounding.mode);
+      AddRoundStep(*d, after, rounded, charge.rounding.mode, charge.rounding.scale, charge.rounding.source, currency);
+      const ExactNumber difference = ExactNumber(rounded) - after;
+      if (!difference.is_zero()) terms.push_back({fmt::format("rounding {}", RuleText(charge.rounding.mode, charge.rounding.scale)), difference, true});
+      amount = rounded;
     }
+    FinalizeTerms(terms, amount, d->terms);
     return d;
-  }
-
-  Decimal SumOf(const Invoice& inv, const std::vector<std::string>& charges_named) const {
-    Decimal sum;
-    for (const InvoiceLine& l : inv.lines) {
-      if (charges_named.empty() || std::find(charges_named.begin(), charges_named.end(), l.name) != charges_named.end()) {
-        sum = sum + l.amount;
-      }
-    }
-    return sum;
   }
 
   // A customer's active part of the period, or its length, in the basis' unit; 1 and 1 (no
@@ -2098,67 +2692,72 @@ struct Engine::State {
     return day ? a.length_days : a.length_seconds;
   }
 
-  void Adjust(const ir::Adjustment& a, Invoice& inv, std::uint32_t customer) {
-    Decimal base = SumOf(inv, a.charges);
-    Decimal amount;
+  void Adjust(const ir::Adjustment& a, Invoice& inv, std::uint32_t rank, std::uint32_t customer) {
+    const ExactNumber base = ExactTotal(inv, rank, a.charges);
+    ExactNumber amount;
     LineKind kind = LineKind::kDiscount;
     const bool per_invoice = fn.rounding.point == ir::RoundingRule::Point::kInvoice;
     // Explaining: the steps and terms are gathered as the amount is computed.
     std::shared_ptr<Derivation> d;
+    std::vector<ExactTerm> terms;
     if (options.explain && Traced(customer)) d = ExplainBase(a, inv, base);
     const std::string& currency = fn.currency;
+    auto round_by_plan = [&](const ExactNumber& exact, bool negative_line) {
+      // Rounded like a line by the plan's rule; rounding per invoice keeps it exact (the
+      // invoice's total is the one rounding).
+      if (per_invoice) return exact;
+      const ExactNumber rounded = exact.Round(fn.rounding.scale, fn.rounding.mode);
+      if (d) {
+        AddRoundStep(*d, exact, rounded.decimal(), fn.rounding.mode, fn.rounding.scale, fn.rounding.source, currency);
+        const ExactNumber difference = negative_line ? exact - rounded : rounded - exact;
+        if (!difference.is_zero()) terms.push_back({fmt::format("rounding {}", RuleText(fn.rounding.mode, fn.rounding.scale)), difference, true});
+      }
+      return rounded;
+    };
     switch (a.kind) {
       case ir::Adjustment::Kind::kPercentDiscount: {
-        // Rounded like a line by the plan's rule; rounding per invoice keeps it exact (the
-        // invoice's total is the one rounding).
-        amount = per_invoice ? -(base * a.amount).Normalized() : -(base * a.amount).Rescale(fn.rounding.scale, fn.rounding.mode);
+        const ExactNumber exact = base * ExactNumber(a.amount);
         if (d) {
-          const Decimal exact = base * a.amount;
           const std::string percent = Show(a.amount, "fraction");
           DerivationStep& step = AddStep(*d, "discount", fmt::format("{} of {} = {}", percent, Show(base, currency), Show(exact, currency)), a.source);
           SetValue(step, exact, currency);
           AddOperand(step, "base", base, currency);
           AddOperand(step, "percent", (a.amount * Decimal(100)).Normalized(), "%");
-          d->terms.push_back({fmt::format("{} of {}", percent, base.ToString()), -exact});
-          if (!per_invoice) {
-            const Decimal rounded = exact.Rescale(fn.rounding.scale, fn.rounding.mode);
-            AddRoundStep(*d, exact, rounded, fn.rounding.mode, fn.rounding.scale, fn.rounding.source, currency);
-            const Decimal difference = exact - rounded;  // of the negative line: -rounded - (-exact)
-            if (!difference.is_zero()) d->terms.push_back({fmt::format("rounding {}", RuleText(fn.rounding.mode, fn.rounding.scale)), difference});
+          terms.push_back({fmt::format("{} of {}", percent, base.ToString()), -exact});
+        }
+        amount = -round_by_plan(exact, true);
+        if (per_invoice && amount.is_decimal()) amount = amount.decimal().Normalized();
+        break;
+      }
+      case ir::Adjustment::Kind::kFixedDiscount: {
+        const bool capped = base < ExactNumber(a.amount);
+        const ExactNumber off = capped ? (base.sign() > 0 ? base : ExactNumber()) : ExactNumber(a.amount);
+        amount = -off;
+        if (d) {
+          std::string text = capped ? fmt::format("{} off, at most what the lines add up to: {}", Show(a.amount, currency), Show(off, currency))
+                                    : fmt::format("{} off", Show(a.amount, currency));
+          DerivationStep& step = AddStep(*d, "discount", std::move(text), a.source);
+          SetValue(step, off, currency);
+          AddOperand(step, "base", base, currency);
+          AddOperand(step, "discount", a.amount, currency);
+          if (capped) {
+            terms.push_back({"the lines' sum (the discount is at most that)", -off});
+          } else {
+            terms.push_back({fmt::format("the discount {}", a.amount.ToString()), -off});
           }
         }
         break;
       }
-      case ir::Adjustment::Kind::kFixedDiscount:
-        amount = -(base < a.amount ? (base.sign() > 0 ? base : Decimal()) : a.amount);
-        if (d) {
-          std::string text = base < a.amount ? fmt::format("{} off, at most what the lines add up to: {}", Show(a.amount, currency),
-                                                           Show(base.sign() > 0 ? base : Decimal(), currency))
-                                             : fmt::format("{} off", Show(a.amount, currency));
-          DerivationStep& step = AddStep(*d, "discount", std::move(text), a.source);
-          SetValue(step, -amount, currency);
-          AddOperand(step, "base", base, currency);
-          AddOperand(step, "discount", a.amount, currency);
-          if (base < a.amount) {
-            d->terms.push_back({"the lines' sum (the discount is at most that)", -(base.sign() > 0 ? base : Decimal())});
-          } else {
-            d->terms.push_back({fmt::format("the discount {}", a.amount.ToString()), -a.amount});
-          }
-        }
-        break;
       case ir::Adjustment::Kind::kMinimum: {
         kind = LineKind::kMinimum;
-        Decimal minimum = a.amount;
-        std::vector<DerivationTerm> minimum_terms;  // explaining: the minimum's own terms
+        ExactNumber minimum = a.amount;
+        std::vector<ExactTerm> minimum_terms;  // explaining: the minimum's own terms
         if (d) minimum_terms.push_back({fmt::format("the minimum {}", a.amount.ToString()), a.amount});
         if (a.proration != ir::ProrationBasis::kNone && active.count(customer) != 0) {
           // Prorated like a recurring fee, exactly, then rounded by the plan's rule.
-          Decimal part = PeriodShare(customer, ir::Charge::LineInput::Kind::kActive, a.proration);
-          Decimal whole = PeriodShare(customer, ir::Charge::LineInput::Kind::kLength, a.proration);
-          const Decimal product = a.amount * part;
-          if (!Decimal::TryDivideExact(product, whole, &minimum) || minimum.scale() > 20) {
-            minimum = Decimal::Divide(product, whole, 20, RoundingMode::kHalfEven);
-          }
+          const Decimal part = PeriodShare(customer, ir::Charge::LineInput::Kind::kActive, a.proration);
+          const Decimal whole = PeriodShare(customer, ir::Charge::LineInput::Kind::kLength, a.proration);
+          minimum = ExactNumber::Quotient(ExactNumber(a.amount) * ExactNumber(part), whole);
           if (d) {
             const std::string u = a.proration == ir::ProrationBasis::kDay ? "day" : "s";
             DerivationStep& step = AddStep(*d, "prorate",
@@ -2171,17 +2770,9 @@ struct Engine::State {
             AddOperand(step, "length", whole, u);
             minimum_terms = {{fmt::format("the minimum {} × {} ÷ {}", a.amount.ToString(), part.ToString(), whole.ToString()), minimum}};
           }
-          if (!per_invoice) {
-            const Decimal exact = minimum;
-            minimum = minimum.Rescale(fn.rounding.scale, fn.rounding.mode);
-            if (d) {
-              AddRoundStep(*d, exact, minimum, fn.rounding.mode, fn.rounding.scale, fn.rounding.source, currency);
-              const Decimal difference = minimum - exact;
-              if (!difference.is_zero()) {
-                minimum_terms.push_back({fmt::format("rounding {}", RuleText(fn.rounding.mode, fn.rounding.scale)), difference});
-              }
-            }
-          }
+          std::swap(terms, minimum_terms);
+          minimum = round_by_plan(minimum, false);
+          std::swap(terms, minimum_terms);
         }
         if (base >= minimum) return;
         amount = minimum - base;
@@ -2193,15 +2784,15 @@ struct Engine::State {
           SetValue(step, amount, currency);
           AddOperand(step, "base", base, currency);
           AddOperand(step, "minimum", minimum, currency);
-          d->terms = std::move(minimum_terms);
-          d->terms.push_back({a.charges.empty() ? "the invoice so far" : "the lines it covers", -base});
+          terms = std::move(minimum_terms);
+          terms.push_back({a.charges.empty() ? "the invoice so far" : "the lines it covers", -base});
         }
         break;
       }
       case ir::Adjustment::Kind::kMaximum:
         kind = LineKind::kMaximum;
-        if (base <= a.amount) return;
-        amount = a.amount - base;
+        if (base <= ExactNumber(a.amount)) return;
+        amount = ExactNumber(a.amount) - base;
         if (d) {
           DerivationStep& step = AddStep(*d, "maximum",
                                          fmt::format("{} is above the maximum {}: {} - {} = {}", Show(base, currency), Show(a.amount, currency),
@@ -2210,8 +2801,8 @@ struct Engine::State {
           SetValue(step, amount, currency);
           AddOperand(step, "base", base, currency);
           AddOperand(step, "maximum", a.amount, currency);
-          d->terms.push_back({fmt::format("the maximum {}", a.amount.ToString()), a.amount});
-          d->terms.push_back({a.charges.empty() ? "the invoice so far" : "the lines it covers", -base});
+          terms.push_back({fmt::format("the maximum {}", a.amount.ToString()), a.amount});
+          terms.push_back({a.charges.empty() ? "the invoice so far" : "the lines it covers", -base});
         }
         break;
     }
@@ -2219,13 +2810,20 @@ struct Engine::State {
     InvoiceLine line;
     line.kind = kind;
     line.name = a.name;
-    line.amount = amount.Rescale(std::max(amount.scale(), fn.rounding.scale), RoundingMode::kHalfEven);
-    line.derivation = std::move(d);
-    inv.lines.push_back(std::move(line));
+    if (amount.is_decimal()) {
+      line.amount = amount.decimal().Rescale(std::max(amount.decimal().scale(), fn.rounding.scale), RoundingMode::kHalfEven);
+      if (d) FinalizeTerms(terms, line.amount, d->terms);
+      line.derivation = std::move(d);
+      inv.lines.push_back(std::move(line));
+    } else {
+      if (d) FinalizeTerms(terms, amount.Shown(fn.rounding.scale), d->terms);
+      line.derivation = std::move(d);
+      PushLine(inv, rank, std::move(line), amount);
+    }
   }
 
   // An adjustment's first step: the lines it applies to and what they add up to.
-  std::shared_ptr<Derivation> ExplainBase(const ir::Adjustment& a, const Invoice& inv, const Decimal& base) const {
+  std::shared_ptr<Derivation> ExplainBase(const ir::Adjustment& a, const Invoice& inv, const ExactNumber& base) const {
     auto d = std::make_shared<Derivation>();
     std::string parts;
     std::size_t count = 0;
@@ -2251,8 +2849,9 @@ struct Engine::State {
     return d;
   }
 
-  // The `Rounding` line of an invoice rounded as a whole: the lines' exact sum and its rounding.
-  std::shared_ptr<Derivation> ExplainInvoiceRounding(const Decimal& total, const Decimal& rounded) const {
+  // The `Rounding` line of an invoice rounded as a whole: the lines' exact sum, its rounding, and
+  // the difference to the lines as they are shown.
+  std::shared_ptr<Derivation> ExplainInvoiceRounding(const ExactNumber& total, const Decimal& shown, const Decimal& rounded) const {
     auto d = std::make_shared<Derivation>();
     const std::string& currency = fn.currency;
     SetValue(AddStep(*d, "base", fmt::format("the lines add up to {}", Show(total, currency)), fn.rounding.source), total, currency);
@@ -2260,11 +2859,11 @@ struct Engine::State {
                                    fmt::format("the total {} rounded {} = {}", Show(total, currency),
                                                RuleText(fn.rounding.mode, fn.rounding.scale), Show(rounded, currency)),
                                    fn.rounding.source);
-    SetValue(step, rounded - total, currency);
+    SetValue(step, rounded - shown, currency);
     AddRounding(step, total, fn.rounding.mode, fn.rounding.scale);
     step.operands.push_back({"total", rounded.ToString(), currency});
     d->terms.push_back({"the rounded total", rounded});
-    d->terms.push_back({"the lines' exact sum", -total});
+    d->terms.push_back({"the lines as shown", -shown});
     return d;
   }
 };

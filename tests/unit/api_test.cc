@@ -469,23 +469,49 @@ TEST_CASE("api: plans compile on several threads at once") {
 }
 
 TEST_CASE("api: a rating failure is a RatingError naming the plan line, and stops the rater") {
+  // Intermediates are exact whatever their size (a sum past 38 digits is carried as a fraction):
+  // only an amount that itself needs more than 38 digits stops rating. 400 × (10^38 − 1) tokens
+  // at 3.00 USD per 1000 token is about 1.2 × 10^39 USD.
   tf::Plan plan = Compiled();
   tf::Rater rater(plan);
   tf::UsageBatch batch(plan, "request");
-  const std::string huge = "99999999999999999999999999999999999999";  // 38 digits: a sum of two overflows
-  batch.AddTextColumn("customer", {"acme", "acme"})
-      .AddTimestampColumn("time", std::vector<std::int64_t>{0, 0})
-      .AddDecimalColumn("tokens", {huge, huge})
-      .AddTextColumn("model", {"large", "large"});
+  const std::string huge = "99999999999999999999999999999999999999";  // 38 digits
+  const std::size_t rows = 400;
+  batch.AddTextColumn("customer", std::vector<std::string>(rows, "acme"))
+      .AddTimestampColumn("time", std::vector<std::int64_t>(rows, 0))
+      .AddDecimalColumn("tokens", std::vector<std::string>(rows, huge))
+      .AddTextColumn("model", std::vector<std::string>(rows, "large"));
+  CHECK(rater.Feed(batch).rejects.empty());
   try {
-    rater.Feed(batch);
+    (void)rater.Finish();
     FAIL("no RatingError");
   } catch (const tf::RatingError& e) {
     CHECK(e.file() == "test.tariff");
-    CHECK(e.line() == 18);  // meter tokens = sum(…)
-    CHECK(std::string(e.what()).find("test.tariff:18:") == 0);
+    CHECK(e.line() == 25);  // charge "Tokens" = tokens * 3.00 USD per 1000 token
+    CHECK(std::string(e.what()).find("test.tariff:25:") == 0);
+    CHECK(std::string(e.what()).find("does not fit in 38 digits") != std::string::npos);
   }
   CHECK_THROWS_AS(rater.Finish(), tf::UsageError);
+}
+
+TEST_CASE("api: a product wider than 38 digits is carried exactly until it is rounded") {
+  // 999…9.99 (38 digits) × 2.9% = 28999999999999999999999999999999999.99971 needs 40 digits; + 0.30
+  // and rounded half-even per line it is 29000000000000000000000000000000000.30, which fits.
+  tf::Plan plan = Compiled();
+  tf::Rater rater(plan);
+  tf::UsageBatch batch(plan, "payment");
+  batch.AddTextColumn("customer", {"acme"})
+      .AddTimestampColumn("time", std::vector<std::int64_t>{0})
+      .AddTextColumn("payment_id", {"p1"})
+      .AddDecimalColumn("amount", {"999999999999999999999999999999999999.99"});
+  rater.Feed(batch);
+  const std::vector<tf::Invoice> invoices = rater.Finish();
+  REQUIRE(invoices.size() == 1);
+  std::string processing;
+  for (const auto& line : invoices[0].lines) {
+    if (line.name == "Processing") processing = line.amount;
+  }
+  CHECK(processing == "29000000000000000000000000000000000.30");
 }
 
 TEST_CASE("api: subscription values per customer") {
