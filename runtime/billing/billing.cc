@@ -561,6 +561,10 @@ struct Biller::State {
       p.origins.clear();
       p.origins.reserve(rows.size());
       for (std::uint32_t r : rows) p.origins.push_back(batch.origins[r]);
+      if (!batch.weights.empty()) {
+        p.weights.reserve(rows.size());
+        for (std::uint32_t r : rows) p.weights.push_back(batch.weights[r]);
+      }
       es.engine->Consume(p);
     }
   }

@@ -1,7 +1,9 @@
 // tools/driver: `tariff test [FILE|DIR...]` — runs the tests written inside plans: usage in,
 // the engine rates it, expected lines and totals out. Every test of every plan is one result.
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -93,6 +95,7 @@ class TestRunner {
       }
       Biller biller(plans, std::move(subscriptions), std::move(credits), options);
       schemas_ = &biller.schemas();
+      seen_keys_.clear();
       plans_ = &plans;
       for (const ast::TestStmt& stmt : test.stmts) {
         if (const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind)) AddEvents(biller, *u, start);
@@ -171,7 +174,8 @@ class TestRunner {
     if (event < 0) return;
     const EventSchema& schema = (*schemas_)[static_cast<std::size_t>(event)];
     const EventInfo& info = plan_.events.at(u.event.text);
-    std::int64_t count = u.count ? static_cast<std::int64_t>(u.count->coefficient()) : 1;
+    // 1 <= N <= 10^18 (the checker's limit), so N fits a uint64 and every count stays exact.
+    std::uint64_t count = u.count ? static_cast<std::uint64_t>(u.count->coefficient()) : 1;
     std::int64_t time = start.value_or(0);
     if (u.at) time = ParsePlanTime(*plans_, u.at->text, nullptr).value_or(time);
     // One row's values, then repeated `count` times in batches.
@@ -199,26 +203,36 @@ class TestRunner {
           break;
       }
     }
-    constexpr std::int64_t kBatch = 4096;
-    Batch batch;
-    for (std::int64_t done = 0; done < count;) {
-      std::int64_t n = std::min(kBatch, count - done);
-      batch.Reset(&schema, event);
-      for (std::size_t f = 0; f < schema.fields.size(); ++f) {
-        const Column& src = row.columns[f];
-        Column& dst = batch.columns[f];
-        auto rows = static_cast<std::size_t>(n);
-        switch (src.type) {
-          case ColumnType::kDecimal: dst.decimals.assign(rows, src.decimals[0]); break;
-          case ColumnType::kText: dst.texts.assign(rows, src.texts[0]); break;
-          case ColumnType::kBool: dst.bools.assign(rows, src.bools[0]); break;
-          case ColumnType::kTimestamp: dst.times.assign(rows, src.times[0]); break;
-        }
-      }
-      batch.origins.assign(static_cast<std::size_t>(n), RowOrigin{});
-      biller.Consume(batch);
-      done += n;
+    // The event's idempotency key, as `rate` honours it: a row whose key was seen (in this
+    // test's usage statements or files) is a duplicate, and `x N` events that give the key share
+    // it, so only the first is rated. Events that do not give the key have keys of their own,
+    // each distinct (`usage message x 10_000 { … }` is 10,000 messages).
+    const bool key_given = schema.key_field >= 0 && std::any_of(u.fields.begin(), u.fields.end(), [&](const ast::FieldInit& i) {
+                             return i.name.text == schema.fields[static_cast<std::size_t>(schema.key_field)].name;
+                           });
+    if (key_given) {
+      if (!FirstTimeSeen(schema, row, 0)) return;
+      count = 1;
     }
+    // `x N` is one row standing for N identical events (Batch::weights): rated exactly, at once.
+    row.origins.assign(1, RowOrigin{});
+    if (count != 1) row.weights.assign(1, count);
+    biller.Consume(row);
+  }
+
+  // Records the key of row `r` of `batch` (of `schema`, which has a key); false if it was seen
+  // before in this test. The key is the event and the value as the usage readers compare it.
+  bool FirstTimeSeen(const EventSchema& schema, const Batch& batch, std::size_t r) {
+    const Column& c = batch.columns[static_cast<std::size_t>(schema.key_field)];
+    std::string key = schema.name;
+    key += '\0';
+    switch (c.type) {
+      case ColumnType::kText: key += c.texts[r]; break;
+      case ColumnType::kDecimal: key += c.decimals[r].Normalized().ToString(); break;
+      case ColumnType::kBool: key += c.bools[r] ? "true" : "false"; break;
+      case ColumnType::kTimestamp: key += std::to_string(c.times[r]); break;
+    }
+    return seen_keys_.insert(std::move(key)).second;
   }
 
   Subscription SubscriptionOf(const ast::TestSubscription& s, const PlanSet& plans) const {
@@ -293,8 +307,31 @@ class TestRunner {
     reader_options.period_start = options.period_start;
     reader_options.period_end = options.period_end;
     std::unique_ptr<UsageReader> reader = OpenUsage({path.string()}, *schemas_, reader_options);
-    Batch batch;
-    while (reader->Next(batch)) biller.Consume(batch);
+    Batch batch, kept;
+    while (reader->Next(batch)) {
+      const EventSchema& schema = (*schemas_)[static_cast<std::size_t>(batch.event)];
+      if (schema.key_field < 0) {
+        biller.Consume(batch);
+        continue;
+      }
+      // Keys are the test's, across its statements and files (the reader knows only its file).
+      kept.Reset(&schema, batch.event);
+      for (std::size_t r = 0; r < batch.size(); ++r) {
+        if (!FirstTimeSeen(schema, batch, r)) continue;
+        for (std::size_t c = 0; c < batch.columns.size(); ++c) {
+          const Column& from = batch.columns[c];
+          Column& to = kept.columns[c];
+          switch (from.type) {
+            case ColumnType::kDecimal: to.decimals.push_back(from.decimals[r]); break;
+            case ColumnType::kText: to.texts.push_back(from.texts[r]); break;
+            case ColumnType::kBool: to.bools.push_back(from.bools[r]); break;
+            case ColumnType::kTimestamp: to.times.push_back(from.times[r]); break;
+          }
+        }
+        kept.origins.push_back(batch.origins[r]);
+      }
+      if (kept.size() > 0) biller.Consume(kept);
+    }
     if (!reader->error().empty()) {
       out.error = reader->error();
     } else if (!reader->rejects().empty()) {
@@ -360,6 +397,7 @@ class TestRunner {
   const std::vector<const ir::RatingFunction*>& all_;
   const std::vector<EventSchema>* schemas_ = nullptr;
   const PlanSet* plans_ = nullptr;  // the plans of the test being run (dates read in their zone)
+  std::set<std::string> seen_keys_;  // idempotency keys of the test being run
 };
 
 // A failed test's invoice, so that the expectations can be read against every actual line.
