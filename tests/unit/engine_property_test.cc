@@ -242,6 +242,7 @@ using Value = std::variant<Decimal, std::string, bool, std::int64_t>;
 struct Row {
   int event = -1;
   std::vector<Value> values;
+  std::uint64_t weight = 1;  // identical events the row stands for (Batch::weights)
 };
 
 Row MakeRow(const Compiled& c, const std::string& event, const std::map<std::string, Value>& fields) {
@@ -288,6 +289,10 @@ Rated Rate(const Compiled& c, const std::vector<Row>& rows, std::size_t batch_si
       }
     }
     batch.origins.push_back(RowOrigin{0, ++line});
+    if (row.weight != 1 || !batch.weights.empty()) {
+      batch.weights.resize(batch.size() - 1, 1);  // the rows before were of weight 1
+      batch.weights.push_back(row.weight);
+    }
   }
   if (batch.size() > 0) engine.Consume(batch);
   Rated out;
@@ -467,6 +472,27 @@ TEST_CASE("engine: invoices are byte-identical for any order of the events") {
       return std::get<std::string>(a.values[0]) < std::get<std::string>(b.values[0]);
     });
     CHECK(Rate(*s.plan, rows, 4096, s.options).jsonl == reference);
+  }
+}
+
+TEST_CASE("engine: a row of weight N rates exactly as N copies of it") {
+  // Batch::weights (a test's `usage … x N`): every aggregation and per-event charge (with `free
+  // first`, rounding per event, increments) must see N events.
+  for (Scenario& s : Scenarios()) {
+    INFO("plan " << s.name);
+    std::mt19937 rng(99);
+    std::vector<Row> expanded, weighted;
+    for (const Row& row : s.rows) {
+      const std::uint64_t weight = std::vector<std::uint64_t>{1, 1, 2, 3, 7}[rng() % 5];
+      for (std::uint64_t k = 0; k < weight; ++k) expanded.push_back(row);
+      weighted.push_back(row);
+      weighted.back().weight = weight;
+    }
+    const std::string reference = Rate(*s.plan, expanded, 4096, s.options).jsonl;
+    for (std::size_t batch_size : {1, 64, 4096}) {
+      INFO("batch size " << batch_size);
+      CHECK(Rate(*s.plan, weighted, batch_size, s.options).jsonl == reference);
+    }
   }
 }
 
