@@ -106,18 +106,26 @@ class PairIndex {
 
 // A register: one value per row, or one value for every row (`scalar`). The pointers are what
 // instructions read: the register's own storage, or an input column (no copy). A decimal register
-// holds Decimals (`d`) while every value stays a Decimal, and Fractions (`q`) once one does not (a
-// quotient that does not terminate, a product wider than 38 digits): exact either way, and only
-// kRound turns a Fraction back into a Decimal.
+// is exact in one of three forms:
+// - plain: Decimals (`d`), while every value is one;
+// - scaled: Decimals over one common positive denominator (`d[k] ÷ *den`), what a rate `per 7
+//   call`, a conversion of seconds to minutes or a division by a constant gives: the values stay
+//   Decimal numerators, so that multiplying, adding and the final rounding (one Decimal division)
+//   run at Decimal speed;
+// - fraction: Fractions (`q`), for anything else that does not terminate or outgrows 38 digits.
+// Only kRound turns a scaled or fraction value back into a plain Decimal. An instruction that has
+// no scaled form turns its scaled operands into fractions first (Materialize).
 struct Reg {
   ValueKind kind = ValueKind::kDecimal;
   bool scalar = false;
   const Decimal* d = nullptr;
+  const Decimal* den = nullptr;  // scaled: the common denominator (> 0)
   const Fraction* q = nullptr;
   const std::uint8_t* b = nullptr;
   const std::string_view* t = nullptr;
   const std::int64_t* ts = nullptr;
   std::vector<Decimal> own_d;
+  Decimal own_den;
   std::vector<Fraction> own_q;
   std::vector<std::uint8_t> own_b;
   std::vector<std::string_view> own_t;
@@ -125,10 +133,32 @@ struct Reg {
   std::vector<std::vector<TierPart>> tiers;  // kTiers: the tiers each row crossed
 
   std::size_t Index(std::size_t row) const { return scalar ? 0 : row; }
+  // Plain Decimals (the fast paths read `d` directly).
+  bool plain() const { return q == nullptr && den == nullptr; }
   // Row `row` of a decimal register, exactly.
-  ExactNumber At(std::size_t row) const { return q != nullptr ? ExactNumber::Keep(q[Index(row)]) : ExactNumber(d[Index(row)]); }
-  Fraction FractionAt(std::size_t row) const { return q != nullptr ? q[Index(row)] : Fraction(d[Index(row)]); }
+  ExactNumber At(std::size_t row) const {
+    if (q != nullptr) return ExactNumber::Keep(q[Index(row)]);
+    if (den != nullptr) return ExactNumber::Quotient(d[Index(row)], *den);
+    return d[Index(row)];
+  }
+  Fraction FractionAt(std::size_t row) const {
+    if (q != nullptr) return q[Index(row)];
+    if (den != nullptr) return Fraction::Quotient(d[Index(row)], *den);
+    return d[Index(row)];
+  }
 };
+
+// Turns a scaled register into fractions (for an instruction that has no scaled form).
+void Materialize(Reg& r, std::size_t rows) {
+  if (r.den == nullptr) return;
+  const std::size_t n = r.scalar ? 1 : rows;
+  std::vector<Fraction> values(n);
+  for (std::size_t k = 0; k < n; ++k) values[k] = r.FractionAt(k);
+  r.own_q = std::move(values);
+  r.q = r.own_q.data();
+  r.d = nullptr;
+  r.den = nullptr;
+}
 
 // The columns a program reads: event fields (event programs) or line inputs (line programs).
 using Inputs = std::vector<Column>;
@@ -370,7 +400,7 @@ bool TryBinary(const Decimal* a, bool a_scalar, const Decimal* b, bool b_scalar,
 // `exact` on Fractions for every row.
 template <typename Fast, typename Exact>
 void Arithmetic(Reg& r, const Reg& a, const Reg& b, std::size_t rows, Fast fast, Exact exact) {
-  if (a.q == nullptr && b.q == nullptr) {
+  if (a.plain() && b.plain()) {
     r.own_d.resize(rows);
     if (TryBinary(a.d, a.scalar, b.d, b.scalar, rows, r.own_d.data(), fast)) {
       r.d = r.own_d.data();
@@ -385,7 +415,7 @@ void Arithmetic(Reg& r, const Reg& a, const Reg& b, std::size_t rows, Fast fast,
 // r = f(a) row by row: `fast(x, &out)` on Decimals while it succeeds, else `exact` on exact values.
 template <typename Fast, typename Exact>
 void Unary(Reg& r, const Reg& a, std::size_t rows, Fast fast, Exact exact) {
-  if (a.q == nullptr) {
+  if (a.plain()) {
     r.own_d.resize(rows);
     std::size_t k = 0;
     while (k < rows && fast(a.d[a.Index(k)], &r.own_d[k])) ++k;
@@ -397,6 +427,78 @@ void Unary(Reg& r, const Reg& a, std::size_t rows, Fast fast, Exact exact) {
   r.own_q.resize(rows);
   for (std::size_t k = 0; k < rows; ++k) r.own_q[k] = exact(a.At(k)).exact();
   r.q = r.own_q.data();
+}
+
+// The scaled forms (see Reg). Each returns false, leaving `r` to the caller's general path, when a
+// numerator or the denominator would not be a Decimal.
+
+// r = a ÷ b for a scalar plain b > 0 and a plain (the numerators are a itself) or scaled (the
+// denominator grows by b).
+bool ScaledQuotient(Reg& r, const Reg& a, const Reg& b) {
+  if (a.q != nullptr || !b.plain() || !b.scalar || b.d[0].sign() <= 0) return false;
+  if (a.den == nullptr) {
+    r.d = a.d;  // a register outlives the instructions after it: no copy
+    r.den = b.d;
+    return true;
+  }
+  if (!Decimal::TryMultiply(*a.den, b.d[0], &r.own_den)) return false;
+  r.d = a.d;
+  r.den = &r.own_den;
+  return true;
+}
+
+// r = a × b where one is scaled and the other plain (or both scaled).
+bool ScaledProduct(Reg& r, const Reg& a, const Reg& b, std::size_t rows) {
+  if (a.q != nullptr || b.q != nullptr || (a.den == nullptr && b.den == nullptr)) return false;
+  if (a.den != nullptr && b.den != nullptr) {
+    if (!Decimal::TryMultiply(*a.den, *b.den, &r.own_den)) return false;
+  } else {
+    r.own_den = a.den != nullptr ? *a.den : *b.den;
+  }
+  r.own_d.resize(rows);
+  if (!TryBinary(a.d, a.scalar, b.d, b.scalar, rows, r.own_d.data(),
+                 [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TryMultiply(x, y, o); })) {
+    return false;
+  }
+  r.d = r.own_d.data();
+  r.den = &r.own_den;
+  return true;
+}
+
+// r = a ± b where one is scaled and the other plain, or both scaled by equal denominators:
+// (x ± y × den) ÷ den.
+bool ScaledSum(Reg& r, const Reg& a, const Reg& b, std::size_t rows, bool subtract) {
+  if (a.q != nullptr || b.q != nullptr || (a.den == nullptr && b.den == nullptr)) return false;
+  if (a.den != nullptr && b.den != nullptr && !(*a.den == *b.den)) return false;
+  const Decimal den = a.den != nullptr ? *a.den : *b.den;
+  const bool a_scale = a.den == nullptr, b_scale = b.den == nullptr;  // the plain side times den
+  r.own_d.resize(rows);
+  for (std::size_t k = 0; k < rows; ++k) {
+    Decimal x = a.d[a.Index(k)], y = b.d[b.Index(k)];
+    if ((a_scale && !Decimal::TryMultiply(x, den, &x)) || (b_scale && !Decimal::TryMultiply(y, den, &y)) ||
+        !(subtract ? Decimal::TrySubtract(x, y, &r.own_d[k]) : Decimal::TryAdd(x, y, &r.own_d[k]))) {
+      return false;
+    }
+  }
+  r.own_den = den;
+  r.d = r.own_d.data();
+  r.den = &r.own_den;
+  return true;
+}
+
+// Compares a scaled register with a plain one (or two equally scaled) row by row, exactly:
+// x ÷ den against y is x against y × den. False when a product does not fit a Decimal.
+bool ScaledCompare(const Reg& a, const Reg& b, std::size_t rows, std::uint8_t* out, Op op) {
+  if (a.q != nullptr || b.q != nullptr || (a.den == nullptr && b.den == nullptr)) return false;
+  if (a.den != nullptr && b.den != nullptr && !(*a.den == *b.den)) return false;
+  const Decimal den = a.den != nullptr ? *a.den : *b.den;
+  const bool a_scale = a.den == nullptr, b_scale = b.den == nullptr;
+  for (std::size_t k = 0; k < rows; ++k) {
+    Decimal x = a.d[a.Index(k)], y = b.d[b.Index(k)];
+    if ((a_scale && !Decimal::TryMultiply(x, den, &x)) || (b_scale && !Decimal::TryMultiply(y, den, &y))) return false;
+    out[k] = CompareOp(op, Decimal::Compare(x, y));
+  }
+  return true;
 }
 
 // Sets r to rows of exact values (Decimals when every one is, else Fractions).
@@ -432,6 +534,7 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
     Reg& r = regs[i];
     r.kind = in.type.kind;
     r.d = nullptr;
+    r.den = nullptr;
     r.q = nullptr;
     r.b = nullptr;
     r.t = nullptr;
@@ -443,6 +546,15 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
                         in.op != Op::kMatch;
     const std::size_t rows = scalar ? 1 : n;
     r.scalar = scalar;
+    switch (in.op) {
+      case Op::kAdd: case Op::kSub: case Op::kMul: case Op::kDiv: case Op::kNeg: case Op::kRound:
+      case Op::kEq: case Op::kNe: case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe:
+        break;  // these read scaled registers as they are
+      default:
+        if (in.a >= 0) Materialize(regs[static_cast<std::size_t>(in.a)], n);
+        if (in.b >= 0) Materialize(regs[static_cast<std::size_t>(in.b)], n);
+        for (std::int32_t x : in.args) Materialize(regs[static_cast<std::size_t>(x)], n);
+    }
     try {
       switch (in.op) {
         case Op::kInput: {
@@ -499,8 +611,18 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
           r.scalar = true;
           r.kind = c.kind;
           if (c.kind == ValueKind::kDecimal) {
-            if (c.fraction) r.q = &*c.fraction;
-            else r.d = &c.number;
+            if (!c.fraction) {
+              r.d = &c.number;
+            } else if (std::optional<Decimal> num = Fraction::Of(c.fraction->numerator(), 1).ToDecimal(),
+                       den = Fraction::Of(c.fraction->denominator(), 1).ToDecimal();
+                       num && den) {
+              r.own_d.assign(1, *num);  // scaled: `1/600` is 1 over 600
+              r.own_den = *den;
+              r.d = r.own_d.data();
+              r.den = &r.own_den;
+            } else {
+              r.q = &*c.fraction;
+            }
           }
           if (c.kind == ValueKind::kBool) {
             r.own_b.assign(1, c.boolean ? 1 : 0);
@@ -513,30 +635,64 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
           break;
         }
         case Op::kAdd:
-          Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TryAdd(x, y, o); },
-                     [](const Fraction& x, const Fraction& y) { return x + y; });
-          break;
         case Op::kSub:
-          Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TrySubtract(x, y, o); },
-                     [](const Fraction& x, const Fraction& y) { return x - y; });
+          if (!a->plain() || !b->plain()) {
+            if (ScaledSum(r, *a, *b, rows, in.op == Op::kSub)) break;
+            r.den = nullptr;
+            Materialize(regs[static_cast<std::size_t>(in.a)], n);
+            Materialize(regs[static_cast<std::size_t>(in.b)], n);
+          }
+          if (in.op == Op::kAdd) {
+            Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TryAdd(x, y, o); },
+                       [](const Fraction& x, const Fraction& y) { return x + y; });
+          } else {
+            Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TrySubtract(x, y, o); },
+                       [](const Fraction& x, const Fraction& y) { return x - y; });
+          }
           break;
         case Op::kMul:
+          if (!a->plain() || !b->plain()) {
+            if (ScaledProduct(r, *a, *b, rows)) break;
+            r.den = nullptr;
+            Materialize(regs[static_cast<std::size_t>(in.a)], n);
+            Materialize(regs[static_cast<std::size_t>(in.b)], n);
+          }
           Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TryMultiply(x, y, o); },
                      [](const Fraction& x, const Fraction& y) { return x * y; });
           break;
-        case Op::kDiv:
-          Arithmetic(
-              r, *a, *b, rows,
-              [&in](const Decimal& x, const Decimal& y, Decimal* o) {
-                if (y.is_zero()) Throw(in, "division by zero");
-                return Decimal::TryDivideExact(x, y, o);
-              },
-              [&in](const Fraction& x, const Fraction& y) {
-                if (y.is_zero()) Throw(in, "division by zero");
-                return Fraction::Quotient(x, y);
-              });
+        case Op::kDiv: {
+          auto fast = [&in](const Decimal& x, const Decimal& y, Decimal* o) {
+            if (y.is_zero()) Throw(in, "division by zero");
+            return Decimal::TryDivideExact(x, y, o);
+          };
+          if (a->plain() && b->plain()) {
+            // Decimal quotients while they terminate; else, by a constant, the scaled form.
+            r.own_d.resize(rows);
+            if (TryBinary(a->d, a->scalar, b->d, b->scalar, rows, r.own_d.data(), fast)) {
+              r.d = r.own_d.data();
+              break;
+            }
+          }
+          if (ScaledQuotient(r, *a, *b)) break;
+          r.d = nullptr;
+          r.den = nullptr;
+          Materialize(regs[static_cast<std::size_t>(in.a)], n);
+          Materialize(regs[static_cast<std::size_t>(in.b)], n);
+          Arithmetic(r, *a, *b, rows, fast, [&in](const Fraction& x, const Fraction& y) {
+            if (y.is_zero()) Throw(in, "division by zero");
+            return Fraction::Quotient(x, y);
+          });
           break;
+        }
         case Op::kNeg:
+          if (a->den != nullptr) {
+            r.own_d.resize(rows);
+            for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = -a->d[a->Index(k)];
+            r.own_den = *a->den;
+            r.d = r.own_d.data();
+            r.den = &r.own_den;
+            break;
+          }
           Unary(r, *a, rows, [](const Decimal& x, Decimal* o) { return *o = -x, true; }, [](const ExactNumber& x) { return -x; });
           break;
         case Op::kEq: case Op::kNe: case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe: {
@@ -546,10 +702,10 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
           const Op op = in.op;
           switch (a->kind) {
             case ValueKind::kDecimal:
-              if (a->q == nullptr && b->q == nullptr) {
+              if (a->plain() && b->plain()) {
                 Binary(a->d, a->scalar, b->d, b->scalar, rows, out,
                        [op](const Decimal& x, const Decimal& y) -> std::uint8_t { return CompareOp(op, Decimal::Compare(x, y)); });
-              } else {
+              } else if (!ScaledCompare(*a, *b, rows, out, op)) {
                 for (std::size_t k = 0; k < rows; ++k) out[k] = CompareOp(op, ExactNumber::Compare(a->At(k), b->At(k)));
               }
               break;
@@ -646,8 +802,11 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
         case Op::kRound: {
           // The one way a Fraction becomes a Decimal: rounded once, exactly.
           r.own_d.resize(rows);
-          if (a->q == nullptr) {
+          if (a->plain()) {
             for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = a->d[a->Index(k)].Rescale(in.scale, in.mode);
+          } else if (a->den != nullptr) {
+            const Decimal& den = *a->den;
+            for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = Decimal::Divide(a->d[a->Index(k)], den, in.scale, in.mode);
           } else {
             for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = a->q[a->Index(k)].Round(in.scale, in.mode);
           }
@@ -657,7 +816,7 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
         case Op::kTiers: {
           const ir::TierTable& table = p.tier_tables[static_cast<std::size_t>(in.imm)];
           r.tiers.resize(rows);
-          if (a->q == nullptr && DecimalTable(table)) {
+          if (a->plain() && DecimalTable(table)) {
             r.own_d.resize(rows);
             std::size_t k = 0;
             while (k < rows && TryApplyTiers(table, a->d[a->Index(k)], r.tiers[k], &r.own_d[k])) ++k;
@@ -1338,7 +1497,7 @@ struct Engine::State {
       if (keep && cs.kept.size() < slots) cs.kept.resize(slots);
       if (!keep && cs.sum.size() < slots) cs.sum.resize(slots);
       const std::uint64_t* weights = batch.weights.empty() ? nullptr : batch.weights.data();
-      if (keep || weights != nullptr || amount.q != nullptr) {
+      if (keep || weights != nullptr || !amount.plain()) {
         // `free first` keeps the events; weighted rows and amounts that are Fractions are added
         // exactly. (The usual case is the loop below.)
         for (std::size_t j = 0; j < sel.count; ++j) {
@@ -1495,11 +1654,12 @@ struct Engine::State {
           const std::size_t x = reg->Index(j);
           switch (reg->kind) {
             case ValueKind::kDecimal:
-              if (reg->q == nullptr) {
+              if (reg->plain()) {
                 key_text = reg->d[x].Normalized().ToString();
               } else {
-                std::optional<Decimal> d = reg->q[x].ToDecimal();
-                key_text = d ? d->Normalized().ToString() : reg->q[x].ToString();
+                const Fraction f = reg->FractionAt(j);
+                std::optional<Decimal> d = f.ToDecimal();
+                key_text = d ? d->Normalized().ToString() : f.ToString();
               }
               break;
             case ValueKind::kText: key_text = std::string(reg->t[x]); break;
@@ -1512,7 +1672,7 @@ struct Engine::State {
       return;
     }
     const std::int64_t* times = time_column.times.data();
-    if (weights != nullptr || (reg != nullptr && reg->q != nullptr) || ms.any_exact) {
+    if (weights != nullptr || (reg != nullptr && !reg->plain()) || ms.any_exact) {
       AccumulateExact(meter, ms, sel, slots, weights, reg, values, by_row, times);
       return;
     }
@@ -2055,7 +2215,7 @@ struct Engine::State {
         line.from = part->from;
         line.to = part->to;
       }
-      if (amount.q == nullptr) {
+      if (amount.plain()) {
         line.amount = amount.d[amount.Index(k)];
         invoices[keys[k].rank].lines.push_back(std::move(line));
       } else {
