@@ -220,9 +220,13 @@ struct Sum {
 };
 
 // Per slot, what a Sum could not hold, exactly (allocated on first use: nearly always never).
+// Also, per slot, the sum of values that arrive scaled by one denominator (a per-minute price over
+// seconds): their numerators are summed as Decimals and divided once, at the end.
 struct Spill {
   std::vector<Fraction> values;
   std::vector<std::uint8_t> used;
+  Decimal den;               // the scaled values' denominator; zero until the first
+  std::vector<Sum> scaled;   // per slot: their numerators' sum
 
   void Add(std::size_t slot, const Fraction& v) {
     if (values.size() <= slot) {
@@ -232,10 +236,24 @@ struct Spill {
     values[slot] += v;
     used[slot] = 1;
   }
+  // Whether values scaled by `d` can be summed here (the first denominator seen is the one).
+  bool UseDenominator(const Decimal& d) {
+    if (den.is_zero()) den = d;
+    return den == d;
+  }
+  // Adds x ÷ den (after UseDenominator).
+  void AddNumerator(std::size_t slot, const Decimal& x) {
+    if (scaled.size() <= slot) scaled.resize(slot + 1);
+    if (!scaled[slot].Add(x)) Add(slot, Fraction::Quotient(x, den));
+  }
   // `sum` plus what spilled from it in `slot`.
   ExactNumber Total(std::size_t slot, const Decimal& sum) const {
-    if (slot >= used.size() || !used[slot]) return sum;
-    return ExactNumber::Of(Fraction(sum) + values[slot]);
+    const bool spilled = slot < used.size() && used[slot];
+    const bool has_scaled = slot < scaled.size() && !scaled[slot].value().is_zero();
+    if (!spilled && !has_scaled) return sum;
+    ExactNumber total = spilled ? ExactNumber::Of(Fraction(sum) + values[slot]) : ExactNumber(sum);
+    if (has_scaled) total = total + ExactNumber::Quotient(scaled[slot].value(), den);
+    return total;
   }
 };
 
@@ -1497,7 +1515,15 @@ struct Engine::State {
       if (keep && cs.kept.size() < slots) cs.kept.resize(slots);
       if (!keep && cs.sum.size() < slots) cs.sum.resize(slots);
       const std::uint64_t* weights = batch.weights.empty() ? nullptr : batch.weights.data();
-      if (keep || weights != nullptr || !amount.plain()) {
+      if (!keep && weights == nullptr && amount.q == nullptr && amount.den != nullptr && cs.spill.UseDenominator(*amount.den)) {
+        // Amounts scaled by one denominator (a per-minute price over seconds, not rounded per
+        // event): their numerators are summed, divided once at Finish.
+        for (std::size_t j = 0; j < sel.count; ++j) {
+          const std::uint32_t slot = slot_of[sel.Row(j)];
+          cs.present[slot] = 1;
+          cs.spill.AddNumerator(slot, amount.d[amount.Index(j)]);
+        }
+      } else if (keep || weights != nullptr || !amount.plain()) {
         // `free first` keeps the events; weighted rows and amounts that are Fractions are added
         // exactly. (The usual case is the loop below.)
         for (std::size_t j = 0; j < sel.count; ++j) {
@@ -1672,6 +1698,15 @@ struct Engine::State {
       return;
     }
     const std::int64_t* times = time_column.times.data();
+    if (weights == nullptr && reg != nullptr && reg->q == nullptr && reg->den != nullptr &&
+        (meter.aggregation == Aggregation::kSum || meter.aggregation == Aggregation::kAverage) && ms.spill.UseDenominator(*reg->den)) {
+      // Values scaled by one denominator: their numerators are summed (see Spill).
+      for (std::size_t j = 0; j < count; ++j) {
+        if (meter.aggregation == Aggregation::kAverage) ++ms.count[slots[j]];
+        ms.spill.AddNumerator(slots[j], reg->d[reg->Index(j)]);
+      }
+      return;
+    }
     if (weights != nullptr || (reg != nullptr && !reg->plain()) || ms.any_exact) {
       AccumulateExact(meter, ms, sel, slots, weights, reg, values, by_row, times);
       return;
