@@ -145,3 +145,43 @@ TEST_CASE("fraction: back to Decimal only when exact", "[fraction]") {
 }
 
 }  // namespace
+
+namespace {
+
+using tariff::ExactNumber;
+
+TEST_CASE("exact number: Decimal while it can be, Fraction when it must", "[fraction]") {
+  const ExactNumber third = ExactNumber::Quotient(D("1.00"), D("3"));
+  CHECK_FALSE(third.is_decimal());
+  CHECK(third.ToString() == "1/3");
+  const ExactNumber quarter = ExactNumber::Quotient(D("1.00"), D("4"));
+  REQUIRE(quarter.is_decimal());
+  CHECK(quarter.decimal().ToString() == "0.25");
+  // Back to a Decimal when the fractions cancel.
+  const ExactNumber one = third + third + third;
+  REQUIRE(one.is_decimal());
+  CHECK(one.decimal() == D("1"));
+  // A product wider than 38 digits is kept exactly, and rounds back.
+  const ExactNumber wide = ExactNumber(D("999999999999999999999999999999999999.99")) * ExactNumber(D("0.029"));
+  CHECK_FALSE(wide.is_decimal());
+  CHECK(wide.Round(2, RoundingMode::kHalfEven).ToString() == "29000000000000000000000000000000000.00");
+  CHECK(ExactNumber::Compare(third, quarter) == 1);
+  CHECK(-third < quarter);
+  CHECK_THROWS_AS(ExactNumber::Quotient(D("1"), D("0")), DecimalError);
+}
+
+TEST_CASE("exact number: shown as a Decimal", "[fraction]") {
+  CHECK(ExactNumber(D("1.5")).Shown(2).ToString() == "1.50");
+  CHECK(ExactNumber(D("1.505")).Shown(2).ToString() == "1.505");
+  CHECK(ExactNumber::Keep(Fraction::Of(3, 8)).Shown().ToString() == "0.375");
+  CHECK(ExactNumber::Keep(Fraction::Of(3, 8)).Shown(4).ToString() == "0.3750");
+  CHECK(ExactNumber::Keep(Fraction::Of(1, 3)).Shown(2).ToString() == "0.33333333333333333333");
+  CHECK(ExactNumber::Keep(Fraction::Of(2, 3)).Shown().ToString() == "0.66666666666666666667");
+  // A wide integer part leaves fewer decimals, so that the value fits 38 digits.
+  const Fraction big = Fraction(D("12345678901234567890123456789")) + Fraction::Of(1, 3);
+  CHECK(ExactNumber::Keep(big).Shown().ToString() == "12345678901234567890123456789.333333333");
+  const Fraction huge = Fraction(D("99999999999999999999999999999999999999")) * Fraction(100);
+  CHECK_THROWS_AS(ExactNumber::Keep(huge).Shown(), DecimalError);
+}
+
+}  // namespace
