@@ -130,9 +130,19 @@ std::string Scramble(const std::string& text, std::mt19937& rng, int* added_comm
       i = j;
       after_line_comment = false;
     } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      const std::size_t start = i;
       while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
       std::string space = kSpaces[pick(rng)];
       if (after_line_comment && space.find('\n') == std::string::npos) space = "\n";
+      // Whether `allow` starts a line decides whose it is (a charge's option or a plan item):
+      // a line break before it is kept, and none is added.
+      if (text.compare(i, 6, "allow ") == 0) {
+        const bool had_break = text.find('\n', start) < i;
+        if (had_break != (space.find('\n') != std::string::npos)) space = had_break ? "\n" : " ";
+        out += space;
+        after_line_comment = false;
+        continue;
+      }
       if (percent(rng) < 8) {
         ++*added_comments;
         if (percent(rng) < 50) {
@@ -395,7 +405,7 @@ TEST_CASE("format: the author's breaks in a charge are kept, other breaks are jo
       "    a * 1 USD +\n"
       "    b * 2 USD\n"
       "  charge \"D\" = volume m { above 1 USD per seat }\n"
-      "    allow falling_total no flat at zero\n"
+      "    no flat at zero allow falling_total\n"
       "}\n";
   CHECK(Fmt(text) ==
         "plan \"p\" {\n"
@@ -410,7 +420,7 @@ TEST_CASE("format: the author's breaks in a charge are kept, other breaks are jo
         "    a * 1 USD + b * 2 USD\n"
         "  charge \"D\" = volume m {\n"
         "    above  1 USD per seat\n"
-        "  } allow falling_total no flat at zero\n"
+        "  } no flat at zero allow falling_total\n"
         "}\n");
   CheckProperties(text);
 }
