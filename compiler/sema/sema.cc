@@ -1714,10 +1714,28 @@ class Checker {
     return ok;
   }
 
+  // Values that the engine and the test runner read as written, never evaluate: adjustments'
+  // amounts, test values and expected amounts are literals (`5.00 USD`, `10%`); where an amount
+  // may be negative (an expected credit line), a negated literal too (`-4.00 USD`). Reports an
+  // expression anywhere else once, so that nothing checks cleanly and then fails (or, in a test,
+  // passes unchecked) later.
+  bool RequireLiteral(const ast::Expr& e, const std::string& what, bool negative) {
+    const ast::Expr* inner = &e;
+    const auto* minus = std::get_if<ast::Unary>(&e.kind);
+    if (negative && minus != nullptr && minus->op == ast::UnaryOp::kNegate) inner = minus->operand.get();
+    if (std::get_if<ast::Literal>(&inner->kind) != nullptr) return true;
+    Report(DiagKind::ExpectedType, e.span, what,
+           negative ? "an amount written as a literal (`50.00 USD`, `-4.00 USD`)" : "a value written as a literal (`50.00 USD`, `10%`)",
+           "an expression")
+        .Hint("write the value itself; the plan's charges compute, its adjustments and tests state");
+    return false;
+  }
+
   void CheckDiscount(const ast::DiscountDecl& d) {
+    CheckChargeNames(d.charges);
+    if (!RequireLiteral(*d.amount, "a discount", false)) return;
     Scope cs;
     Type t = Check(*d.amount, cs);
-    CheckChargeNames(d.charges);
     if (t.is_error()) return;
     if (t.kind == TypeKind::kPercent) {
       const auto& lit = std::get<ast::Literal>(d.amount->kind);
@@ -1734,9 +1752,13 @@ class Checker {
   }
 
   void CheckLimit(const ast::LimitDecl& d) {
+    CheckChargeNames(d.charges);
+    if (!RequireLiteral(*d.amount, d.is_minimum ? "a minimum" : "a maximum", false)) {
+      if (d.proration) CheckProration(*d.proration);
+      return;
+    }
     Scope cs;
     Type t = Check(*d.amount, cs);
-    CheckChargeNames(d.charges);
     if (d.proration) CheckProration(*d.proration);
     IsMoneyOrReport(t, *d.amount, d.is_minimum ? "a minimum" : "a maximum");
   }
@@ -1755,6 +1777,7 @@ class Checker {
       }
       if (reserved.count(init.name.text) != 0) continue;
       auto f = fields.find(init.name.text);
+      if (!RequireLiteral(*init.value, fmt::format("`{}.{}`", owner, init.name.text), false)) continue;
       Scope cs;
       cs.place = Place::kTestField;
       Type t = Check(*init.value, cs);
@@ -1922,6 +1945,7 @@ class Checker {
                                                     : fmt::format("charge \"{}\" with {} grouping value(s)", e->charge->value, c->second.decl->group_by.size()));
           }
         }
+        if (!RequireLiteral(*e->value, "an expected amount", true)) continue;
         Scope cs;
         Type t = Check(*e->value, cs);
         IsMoneyOrReport(t, *e->value, "an expected amount");
