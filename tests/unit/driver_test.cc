@@ -286,6 +286,37 @@ TEST_CASE("driver: rate: a usage file it cannot read as a whole exits 1, a missi
   CHECK(r.err.find("cannot open `/no/such/usage.csv`") != std::string::npos);
 }
 
+TEST_CASE("driver: test: `free first N events` as documented, and `* name` after a rate, rate as written") {
+  // `free first 2 events` used to fail with "unknown unit `events`"; `per call * subscription.mult`
+  // with "unknown unit `subscription`".
+  TempPlan plan("tariff-driver-forms.tariff",
+                "plan \"p\" {\n"
+                "  currency USD\n"
+                "  rounding half_up per event\n"
+                "  event payment { amount: money }\n"
+                "  subscription { mult: decimal }\n"
+                "  meter payments = count(payment)\n"
+                "  charge \"A\" = each payment: payment.amount * 10% free first 2 events\n"
+                "  charge \"B\" = each payment: payment.amount * 10% free first 1 event or 500.00 USD\n"
+                "  charge \"C\" = each payment: payment.amount * 10% free first 2 payment\n"
+                "  charge \"D\" = payments * 0.5 USD per payment * subscription.mult\n"
+                "  test \"three payments\" {\n"
+                "    subscription { mult = 3 }\n"
+                "    usage payment x 3 { amount = 10.00 USD }\n"
+                "    expect \"A\" = 1.00 USD\n"
+                "    expect \"B\" = 2.00 USD\n"
+                "    expect \"C\" = 1.00 USD\n"
+                "    expect \"D\" = 4.50 USD\n"
+                "    expect total = 8.50 USD\n"
+                "  }\n"
+                "}\n");
+  auto r = RunTariff({"test", plan.path.string()});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("PASS") != std::string::npos);
+  CHECK((r.out + r.err).find("1 passed, 0 failed") != std::string::npos);
+}
+
 TEST_CASE("driver: rate's usage errors exit 2 with a message that says what to do") {
   const std::string plans = std::string(TARIFF_SOURCE_DIR) + "/plans/lago-charges/lago-charges.tariff";
   const std::string single = std::string(TARIFF_SOURCE_DIR) + "/plans/api-platform/api-platform.tariff";
