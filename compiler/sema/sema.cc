@@ -1298,8 +1298,15 @@ class Checker {
       if (o.kind == ast::ChargeOptionKind::kRounding) {
         CheckRounding(o.rounding);
         if (o.rounding.point == ast::RoundingPoint::kInvoice) {
-          Report(DiagKind::ChargeRoundingPerInvoice, o.rounding.span, d.name.value)
-              .Hint("rounding per invoice rounds the invoice's total, which is the plan's rule: declare `rounding … per invoice` at the plan level");
+          auto& diag = Report(DiagKind::ChargeRoundingPerInvoice, o.rounding.span, d.name.value);
+          // On a line of its own right after the charge, it was probably meant as the plan's.
+          const std::uint32_t before = &o == &d.options.front() ? d.pricing.span.end : (&o - 1)->span.end;
+          if (source_.At(before).line != source_.At(o.span.begin).line) {
+            diag.Note(d.name.span, "a `rounding` right after a charge is that charge's option")
+                .Hint("rounding per invoice rounds the invoice's total, which is the plan's rule: to declare it, move this line above the plan's charges");
+          } else {
+            diag.Hint("rounding per invoice rounds the invoice's total, which is the plan's rule: declare `rounding … per invoice` at the plan level");
+          }
         }
         rounding = &o.rounding;
       }
