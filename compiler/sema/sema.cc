@@ -1591,6 +1591,8 @@ class Checker {
     const ast::Tier* previous_tier = nullptr;
     const ast::Tier* above = nullptr;
     std::vector<PricedTier> priced;
+    const Rational beyond_any_meter(boost::multiprecision::pow(BigInt(10), 38));
+    bool reported_beyond = false;
     for (const ast::Tier& tier : p.tiers) {
       if (above != nullptr) {
         Report(DiagKind::UnreachableTier, tier.span, "it comes after the `above` tier")
@@ -1599,6 +1601,16 @@ class Checker {
         continue;
       }
       PricedTier pt;
+      // A meter holds less than 10^38 of its unit (38 digits): past a bound that large, no
+      // usage ever comes.
+      if (previous && previous->value >= beyond_any_meter && !reported_beyond) {
+        Report(DiagKind::UnreachableTier, tier.span,
+               fmt::format("the tier before it ends at {}, and a meter holds less than {}",
+                           SourceText(previous_tier->bound->span), WithMeterUnit("10^38", subject)))
+            .Note(previous_tier->bound->span, "the previous tier ends here");
+        reported_beyond = true;
+        ok = false;
+      }
       if (tier.above) {
         above = &tier;
       } else {
@@ -1656,14 +1668,20 @@ class Checker {
           Warn(DiagKind::VolumeTotalFalls, p.tiers[i + 1].span, allowed,
                fmt::format("{} {}", ApproximateText(before), plan_->currency),
                fmt::format("{} {}", ApproximateText(after), plan_->currency),
-               subject.kind == TypeKind::kQuantity ? fmt::format("{} {}", a.bound->text, UnitName(*subject.unit))
-               : subject.kind == TypeKind::kMoney  ? fmt::format("{} {}", a.bound->text, subject.currency)
-                                                   : a.bound->text);
+               WithMeterUnit(a.bound->text, subject));
           break;
         }
       }
     }
     return ok;
+  }
+
+  // `amount` followed by the unit what the tiers measure is counted in, for messages: `100 GB`,
+  // `50 USD`, or `10` for a plain number.
+  static std::string WithMeterUnit(std::string_view amount, const Type& subject) {
+    if (subject.kind == TypeKind::kQuantity) return fmt::format("{} {}", amount, UnitName(*subject.unit));
+    if (subject.kind == TypeKind::kMoney) return fmt::format("{} {}", amount, subject.currency);
+    return std::string(amount);
   }
 
   std::string_view SourceText(Span span) const {
