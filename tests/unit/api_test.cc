@@ -532,7 +532,7 @@ TEST_CASE("api: the version is the project's") {
   CHECK(std::count(v.begin(), v.end(), '.') == 2);
 }
 
-TEST_CASE("api: subscription dates prorate recurring fees and reject usage outside them; credits are drawn at Finish") {
+TEST_CASE("api: subscription dates prorate recurring fees and reject usage outside them, credits are drawn at Finish") {
   const char* source = R"(
 plan "stripe" {
   currency USD

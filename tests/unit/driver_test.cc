@@ -106,7 +106,7 @@ struct TempPlan {
 
 }  // namespace
 
-TEST_CASE("driver: fmt --check lists an unformatted file and exits 1; --write fixes it atomically") {
+TEST_CASE("driver: fmt --check lists an unformatted file and exits 1, --write fixes it atomically") {
   TempPlan plan("tariff-driver-fmt.tariff", "plan \"p\" {\n    currency   USD\n}\n");
   auto r = RunTariff({"fmt", "--check", plan.path.string()});
   CHECK(r.code == 1);
@@ -574,8 +574,13 @@ TEST_CASE("driver: rate --credits: wrong data exits 1 naming the file, line and 
   }
 }
 
-TEST_CASE("driver: rate --period DATE rates the plan's period containing it; START..END exactly that interval") {
-  TempPlan plan("tariff-billing-period.tariff", kBillingPlan);
+// (A `;` in a test's name splits it for CTest, which then runs no test and passes: this one hid
+// that way, failing, since rating began to require --subscriptions for a plan that reads them.)
+TEST_CASE("driver: rate --period DATE rates the plan's period containing it, START..END exactly that interval") {
+  // Usage only: kBillingPlan's seats would need --subscriptions.
+  TempPlan plan("tariff-billing-period.tariff",
+                "plan \"requests\" {\n  currency USD\n  period month\n\n  unit request\n  event request {}\n"
+                "  meter requests = count(request)\n\n  charge \"Requests\" = requests * 0.10 USD per request\n}\n");
   TempPlan usage("tariff-billing-period-usage.csv",
                  "customer,time\nacme,2026-02-28T23:59:59Z\nacme,2026-03-01T00:00:00Z\nacme,2026-03-31T23:59:59Z\nacme,2026-04-01T00:00:00Z\n");
   auto r = RunTariff({"rate", plan.path.string(), "--usage", usage.path.string(), "--period", "2026-03-15"});

@@ -366,7 +366,7 @@ TEST_CASE("format: only the parentheses the tree needs are printed") {
   CheckProperties(text);
 }
 
-TEST_CASE("format: numbers, dates and units are kept as written; strings are re-escaped") {
+TEST_CASE("format: numbers, dates and units are kept as written, strings are re-escaped") {
   std::string text =
       "plan \"say \\\"hi\\\" \\q\" version 02 effective 2026-03-01 {\n"
       "  period 030 day anchor 2026-01-31T00:00:00+01:00 timezone \"Europe/Paris\"\n"
