@@ -957,14 +957,13 @@ class Checker {
     // nothing but a unit, say how a compound unit is written, and only that (the left side, a
     // rate per `GB`, would be a second message about the same mistake).
     const auto* unit_ref = std::get_if<ast::NameRef>(&b.rhs->kind);
-    const ast::Literal* rate = b.op == BinaryOp::kMul || b.op == BinaryOp::kDiv ? TrailingRate(*b.lhs) : nullptr;
+    const ast::Literal* rate = b.op == BinaryOp::kMul ? TrailingRate(*b.lhs) : nullptr;
     if (rate != nullptr && unit_ref != nullptr && LookupUnit(units_, unit_ref->name.text) &&
         plan_->meters.count(unit_ref->name.text) == 0 && plan_->events.count(unit_ref->name.text) == 0) {
       std::string per;
       for (const auto& f : rate->per_unit.factors) per += (per.empty() ? "" : "·") + f.name.text;
       Report(DiagKind::UnknownName, b.rhs->span, "name", unit_ref->name.text)
-          .Hint(fmt::format("a unit after `per` is one name or names joined by `·`: `per {}{}{}`", per,
-                            b.op == BinaryOp::kMul ? "·" : "/", unit_ref->name.text));
+          .Hint(fmt::format("a unit after `per` is one name or names joined by `·`: `per {}·{}`", per, unit_ref->name.text));
       return Type::Error();
     }
     Type l = Check(*b.lhs, scope);
