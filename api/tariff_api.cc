@@ -385,68 +385,92 @@ const FieldInfo* EventInfo::FindField(std::string_view field_name) const {
 Plan::Plan(std::shared_ptr<const PlanState> state) : state_(std::move(state)) {}
 
 CompileResult Plan::Compile(std::string_view source, std::string_view file_name, std::string_view plan_name) {
-  auto compile = std::make_shared<CompileState>();
-  CompileResult result;
   std::lock_guard<std::mutex> lock(CompileMutex());
-
+  auto compile = std::make_shared<CompileState>();
   compile->file = compile->sources.AddFile(std::string(file_name), std::string(source));
-  ::tariff::DiagnosticSink sink;
-  ::tariff::CheckedSource checked = ::tariff::CheckSource(compile->sources, compile->file, sink);
-  compile->diagnostics = sink.Sorted();
-  for (const ::tariff::Diagnostic& d : compile->diagnostics) {
-    result.diagnostics.push_back(Convert(compile->sources, d));
-  }
-  auto finish = [&]() {
-    for (const Diagnostic& d : compile->extra) result.diagnostics.push_back(d);
-    result.state_ = compile;
-    return std::move(result);
-  };
-  if (!checked.ok()) return finish();
 
-  // The plan to compile: the only one, or the one named.
-  const std::vector<::tariff::CheckedPlan>& plans = checked.checked->plans;
-  const ::tariff::CheckedPlan* chosen = nullptr;
-  std::vector<std::string> names;
-  for (const ::tariff::CheckedPlan& p : plans) {
-    names.push_back(p.plan->name.value);
-    if (plan_name.empty() ? plans.size() == 1 : p.plan->name.value == plan_name) {
-      if (chosen != nullptr) {
-        compile->extra.push_back(Problem(file_name, fmt::format("the source holds several versions of plan \"{}\"; "
-                                                                "rating by version is not available yet",
-                                                                p.plan->name.value)));
-        return finish();
+  // Parse, check, choose the plan, lower. (A lambda: it shares Compile's access to the result.)
+  auto compile_plan = [&]() -> CompileResult {
+    CompileResult result;
+    ::tariff::DiagnosticSink sink;
+    ::tariff::CheckedSource checked = ::tariff::CheckSource(compile->sources, compile->file, sink);
+    compile->diagnostics = sink.Sorted();
+    for (const ::tariff::Diagnostic& d : compile->diagnostics) {
+      result.diagnostics.push_back(Convert(compile->sources, d));
+    }
+    auto finish = [&]() {
+      for (const Diagnostic& d : compile->extra) result.diagnostics.push_back(d);
+      result.state_ = compile;
+      return std::move(result);
+    };
+    if (!checked.ok()) return finish();
+
+    // The plan to compile: the only one, or the one named.
+    const std::vector<::tariff::CheckedPlan>& plans = checked.checked->plans;
+    const ::tariff::CheckedPlan* chosen = nullptr;
+    std::vector<std::string> names;
+    for (const ::tariff::CheckedPlan& p : plans) {
+      names.push_back(p.plan->name.value);
+      if (plan_name.empty() ? plans.size() == 1 : p.plan->name.value == plan_name) {
+        if (chosen != nullptr) {
+          compile->extra.push_back(Problem(file_name, fmt::format("the source holds several versions of plan \"{}\"; "
+                                                                  "rating by version is not available yet",
+                                                                  p.plan->name.value)));
+          return finish();
+        }
+        chosen = &p;
       }
-      chosen = &p;
     }
-  }
-  if (chosen == nullptr) {
-    std::string message;
-    if (plans.empty()) {
-      message = "the source holds no plan";
-    } else if (plan_name.empty()) {
-      message = fmt::format("the source holds {} plans ({}); choose one with plan_name", plans.size(), Quoted(names));
-    } else {
-      message = fmt::format("the source has no plan \"{}\" (it has {})", plan_name, Quoted(names));
+    if (chosen == nullptr) {
+      std::string message;
+      if (plans.empty()) {
+        message = "the source holds no plan";
+      } else if (plan_name.empty()) {
+        message = fmt::format("the source holds {} plans ({}); choose one with plan_name", plans.size(), Quoted(names));
+      } else {
+        message = fmt::format("the source has no plan \"{}\" (it has {})", plan_name, Quoted(names));
+      }
+      compile->extra.push_back(Problem(file_name, std::move(message)));
+      return finish();
     }
-    compile->extra.push_back(Problem(file_name, std::move(message)));
-    return finish();
-  }
 
-  const ::tariff::SourceFile& file = compile->sources.file(compile->file);
-  ::tariff::LowerResult lowered = ::tariff::Lower(*checked.checked, *chosen, file);
-  if (!lowered.ok()) {
-    for (const std::string& e : lowered.errors) compile->extra.push_back(Problem(file_name, "internal error: " + e));
-    return finish();
-  }
+    const ::tariff::SourceFile& file = compile->sources.file(compile->file);
+    ::tariff::LowerResult lowered = ::tariff::Lower(*checked.checked, *chosen, file);
+    if (!lowered.ok()) {
+      for (const std::string& e : lowered.errors) compile->extra.push_back(Problem(file_name, "internal error: " + e));
+      return finish();
+    }
 
-  auto state = std::make_shared<PlanState>();
-  state->compile = compile;
-  state->function = std::move(lowered.function);
-  state->schemas = ::tariff::SchemasOf(state->function);
-  for (const ::tariff::EventSchema& s : state->schemas) state->events.push_back(InfoOf(s));
-  for (const auto& [name, field] : chosen->subscription) state->subscription.push_back(SubscriptionInfo(name, field.type));
-  result.plan = Plan(std::move(state));
-  return finish();
+    auto state = std::make_shared<PlanState>();
+    state->compile = compile;
+    state->function = std::move(lowered.function);
+    state->schemas = ::tariff::SchemasOf(state->function);
+    for (const ::tariff::EventSchema& s : state->schemas) state->events.push_back(InfoOf(s));
+    for (const auto& [name, field] : chosen->subscription) state->subscription.push_back(SubscriptionInfo(name, field.type));
+    result.plan = Plan(std::move(state));
+    return finish();
+  };
+
+  // tariff.h promises that a bad plan never throws and that nothing but api::Error leaves the
+  // library. An exception from inside the compiler is a bug in tariff, not a problem of the
+  // plan: it becomes one internal-error diagnostic (no code, no position), and no plan.
+  auto internal_failure = [&](std::string_view what) {
+    compile->diagnostics.clear();
+    compile->extra.assign({Problem(file_name, fmt::format("internal error: {}; this is a bug in tariff, please report "
+                                                          "it with the plan that caused it",
+                                                          what))});
+    CompileResult result;
+    result.diagnostics = compile->extra;
+    result.state_ = compile;
+    return result;
+  };
+  try {
+    return compile_plan();
+  } catch (const std::exception& e) {
+    return internal_failure(e.what());
+  } catch (...) {
+    return internal_failure("an exception that is not a std::exception");
+  }
 }
 
 const std::string& Plan::name() const { return state_->function.plan; }
@@ -712,7 +736,8 @@ bool FirstTimeSeen(RaterState& s, const ::tariff::Batch& batch, std::size_t row)
   return s.seen_keys.insert(s.key).second;
 }
 
-// Runs `f` (which feeds or finishes the engine), turning the engine's errors into RatingError.
+// Runs `f` (which feeds or finishes the engine), turning the engine's errors, and any other
+// exception from inside the library, into RatingError.
 template <typename F>
 auto Rating(RaterState& s, F&& f) {
   try {
@@ -723,6 +748,12 @@ auto Rating(RaterState& s, F&& f) {
   } catch (const ::tariff::DecimalError& e) {
     s.broken = true;
     ThrowRating(*s.plan, e.what(), ::tariff::Span{});
+  } catch (const Error&) {
+    throw;  // the API's own (UsageError) pass as they are
+  } catch (const std::exception& e) {
+    // Anything else from inside is a bug in tariff; it still leaves as an api::Error.
+    s.broken = true;
+    ThrowRating(*s.plan, std::string("internal error: ") + e.what(), ::tariff::Span{});
   }
 }
 

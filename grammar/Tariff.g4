@@ -3,6 +3,16 @@
 // compiler/parse sees the generated code, and it builds tariff's own AST from this tree.
 grammar Tariff;
 
+@parser::members {
+  // True when the next token is on the line of the token before it (comments between the two
+  // do not count). A charge's `allow` option must be on the line its charge ends on; an `allow`
+  // that begins a line is a plan item, even right after a charge (docs/language.md).
+  bool NextOnSameLine() {
+    antlr4::Token* previous = _input->LT(-1);
+    return previous != nullptr && previous->getLine() == _input->LT(1)->getLine();
+  }
+}
+
 file : plan* EOF ;
 
 plan : 'plan' STRING planVersion? '{' planItem* '}' ;
@@ -67,7 +77,7 @@ chargeOption
   | 'included' literal                             # includedOption
   | 'free' 'first' literal ('or' literal)?         # freeFirstOption
   | 'no'? 'flat' 'at' 'zero'                       # flatAtZeroOption
-  | 'allow' ident (',' ident)*                     # allowOption
+  | {NextOnSameLine()}? 'allow' ident (',' ident)* # allowOption
   ;
 
 test : 'test' STRING ('period' DATETIME '..' DATETIME)? '{' testStmt* '}' ;
@@ -106,11 +116,13 @@ matchArm
   ;
 
 // Literals: `42`, `2.9%`, `25 bp`, `1000 token`, `12.50 USD`, `0.20 USD per 1000 request`,
-// `5 USD per started 100 request`, `"text"`, `true`, `2026-03-01`.
+// `5 USD per started 100 request`, `0.01 USD per GB·h`, `"text"`, `true`, `2026-03-01`. The unit
+// after `per` is a unitAtom, like the unit after a number: a `*` or `/` after a rate continues
+// the expression (`0.5 USD per call * subscription.mult`).
 literal
   : NUMBER '%'                                                     # percentLiteral
   | NUMBER 'bp'                                                    # basisPointsLiteral
-  | NUMBER unitAtom 'per' 'started'? NUMBER? unitExpr              # rateLiteral
+  | NUMBER unitAtom 'per' 'started'? NUMBER? unitAtom              # rateLiteral
   | NUMBER unitAtom                                                # unitLiteral
   | NUMBER                                                         # numberLiteral
   | STRING                                                         # stringLiteral
@@ -118,7 +130,7 @@ literal
   | DATETIME                                                       # dateTimeLiteral
   ;
 
-// A unit right after a number: one name, or names joined by `·` (`2.5 GB·h`).
+// A unit right after a number or after `per`: one name, or names joined by `·` (`2.5 GB·h`).
 unitAtom : ident (MIDDOT ident)* ;
 
 // Identifiers, including words that are keywords only where the grammar expects them.

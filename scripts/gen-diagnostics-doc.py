@@ -11,7 +11,15 @@ catalog = (root / "compiler/diag/diagnostic_kinds.def").read_text()
 entries = []
 group = ""
 args = ""
+# A DIAG entry may continue on the next lines (its summary): join each entry into one line.
+lines = []
 for line in catalog.splitlines():
+    if lines and lines[-1].startswith("DIAG(") and not lines[-1].endswith(")"):
+        lines[-1] += " " + line.strip()
+    else:
+        lines.append(line)
+string = r'"((?:[^"\\]|\\.)*)"'
+for line in lines:
     m = re.match(r"// ---- (.*?) -+$", line)
     if m:
         group = m.group(1)
@@ -21,9 +29,10 @@ for line in catalog.splitlines():
     if m:
         args = m.group(1)
         continue
-    m = re.match(r'DIAG\((\w+), "(\w+)", (\w+), "(.*)"\)$', line)
+    m = re.match(r'DIAG\((\w+), "(\w+)", (\w+), ' + string + ', ' + string + r'\)$', line)
     if m:
-        entries.append(("diag", m.group(1), m.group(2), m.group(3), m.group(4).replace('\\"', '"'), args))
+        entries.append(("diag", m.group(1), m.group(2), m.group(3), m.group(4).replace('\\"', '"'),
+                        m.group(5).replace('\\"', '"'), args))
 
 examples = {}
 for expected in sorted((root / "tests/golden/check").glob("*/expected.txt")):
@@ -48,8 +57,8 @@ for e in entries:
     if e[0] == "group":
         out += ["## " + e[1], ""]
         continue
-    _, kind, code, severity, message, arg_doc = e
-    out += [f"### {code} {kind}", "",
+    _, kind, code, severity, message, summary, arg_doc = e
+    out += [f"### {code} {kind}", "", summary[0].upper() + summary[1:] + ".", "",
             f"{'error' if severity == 'kError' else 'warning'}: `` {message} `` — arguments {arg_doc}", ""]
     if code in examples:
         case, block = examples[code]

@@ -9,19 +9,21 @@ namespace tariff {
 namespace {
 
 struct KindInfo {
+  std::string_view name;
   std::string_view code;
   Severity severity;
   std::string_view format;
+  std::string_view summary;
 };
 
 constexpr KindInfo kKinds[] = {
-#define DIAG(kind, code, severity, message) {code, Severity::severity, message},
+#define DIAG(kind, code, severity, message, summary) {#kind, code, Severity::severity, message, summary},
 #include "compiler/diag/diagnostic_kinds.def"
 #undef DIAG
 };
 
 constexpr DiagKind kAllKinds[] = {
-#define DIAG(kind, code, severity, message) DiagKind::kind,
+#define DIAG(kind, code, severity, message, summary) DiagKind::kind,
 #include "compiler/diag/diagnostic_kinds.def"
 #undef DIAG
 };
@@ -31,8 +33,10 @@ const KindInfo& Info(DiagKind kind) { return kKinds[static_cast<std::size_t>(kin
 }  // namespace
 
 std::string_view DiagCode(DiagKind kind) { return Info(kind).code; }
+std::string_view DiagName(DiagKind kind) { return Info(kind).name; }
 Severity DiagSeverity(DiagKind kind) { return Info(kind).severity; }
 std::string_view DiagFormat(DiagKind kind) { return Info(kind).format; }
+std::string_view DiagSummary(DiagKind kind) { return Info(kind).summary; }
 std::span<const DiagKind> AllDiagKinds() { return kAllKinds; }
 std::string_view SeverityName(Severity severity) { return severity == Severity::kError ? "error" : "warning"; }
 

@@ -16,7 +16,7 @@ namespace tariff {
 
 // One value per line of diagnostic_kinds.def.
 enum class DiagKind : std::uint16_t {
-#define DIAG(kind, code, severity, message) kind,
+#define DIAG(kind, code, severity, message, summary) kind,
 #include "compiler/diag/diagnostic_kinds.def"
 #undef DIAG
 };
@@ -25,8 +25,13 @@ enum class Severity : std::uint8_t { kError, kWarning };
 
 // The stable code (`E0301`), the default severity and the message format of a kind.
 std::string_view DiagCode(DiagKind kind);
+// The kind's name in the catalog (`UnknownName`): SARIF's rule `name`.
+std::string_view DiagName(DiagKind kind);
 Severity DiagSeverity(DiagKind kind);
 std::string_view DiagFormat(DiagKind kind);
+// One sentence, without placeholders, saying what the kind is about ("a name refers to nothing
+// the plan declares"): SARIF's rule description, the heading of its docs/diagnostics.md entry.
+std::string_view DiagSummary(DiagKind kind);
 // Every kind in the catalog, in catalog order.
 std::span<const DiagKind> AllDiagKinds();
 // "error" or "warning".

@@ -3,6 +3,7 @@
 #include "compiler/diag/render.h"
 
 #include <algorithm>
+#include <map>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -163,19 +164,25 @@ void RenderGithub(const SourceManager& sources, std::span<const Diagnostic> diag
 }
 
 void RenderSarif(const SourceManager& sources, std::span<const Diagnostic> diagnostics, std::ostream& out) {
+  // helpUri must be an absolute URI (the schema's "format": "uri"), and the documentation is a
+  // file of the repository, not a web page: the rule's `help` names the section instead.
   nlohmann::ordered_json rules = nlohmann::ordered_json::array();
+  std::map<std::string_view, std::size_t> rule_index;
   for (DiagKind kind : AllDiagKinds()) {
+    rule_index[DiagCode(kind)] = rules.size();
     rules.push_back({{"id", std::string(DiagCode(kind))},
-                     {"shortDescription", {{"text", std::string(DiagFormat(kind))}}},
+                     {"name", std::string(DiagName(kind))},
+                     {"shortDescription", {{"text", std::string(DiagSummary(kind))}}},
                      {"defaultConfiguration",
                       {{"level", DiagSeverity(kind) == Severity::kError ? "error" : "warning"}}},
-                     {"helpUri", "docs/diagnostics.md#" + std::string(DiagCode(kind))}});
+                     {"help", {{"text", fmt::format("see docs/diagnostics.md, section {}", DiagCode(kind))}}}});
   }
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const Diagnostic& d : diagnostics) {
     std::string text = d.message;
     if (!d.hint.empty()) text += "\nhint: " + d.hint;
     nlohmann::ordered_json r = {{"ruleId", std::string(DiagCode(d.kind))},
+                        {"ruleIndex", rule_index[DiagCode(d.kind)]},
                         {"level", d.severity == Severity::kError ? "error" : "warning"},
                         {"message", {{"text", text}}},
                         {"locations", nlohmann::ordered_json::array({SarifLocation(sources, d.span, nullptr)})}};

@@ -24,7 +24,9 @@ void RenderJson(const SourceManager& sources, std::span<const Diagnostic> diagno
 // One `::error file=…,line=…,col=…,endLine=…,endColumn=…,title=CODE::message` line each
 // (`::warning` for warnings), escaped as GitHub's workflow commands require.
 void RenderGithub(const SourceManager& sources, std::span<const Diagnostic> diagnostics, std::ostream& out);
-// A SARIF 2.1.0 log with one run; every catalog code is a rule, ruleId is the code.
+// A SARIF 2.1.0 log with one run. Every catalog kind is a rule: `id` the code, `name` the kind,
+// `shortDescription` its one-sentence summary (never a message template), a default level and a
+// `help` text naming its section of docs/diagnostics.md; each result has `ruleId` and `ruleIndex`.
 void RenderSarif(const SourceManager& sources, std::span<const Diagnostic> diagnostics, std::ostream& out);
 
 // The closing line of `tariff check`: "checked 3 files: 2 errors, 1 warning" or

@@ -338,7 +338,7 @@ class Printer {
         Put(plan.effective->text, plan.effective->span);
       }
     }
-    if (plan.items.empty() && !HasCommentIn(plan.span)) {
+    if (plan.items.empty() && !HasCommentIn(Span{plan.span.file, plan.open_brace.begin, plan.span.end})) {
       Put(" {}", plan.span);
       lines_.back().plan_end = true;
       return;
@@ -424,9 +424,10 @@ class Printer {
       }
     }
   }
-  // ` {` + fields + `}`, or ` {}` when there is nothing inside, not even a comment.
+  // ` {` + fields + `}`, or ` {}` when there is nothing inside the braces, not even a comment (a
+  // comment before the `{` goes before or after the line, like any other).
   void FieldBlock(const std::vector<ast::FieldDecl>& fields, const Span& owner, std::uint32_t after) {
-    if (fields.empty() && !HasCommentIn(owner)) {
+    if (fields.empty() && !HasCommentIn(Span{owner.file, NextToken(after), owner.end})) {
       Put(" {}", owner);
       return;
     }
@@ -694,7 +695,7 @@ class Printer {
       Put(" .. ");
       Put(d.to->text, d.to->span);
     }
-    if (d.stmts.empty() && !HasCommentIn(item.span)) {
+    if (d.stmts.empty() && !HasCommentIn(Span{item.span.file, NextToken(d.to ? d.to->span.end : d.name.span.end), item.span.end})) {
       Put(" {}", item.span);
       return;
     }

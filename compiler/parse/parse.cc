@@ -392,12 +392,12 @@ class Builder {
       lit.kind = ast::LiteralKind::kRate;
       lit.number = BuildNumber(c->NUMBER(0));
       lit.number_span = SpanOf(c->NUMBER(0));
-      lit.unit = BuildUnitAtom(c->unitAtom());
+      lit.unit = BuildUnitAtom(c->unitAtom(0));
       for (auto* child : c->children) {
         if (child->getText() == "started" && dynamic_cast<antlr4::tree::TerminalNode*>(child)) lit.per_started = true;
       }
       if (c->NUMBER().size() > 1) lit.per = BuildNumber(c->NUMBER(1));
-      lit.per_unit = BuildUnitExpr(c->unitExpr());
+      lit.per_unit = BuildUnitAtom(c->unitAtom(1));
     } else if (auto* c = dynamic_cast<TariffParser::UnitLiteralContext*>(ctx)) {
       lit.kind = ast::LiteralKind::kUnit;
       lit.number = BuildNumber(c->NUMBER());

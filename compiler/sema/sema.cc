@@ -9,6 +9,7 @@
 #include <functional>
 #include <set>
 
+#include <boost/multiprecision/cpp_int.hpp>
 #include <fmt/format.h>
 
 #include "compiler/sema/units_adapter.h"
@@ -70,6 +71,53 @@ namespace {
 
 using ast::BinaryOp;
 using ast::LiteralKind;
+
+// Exact arithmetic on what plans write (tier bounds in other units, prices per N, totals at a
+// bound): an unbounded rational never rounds and never overflows, so no literal, however long,
+// can make the checker throw (Decimal would stop at 38 digits).
+using BigInt = boost::multiprecision::cpp_int;
+using Rational = boost::multiprecision::cpp_rational;
+
+BigInt ToBigInt(int128 v) {
+  const bool negative = v < 0;
+  const uint128 magnitude = negative ? uint128(0) - static_cast<uint128>(v) : static_cast<uint128>(v);
+  BigInt out = static_cast<std::uint64_t>(magnitude >> 64);
+  out <<= 64;
+  out += static_cast<std::uint64_t>(magnitude);
+  return negative ? BigInt(-out) : out;
+}
+
+Rational ToRational(const Decimal& d) {
+  return Rational(ToBigInt(d.coefficient()), boost::multiprecision::pow(BigInt(10), static_cast<unsigned>(d.scale())));
+}
+
+Rational ToRational(const UnitScale& scale) {
+  BigInt numerator = 1, denominator = 1;
+  for (std::size_t i = 0; i < UnitScale::kPrimes.size(); ++i) {
+    const int e = scale.exponents()[i];
+    BigInt power = boost::multiprecision::pow(BigInt(UnitScale::kPrimes[i]), static_cast<unsigned>(e < 0 ? -e : e));
+    (e < 0 ? denominator : numerator) *= power;
+  }
+  return Rational(numerator, denominator);
+}
+
+// `value` for a message: rounded half-even to at most 4 decimals, trailing zeros removed
+// (`10`, `8.3333`); the digits before the point are all kept, however many.
+std::string ApproximateText(const Rational& value) {
+  constexpr unsigned kDecimals = 4;
+  const BigInt scaled = boost::multiprecision::numerator(value) * boost::multiprecision::pow(BigInt(10), kDecimals);
+  const BigInt& denominator = boost::multiprecision::denominator(value);
+  const bool negative = scaled < 0;
+  BigInt quotient = (negative ? BigInt(-scaled) : scaled) / denominator;
+  const BigInt twice_rest = ((negative ? BigInt(-scaled) : scaled) % denominator) * 2;
+  if (twice_rest > denominator || (twice_rest == denominator && (quotient & 1) != 0)) ++quotient;
+  std::string digits = quotient.str();
+  if (digits.size() <= kDecimals) digits.insert(0, kDecimals + 1 - digits.size(), '0');
+  std::string whole = digits.substr(0, digits.size() - kDecimals);
+  std::string fraction = digits.substr(digits.size() - kDecimals);
+  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  return (negative && quotient != 0 ? "-" : "") + whole + (fraction.empty() ? "" : "." + fraction);
+}
 
 // Warnings a plan or charge may acknowledge with `allow NAME`.
 struct WarningName {
@@ -324,6 +372,7 @@ class Checker {
                   .Note(checked.subscription[f.name.text].decl->name.span, "first declared here");
               continue;
             }
+            ReportBuiltInName(f.name, "subscription field");
             checked.subscription[f.name.text] = FieldInfo{&f, FieldType(f.type, "")};
           }
         }
@@ -458,6 +507,17 @@ class Checker {
     }
   }
 
+  // E0216: an event, a field or a meter may not take the name of a built-in unit or of a
+  // currency (an event's name is the unit `count(EVENT)` counts in, so `event GB` would count
+  // gigabytes). Returns true when `n` is such a name (and reports it).
+  bool ReportBuiltInName(const ast::Name& n, const char* what) {
+    const bool unit = IsBuiltinUnit(n.text);
+    if (!unit && FindCurrency(n.text) == nullptr) return false;
+    Report(DiagKind::NameIsBuiltIn, n.span, what, n.text, unit ? "a built-in unit" : "a currency")
+        .Hint(fmt::format("`{}` always means the {} in a plan; give the {} another name", n.text, unit ? "unit" : "currency", what));
+    return true;
+  }
+
   void DeclareUnit(const ast::Name& n) {
     if (IsBuiltinUnit(n.text)) {
       Report(DiagKind::UnitShadowsBuiltin, n.span, n.text)
@@ -536,7 +596,7 @@ class Checker {
     }
     // An event's name is also the unit its count is measured in: `count(request)` is a quantity
     // of `request`, priced `0.20 USD per 1000 request`.
-    if (!LookupUnit(units_, d.name.text)) DeclareCountUnit(units_, d.name.text);
+    if (!ReportBuiltInName(d.name, "event") && !LookupUnit(units_, d.name.text)) DeclareCountUnit(units_, d.name.text);
     EventInfo info;
     info.decl = &d;
     info.fields["customer"] = FieldInfo{nullptr, Type::Of(TypeKind::kId)};
@@ -552,6 +612,7 @@ class Checker {
         }
         continue;
       }
+      ReportBuiltInName(f.name, "field");
       info.fields[f.name.text] = FieldInfo{&f, FieldType(f.type, d.name.text)};
     }
     if (d.key && info.fields.count(d.key->text) == 0) {
@@ -884,7 +945,27 @@ class Checker {
     return t;
   }
 
+  // The rate literal `e` ends with, if any: `0.01 USD per GB` in `x * 0.01 USD per GB`.
+  static const ast::Literal* TrailingRate(const ast::Expr& e) {
+    if (const auto* lit = std::get_if<ast::Literal>(&e.kind)) return lit->kind == LiteralKind::kRate ? lit : nullptr;
+    if (const auto* b = std::get_if<ast::Binary>(&e.kind)) return TrailingRate(*b->rhs);
+    return nullptr;
+  }
+
   Type CheckKind(const ast::Expr& e, const ast::Binary& b, Scope& scope) {
+    // `0.01 USD per GB*h`: the unit after `per` ends at `*`, so `h` is read as a name. When it is
+    // nothing but a unit, say how a compound unit is written, and only that (the left side, a
+    // rate per `GB`, would be a second message about the same mistake).
+    const auto* unit_ref = std::get_if<ast::NameRef>(&b.rhs->kind);
+    const ast::Literal* rate = b.op == BinaryOp::kMul ? TrailingRate(*b.lhs) : nullptr;
+    if (rate != nullptr && unit_ref != nullptr && LookupUnit(units_, unit_ref->name.text) &&
+        plan_->meters.count(unit_ref->name.text) == 0 && plan_->events.count(unit_ref->name.text) == 0) {
+      std::string per;
+      for (const auto& f : rate->per_unit.factors) per += (per.empty() ? "" : "·") + f.name.text;
+      Report(DiagKind::UnknownName, b.rhs->span, "name", unit_ref->name.text)
+          .Hint(fmt::format("a unit after `per` is one name or names joined by `·`: `per {}·{}`", per, unit_ref->name.text));
+      return Type::Error();
+    }
     Type l = Check(*b.lhs, scope);
     Type r = Check(*b.rhs, scope);
     if (l.is_error() || r.is_error()) return Type::Error();
@@ -1093,6 +1174,7 @@ class Checker {
           .Note(plan_->meters[d.name.text].decl->name.span, "first declared here");
       return;
     }
+    ReportBuiltInName(d.name, "meter");
     MeterInfo info;
     info.decl = &d;
     std::string event;
@@ -1141,7 +1223,10 @@ class Checker {
             .Hint("count events by name: `count(request)`; count distinct values with `count_distinct(request.user)`");
         return Type::Error();
       }
-      return Type::Quantity(*LookupUnit(units_, arg.event));
+      // An event named like a built-in unit or a currency counts in no unit (E0216, reported).
+      std::optional<Unit> unit = LookupUnit(units_, arg.event);
+      if (!unit || IsBuiltinUnit(arg.event)) return Type::Error();
+      return Type::Quantity(*unit);
     }
     if (arg.kind == TypeKind::kEvent) {
       Report(DiagKind::BadAggregation, call.args[0]->span, call.callee.text, arg.Describe())
@@ -1211,6 +1296,17 @@ class Checker {
       if (o.kind == ast::ChargeOptionKind::kAllow) allowed = ParseAllow(o.names);
       if (o.kind == ast::ChargeOptionKind::kRounding) {
         CheckRounding(o.rounding);
+        if (o.rounding.point == ast::RoundingPoint::kInvoice) {
+          auto& diag = Report(DiagKind::ChargeRoundingPerInvoice, o.rounding.span, d.name.value);
+          // On a line of its own right after the charge, it was probably meant as the plan's.
+          const std::uint32_t before = &o == &d.options.front() ? d.pricing.span.end : (&o - 1)->span.end;
+          if (source_.At(before).line != source_.At(o.span.begin).line) {
+            diag.Note(d.name.span, "a `rounding` right after a charge is that charge's option")
+                .Hint("rounding per invoice rounds the invoice's total, which is the plan's rule: to declare it, move this line above the plan's charges");
+          } else {
+            diag.Hint("rounding per invoice rounds the invoice's total, which is the plan's rule: declare `rounding … per invoice` at the plan level");
+          }
+        }
         rounding = &o.rounding;
       }
       if (o.kind == ast::ChargeOptionKind::kProration) CheckProration(o.proration);
@@ -1301,8 +1397,11 @@ class Checker {
               .Hint("`free first N events` belongs to `each event: …` charges; use `included` for an allowance on a meter");
         } else {
           Scope cs;
-          Type first = Check(*o.first, cs);
-          if (!first.is_error() && first.kind != TypeKind::kDecimal &&
+          Type first = CheckFreeCount(*o.first, cs);
+          const auto* count = std::get_if<ast::Literal>(&o.first->kind);
+          if (!first.is_error() && first.kind != TypeKind::kMoney && count != nullptr && count->number.Normalized().scale() != 0) {
+            Report(DiagKind::ExpectedType, o.first->span, "`free first`", "a whole number of events", count->number.ToString());
+          } else if (!first.is_error() && first.kind != TypeKind::kDecimal &&
               !(first.kind == TypeKind::kQuantity && LookupUnit(units_, p.event.text) && SameDimension(*first.unit, *LookupUnit(units_, p.event.text))) &&
               first.kind != TypeKind::kMoney) {
             Report(DiagKind::ExpectedType, o.first->span, "`free first`", fmt::format("a number of events or an amount of money"), first.Describe());
@@ -1321,6 +1420,21 @@ class Checker {
     }
 
     if (ok) CheckPrecision(d, rounding, allowed);
+  }
+
+  // The N of `free first N events`: written `3`, `3 events` (or `1 event`: a number of events,
+  // whatever the event is called) or `3 payment` (in the event's own count unit).
+  Type CheckFreeCount(const ast::Expr& e, Scope& scope) {
+    const auto* lit = std::get_if<ast::Literal>(&e.kind);
+    if (lit != nullptr && lit->kind == LiteralKind::kUnit && lit->unit.factors.size() == 1) {
+      const std::string& word = lit->unit.factors[0].name.text;
+      if ((word == "events" || word == "event") && !LookupUnit(units_, word)) {
+        Type t = Type::Of(TypeKind::kDecimal);
+        SetType(e, t);
+        return t;
+      }
+    }
+    return Check(e, scope);
   }
 
   void CheckIncluded(const ast::ChargeDecl& d, const ChargeInfo& info, const ast::ChargeOption& o) {
@@ -1343,25 +1457,126 @@ class Checker {
     (void)d;
   }
 
-  // One tier bound in the meter's unit, for ordering checks; nullopt if it could not be read.
-  std::optional<Decimal> TierBound(const ast::Tier& tier, const Type& subject) {
+  // A tier bound, exactly, in the unit of what the tiers measure.
+  struct Bound {
+    Rational value;
+    std::string text;  // how messages write it: in that unit, or as written when it has no finite decimal form there
+  };
+
+  // What the falling-total analysis knows of one tier: its total is `bound × per_unit + flat`
+  // when `linear` (per-unit prices and flat fees only, every term understood).
+  struct PricedTier {
+    std::optional<Bound> bound;  // unset for `above`
+    Rational per_unit = 0;       // money for one unit of what the tiers measure
+    Rational flat = 0;
+    bool linear = true;
+  };
+
+  // One tier bound, for ordering checks and the falling-total analysis; nullopt (reported) if it
+  // does not measure what the tiers measure.
+  std::optional<Bound> TierBound(const ast::Tier& tier, const Type& subject) {
     Scope cs;
     Type t = Check(*tier.bound, cs);
     if (t.is_error()) return std::nullopt;
     const auto& lit = std::get<ast::Literal>(tier.bound->kind);
-    if (t.kind == TypeKind::kDecimal) {
-      return lit.number;  // a bare number is in the meter's unit
+    if (t.kind == TypeKind::kDecimal || (subject.kind == TypeKind::kMoney && t.kind == TypeKind::kMoney)) {
+      return Bound{ToRational(lit.number), lit.number.ToString()};  // a bare number is in the meter's unit
     }
     if (subject.kind == TypeKind::kQuantity && t.kind == TypeKind::kQuantity && SameDimension(*t.unit, *subject.unit)) {
-      std::optional<Decimal> v = ConvertValue(lit.number, *t.unit, *subject.unit);
-      if (v) return v;
-      return lit.number;  // not exactly representable: order by the written value
+      Rational value = ToRational(lit.number) * ToRational(*ConversionFactor(*t.unit, *subject.unit));
+      std::optional<Decimal> shown = ConvertValue(lit.number, *t.unit, *subject.unit);
+      return Bound{std::move(value), shown ? shown->ToString() : std::string(SourceText(tier.bound->span))};
     }
-    if (subject.kind == TypeKind::kMoney && t.kind == TypeKind::kMoney) return lit.number;
-    Report(DiagKind::TierUnitMismatch, tier.bound->span,
-           std::string_view(source_.text()).substr(tier.bound->span.begin, tier.bound->span.end - tier.bound->span.begin),
-           "the metered value", subject.Describe());
+    Report(DiagKind::TierUnitMismatch, tier.bound->span, SourceText(tier.bound->span), "the metered value",
+           subject.Describe());
     return std::nullopt;
+  }
+
+  // Checks one term of a tier's price against what the tiers measure and adds its price to
+  // `pt`. Returns false after reporting an error.
+  bool CheckTierTerm(const ast::PriceTerm& term, const Type& subject, const ast::Pricing& p, PricedTier& pt) {
+    Scope cs;
+    Type t = Check(*term.value, cs);
+    if (t.is_error()) {
+      pt.linear = false;
+      return false;
+    }
+    const auto& lit = std::get<ast::Literal>(term.value->kind);
+    const std::string_view written = SourceText(term.value->span);
+    if (term.flat) {
+      if (t.kind != TypeKind::kMoney) {
+        Report(DiagKind::ExpectedType, term.value->span, "a flat fee", "money", t.Describe());
+        return false;
+      }
+      pt.flat += ToRational(lit.number);
+      return true;
+    }
+    switch (t.kind) {
+      case TypeKind::kRate: {
+        if (subject.kind == TypeKind::kDecimal) {
+          Report(DiagKind::TierRateOnNumber, term.value->span, UnitName(*t.unit), SourceText(p.value->span))
+              .Hint(fmt::format("write `{0}` for the price of each one, or `{0} flat` for a fee per tier", PriceOfOne(lit, t)));
+          return false;
+        }
+        if (subject.kind == TypeKind::kMoney) {
+          Report(DiagKind::ExpectedType, term.value->span, "a tier price over money", "a percentage or a flat fee", t.Describe())
+              .Note(p.value->span, fmt::format("the tiers measure {}", subject.Describe()));
+          return false;
+        }
+        if (!SameDimension(*t.unit, *subject.unit)) {
+          Report(DiagKind::RateUnitMismatch, term.value->span, UnitName(*t.unit), UnitName(*subject.unit))
+              .Note(p.value->span, fmt::format("the tiers measure {}", subject.Describe()));
+          return false;
+        }
+        if (lit.per_started) {
+          pt.linear = false;  // a package: the price steps with started blocks
+          return true;
+        }
+        // One unit of what the tiers measure, in the rate's unit, at PRICE per N.
+        pt.per_unit += ToRational(lit.number) * ToRational(*ConversionFactor(*subject.unit, *t.unit)) /
+                       ToRational(lit.per.value_or(Decimal(1)));
+        return true;
+      }
+      case TypeKind::kPercent:
+        if (subject.kind != TypeKind::kMoney) {
+          Report(DiagKind::ExpectedType, term.value->span, "a percentage tier price", "tiers over money", subject.Describe());
+          return false;
+        }
+        pt.per_unit += ToRational(lit.number) / (lit.kind == LiteralKind::kBasisPoints ? 10000 : 100);
+        return true;
+      case TypeKind::kMoney:
+        // Over a plain number (`count_distinct`, a sum of decimals), money is the price of one,
+        // as `users * 0.50 USD` prices the same meter outside tiers.
+        if (subject.kind == TypeKind::kDecimal) {
+          pt.per_unit += ToRational(lit.number);
+          return true;
+        }
+        Report(DiagKind::ExpectedType, term.value->span, "a tier price", "a rate, a percentage or a flat fee", t.Describe())
+            .Hint(fmt::format("write `{} per {}` for a unit price or `{} flat` for a fee per tier", written,
+                              subject.kind == TypeKind::kQuantity ? UnitName(*subject.unit) : "UNIT", written));
+        return false;
+      default:
+        Report(DiagKind::ExpectedType, term.value->span, "a tier price", "a rate, a percentage or a flat fee", t.Describe());
+        return false;
+    }
+  }
+
+  // How the hint of E0509 writes the price of one unit of `rate` as money: `0.50 USD` for
+  // `0.50 USD per user`, `0.005 USD` for `5 USD per 1000 user`.
+  static std::string PriceOfOne(const ast::Literal& rate, const Type& t) {
+    Decimal one = rate.number;
+    if (rate.per && !Decimal::TryDivideExact(rate.number, *rate.per, &one)) {
+      return fmt::format("{} {}", rate.number.ToString(), t.currency);  // 1 USD per 3 user: the price as written
+    }
+    return fmt::format("{} {}", one.ToString(), t.currency);
+  }
+
+  // True when tiers over `subject` (a plain number) count whole things: a `count_distinct` meter.
+  bool CountsWholeThings(const ast::Expr& subject) const {
+    const auto* ref = std::get_if<ast::NameRef>(&subject.kind);
+    if (ref == nullptr) return false;
+    auto it = plan_->meters.find(ref->name.text);
+    return it != plan_->meters.end() && it->second.aggregation == Aggregation::kCountDistinct;
   }
 
   bool CheckTiers(const ast::ChargeDecl& d, const Type& subject, const std::set<DiagKind>& allowed) {
@@ -1371,17 +1586,12 @@ class Checker {
       return false;
     }
     bool ok = true;
-    std::optional<Decimal> previous;
+    std::optional<Bound> previous;
     const ast::Tier* previous_tier = nullptr;
     const ast::Tier* above = nullptr;
-    struct PricedTier {
-      Decimal bound;       // upper bound in the meter's unit (unset for `above`)
-      bool above;
-      std::optional<Decimal> unit_price;  // money per one meter unit, if a plain rate
-      Decimal flat;
-      bool simple = true;  // only plain rates and flat fees: the falling-total check applies
-    };
     std::vector<PricedTier> priced;
+    const Rational beyond_any_meter(boost::multiprecision::pow(BigInt(10), 38));
+    bool reported_beyond = false;
     for (const ast::Tier& tier : p.tiers) {
       if (above != nullptr) {
         Report(DiagKind::UnreachableTier, tier.span, "it comes after the `above` tier")
@@ -1389,22 +1599,32 @@ class Checker {
         ok = false;
         continue;
       }
-      PricedTier pt{Decimal(), tier.above, std::nullopt, Decimal(), true};
+      PricedTier pt;
+      // A meter holds less than 10^38 of its unit (38 digits): past a bound that large, no
+      // usage ever comes.
+      if (previous && previous->value >= beyond_any_meter && !reported_beyond) {
+        Report(DiagKind::UnreachableTier, tier.span,
+               fmt::format("the tier before it ends at {}, and a meter holds less than {}",
+                           SourceText(previous_tier->bound->span), WithMeterUnit("10^38", subject)))
+            .Note(previous_tier->bound->span, "the previous tier ends here");
+        reported_beyond = true;
+        ok = false;
+      }
       if (tier.above) {
         above = &tier;
       } else {
-        std::optional<Decimal> bound = TierBound(tier, subject);
+        std::optional<Bound> bound = TierBound(tier, subject);
         if (!bound) {
           ok = false;
-        } else if (*bound <= Decimal(0)) {
+        } else if (bound->value <= 0) {
           Report(DiagKind::UnreachableTier, tier.bound->span, "it ends at zero and covers no usage");
           ok = false;
-        } else if (previous && *bound == *previous) {
-          Report(DiagKind::TierOverlap, tier.bound->span, bound->ToString())
+        } else if (previous && bound->value == previous->value) {
+          Report(DiagKind::TierOverlap, tier.bound->span, bound->text)
               .Note(previous_tier->bound->span, "the previous tier ends here");
           ok = false;
-        } else if (previous && *bound < *previous) {
-          Report(DiagKind::TiersOutOfOrder, tier.bound->span, bound->ToString(), previous->ToString())
+        } else if (previous && bound->value < previous->value) {
+          Report(DiagKind::TiersOutOfOrder, tier.bound->span, bound->text, previous->text)
               .Note(previous_tier->bound->span, "the previous tier ends here")
               .Hint("list tiers from the smallest bound to the largest");
           ok = false;
@@ -1412,92 +1632,42 @@ class Checker {
         if (bound) {
           previous = bound;
           previous_tier = &tier;
-          pt.bound = *bound;
+          pt.bound = std::move(bound);
         }
       }
-      // Prices.
       for (const ast::PriceTerm& term : tier.terms) {
-        Scope cs;
-        Type t = Check(*term.value, cs);
-        if (t.is_error()) {
-          ok = false;
-          pt.simple = false;
-          continue;
-        }
-        const auto& lit = std::get<ast::Literal>(term.value->kind);
-        if (term.flat) {
-          if (t.kind != TypeKind::kMoney) {
-            Report(DiagKind::ExpectedType, term.value->span, "a flat fee", "money", t.Describe());
-            ok = false;
-          } else {
-            pt.flat = pt.flat + lit.number;
-          }
-          continue;
-        }
-        if (t.kind == TypeKind::kRate) {
-          if (subject.kind == TypeKind::kDecimal || !SameDimension(*t.unit, *UnitOf(subject))) {
-            if (subject.kind != TypeKind::kDecimal) {
-              Report(DiagKind::RateUnitMismatch, term.value->span, UnitName(*t.unit), UnitName(*UnitOf(subject)))
-                  .Note(p.value->span, fmt::format("the tiers measure {}", subject.Describe()));
-              ok = false;
-            }
-            pt.simple = false;
-          } else if (lit.per_started) {
-            pt.simple = false;
-          } else {
-            // Price of one meter unit = price / per, converted from the rate's unit.
-            Decimal per = lit.per.value_or(Decimal(1));
-            std::optional<Decimal> one = ConvertValue(Decimal(1), *UnitOf(subject), *t.unit);
-            if (one) {
-              pt.unit_price = Decimal::Divide(Decimal::MultiplyRounded(lit.number, *one, 30, RoundingMode::kHalfEven), per, 30, RoundingMode::kHalfEven);
-            } else {
-              pt.simple = false;
-            }
-          }
-        } else if (t.kind == TypeKind::kPercent) {
-          if (subject.kind != TypeKind::kMoney) {
-            Report(DiagKind::ExpectedType, term.value->span, "a percentage tier price", "tiers over money", subject.Describe());
-            ok = false;
-          }
-          pt.simple = false;
-        } else if (t.kind == TypeKind::kMoney) {
-          Report(DiagKind::ExpectedType, term.value->span, "a tier price", "a rate, a percentage or a flat fee", t.Describe())
-              .Hint(fmt::format("write `{} per {}` for a unit price or `{} flat` for a fee per tier",
-                                std::string_view(source_.text()).substr(term.value->span.begin, term.value->span.end - term.value->span.begin),
-                                subject.kind == TypeKind::kQuantity ? UnitName(*subject.unit) : "UNIT",
-                                std::string_view(source_.text()).substr(term.value->span.begin, term.value->span.end - term.value->span.begin)));
-          ok = false;
-        } else {
-          Report(DiagKind::ExpectedType, term.value->span, "a tier price", "a rate, a percentage or a flat fee", t.Describe());
-          ok = false;
-        }
+        if (!CheckTierTerm(term, subject, p, pt)) ok = false;
       }
-      if (tier.free) pt.unit_price = Decimal(0);
-      priced.push_back(pt);
+      priced.push_back(std::move(pt));
     }
     if (above == nullptr && previous) {
-      Report(DiagKind::TiersWithoutAbove, p.tiers.back().span, previous->ToString())
+      Report(DiagKind::TiersWithoutAbove, p.tiers.back().span, previous->text)
           .Hint("end the table with `above PRICE` so that every amount of usage has a price");
       ok = false;
     }
-    // Volume tiers: the whole quantity is priced at the tier it ends in, so the total can
-    // drop when usage crosses a bound. Count units step by one; other units continuously.
+    // Volume tiers: the whole quantity is priced at the tier it ends in, so the total can drop
+    // when usage crosses a bound. Whole things step by one past the bound; other amounts go on
+    // continuously. Exact: totals are compared as rationals, never rounded.
     if (ok && p.kind == ast::PricingKind::kVolume) {
-      bool discrete = subject.kind == TypeKind::kDecimal ||
-                      (subject.kind == TypeKind::kQuantity && IsCountDimension(*subject.unit));
+      const bool discrete = (subject.kind == TypeKind::kQuantity && IsCountDimension(*subject.unit)) ||
+                            (subject.kind == TypeKind::kDecimal && CountsWholeThings(*p.value));
       for (std::size_t i = 0; i + 1 < priced.size(); ++i) {
         const PricedTier& a = priced[i];
         const PricedTier& b = priced[i + 1];
-        if (!a.simple || !b.simple || !a.unit_price || !b.unit_price) continue;
-        Decimal at = a.bound;
-        Decimal next = discrete ? a.bound + Decimal(1) : a.bound;
-        Decimal before = at * *a.unit_price + a.flat;
-        Decimal after = next * *b.unit_price + b.flat;
+        if (!a.linear || !b.linear || !a.bound) continue;
+        Rational last = a.bound->value;  // the most usage tier `a` prices
+        Rational next = last;            // the least usage past it
+        if (discrete) {
+          last = Rational(boost::multiprecision::numerator(last) / boost::multiprecision::denominator(last));
+          next = last + 1;
+        }
+        Rational before = last * a.per_unit + a.flat;
+        Rational after = next * b.per_unit + b.flat;
         if (after < before) {
           Warn(DiagKind::VolumeTotalFalls, p.tiers[i + 1].span, allowed,
-               fmt::format("{} {}", before.Rescale(std::min(before.scale(), 4), RoundingMode::kHalfEven).Normalized().ToString(), plan_->currency),
-               fmt::format("{} {}", after.Rescale(std::min(after.scale(), 4), RoundingMode::kHalfEven).Normalized().ToString(), plan_->currency),
-               a.bound.ToString());
+               fmt::format("{} {}", ApproximateText(before), plan_->currency),
+               fmt::format("{} {}", ApproximateText(after), plan_->currency),
+               WithMeterUnit(a.bound->text, subject));
           break;
         }
       }
@@ -1505,7 +1675,17 @@ class Checker {
     return ok;
   }
 
-  static std::optional<Unit> UnitOf(const Type& t) { return t.unit; }
+  // `amount` followed by the unit what the tiers measure is counted in, for messages: `100 GB`,
+  // `50 USD`, or `10` for a plain number.
+  static std::string WithMeterUnit(std::string_view amount, const Type& subject) {
+    if (subject.kind == TypeKind::kQuantity) return fmt::format("{} {}", amount, UnitName(*subject.unit));
+    if (subject.kind == TypeKind::kMoney) return fmt::format("{} {}", amount, subject.currency);
+    return std::string(amount);
+  }
+
+  std::string_view SourceText(Span span) const {
+    return std::string_view(source_.text()).substr(span.begin, span.end - span.begin);
+  }
 
   // W0003: a price finer than the rounding applied to it.
   void CheckPrecision(const ast::ChargeDecl& d, const ast::RoundingSpec* rounding, const std::set<DiagKind>& allowed) {
@@ -1558,15 +1738,33 @@ class Checker {
     return ok;
   }
 
+  // Values that the engine and the test runner read as written, never evaluate: adjustments'
+  // amounts, test values and expected amounts are literals (`5.00 USD`, `10%`); where an amount
+  // may be negative (an expected credit line), a negated literal too (`-4.00 USD`). Reports an
+  // expression anywhere else once, so that nothing checks cleanly and then fails (or, in a test,
+  // passes unchecked) later.
+  bool RequireLiteral(const ast::Expr& e, const std::string& what, bool negative) {
+    const ast::Expr* inner = &e;
+    const auto* minus = std::get_if<ast::Unary>(&e.kind);
+    if (negative && minus != nullptr && minus->op == ast::UnaryOp::kNegate) inner = minus->operand.get();
+    if (std::get_if<ast::Literal>(&inner->kind) != nullptr) return true;
+    Report(DiagKind::ExpectedType, e.span, what,
+           negative ? "an amount written as a literal (`50.00 USD`, `-4.00 USD`)" : "a value written as a literal (`50.00 USD`, `10%`)",
+           "an expression")
+        .Hint("write the value itself; the plan's charges compute, its adjustments and tests state");
+    return false;
+  }
+
   void CheckDiscount(const ast::DiscountDecl& d) {
+    CheckChargeNames(d.charges);
+    if (!RequireLiteral(*d.amount, "a discount", false)) return;
     Scope cs;
     Type t = Check(*d.amount, cs);
-    CheckChargeNames(d.charges);
     if (t.is_error()) return;
     if (t.kind == TypeKind::kPercent) {
       const auto& lit = std::get<ast::Literal>(d.amount->kind);
-      Decimal percent = lit.kind == LiteralKind::kBasisPoints ? Decimal::Divide(lit.number, Decimal(100), 6, RoundingMode::kHalfEven) : lit.number;
-      if (percent > Decimal(100)) {
+      // 100% is 10000 bp: compared as written, so that no literal can overflow a division.
+      if (lit.number > Decimal(lit.kind == LiteralKind::kBasisPoints ? 10000 : 100)) {
         Report(DiagKind::PercentOutOfRange, d.amount->span,
                std::string_view(source_.text()).substr(d.amount->span.begin, d.amount->span.end - d.amount->span.begin));
       }
@@ -1578,9 +1776,13 @@ class Checker {
   }
 
   void CheckLimit(const ast::LimitDecl& d) {
+    CheckChargeNames(d.charges);
+    if (!RequireLiteral(*d.amount, d.is_minimum ? "a minimum" : "a maximum", false)) {
+      if (d.proration) CheckProration(*d.proration);
+      return;
+    }
     Scope cs;
     Type t = Check(*d.amount, cs);
-    CheckChargeNames(d.charges);
     if (d.proration) CheckProration(*d.proration);
     IsMoneyOrReport(t, *d.amount, d.is_minimum ? "a minimum" : "a maximum");
   }
@@ -1599,6 +1801,7 @@ class Checker {
       }
       if (reserved.count(init.name.text) != 0) continue;
       auto f = fields.find(init.name.text);
+      if (!RequireLiteral(*init.value, fmt::format("`{}.{}`", owner, init.name.text), false)) continue;
       Scope cs;
       cs.place = Place::kTestField;
       Type t = Check(*init.value, cs);
@@ -1686,11 +1889,26 @@ class Checker {
   void CheckTest(const ast::TestDecl& test) {
     if (test.from) CheckDate(*test.from);
     if (test.to) CheckDate(*test.to);
+    // Every count a test rates is exact in 64 bits: at most 10^18 events a statement and a test.
+    const Decimal max_events(1'000'000'000'000'000'000);
+    Decimal events_in_test = 0;
+    bool test_over = false;
     for (const ast::TestStmt& stmt : test.stmts) {
       if (const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind)) {
         auto ev = plan_->events.find(u->event.text);
         if (u->count && (u->count->scale() != 0 || *u->count <= Decimal(0))) {
           Report(DiagKind::ExpectedType, u->count_span, "a number of events", "a whole number above zero", u->count->ToString());
+        } else if (u->count && *u->count > max_events) {
+          Report(DiagKind::UsageCountOutOfRange, u->count_span, "this `usage`", u->count->ToString())
+              .Hint("a `usage` repeats an event 1 to 1_000_000_000_000_000_000 times, so that every count of a test is exact");
+        } else if (!test_over) {
+          events_in_test = events_in_test + u->count.value_or(Decimal(1));  // both at most 10^18: no overflow
+          if (events_in_test > max_events) {
+            Report(DiagKind::UsageCountOutOfRange, stmt.span, fmt::format("test \"{}\"", test.name.value), events_in_test.ToString())
+                .Note(test.name.span, "the events of all its `usage` statements count")
+                .Hint("split the usage over several tests: one test rates at most 1_000_000_000_000_000_000 events");
+            test_over = true;
+          }
         }
         if (u->at) CheckDate(*u->at);
         if (ev == plan_->events.end()) {
@@ -1751,6 +1969,7 @@ class Checker {
                                                     : fmt::format("charge \"{}\" with {} grouping value(s)", e->charge->value, c->second.decl->group_by.size()));
           }
         }
+        if (!RequireLiteral(*e->value, "an expected amount", true)) continue;
         Scope cs;
         Type t = Check(*e->value, cs);
         IsMoneyOrReport(t, *e->value, "an expected amount");

@@ -41,7 +41,10 @@
 //   failure while rating (an overflow past 38 digits, a division by zero in the plan) throws
 //   RatingError naming the plan line; the Rater is then unusable. Bad data in a row (a value not
 //   in `one of`, an unparsable number or timestamp, an empty customer id, a time outside the
-//   period) is not an exception: the row is rejected and reported by Feed.
+//   period) is not an exception: the row is rejected and reported by Feed. Every exception the
+//   library throws derives from Error, even for a bug in tariff itself: inside Compile such a
+//   bug is one diagnostic without a code whose message begins `internal error:`, and while
+//   rating it is a RatingError whose message begins the same way.
 // - Self-contained. This header includes only the standard library; none of tariff's internals
 //   (the compiler, the runtime, ANTLR) is visible through it. The library is linked as the CMake
 //   target tariff::tariff (find_package(tariff)).
@@ -173,8 +176,10 @@ class Plan {
  public:
   // Parses, checks and compiles the plan in `source`. `file_name` is how diagnostics name the
   // source (no file is read). A source may hold several plans: `plan_name` chooses one, and may
-  // be empty when it holds exactly one. Never throws for a bad plan: the problems are in the
-  // result's diagnostics (warnings may accompany a plan that compiled).
+  // be empty when it holds exactly one. Never throws, whatever the source: the problems are in
+  // the result's diagnostics (warnings may accompany a plan that compiled), and a failure that
+  // is a bug in tariff rather than in the plan is a diagnostic too (no code, line 0, a message
+  // beginning `internal error:`), with no plan.
   static CompileResult Compile(std::string_view source, std::string_view file_name = "plan.tariff",
                                std::string_view plan_name = {});
 

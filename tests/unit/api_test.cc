@@ -2,6 +2,7 @@
 // would: only the public header, never an internal one.
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -557,7 +558,7 @@ TEST_CASE("api: the version is the project's") {
   CHECK(std::count(v.begin(), v.end(), '.') == 2);
 }
 
-TEST_CASE("api: subscription dates prorate recurring fees and reject usage outside them; credits are drawn at Finish") {
+TEST_CASE("api: subscription dates prorate recurring fees and reject usage outside them, credits are drawn at Finish") {
   const char* source = R"(
 plan "stripe" {
   currency USD
@@ -607,4 +608,84 @@ plan "stripe" {
   // Without a period there is nothing to prorate against.
   tf::Rater no_period(plan);
   CHECK_THROWS_AS(no_period.SetSubscriptionDates("a", "2026-04-01", ""), tf::UsageError);
+}
+
+namespace {
+
+// Plan::Compile's whole outcome, or the exception it let out (which it never may).
+struct Outcome {
+  std::optional<tf::CompileResult> result;
+  std::string foreign;  // what() of an exception that escaped, "" when none did
+};
+
+Outcome CompileCatching(const std::string& source) {
+  Outcome o;
+  try {
+    o.result = tf::Plan::Compile(source, "plan.tariff");
+  } catch (const std::exception& e) {
+    o.foreign = e.what();
+  }
+  return o;
+}
+
+// A volume or graduated table on a meter in `meter_unit`, priced per `per` of `price_unit`.
+std::string TieredPlan(const std::string& model, const std::string& meter_unit, const std::string& bound,
+                       const std::string& price) {
+  return "plan \"p\" {\n  currency USD\n  event upload { size: quantity of " + meter_unit + " }\n"
+         "  meter data = sum(upload.size)\n  charge \"Data\" = " + model + " data {\n    up to " + bound + "  " +
+         price + "\n    above  1 USD per " + meter_unit + "\n  } allow falling_total\n}\n";
+}
+
+}  // namespace
+
+TEST_CASE("api: Compile keeps its promise: the issue's crashes are diagnostics or plans, never exceptions") {
+  // Each used to escape Plan::Compile as a raw tariff::DecimalError (and exit 3 in `tariff check`).
+  const std::vector<std::string> sources = {
+      TieredPlan("volume", "MB", "825 MB", "41 USD per 7 B"),
+      TieredPlan("volume", "MB", "140.13 MB", "83 USD per 0.5 B"),
+      TieredPlan("graduated", "GB", "10 GB", "0.10 USD per B"),
+  };
+  for (const std::string& source : sources) {
+    INFO(source);
+    Outcome o = CompileCatching(source);
+    CHECK(o.foreign.empty());
+    REQUIRE(o.result.has_value());
+    for (const tf::Diagnostic& d : o.result->diagnostics) {
+      INFO(d.message);
+      CHECK_FALSE(d.code.empty());  // the plan's own problems have a code; none is internal
+      CHECK(d.severity == tf::Severity::kWarning);
+    }
+  }
+}
+
+TEST_CASE("api: no literal in a tier table lets an exception out of Compile") {
+  // Every unit pair of the information and time dimensions, with bounds and prices at the edges
+  // of 38 digits. Whatever the compiler thinks of each, the answer is a CompileResult.
+  const std::vector<std::string> information = {"B", "KB", "MB", "GB", "PB", "KiB", "GiB", "PiB", "bit", "Tbit"};
+  const std::vector<std::string> time = {"ms", "s", "min", "h", "day"};
+  const std::vector<std::string> numbers = {"7", "0.5", "99999999999999999999999999999999999999",
+                                            "0.00000000000000000000000000000000000001", "9999999999999999999.9999999999999999999"};
+  std::size_t compiled = 0, refused = 0;
+  for (const auto* dimension : {&information, &time}) {
+    for (const std::string& meter : *dimension) {
+      for (const std::string& unit : *dimension) {
+        for (std::size_t k = 0; k < numbers.size(); ++k) {
+          const std::string& n = numbers[k];
+          const std::string& m = numbers[(k + 2) % numbers.size()];
+          for (const char* model : {"volume", "graduated"}) {
+            std::string source = TieredPlan(model, meter, n + " " + unit, m + " USD per " + n + " " + unit);
+            INFO(source);
+            Outcome o = CompileCatching(source);
+            CHECK(o.foreign.empty());
+            if (o.result && o.result->ok()) ++compiled;
+            if (o.result && !o.result->ok()) {
+              CHECK(o.result->error_count() > 0);  // refused with a reason, never silently
+              ++refused;
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(compiled + refused == 2 * 5 * (information.size() * information.size() + time.size() * time.size()));
 }

@@ -1469,14 +1469,14 @@ plan "s1" {
   period month
   event sample { gb: quantity of GB }
   meter stored = integral(sample.gb)
-  charge "Storage" = stored * 0.01 USD per GB*h
+  charge "Storage" = stored * 0.01 USD per GB·h
 }
 plan "s2" {
   currency USD
   period month
   event sample { gb: quantity of GB }
   meter stored = integral(sample.gb)
-  charge "Storage 2" = stored * 0.01 USD per GB*h
+  charge "Storage 2" = stored * 0.01 USD per GB·h
 }
 )tariff");
   PlanSet plans = p->Set("s1");

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "compiler/ast/ast.h"
+#include "compiler/compiler.h"
 #include "compiler/diag/diagnostic.h"
 #include "compiler/format/format.h"
 #include "compiler/parse/parse.h"
@@ -130,9 +131,19 @@ std::string Scramble(const std::string& text, std::mt19937& rng, int* added_comm
       i = j;
       after_line_comment = false;
     } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      const std::size_t start = i;
       while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
       std::string space = kSpaces[pick(rng)];
       if (after_line_comment && space.find('\n') == std::string::npos) space = "\n";
+      // Whether `allow` starts a line decides whose it is (a charge's option or a plan item):
+      // a line break before it is kept, and none is added.
+      if (text.compare(i, 6, "allow ") == 0) {
+        const bool had_break = text.find('\n', start) < i;
+        if (had_break != (space.find('\n') != std::string::npos)) space = had_break ? "\n" : " ";
+        out += space;
+        after_line_comment = false;
+        continue;
+      }
       if (percent(rng) < 8) {
         ++*added_comments;
         if (percent(rng) < 50) {
@@ -355,7 +366,7 @@ TEST_CASE("format: only the parentheses the tree needs are printed") {
   CheckProperties(text);
 }
 
-TEST_CASE("format: numbers, dates and units are kept as written; strings are re-escaped") {
+TEST_CASE("format: numbers, dates and units are kept as written, strings are re-escaped") {
   std::string text =
       "plan \"say \\\"hi\\\" \\q\" version 02 effective 2026-03-01 {\n"
       "  period 030 day anchor 2026-01-31T00:00:00+01:00 timezone \"Europe/Paris\"\n"
@@ -395,7 +406,7 @@ TEST_CASE("format: the author's breaks in a charge are kept, other breaks are jo
       "    a * 1 USD +\n"
       "    b * 2 USD\n"
       "  charge \"D\" = volume m { above 1 USD per seat }\n"
-      "    allow falling_total no flat at zero\n"
+      "    no flat at zero allow falling_total\n"
       "}\n";
   CHECK(Fmt(text) ==
         "plan \"p\" {\n"
@@ -410,7 +421,7 @@ TEST_CASE("format: the author's breaks in a charge are kept, other breaks are jo
         "    a * 1 USD + b * 2 USD\n"
         "  charge \"D\" = volume m {\n"
         "    above  1 USD per seat\n"
-        "  } allow falling_total no flat at zero\n"
+        "  } no flat at zero allow falling_total\n"
         "}\n");
   CheckProperties(text);
 }
@@ -510,4 +521,103 @@ TEST_CASE("format: the example in docs/formatting.md is what the formatter print
   std::string after = doc.substr(a, a_end - a);
   CHECK(Fmt(before) == after);
   CheckProperties(before);
+}
+
+namespace {
+
+// The diagnostics `tariff check` would give `text` (codes in order), to compare a plan's meaning
+// before and after formatting.
+std::vector<std::string> CheckCodes(const std::string& text) {
+  tariff::SourceManager sources;
+  tariff::FileId id = sources.AddFile("format_test.tariff", text);
+  tariff::DiagnosticSink sink;
+  tariff::CheckSource(sources, id, sink);
+  std::vector<std::string> codes;
+  for (const tariff::Diagnostic& d : sink.Sorted()) codes.emplace_back(tariff::DiagCode(d.kind));
+  return codes;
+}
+
+}  // namespace
+
+TEST_CASE("format: an allow that begins a line stays the plan's, one after a charge's end stays the charge's") {
+  const std::string text =
+      "plan \"p\" {\n"
+      "  currency USD\n"
+      "  event call { n: decimal }\n"
+      "  event ping { n: decimal }\n"
+      "  meter calls = count(call)\n"
+      "  charge \"C\" = volume calls { up to 10 call 1 USD per call above 0.5 USD per call }\n"
+      "  allow unused_event  // the plan's\n"
+      "  charge \"D\" = calls * 1 USD per call allow dropped_precision\n"
+      "  allow falling_total\n"
+      "}\n";
+  tariff::SourceManager sources;
+  tariff::FileId id = sources.AddFile("format_test.tariff", text);
+  tariff::DiagnosticSink sink;
+  tariff::ParseResult parsed = tariff::Parse(sources.file(id), id, sink);
+  REQUIRE(parsed.file != nullptr);
+  const auto& items = parsed.file->plans.at(0).items;
+  REQUIRE(items.size() == 8);
+  CHECK(std::get<tariff::ast::ChargeDecl>(items[4].kind).options.empty());
+  CHECK(std::holds_alternative<tariff::ast::AllowDecl>(items[5].kind));
+  REQUIRE(std::get<tariff::ast::ChargeDecl>(items[6].kind).options.size() == 1);
+  CHECK(std::get<tariff::ast::ChargeDecl>(items[6].kind).options[0].names.at(0).text == "dropped_precision");
+  CHECK(std::holds_alternative<tariff::ast::AllowDecl>(items[7].kind));
+  // The plan's allows silence the plan's warnings (W0102 for `ping`, W0103 for "C").
+  CHECK(CheckCodes(text).empty());
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  currency USD\n"
+        "  event call {\n"
+        "    n: decimal\n"
+        "  }\n"
+        "  event ping {\n"
+        "    n: decimal\n"
+        "  }\n"
+        "  meter calls = count(call)\n"
+        "  charge \"C\" = volume calls {\n"
+        "    up to 10 call  1 USD per call\n"
+        "    above          0.5 USD per call\n"
+        "  }\n"
+        "  allow unused_event  // the plan's\n"
+        "  charge \"D\" = calls * 1 USD per call allow dropped_precision\n"
+        "  allow falling_total\n"
+        "}\n");
+  CheckProperties(text);
+  CHECK(CheckCodes(Fmt(text)).empty());
+}
+
+TEST_CASE("format: `*` after a rate continues the expression, and the formatted plan checks the same") {
+  const std::string text =
+      "plan \"p\" {\n"
+      "  currency USD\n"
+      "  event call { n: decimal }\n"
+      "  event sample { gb: quantity of GB*h  took: quantity of B/s }\n"
+      "  subscription { mult: decimal }\n"
+      "  meter calls = count(call)\n"
+      "  meter stored = sum(sample.gb)\n"
+      "  charge \"C\" = calls * 0.5 USD per call * subscription.mult\n"
+      "  charge \"H\" = calls * 0.5 USD per 10 call / 2\n"
+      "  charge \"S\" = stored * 0.01 USD per GB·h\n"
+      "}\n";
+  CHECK(CheckCodes(text).empty());
+  const std::string formatted = Fmt(text);
+  CHECK(formatted.find("  charge \"C\" = calls * 0.5 USD per call * subscription.mult\n") != std::string::npos);
+  CHECK(formatted.find("  charge \"H\" = calls * 0.5 USD per 10 call / 2\n") != std::string::npos);
+  CHECK(formatted.find("  charge \"S\" = stored * 0.01 USD per GB·h\n") != std::string::npos);
+  CHECK(formatted.find("    gb: quantity of GB*h\n") != std::string::npos);  // a field type keeps `*`
+  CHECK(formatted.find("    took: quantity of B/s\n") != std::string::npos);
+  CheckProperties(text);
+  CHECK(CheckCodes(formatted).empty());
+  // The rate's unit is `call` alone: the multiplication by the subscription value is outside it.
+  CHECK(ParseAndFormat(text).dump.find("subscription") != std::string::npos);
+}
+
+TEST_CASE("format: an empty block stays {} when a comment sits before its brace") {
+  // The comment used to count as inside the block: `{` and `}` on two lines, then `{}` when
+  // formatted again (not idempotent).
+  const std::string text =
+      "plan \"p\" {\n  unit request event\n/* c */ request\n\n  {}\n  test \"t\" /* d */ {}\n}\n";
+  CHECK(Fmt(text) == "plan \"p\" {\n  unit request\n  /* c */\n  event request {}\n  test \"t\" {}  /* d */\n}\n");
+  CheckProperties(text);
 }

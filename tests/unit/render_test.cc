@@ -1,5 +1,7 @@
 // tests/unit: the four renderers of compiler/diag on one known diagnostic — positions, escaping
 // and structure, asserted value by value (the golden cases cover the text renderer in bulk).
+#include <cctype>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -120,6 +122,50 @@ TEST_CASE("render: sarif 2.1.0 with rules for the whole catalog") {
   CHECK(region["startColumn"] == 16);
   CHECK(region["endColumn"] == 25);
   CHECK(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "plan.tariff");
+}
+
+TEST_CASE("render: every SARIF rule describes itself in a sentence, never a message template") {
+  // A plan with an error, a note and a hint, so that results carry every part.
+  Checked c = CheckPlan("plan.tariff", "plan \"p\" {\n  currency USD\n  charge \"C\" = 1 EUR\n}\n");
+  REQUIRE(c.diagnostics.size() == 1);
+  std::ostringstream out;
+  tariff::RenderSarif(c.sources, c.diagnostics, out);
+  nlohmann::json log = nlohmann::json::parse(out.str());
+  CHECK(log["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json");
+  CHECK(log["version"] == "2.1.0");
+  REQUIRE(log["runs"].size() == 1);
+  const auto& rules = log["runs"][0]["tool"]["driver"]["rules"];
+  REQUIRE(rules.size() == tariff::AllDiagKinds().size());
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const auto& rule = rules[i];
+    const tariff::DiagKind kind = tariff::AllDiagKinds()[i];
+    const std::string text = rule["shortDescription"]["text"];
+    INFO(rule.dump());
+    CHECK(rule["id"] == std::string(tariff::DiagCode(kind)));
+    CHECK(rule["name"] == std::string(tariff::DiagName(kind)));
+    CHECK(ids.insert(rule["id"].get<std::string>()).second);  // ids are unique
+    // A sentence of the catalog's style: no placeholder, lower-case start, no trailing period,
+    // and not the message template.
+    CHECK(text.size() > 10);
+    CHECK(text.find('{') == std::string::npos);
+    CHECK(text.find('}') == std::string::npos);
+    CHECK(std::islower(static_cast<unsigned char>(text.front())));
+    CHECK(text.back() != '.');
+    CHECK(text != std::string(tariff::DiagFormat(kind)));
+    const std::string level = rule["defaultConfiguration"]["level"];
+    CHECK(level == (tariff::DiagSeverity(kind) == tariff::Severity::kError ? "error" : "warning"));
+    // helpUri must be an absolute URI in SARIF 2.1.0; the docs are a file, so `help` names them.
+    CHECK_FALSE(rule.contains("helpUri"));
+    CHECK(rule["help"]["text"].get<std::string>().find(tariff::DiagCode(kind)) != std::string::npos);
+  }
+  const auto& result = log["runs"][0]["results"][0];
+  CHECK(result["ruleId"] == "E0304");
+  REQUIRE(result["ruleIndex"].is_number_unsigned());
+  CHECK(rules[result["ruleIndex"].get<std::size_t>()]["id"] == "E0304");
+  CHECK(result["message"]["text"].get<std::string>().find("hint: ") != std::string::npos);
+  CHECK(result["relatedLocations"][0]["message"]["text"] == "the plan's currency is declared here");
+  CHECK(result["relatedLocations"][0]["physicalLocation"]["region"]["startLine"] == 2);
 }
 
 TEST_CASE("render: columns count code points, not bytes") {

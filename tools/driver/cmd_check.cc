@@ -39,7 +39,7 @@ Action RegisterCheck(CLI::App& app, Streams& streams) {
     std::vector<Diagnostic> diagnostics = sink.Sorted();
     const std::string& format = options->format;
     if (format == "text") {
-      RenderText(sources, diagnostics, streams.out, streams.color);
+      RenderText(sources, diagnostics, streams.out, streams.out_color);
     } else if (format == "json") {
       RenderJson(sources, diagnostics, streams.out);
     } else if (format == "github") {

@@ -9,11 +9,16 @@
 
 namespace tariff::driver {
 
-// Where a subcommand writes: data to `out`, messages to `err`; `color` when err is a terminal.
+// Where a subcommand writes: data to `out`, messages to `err`. Each stream has its own colour
+// decision, since diagnostics go to `out` for `check` and to `err` elsewhere: `color` says
+// whether text written to `err` may use ANSI colours, `out_color` the same for `out`. Both are
+// settled once the command line is parsed (--color, NO_COLOR, whether that stream is a
+// terminal: docs/cli.md), before the action runs.
 struct Streams {
   std::ostream& out;
   std::ostream& err;
-  bool color = false;
+  bool color = false;      // for text written to `err`
+  bool out_color = false;  // for text written to `out`
 };
 
 // A subcommand registers its options on `app` (a CLI11 subcommand) and returns the action

@@ -3,7 +3,9 @@
 #include "tools/driver/driver.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
+#include <iostream>
 #include <ostream>
 #include <string_view>
 
@@ -20,16 +22,17 @@ struct Subcommand {
   const char* name;
   const char* summary;
   Register reg;
+  bool diagnostics;  // prints a plan's diagnostics: takes --color
 };
 
 // The subcommands that exist today, in the order `--help` lists them.
 constexpr Subcommand kSubcommands[] = {
-    {"check", "check plans for errors: names, types, units, currencies, tiers", &RegisterCheck},
-    {"fmt", "print plans in canonical layout (--write in place, --check to verify)", &RegisterFmt},
-    {"rate", "rate usage with a plan into invoices: exact, with every row accounted for", &RegisterRate},
-    {"explain", "show how each line of a customer's invoice was computed, step by step", &RegisterExplain},
-    {"test", "run the tests written in plans: usage in, expected lines and totals out", &RegisterTest},
-    {"convert", "convert a quantity between units exactly (e.g. `1.5 GiB` to `MB`)", &RegisterConvert},
+    {"check", "check plans for errors: names, types, units, currencies, tiers", &RegisterCheck, true},
+    {"fmt", "print plans in canonical layout (--write in place, --check to verify)", &RegisterFmt, true},
+    {"rate", "rate usage with a plan into invoices: exact, with every row accounted for", &RegisterRate, true},
+    {"explain", "show how each line of a customer's invoice was computed, step by step", &RegisterExplain, true},
+    {"test", "run the tests written in plans: usage in, expected lines and totals out", &RegisterTest, true},
+    {"convert", "convert a quantity between units exactly (e.g. `1.5 GiB` to `MB`)", &RegisterConvert, false},
 };
 
 // Levenshtein distance, for "did you mean" hints.
@@ -63,17 +66,35 @@ int ReportUnknownSubcommand(std::string_view name, std::ostream& err) {
 
 }  // namespace
 
+Terminal ProcessTerminal(const std::ostream& out, const std::ostream& err) {
+  Terminal t;
+  t.out_is_terminal = &out == &std::cout && isatty(STDOUT_FILENO) != 0;
+  t.err_is_terminal = &err == &std::cerr && isatty(STDERR_FILENO) != 0;
+  const char* no_color = std::getenv("NO_COLOR");
+  t.no_color = no_color != nullptr ? no_color : "";
+  return t;
+}
+
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  Streams streams{out, err, &err == &std::cerr && isatty(STDERR_FILENO) != 0};
+  return Run(args, out, err, ProcessTerminal(out, err));
+}
+
+int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, const Terminal& terminal) {
+  Streams streams{out, err};
   CLI::App app{"tariff: typed price plans, checked before launch and rated exactly", "tariff"};
   app.set_version_flag("--version", std::string("tariff ") + TARIFF_VERSION);
   app.require_subcommand(0, 1);
   app.footer("Exit codes: 0 ok, 1 the plan or data is wrong, 2 usage error, 3 internal error.");
 
   std::vector<std::pair<CLI::App*, Action>> actions;
+  std::string color = "auto";
   for (const auto& sub : kSubcommands) {
     CLI::App* cmd = app.add_subcommand(sub.name, sub.summary);
     actions.emplace_back(cmd, sub.reg(*cmd, streams));
+    if (sub.diagnostics) {
+      cmd->add_option("--color", color, "colour the output: auto (when the stream it goes to is a terminal and NO_COLOR is unset), always or never")
+          ->check(CLI::IsMember({"auto", "always", "never"}));
+    }
   }
 
   if (!args.empty() && !args[0].empty() && args[0][0] != '-' &&
@@ -96,6 +117,14 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     err << "see `tariff --help`\n";
     return kExitUsage;
   }
+
+  // Colour follows the stream the text goes to (diagnostics are on stdout for `check`); NO_COLOR
+  // (any value but the empty one, https://no-color.org) turns `auto` off, never `always`.
+  auto colored = [&](bool is_terminal) {
+    return color == "always" || (color == "auto" && is_terminal && terminal.no_color.empty());
+  };
+  streams.out_color = colored(terminal.out_is_terminal);
+  streams.color = colored(terminal.err_is_terminal);
 
   try {
     for (auto& [cmd, action] : actions) {

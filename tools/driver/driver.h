@@ -16,8 +16,23 @@ enum ExitCode : int {
   kExitInternal = 3,  // a bug in tariff: an unexpected exception
 };
 
+// What the colour of the output depends on besides the command line (docs/cli.md, "Colour").
+struct Terminal {
+  bool out_is_terminal = false;  // what is written to `out` reaches a terminal
+  bool err_is_terminal = false;  // what is written to `err` reaches a terminal
+  std::string no_color;          // the value of the NO_COLOR variable; empty when it is unset
+};
+
+// This process's Terminal for `out` and `err`: a stream reaches a terminal only when it is
+// std::cout (std::cerr) and file descriptor 1 (2) is a terminal; `no_color` from the environment.
+Terminal ProcessTerminal(const std::ostream& out, const std::ostream& err);
+
 // Runs `tariff ARGS...` (args excludes the program name). Data goes to `out`, messages to
-// `err`. Never throws; returns one of ExitCode.
+// `err`. Text on a stream is coloured when `--color always` is given, or under `--color auto`
+// (the default) when that stream reaches a terminal and NO_COLOR is empty; `--color never` and
+// anything else writes plain text. Never throws; returns one of ExitCode.
+int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, const Terminal& terminal);
+// The same in this process's terminal: Run(args, out, err, ProcessTerminal(out, err)).
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace tariff::driver
