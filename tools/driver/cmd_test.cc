@@ -340,10 +340,24 @@ class TestRunner {
     }
   }
 
+  // An expected amount: a literal, or a negated one (`-5.00 USD`, a credit or a discount line);
+  // the checker refuses anything else.
+  static std::optional<Decimal> ExpectedAmount(const ast::Expr& e) {
+    if (const auto* lit = std::get_if<ast::Literal>(&e.kind)) return lit->number;
+    if (const auto* u = std::get_if<ast::Unary>(&e.kind); u != nullptr && u->op == ast::UnaryOp::kNegate) {
+      if (std::optional<Decimal> v = ExpectedAmount(*u->operand)) return -*v;
+    }
+    return std::nullopt;
+  }
+
   void Expect(const ast::Expectation& e, const Invoice& invoice, TestOutcome& out) {
-    const auto* lit = std::get_if<ast::Literal>(&e.value->kind);
-    if (lit == nullptr) return;
-    const Decimal& want = lit->number;
+    const std::optional<Decimal> expected = ExpectedAmount(*e.value);
+    if (!expected) {
+      LineColumn lc = source_.At(e.value->span.begin);
+      out.failures.push_back(fmt::format("{}:{}: the expected amount is not a number", source_.path(), lc.line));
+      return;
+    }
+    const Decimal& want = *expected;
     std::string what;
     Decimal got;
     bool found = false;
