@@ -562,7 +562,7 @@ std::vector<UsageRow> Requests(const std::string& customer, const std::vector<st
 
 // ---- The period ---------------------------------------------------------------------------
 
-TEST_CASE("billing: a date reads in the plan's time zone; the period containing it is the plan's") {
+TEST_CASE("billing: a date reads in the plan's time zone, the period containing it is the plan's") {
   auto p = Compile(kNewYorkPlan);
   PlanSet ny = p->Set("ny");
   CHECK(FormatTimestamp(At(ny, "2026-03-01")) == "2026-03-01T05:00:00Z");
@@ -713,7 +713,7 @@ TEST_CASE("billing: by day counts local calendar days, a started day whole") {
   CHECK(Amount(InvoiceOf(r, "one-hour"), "Daily") == "0.00");
 }
 
-TEST_CASE("billing: by day, docs/billing.md's example: 49.00 × 15 ÷ 31 = 23.71; the minimum is prorated too") {
+TEST_CASE("billing: by day, docs/billing.md's example: 49.00 × 15 ÷ 31 = 23.71, the minimum is prorated too") {
   auto p = Compile(kByDayPlan);
   PlanSet plans = p->Set("by-day");
   Rated r = Rate(plans, {Sub(plans, "late", "2026-03-17T15:30:00Z"), Sub(plans, "whole", "2026-01-01")}, {}, March(plans),
@@ -827,7 +827,7 @@ TEST_CASE("billing: a change of seats mid-period is two subscriptions to one pla
   CHECK(acme.total.ToString() == "15.00");
 }
 
-TEST_CASE("billing: two subscriptions of a customer in force at once are an error; back to back is not") {
+TEST_CASE("billing: two subscriptions of a customer in force at once are an error, back to back is not") {
   auto p = Compile(kUpgradePlans);
   PlanSet plans = p->Set("basic");
   std::vector<Subscription> overlapping = {
@@ -845,7 +845,7 @@ TEST_CASE("billing: two subscriptions of a customer in force at once are an erro
   CHECK_NOTHROW(Biller(plans, touching, {}, Input(April(plans))));
 }
 
-TEST_CASE("billing: a subscription entirely outside the period gives no invoice; its usage is rejected") {
+TEST_CASE("billing: a subscription entirely outside the period gives no invoice, its usage is rejected") {
   auto p = Compile(kUpgradePlans);
   PlanSet plans = p->Set("basic");
   std::vector<Subscription> subs = {
@@ -866,7 +866,7 @@ TEST_CASE("billing: a subscription entirely outside the period gives no invoice;
   CHECK(r.rated == 0);
 }
 
-TEST_CASE("billing: every subscribed customer gets an invoice, usage or not; unsubscribed usage is rejected") {
+TEST_CASE("billing: every subscribed customer gets an invoice, usage or not, unsubscribed usage is rejected") {
   auto p = Compile(kFeePlan);
   PlanSet plans = p->Set("fee");
   std::vector<Subscription> subs = {Sub(plans, "idle"), Sub(plans, "late", "2026-03-10")};
@@ -1007,7 +1007,7 @@ TEST_CASE("billing: usage before the first version's effective date is rejected 
   CHECK_THROWS_AS(Biller(plans, {}, {}, Period(plans, "2025-12-01", "2026-01-01")), BillingError);
 }
 
-TEST_CASE("billing: without a period, one version rates everything unprorated; several versions need a period") {
+TEST_CASE("billing: without a period, one version rates everything unprorated, several versions need a period") {
   auto fee = Compile(kFeePlan);
   PlanSet plans = fee->Set("fee");
   Rated r = Rate(plans, {}, {}, BillingOptions{}, Requests("acme", {"2025-01-01T00:00:00Z", "2027-01-01T00:00:00Z"}));
@@ -1165,7 +1165,7 @@ TEST_CASE("billing: credits drawn by created: oldest first, undated last") {
   CHECK(Balance(acme, "undated").remaining.ToString() == "20.00");
 }
 
-TEST_CASE("billing: credits drawn by amount: smallest first; then the next key; then the grant id") {
+TEST_CASE("billing: credits drawn by amount: smallest first, then the next key, then the grant id") {
   auto p = Compile(kCreditPlans);
   {
     PlanSet plans = p->Set("cr-amount");
@@ -1204,7 +1204,7 @@ TEST_CASE("billing: credits drawn by amount: smallest first; then the next key; 
   }
 }
 
-TEST_CASE("billing: credits never take a total below zero; a zero total draws nothing") {
+TEST_CASE("billing: credits never take a total below zero, a zero total draws nothing") {
   auto p = Compile(kCreditPlans);
   {
     PlanSet plans = p->Set("cr-default");
@@ -1495,7 +1495,7 @@ plan "s2" {
   CHECK(Amount(m.invoices[0], "Storage 2") == "360.00");
 }
 
-TEST_CASE("billing: a change of seats on one plan keeps usage, allowances and the minimum whole; the seat fee splits by part") {
+TEST_CASE("billing: a change of seats on one plan keeps usage, allowances and the minimum whole, the seat fee splits by part") {
   auto p = Compile(R"tariff(
 plan "saas" {
   currency USD

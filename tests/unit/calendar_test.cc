@@ -77,7 +77,7 @@ Caught ErrorOf(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST_CASE("calendar: UTC months start on the 1st; Days is the month's length", "[calendar]") {
+TEST_CASE("calendar: UTC months start on the 1st, Days is the month's length", "[calendar]") {
   const Calendar utc = Months();
   CHECK(In(utc, "2026-02-10T12:34:56Z") == "[2026-02-01T00:00:00Z, 2026-03-01T00:00:00Z)");
   // A boundary belongs to the period it starts.
@@ -218,7 +218,7 @@ TEST_CASE("calendar: America/New_York months and days across daylight saving cha
   CHECK(day.Days(fall) == 1);
 }
 
-TEST_CASE("calendar: a boundary in a DST gap is the end of the gap; in a fold, the earlier instant", "[calendar]") {
+TEST_CASE("calendar: a boundary in a DST gap is the end of the gap, in a fold, the earlier instant", "[calendar]") {
   // 02:30 does not exist on 2026-03-08 in New York (02:00 EST → 03:00 EDT): that boundary is
   // 03:00 EDT = 07:00Z; in other months 02:30 exists.
   const Calendar gap = Months("2026-03-08T02:30:00", "America/New_York");

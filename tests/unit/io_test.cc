@@ -559,7 +559,7 @@ TEST_CASE("io: rows whose key was seen before, in any file, are dropped and coun
   CHECK(r.read == 9);
 }
 
-TEST_CASE("io: rows outside the period are rejected; the end is exclusive") {
+TEST_CASE("io: rows outside the period are rejected, the end is exclusive") {
   TempDir dir;
   const std::string path = dir.Write("u.csv",
                                      "customer,time,gb,region\n"
@@ -717,7 +717,7 @@ TEST_CASE("io: random CSV, well-formed and not, reads the same whatever the buff
 // ---------------------------------------------------------------------------------------------
 // Files
 
-TEST_CASE("io: a missing or unreadable file is a fatal error that names it; files are read in order") {
+TEST_CASE("io: a missing or unreadable file is a fatal error that names it, files are read in order") {
   TempDir dir;
   const std::string good = dir.Write("good.csv", "customer,time,gb,region\na,2026-03-01,1,eu\n");
   SECTION("missing") {
@@ -905,7 +905,7 @@ TEST_CASE("io: invoices as JSON Lines: fixed key order, decimals as exact string
   CHECK(none.str().empty());
 }
 
-TEST_CASE("io: JSON strings are escaped; invalid UTF-8 becomes U+FFFD") {
+TEST_CASE("io: JSON strings are escaped, invalid UTF-8 becomes U+FFFD") {
   Invoice invoice;
   invoice.customer = std::string("a\x01\t\\\xff", 5);
   std::ostringstream out;
@@ -930,7 +930,7 @@ TEST_CASE("io: invoices as CSV: one row per line and a total row, RFC 4180 quoti
   CHECK(none.str() == "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount,rated_by,from,to\n");
 }
 
-TEST_CASE("io: a line of a split period says which version rated it, in JSON Lines and CSV; credits are listed") {
+TEST_CASE("io: a line of a split period says which version rated it, in JSON Lines and CSV, credits are listed") {
   Invoice invoice;
   invoice.customer = "acme";
   invoice.plan = "api";
@@ -1052,7 +1052,7 @@ TEST_CASE("io: WriteFileAtomically onto a directory fails and removes its tempor
   CHECK(error == "cannot create a temporary file in `" + dir.Path("no/such/dir") + "`: No such file or directory");
 }
 
-TEST_CASE("io: records: CSV with quotes and blanks, JSON Lines with typed values; a BOM is skipped") {
+TEST_CASE("io: records: CSV with quotes and blanks, JSON Lines with typed values, a BOM is skipped") {
   TempDir dir;
   RecordFile csv = ReadRecords(dir.Write("subs.csv", "\xEF\xBB\xBF" "customer,start,seats\r\nacme,2026-03-01,10\n\n\"b,\"\"c\"\"\",,3\n"));
   REQUIRE(csv.error.empty());
