@@ -755,12 +755,17 @@ class Lowerer {
       if (c.rounding.point == ir::RoundingRule::Point::kEvent) amount = Round(c.amount, amount, c.rounding);
       c.amount.result = amount;
       if (c.free_amount) {
-        // `or M USD`: the money the events carry; the first money field the charge reads.
+        // `or M USD`: the money the events carry: the first money field the charge reads, else
+        // the event's first money field (the checker makes sure there is one).
         for (const ir::Inst& in : c.amount.insts) {
           if (in.op == ir::Op::kInput && in.type.unit == fn_.currency) {
             c.free_amount_field = in.imm;
             break;
           }
+        }
+        const ir::Event& ev = fn_.events[static_cast<std::size_t>(event)];
+        for (std::size_t f = 0; f < ev.fields.size() && c.free_amount_field < 0; ++f) {
+          if (ev.fields[f].kind == ir::ValueKind::kDecimal && ev.fields[f].unit == fn_.currency) c.free_amount_field = static_cast<int>(f);
         }
         if (c.free_amount_field < 0) Fail(d.span, "`free first … USD` needs a charge that reads a money field of its event");
       }

@@ -1406,11 +1406,22 @@ class Checker {
               first.kind != TypeKind::kMoney) {
             Report(DiagKind::ExpectedType, o.first->span, "`free first`", fmt::format("a number of events or an amount of money"), first.Describe());
           }
+          Type second;
           if (o.second) {
-            Type second = Check(*o.second, cs);
+            second = Check(*o.second, cs);
             if (!second.is_error() && second.kind != TypeKind::kMoney && second.kind != TypeKind::kDecimal) {
               Report(DiagKind::ExpectedType, o.second->span, "`free first … or`", "money", second.Describe());
             }
+          }
+          // An amount of money is counted against the event's money field: the event needs one.
+          const ast::Expr* money = first.kind == TypeKind::kMoney ? o.first.get() : second.kind == TypeKind::kMoney ? o.second.get() : nullptr;
+          auto event = plan_->events.find(p.event.text);
+          if (money != nullptr && event != plan_->events.end() &&
+              std::none_of(event->second.fields.begin(), event->second.fields.end(),
+                           [](const auto& f) { return f.second.type.kind == TypeKind::kMoney; })) {
+            Report(DiagKind::ExpectedType, money->span, "`free first … USD`", "an event with a money field to count the amount in",
+                   fmt::format("event `{}` with no money field", p.event.text))
+                .Hint("free events by number (`free first 3 events`), or give the event a `money` field");
           }
         }
       }
