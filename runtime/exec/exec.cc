@@ -2038,23 +2038,27 @@ struct Engine::State {
         }
       }
       try {
-        Decimal shown;  // the lines as they are shown
-        for (const InvoiceLine& l : inv.lines) shown = shown + l.amount;
-        const ExactNumber total = ExactTotal(inv, r32, {});
         if (fn.rounding.point == ir::RoundingRule::Point::kInvoice) {
           // The exact total rounded once; the Rounding line makes the shown lines add up to it.
+          // (Their sum is exact too: 20-decimal lines of a wide total need not fit 38 digits.)
+          ExactNumber shown;
+          for (const InvoiceLine& l : inv.lines) shown = shown + ExactNumber(l.amount);
+          const ExactNumber total = ExactTotal(inv, r32, {});
           Decimal rounded = total.Round(fn.rounding.scale, fn.rounding.mode);
-          if (!rounded.IdenticalTo(shown) && rounded != shown) {
+          if (!(shown == ExactNumber(rounded))) {
             InvoiceLine r;
             r.kind = LineKind::kRounding;
             r.name = fmt::format("Rounding ({} to {} decimals)", RoundingModeName(fn.rounding.mode), fn.rounding.scale);
-            r.amount = rounded - shown;
+            r.amount = (ExactNumber(rounded) - shown).Shown();
             if (options.explain && Traced(customer_order[rank])) r.derivation = ExplainInvoiceRounding(total, shown, rounded);
             inv.lines.push_back(std::move(r));
           }
           inv.total = rounded;
         } else {
-          inv.total = shown;  // every line is a Decimal here: nothing was left exact
+          // Every line is a Decimal here (nothing was left exact): the total is their sum.
+          Decimal sum;
+          for (const InvoiceLine& l : inv.lines) sum = sum + l.amount;
+          inv.total = sum;
         }
       } catch (const DecimalError& e) {
         throw RatingError(fmt::format("the invoice's total: {}", e.what()), fn.rounding.source);
@@ -2087,15 +2091,15 @@ struct Engine::State {
 
   // The exact sum of the invoice's lines (of the charges named; all when none are).
   ExactNumber ExactTotal(const Invoice& inv, std::uint32_t rank, const std::vector<std::string>& charges_named) const {
-    Decimal sum;
+    ExactNumber sum;  // exact: lines shown to 20 decimals may add up past 38 digits
     for (const InvoiceLine& l : inv.lines) {
       if (charges_named.empty() || std::find(charges_named.begin(), charges_named.end(), l.name) != charges_named.end()) {
-        sum = sum + l.amount;
+        sum = sum + ExactNumber(l.amount);
       }
     }
     auto it = residues.find(rank);
     if (it == residues.end()) return sum;
-    Fraction exact = sum;
+    Fraction exact = sum.exact();
     for (const auto& [i, r] : it->second) {
       const std::string& name = inv.lines[i].name;
       if (charges_named.empty() || std::find(charges_named.begin(), charges_named.end(), name) != charges_named.end()) exact += r;
@@ -2167,9 +2171,11 @@ struct Engine::State {
         auto m = static_cast<std::size_t>(in.meter_instance);
         col.decimals.reserve(keys.size());
         std::vector<ExactNumber> exact;
+        bool any_exact = false;
         for (std::size_t k = 0; k < keys.size(); ++k) {
           ExactNumber v = MeterValue(m, keys[k].slot, customer_order[keys[k].rank]);
-          if (!v.is_decimal() && exact.empty()) {
+          if (!v.is_decimal() && !any_exact) {
+            any_exact = true;
             exact.reserve(keys.size());
             for (std::size_t i = 0; i < k; ++i) exact.emplace_back(col.decimals[i]);
           }
@@ -2178,9 +2184,9 @@ struct Engine::State {
           } catch (const DecimalError& e) {
             throw RatingError(fmt::format("meter `{}`: {}", fn.meters[m].meter, e.what()), fn.meters[m].source);
           }
-          if (!exact.empty()) exact.push_back(std::move(v));
+          if (any_exact) exact.push_back(std::move(v));
         }
-        if (!exact.empty()) {
+        if (any_exact) {
           exact_inputs[s].reserve(exact.size());
           for (const ExactNumber& v : exact) exact_inputs[s].push_back(v.exact());
         }
@@ -3046,7 +3052,7 @@ struct Engine::State {
 
   // The `Rounding` line of an invoice rounded as a whole: the lines' exact sum, its rounding, and
   // the difference to the lines as they are shown.
-  std::shared_ptr<Derivation> ExplainInvoiceRounding(const ExactNumber& total, const Decimal& shown, const Decimal& rounded) const {
+  std::shared_ptr<Derivation> ExplainInvoiceRounding(const ExactNumber& total, const ExactNumber& shown, const Decimal& rounded) const {
     auto d = std::make_shared<Derivation>();
     const std::string& currency = fn.currency;
     SetValue(AddStep(*d, "base", fmt::format("the lines add up to {}", Show(total, currency)), fn.rounding.source), total, currency);
@@ -3054,11 +3060,10 @@ struct Engine::State {
                                    fmt::format("the total {} rounded {} = {}", Show(total, currency),
                                                RuleText(fn.rounding.mode, fn.rounding.scale), Show(rounded, currency)),
                                    fn.rounding.source);
-    SetValue(step, rounded - shown, currency);
+    SetValue(step, ExactNumber(rounded) - shown, currency);
     AddRounding(step, total, fn.rounding.mode, fn.rounding.scale);
     step.operands.push_back({"total", rounded.ToString(), currency});
-    d->terms.push_back({"the rounded total", rounded});
-    d->terms.push_back({"the lines as shown", -shown});
+    FinalizeTerms({{"the rounded total", rounded}, {"the lines as shown", -shown}}, (ExactNumber(rounded) - shown).Shown(), d->terms);
     return d;
   }
 };
