@@ -248,7 +248,7 @@ std::string PointOf(const Case& c) {
 std::string KindOf(const Case& c, const Answer::Line& l) {
   if (l.kind != "charge") return l.kind;
   for (const ChargeDef& ch : c.charges) {
-    if (ch.name == l.name) return ch.kind + (ch.options.empty() ? "" : "+options");
+    if (ch.name == l.name) return ch.kind;
   }
   return "charge";
 }

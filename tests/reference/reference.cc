@@ -924,6 +924,7 @@ class Evaluator {
       Rational off = base * Literal(*d.amount, lit).number;
       std::optional<Rule> rounding = LineRounding(plan_rule_);
       if (rounding) off = Round(off, rounding->decimals, rounding->mode);
+      if (off == 0) return;  // no discount, no line
       WorkLine w = MakeLine("discount", name, {}, -off, std::nullopt);
       if (rounding) w.line.scale = rounding->decimals;
       lines.push_back(std::move(w));
@@ -931,7 +932,9 @@ class Evaluator {
     }
     Rational amount = FromDecimal(lit.number);
     Rational limit = base > 0 ? base : Rational(0);
-    lines.push_back(MakeLine("discount", name, {}, -(amount < limit ? amount : limit), std::nullopt));
+    Rational off = amount < limit ? amount : limit;
+    if (off == 0) return;
+    lines.push_back(MakeLine("discount", name, {}, -off, std::nullopt));
   }
 
   void Limit(const ast::LimitDecl& l, std::vector<WorkLine>& lines) {
