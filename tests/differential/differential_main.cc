@@ -38,7 +38,7 @@ int Usage(const std::string& why) {
   std::cerr << "differential: " << why << "\n"
             << "usage: differential [--seed N] [--cases N | --soak SECONDS] [--engine NAME] [--out DIR] [--verbose]\n"
             << "                    [--no-shrink] [--repros N] [--without SWITCH]...\n"
-            << "switches (--without): tiers_on_decimal_meters, overflow_cases, odd_volume_packages;\n"
+            << "switches (--without): tiers_on_decimal_meters, overflow_cases, odd_volume_packages, free_first_money_unread;\n"
             << "          (--with): stacked_adjustments, inexact_tier_bounds\n";
   return 2;
 }
@@ -49,6 +49,7 @@ bool SetSwitch(GenerateOptions& g, const std::string& name, bool on) {
   else if (name == "overflow_cases") g.overflow_cases = on;
   else if (name == "odd_volume_packages") g.odd_volume_packages = on;
   else if (name == "inexact_tier_bounds") g.inexact_tier_bounds = on;
+  else if (name == "free_first_money_unread") g.free_first_money_unread = on;
   else return false;
   return true;
 }

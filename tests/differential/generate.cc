@@ -561,7 +561,8 @@ class Generator {
       if (shape == 2) expr = "max(min(" + ref + "amount * " + pct + " + " + MoneyAmount(1) + ", " + MoneyAmount(2) + "), " + MoneyAmount(1) + ")";
     } else if (shape == 3) {
       std::string step = ToDecimalText(Number(1, 0) + 1) + " " + Pick(qv.units);
-      expr = (Chance(0.5) ? "max(round_up(" + ref + "qty, " + step + "), " + step + ")" : "round_up(" + ref + "qty, " + step + ")") +
+      std::string round = Chance(0.7) ? "round_up(" : "round_down(";
+      expr = (Chance(0.5) ? "max(" + round + ref + "qty, " + step + "), " + step + ")" : round + ref + "qty, " + step + ")") +
              " * " + PriceFor(qv, false);
     } else if (shape == 4) {
       expr = MoneyAmount(1);
@@ -579,7 +580,8 @@ class Generator {
     }
     if (Chance(0.3)) {
       std::string opt = "free first " + std::to_string(Int(0, 4)) + " " + e.name;
-      if (money != nullptr && Chance(0.5)) opt += " or " + MoneyAmount(3);
+      bool reads_money = expr.find(ref + "amount") != std::string::npos;
+      if (money != nullptr && (reads_money || options_.free_first_money_unread) && Chance(0.5)) opt += " or " + MoneyAmount(3);
       ch.options.push_back(opt);
     }
   }

@@ -25,6 +25,9 @@ struct GenerateOptions {
   // Tier bounds written in a unit that does not convert exactly into the meter's (`up to 361 ms`
   // on a meter in h): the checker's order check compares such bounds unconverted today.
   bool inexact_tier_bounds = false;
+  // `free first N e or M` on a per-event charge whose price does not read the event's money
+  // field: it checks clean, then fails to lower today ("needs a charge that reads a money field").
+  bool free_first_money_unread = true;
   // Bounds and package sizes such as `per 7 B` on MB meters, which crash the checker's
   // falling-total analysis today (issue 10).
   bool odd_volume_packages = true;

@@ -197,6 +197,32 @@ class Shrinker {
       std::erase_if(u.rows, [&](const RowDef& r) { return r.event == name; });
       any |= Try(c, u);
     }
+    // Fields nothing reads (in meters, charges, groupings and options), and declared units.
+    std::string text;
+    for (const MeterDef& m : c.meters) text += m.text + "\n";
+    for (const ChargeDef& ch : c.charges) {
+      text += ch.body + " " + ch.by + "\n";
+      for (const std::string& o : ch.options) text += o + "\n";
+    }
+    for (std::size_t i = 0; i < c.events.size(); ++i) {
+      for (std::size_t k = c.events[i].fields.size(); k-- > 0;) {
+        if (k >= c.events[i].fields.size()) continue;
+        const std::string field = c.events[i].fields[k].name;
+        if (text.find(c.events[i].name + "." + field) != std::string::npos) continue;
+        Case u = c;
+        u.events[i].fields.erase(u.events[i].fields.begin() + static_cast<std::ptrdiff_t>(k));
+        for (RowDef& r : u.rows) {
+          if (r.event == c.events[i].name) r.values.erase(field);
+        }
+        any |= Try(c, u);
+      }
+    }
+    for (std::size_t i = c.units.size(); i-- > 0;) {
+      if (i >= c.units.size()) continue;
+      Case u = c;
+      u.units.erase(u.units.begin() + static_cast<std::ptrdiff_t>(i));
+      any |= Try(c, u);
+    }
     // The subscription, when no charge reads it.
     if (!c.subscription.empty()) {
       bool read = false;
