@@ -579,7 +579,11 @@ class Evaluator {
 
   Rational Meter(const MeterInfo& meter, const std::vector<std::string>* fields, const GroupKey* key) const {
     std::vector<const UsageRow*> rows = Matching(meter.event, meter.decl->where.get(), fields, key);
-    if (meter.aggregation == Aggregation::kCount) return Rational(static_cast<long long>(rows.size()));
+    if (meter.aggregation == Aggregation::kCount) {
+      Integer n = 0;
+      for (const UsageRow* row : rows) n += row->weight;
+      return Rational(n);
+    }
     const auto& call = std::get<ast::Call>(meter.decl->value->kind);
     const ast::Expr& arg = *call.args.at(0);
     std::vector<std::pair<const UsageRow*, Val>> values;
@@ -610,8 +614,12 @@ class Evaluator {
       case Aggregation::kSum:
       case Aggregation::kAverage: {
         Rational sum = 0;
-        for (const auto& [row, v] : values) sum += v.number;
-        return meter.aggregation == Aggregation::kSum ? sum : Rational(sum / static_cast<long long>(values.size()));
+        Integer n = 0;
+        for (const auto& [row, v] : values) {
+          sum += v.number * row->weight;
+          n += row->weight;
+        }
+        return meter.aggregation == Aggregation::kSum ? sum : Rational(sum / n);
       }
       case Aggregation::kMin:
       case Aggregation::kMax: {
@@ -861,22 +869,39 @@ class Evaluator {
       std::sort(priced.begin(), priced.end(), [](const Priced& a, const Priced& b) {
         return std::tie(a.row->time, a.amount, a.money) < std::tie(b.row->time, b.amount, b.money);
       });
+      // A row of weight w is w events in a row: some may be free, the rest are charged.
       Rational sum = 0, running = 0;
-      long long before = 0;
+      Integer before = 0;
       bool still_free = free_count.has_value();
       for (const Priced& e : priced) {
-        running += e.money;
+        Integer w = e.row->weight, free = 0;
         if (still_free) {
-          still_free = Rational(before) < *free_count && (!free_money || running <= *free_money);
+          Integer by_count = Integer(boost::multiprecision::numerator(*free_count) / boost::multiprecision::denominator(*free_count));
+          if (Rational(by_count) < *free_count) by_count += 1;  // N events: fewer than N before it
+          free = by_count > before ? Integer(by_count - before) : Integer(0);
+          if (free > w) free = w;
+          if (free_money && e.money > 0) {
+            Rational room = (*free_money - running) / e.money;
+            Integer by_money = room < 0 ? Integer(-1)
+                                        : Integer(boost::multiprecision::numerator(room) / boost::multiprecision::denominator(room));
+            if (by_money < 0) by_money = 0;
+            if (by_money < free) free = by_money;
+          } else if (free_money && running + e.money * w > *free_money) {
+            // a money value at or below zero never makes the total grow past M
+            if (running > *free_money) free = 0;
+          }
+          if (free < w) still_free = false;
         }
-        ++before;
-        if (still_free) continue;
+        running += e.money * w;
+        before += w;
+        Integer charged = w - free;
+        if (charged == 0) continue;
         if (rule.point == ast::RoundingPoint::kEvent) {
           Rational r = Round(e.amount, rule.decimals, rule.mode);
           CheckFits(r, rule.decimals, "an event's amount of `" + c.name.value + "`");
-          sum += r;
+          sum += r * charged;
         } else {
-          sum += e.amount;
+          sum += e.amount * charged;
         }
       }
       lines.push_back(MakeLine("charge", c.name.value, key, sum, LineRounding(rule)));

@@ -37,11 +37,14 @@ struct FieldValue {
 };
 
 // One usage event: its type, customer, time (µs since the epoch, UTC) and declared fields.
+// `weight` identical events in one row (a test's `usage e x N`): every aggregation and every
+// per-event charge counts them as that many events.
 struct UsageRow {
   std::string event;
   std::string customer;
   std::int64_t time = 0;
   std::map<std::string, FieldValue> fields;
+  Integer weight = 1;
 };
 
 // What a customer's subscription says for the period (the billing layer's inputs to an engine).

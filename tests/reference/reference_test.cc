@@ -597,3 +597,43 @@ TEST_CASE("overflow: only a final amount beyond 38 digits stops rating") {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("weighted rows: a row of weight N counts as N events everywhere") {
+  SourceManager sources;
+  FileId file = sources.AddFile("t.tariff", R"(plan "p" {
+  currency USD
+  period month
+  event pay {
+    amount: money
+  }
+  meter payments = count(pay)
+  meter volume_usd = sum(pay.amount)
+  meter mean = average(pay.amount)
+  charge "Count" = payments * 0.01 USD per pay
+  charge "Sum" = volume_usd * 1%
+  charge "Mean" = mean * 10%
+  charge "Fees" = each pay: 1.00 USD free first 3 pay or 250.00 USD
+}
+)");
+  DiagnosticSink sink;
+  CheckedSource checked = CheckSource(sources, file, sink);
+  REQUIRE(checked.ok());
+  const CheckedPlan& plan = checked.checked->plans[0];
+  // 5 × 100.00 at 10:00, then 1 × 40.00 at 11:00.
+  UsageRow five = RowOf(plan, "pay", "acme", "2026-03-01T10:00:00Z", {{"amount", "100.00"}});
+  five.weight = 5;
+  UsageRow one = RowOf(plan, "pay", "acme", "2026-03-01T11:00:00Z", {{"amount", "40.00"}});
+  Result r = Evaluate(*checked.checked, plan, {five, one}, {});
+  REQUIRE(r.ok());
+  const std::vector<Line>& lines = r.invoices.at(0).lines;
+  CHECK(lines[0].amount == ParseRational("0.06"));  // 6 payments
+  CHECK(lines[1].amount == ParseRational("5.40"));  // 540.00 × 1%
+  CHECK(lines[2].amount == ParseRational("9.00"));  // 540 ÷ 6 = 90 × 10%
+  // Free while fewer than 3 came before and the running total is at most 250: the first two
+  // (100, 200); the third would make 300. Charged: 3 of the five and the 40.00 one.
+  CHECK(lines[3].amount == ParseRational("4.00"));
+}
+
+}  // namespace
