@@ -772,6 +772,19 @@ class Evaluator {
     return Tiers(p, q.number, TypeOf(*p.value), flat_at_zero);
   }
 
+  // A line that is not rounded at its own point, as an invoice shows it (docs/engine.md,
+  // "Numbers"): exactly when it terminates and fits 38 digits, else rounded half-even to 20
+  // decimals, or fewer when its integer part is wider than 18 digits.
+  static Rational Shown(const Rational& exact) {
+    if (Terminates(exact) && DigitsNeeded(exact) <= 38) return exact;
+    Integer whole = boost::multiprecision::numerator(exact) / boost::multiprecision::denominator(exact);
+    if (whole < 0) whole = -whole;
+    int integer_digits = whole == 0 ? 0 : static_cast<int>(whole.str().size());
+    int decimals = std::min(20, 38 - integer_digits);
+    if (decimals < 0) throw Stop{"a line needs more than 38 integer digits: " + whole.str()};
+    return Round(exact, decimals, "half_even");
+  }
+
   WorkLine MakeLine(const std::string& kind, const std::string& name, std::vector<std::string> group,
                     const Rational& exact, const std::optional<Rule>& rounding) const {
     WorkLine w;
@@ -786,7 +799,7 @@ class Evaluator {
       w.line.scale = rounding->decimals;
     } else {
       w.value = exact;
-      w.line.amount = Terminates(exact) ? exact : Round(exact, 20, "half_even");
+      w.line.amount = Shown(exact);
     }
     return w;
   }

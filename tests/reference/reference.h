@@ -71,8 +71,9 @@ struct Options {
 };
 
 // One invoice line. `amount` is what an engine must print: the rounded value for a line rounded
-// at its point, else the exact value — or, when the exact value does not terminate as a
-// decimal, that value rounded half-even to 20 decimals (the `Rounding` line absorbs the rest).
+// at its point, else the exact value — or, when the exact value does not terminate or needs more
+// than 38 digits, that value rounded half-even to 20 decimals, fewer when its integer part is
+// wider than 18 digits (the `Rounding` line absorbs the rest; docs/engine.md, "Numbers").
 struct Line {
   std::string kind;  // "charge", "discount", "minimum", "maximum", "rounding" (as runtime/invoice names them)
   std::string name;
@@ -90,7 +91,7 @@ struct Invoice {
 
 // The invoices, sorted by customer id — or, when rating must stop, the reason (`error` is then
 // non-empty and `invoices` empty). Rating stops only when a final amount (a rounded value, a
-// line as shown, a total) needs more than 38 significant digits, or on a division by zero.
+// line's integer part, a total) needs more than 38 significant digits, or on a division by zero.
 struct Result {
   std::vector<Invoice> invoices;
   std::string error;

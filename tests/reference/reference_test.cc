@@ -637,3 +637,33 @@ TEST_CASE("weighted rows: a row of weight N counts as N events everywhere") {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("per invoice: a line too long to show exactly is shown at 20 decimals, the Rounding line takes the rest") {
+  // 1 MB = 1,000,000 B: 85,300 B at 0.7283 BHD per GiB, then 914,700 B at 48.34 per 2.5 Kbit
+  // (312.5 B): C = 141493.11365785747431218624114990234375 (38 digits: shown exactly).
+  // 79 bp of it = 1117.795597897074047066271305084228515625 needs 41 digits: shown at 20 decimals.
+  auto r = Rate(R"(plan "p" {
+  currency BHD
+  period month
+  rounding half_up to 3 decimals per invoice
+  event api {
+    qty: quantity of MB
+  }
+  meter m1 = max(api.qty)
+  charge "C" = graduated m1 {
+    up to 85.3 KB  0.7283 BHD per GiB
+    above  48.34 BHD per 2.5 Kbit
+  }
+  discount 79 bp on "C"
+}
+)",
+                {{"api", "c3", kT, {{"qty", "1"}}}});
+  CHECK(r->Amount("c3", "C") == "141493.11365785747431218624114990234375");
+  CHECK(r->Amount("c3", "Discount 79 bp on C") == "-1117.79559789707404706627");
+  CHECK(r->Amount("c3", "Rounding (half_up to 3 decimals)") == "-0.00005996040026511997114990234375");
+  CHECK(r->Total("c3") == "140375.318");
+}
+
+}  // namespace
