@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -119,6 +120,7 @@ std::vector<std::string> RunTest(const CheckedFile& file, const CheckedPlan& pla
   }
   CustomerOptions& me = options.customers[customer];
   std::vector<UsageRow> rows;
+  std::set<std::string> keys;
   int subscriptions = 0;
   for (const ast::TestStmt& stmt : test.stmts) {
     if (std::holds_alternative<ast::TestCredit>(stmt.kind)) throw Skip{"credits (the billing layer's)"};
@@ -154,6 +156,15 @@ std::vector<std::string> RunTest(const CheckedFile& file, const CheckedPlan& pla
       row.time = u->at ? Instant(*u->at, utc) : from.value_or(0);
       const EventInfo& ev = plan.events.at(row.event);
       for (const ast::FieldInit& f : u->fields) row.fields[f.name.text] = ValueOfLiteral(*f.value, ev.fields.at(f.name.text).type);
+      // The event's idempotency key, as `tariff rate` honours it: statements that give the key
+      // share it (a repeat is a duplicate, `x N` is one event); the others have keys of their own.
+      if (ev.decl != nullptr && ev.decl->key) {
+        auto k = row.fields.find(ev.decl->key->text);
+        if (k != row.fields.end()) {
+          if (!keys.insert(row.event + "\n" + k->second.text).second) continue;
+          row.weight = 1;
+        }
+      }
       // A field the statement leaves out is 0, "" or false (as `tariff test` reads it).
       for (const auto& [name, info] : ev.fields) {
         if (name == "customer" || name == "time" || row.fields.count(name)) continue;
