@@ -147,7 +147,11 @@ int main(int argc, char** argv) {
     scale_lines += static_cast<std::uint64_t>(o.scale_differences);
     if (o.verdict == Outcome::Verdict::kAgree) {
       ++agree;
-      if (a.verbose) std::cout << "seed " << seed << ": agree\n";
+      if (a.verbose) {
+        std::cout << "seed " << seed << ": agree";
+        if (o.scale_differences > 0) std::cout << " (" << o.scale_differences << " at another scale: " << o.scale_detail << ")";
+        std::cout << "\n";
+      }
       continue;
     }
     auto& tallies = o.verdict == Outcome::Verdict::kInvalid ? invalid : mismatches;

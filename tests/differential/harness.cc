@@ -298,7 +298,9 @@ void Compare(const Case& c, Outcome& o) {
         mismatch("amount differs: " + KindOf(c, *rl) + " (per " + PointOf(c) + ")",
                  inv.customer + " " + Label(rl->name, rl->group) + ": engine " + el->amount + ", reference " + rl->amount);
       } else if (rl->scale >= 0 && el->scale != rl->scale) {
-        ++o.scale_differences;
+        if (o.scale_differences++ == 0) {
+          o.scale_detail = inv.customer + " " + Label(rl->name, rl->group) + ": engine " + el->amount + ", reference " + rl->amount;
+        }
       }
     }
     if (ei.total_value != inv.total_value) mismatch("total differs", inv.customer + " total: engine " + ei.total + ", reference " + inv.total);

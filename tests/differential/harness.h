@@ -46,6 +46,7 @@ struct Outcome {
   std::string detail;    // what differs, first difference first
   Answer engine, reference;
   int scale_differences = 0;  // lines equal by value but printed at another scale
+  std::string scale_detail;   // the first of them: `customer line: engine 1.5, reference 1.50`
 };
 
 // The engines the harness can run: "interpreter" (runtime/exec). A JIT adds its name here.
