@@ -3,7 +3,7 @@
 // a repro. docs/testing.md ("Reference evaluator and differential testing") shows how to run it.
 //
 //   differential [--seed N] [--cases N | --soak SECONDS] [--engine NAME] [--out DIR] [--verbose]
-//                [--no-shrink] [--repros N] [--without SWITCH]…
+//                [--print] [--no-shrink] [--repros N] [--without SWITCH]…
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -29,6 +29,7 @@ struct Args {
   std::string engine = "interpreter";
   std::string out;
   bool verbose = false;
+  bool print = false;  // print every case (plan and usage), failing or not
   bool shrink = true;
   int repros = 1;  // shrunk repros printed (and written) per category
   GenerateOptions generate;
@@ -37,7 +38,7 @@ struct Args {
 int Usage(const std::string& why) {
   std::cerr << "differential: " << why << "\n"
             << "usage: differential [--seed N] [--cases N | --soak SECONDS] [--engine NAME] [--out DIR] [--verbose]\n"
-            << "                    [--no-shrink] [--repros N] [--without SWITCH]...\n"
+            << "                    [--print] [--no-shrink] [--repros N] [--without SWITCH]...\n"
             << "switches (--without): tiers_on_decimal_meters, overflow_cases, odd_volume_packages, free_first_money_unread;\n"
             << "          (--with): stacked_adjustments, inexact_tier_bounds\n";
   return 2;
@@ -121,6 +122,7 @@ int main(int argc, char** argv) {
       else if (s == "--engine") a.engine = value();
       else if (s == "--out") a.out = value();
       else if (s == "--verbose") a.verbose = true;
+      else if (s == "--print") a.print = true;
       else if (s == "--no-shrink") a.shrink = false;
       else if (s == "--repros") a.repros = std::stoi(value());
       else if (s == "--without" || s == "--with") {
@@ -144,6 +146,10 @@ int main(int argc, char** argv) {
     Case c = Generate(seed, a.generate);
     Outcome o = RunCase(c, a.engine);
     ++run;
+    if (a.print) {
+      std::cout << "---- seed " << seed << "\nplan.tariff:\n" << c.PlanText() << "usage.csv:\n" << c.UsageCsv() << c.SubscriptionsCsv()
+                << "engine (" << a.engine << "):\n" << o.engine.Text() << "reference:\n" << o.reference.Text();
+    }
     scale_lines += static_cast<std::uint64_t>(o.scale_differences);
     if (o.verdict == Outcome::Verdict::kAgree) {
       ++agree;
