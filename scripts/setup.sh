@@ -13,7 +13,6 @@ packages=(
   catch2                           # unit tests (v2)
   libbenchmark-dev                 # Google Benchmark
   libhowardhinnant-date-dev        # calendar + IANA time zones
-  libboost-dev                     # Boost.Multiprecision: exact fractions (runtime/decimal) and the reference evaluator
   tzdata
 )
 if [[ "${1:-}" == "--with-jit" ]]; then packages+=(llvm-19-dev); fi
