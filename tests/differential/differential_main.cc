@@ -39,8 +39,8 @@ int Usage(const std::string& why) {
   std::cerr << "differential: " << why << "\n"
             << "usage: differential [--seed N] [--cases N | --soak SECONDS] [--engine NAME] [--out DIR] [--verbose]\n"
             << "                    [--print] [--no-shrink] [--repros N] [--without SWITCH]...\n"
-            << "switches (--without): tiers_on_decimal_meters, overflow_cases, odd_volume_packages, free_first_money_unread;\n"
-            << "          (--with): stacked_adjustments, inexact_tier_bounds\n";
+            << "switches (--without): tiers_on_decimal_meters, overflow_cases, odd_volume_packages, free_first_money_unread,\n"
+            << "          inexact_tier_bounds; (--with): stacked_adjustments\n";
   return 2;
 }
 

@@ -499,8 +499,8 @@ class Generator {
 
   std::string TierPrice(const GenMeter& m) {
     if (Chance(0.12)) return "free";
-    // A dimensionless meter has no unit to write a rate per: its tiers are free or flat.
-    if (m.value.is == ValueKind::Is::kDecimal) return MoneyAmount(2) + " flat";
+    // A dimensionless meter has no unit to write a rate per: a money term is the price of one.
+    if (m.value.is == ValueKind::Is::kDecimal) return Price() + " " + c_.currency + (Chance(0.3) ? " + " + MoneyAmount(2) + " flat" : "");
     std::string p = PriceFor(m.value);
     if (Chance(0.3)) p += " + " + MoneyAmount(2) + " flat";
     return p;

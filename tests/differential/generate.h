@@ -16,15 +16,17 @@ namespace tariff::differential {
 // that the rest stays testable while the defect is open, and on again once it is fixed
 // (tests/differential/FINDINGS.md names the defect of each).
 struct GenerateOptions {
-  // Tier tables over a dimensionless meter (count_distinct, a sum of decimals).
+  // Tier tables over a dimensionless meter (count_distinct, a sum of decimals), priced per one
+  // (`0.50 USD`, the form the checker accepts since the issue-10 merge).
   bool tiers_on_decimal_meters = true;
   // Two adjustments naming the same charge (docs leave open whether the second sees the first).
   bool stacked_adjustments = false;
   // About 1 case in 100 with an amount past 38 digits, where rating must stop.
   bool overflow_cases = true;
   // Tier bounds written in a unit that does not convert exactly into the meter's (`up to 361 ms`
-  // on a meter in h): the checker's order check compares such bounds unconverted today.
-  bool inexact_tier_bounds = false;
+  // on a meter in h): the checker's order check compared such bounds unconverted before the
+  // issue-10 checker merge (FINDINGS.md, 11); on again since.
+  bool inexact_tier_bounds = true;
   // `free first N e or M` on a per-event charge whose price does not read the event's money
   // field: it checks clean, then fails to lower today ("needs a charge that reads a money field").
   bool free_first_money_unread = true;
