@@ -852,9 +852,15 @@ class Evaluator {
       free_count = FromDecimal(std::get<ast::Literal>(o.first->kind).number);
       if (o.second) free_money = FromDecimal(std::get<ast::Literal>(o.second->kind).number);
     }
-    // The money field `free first … or M` counts: the event's first money field.
+    // The money field `free first … or M` counts: the first money field of the event the price
+    // reads, else the event's first money field.
     std::string money_field;
     const EventInfo& ev = plan_.events.at(event);
+    std::vector<std::string> read;
+    FieldsRead(*p.value, event, &read);
+    for (const std::string& f : read) {
+      if (money_field.empty() && ev.fields.at(f).type.kind == TypeKind::kMoney) money_field = f;
+    }
     for (const ast::FieldDecl& f : ev.decl->fields) {
       if (money_field.empty() && ev.fields.at(f.name.text).type.kind == TypeKind::kMoney) money_field = f.name.text;
     }
@@ -918,6 +924,24 @@ class Evaluator {
         }
       }
       lines.push_back(MakeLine("charge", c.name.value, key, sum, LineRounding(rule)));
+    }
+  }
+
+  // The fields of `event` that `e` reads, in the order they are written.
+  static void FieldsRead(const ast::Expr& e, const std::string& event, std::vector<std::string>* out) {
+    if (const auto* m = std::get_if<ast::Member>(&e.kind)) {
+      const auto* object = std::get_if<ast::NameRef>(&m->object->kind);
+      if (object != nullptr && object->name.text == event) out->push_back(m->member.text);
+    } else if (const auto* c = std::get_if<ast::Call>(&e.kind)) {
+      for (const ast::ExprPtr& a : c->args) FieldsRead(*a, event, out);
+    } else if (const auto* u = std::get_if<ast::Unary>(&e.kind)) {
+      FieldsRead(*u->operand, event, out);
+    } else if (const auto* b = std::get_if<ast::Binary>(&e.kind)) {
+      FieldsRead(*b->lhs, event, out);
+      FieldsRead(*b->rhs, event, out);
+    } else if (const auto* mt = std::get_if<ast::Match>(&e.kind)) {
+      FieldsRead(*mt->subject, event, out);
+      for (const ast::MatchArm& arm : mt->arms) FieldsRead(*arm.value, event, out);
     }
   }
 

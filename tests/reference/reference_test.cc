@@ -247,7 +247,7 @@ TEST_CASE("Stripe tiers: volume and graduated at 1, 5, 6, 20 and 25 units") {
   CHECK(graduated->Amount("c25", "Seats") == "157.50");
 }
 
-TEST_CASE("Stripe flat fee per tier: 12 units volume 66, graduated 111; zero units 10 either way") {
+TEST_CASE("Stripe flat fee per tier: 12 units volume 66, graduated 111, zero units 10 either way") {
   std::string table = R"( units {
     up to 5 unit   5 USD per unit + 10 USD flat
     up to 10 unit  4 USD per unit + 20 USD flat
@@ -346,7 +346,7 @@ TEST_CASE("Lago graduated percentage with flat fees: 500, then 550, then 4,000 c
   CHECK(r->Amount("three", "Transactions") == "591.00");        // + 4000 × 2% = 80
 }
 
-TEST_CASE("Lago volume with a flat fee, spending minimum; Orb bulk and basis points; Metronome tiers") {
+TEST_CASE("Lago volume with a flat fee, spending minimum, Orb bulk and basis points, Metronome tiers") {
   auto r = Rate(R"(plan "p" {
   currency USD
   period month
@@ -435,7 +435,7 @@ TEST_CASE("aggregations: count_distinct by value, latest ties, min, max, integra
   CHECK(r->Amount("acme", "Average") == "10.50");   // 168 GB·h ÷ 48 h = 3.5 GB × 3.00
 }
 
-TEST_CASE("where across units, and/or/not; grouping in two dimensions; allowance per line") {
+TEST_CASE("where across units, and/or/not, grouping in two dimensions, allowance per line") {
   auto r = Rate(R"(plan "p" {
   currency USD
   period month
