@@ -106,6 +106,12 @@ Decimal Fraction::Round(int scale, RoundingMode mode) const {
     }
   }
   if (up) q += 1;
+  // The rounded value at fewer decimals when its last ones are zeros and it does not fit at
+  // `scale` (4.20 of a 38-digit value is 4.2): the value is the same, and it fits.
+  while (!Fits(q) && scale > 0 && q % 10 == 0) {
+    q /= 10;
+    --scale;
+  }
   if (!Fits(q)) {
     std::string value = ToString();
     if (value.size() > 90) value = "of " + std::to_string(q.str().size()) + " digits";
@@ -202,12 +208,27 @@ int ExactNumber::Compare(const ExactNumber& a, const ExactNumber& b) {
 }
 
 Decimal ExactNumber::Round(int scale, RoundingMode mode) const {
-  return is_decimal() ? decimal_.Rescale(scale, mode) : fraction_->Round(scale, mode);
+  if (!is_decimal()) return fraction_->Round(scale, mode);
+  return RoundDecimal(decimal_, scale, mode);
+}
+
+Decimal RoundDecimal(const Decimal& x, int scale, RoundingMode mode) {
+  if (scale <= x.scale() || x.digits() + (scale - x.scale()) <= Decimal::kMaxDigits) return x.Rescale(scale, mode);
+  return Fraction(x).Round(scale, mode);  // more decimals than fit: the value as it is
 }
 
 Decimal ExactNumber::Shown(int min_scale) const {
-  if (is_decimal()) return min_scale > decimal_.scale() ? decimal_.Rescale(min_scale, RoundingMode::kHalfEven) : decimal_;
+  if (is_decimal()) {
+    // At least `min_scale` decimals when they fit (trailing zeros: the value is the same).
+    Decimal wider;
+    if (min_scale > decimal_.scale() && Decimal::TryMultiply(decimal_, Decimal::FromParts(1, 0).Rescale(min_scale - decimal_.scale(), RoundingMode::kHalfEven), &wider) &&
+        wider.scale() == min_scale) {
+      return wider;
+    }
+    return decimal_;
+  }
   if (std::optional<Decimal> d = fraction_->ToDecimal(min_scale)) return *d;
+  if (std::optional<Decimal> d = fraction_->ToDecimal()) return *d;
   // Integer digits of |value|, to leave room for them.
   const Fraction::Integer whole = boost::multiprecision::abs(fraction_->numerator() / fraction_->denominator());
   const int digits = whole.is_zero() ? 1 : static_cast<int>(whole.str().size());

@@ -57,9 +57,11 @@ class Fraction {
   Fraction Floor() const;
   Fraction Ceil() const;
 
-  // Rounded once to `scale` decimals (0..38) with `mode`, ties decided exactly. Throws
-  // DecimalError(kOverflow) when the rounded value needs more than 38 digits, kScaleOutOfRange
-  // for a scale outside [0, 38].
+  // Rounded once to `scale` decimals (0..38) with `mode`, ties decided exactly. The result has
+  // exactly `scale` decimals, unless it would then need more than 38 digits and its last decimals
+  // are zeros: it then has as few of them as it takes to fit (the value rounded is the same).
+  // Throws DecimalError(kOverflow) when the rounded value itself needs more than 38 digits,
+  // kScaleOutOfRange for a scale outside [0, 38].
   Decimal Round(int scale, RoundingMode mode) const;
   // The exact value as a Decimal when it has a finite decimal expansion that fits (38 digits,
   // scale <= 38): at the smallest scale >= `min_scale` that holds it. nullopt otherwise (1/3, or
@@ -80,6 +82,11 @@ class Fraction {
   explicit Fraction(Rational v) : value_(std::move(v)) {}
   Rational value_;
 };
+
+// `x` rounded once to `scale` decimals with `mode`, as Fraction::Round: Decimal::Rescale, except
+// that a value with fewer decimals than `scale` that cannot take the trailing zeros within 38
+// digits keeps as many as fit, instead of overflowing.
+Decimal RoundDecimal(const Decimal& x, int scale, RoundingMode mode);
 
 // An exact number that is a Decimal while it can be (nearly always: a terminating value within 38
 // digits) and a Fraction otherwise. Arithmetic tries Decimal first and falls back to Fraction, so
@@ -125,7 +132,7 @@ class ExactNumber {
   Decimal Round(int scale, RoundingMode mode) const;
   // The value as it is shown where a Decimal must hold it without a rounding rule (an exact line
   // under `rounding … per invoice`, a meter's value as a line's quantity): the Decimal itself,
-  // the exact Decimal of a terminating fraction (at least at `min_scale`), or else the value
+  // the exact Decimal of a terminating fraction (at least at `min_scale` where the zeros fit), or else the value
   // rounded half-even to kShownDecimals decimals (fewer when the integer part is wider than 18
   // digits, so that it fits). Throws DecimalError(kOverflow) when even the integer part needs
   // more than 38 digits.

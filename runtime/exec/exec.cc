@@ -262,6 +262,11 @@ inline bool Less(const Decimal& a, const Decimal& b) {
   return a.scale() == b.scale() ? a.coefficient() < b.coefficient() : Decimal::Compare(a, b) < 0;
 }
 
+// Marks a tier breakdown that cannot be shown (AddPart).
+const std::string kTooWide = "\x01too wide";
+
+ExactNumber ApplyTiersTo(const ir::TierTable& table, const ExactNumber& q, std::vector<TierPart>& parts);
+
 // A tier's amount for `part` units of usage: the rate, started packages, the percentage.
 ExactNumber TierAmountFor(const ir::TierSpec& s, const ExactNumber& part) {
   ExactNumber amount = part * s.unit_price;
@@ -273,10 +278,29 @@ ExactNumber TierAmountFor(const ir::TierSpec& s, const ExactNumber& part) {
   return amount;
 }
 
+// Adds a tier crossed to an invoice line's breakdown, its values as shown (runtime/invoice holds
+// Decimals). A value too wide to show leaves the line without a breakdown (`parts` gets one
+// empty part, which the caller drops): the breakdown informs, the amount is exact regardless.
+void AddPart(std::vector<TierPart>& parts, const ExactNumber& from, const ExactNumber& to, const ExactNumber& quantity,
+             const ExactNumber& amount, const std::string& price) {
+  if (!parts.empty() && parts.back().price == kTooWide) return;
+  try {
+    parts.push_back({from.Shown(), to.Shown(), quantity.Shown(), amount.Shown(), price});
+  } catch (const DecimalError&) {
+    parts.assign(1, TierPart{Decimal(), Decimal(), Decimal(), Decimal(), kTooWide});
+  }
+}
+
 // Applies a tier table to one quantity, exactly; fills `parts` with each tier crossed (their
 // values as shown: runtime/invoice holds Decimals).
 ExactNumber ApplyTiers(const ir::TierTable& table, const ExactNumber& q, std::vector<TierPart>& parts) {
   parts.clear();
+  const ExactNumber total = ApplyTiersTo(table, q, parts);
+  if (!parts.empty() && parts.back().price == kTooWide) parts.clear();
+  return total;
+}
+
+ExactNumber ApplyTiersTo(const ir::TierTable& table, const ExactNumber& q, std::vector<TierPart>& parts) {
   ExactNumber total;
   ExactNumber lower;
   if (table.tiers.empty()) return total;
@@ -295,7 +319,7 @@ ExactNumber ApplyTiers(const ir::TierTable& table, const ExactNumber& q, std::ve
       ExactNumber upper = s.up_to && *s.up_to < q ? *s.up_to : q;
       ExactNumber part = upper - lower;
       ExactNumber amount = TierAmountFor(s, part) + ExactNumber(s.flat);
-      parts.push_back({lower.Shown(), upper.Shown(), part.Shown(), amount.Shown(), s.price_text});
+      AddPart(parts, lower, upper, part, amount, s.price_text);
       total = total + amount;
       if (!s.up_to) break;
       lower = *s.up_to;
@@ -305,7 +329,7 @@ ExactNumber ApplyTiers(const ir::TierTable& table, const ExactNumber& q, std::ve
   for (const ir::TierSpec& s : table.tiers) {
     if (!s.up_to || q <= *s.up_to) {
       ExactNumber amount = TierAmountFor(s, q) + ExactNumber(s.flat);
-      parts.push_back({lower.Shown(), q.Shown(), q.Shown(), amount.Shown(), s.price_text});
+      AddPart(parts, lower, q, q, amount, s.price_text);
       return amount;
     }
     lower = *s.up_to;
@@ -821,10 +845,16 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
           // The one way a Fraction becomes a Decimal: rounded once, exactly.
           r.own_d.resize(rows);
           if (a->plain()) {
-            for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = a->d[a->Index(k)].Rescale(in.scale, in.mode);
+            for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = RoundDecimal(a->d[a->Index(k)], in.scale, in.mode);
           } else if (a->den != nullptr) {
             const Decimal& den = *a->den;
-            for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = Decimal::Divide(a->d[a->Index(k)], den, in.scale, in.mode);
+            for (std::size_t k = 0; k < rows; ++k) {
+              try {
+                r.own_d[k] = Decimal::Divide(a->d[a->Index(k)], den, in.scale, in.mode);
+              } catch (const DecimalError&) {  // wide: the exact form decides (see RoundDecimal)
+                r.own_d[k] = Fraction::Quotient(a->d[a->Index(k)], den).Round(in.scale, in.mode);
+              }
+            }
           } else {
             for (std::size_t k = 0; k < rows; ++k) r.own_d[k] = a->q[a->Index(k)].Round(in.scale, in.mode);
           }
@@ -2025,6 +2055,10 @@ struct Engine::State {
         }
       } catch (const DecimalError& e) {
         throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
+      } catch (const RatingError& e) {
+        // An instruction's error (a rounding declared at the plan's top) names the charge's line.
+        if (e.source().begin == charge.source.begin) throw;
+        throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
       }
     }
     for (std::size_t rank = 0; rank < invoices.size(); ++rank) {
@@ -2055,10 +2089,13 @@ struct Engine::State {
           }
           inv.total = rounded;
         } else {
-          // Every line is a Decimal here (nothing was left exact): the total is their sum.
-          Decimal sum;
-          for (const InvoiceLine& l : inv.lines) sum = sum + l.amount;
-          inv.total = sum;
+          // Every line is a Decimal here (nothing was left exact): the total is their exact sum,
+          // which must fit (lines that do need not add up to one that does at every step).
+          const ExactNumber total = ExactTotal(inv, r32, {});
+          if (!total.is_decimal()) {
+            throw DecimalError(DecimalErrorKind::kOverflow, fmt::format("the total {} does not fit in 38 digits", total.ToString()));
+          }
+          inv.total = total.decimal();
         }
       } catch (const DecimalError& e) {
         throw RatingError(fmt::format("the invoice's total: {}", e.what()), fn.rounding.source);
@@ -2161,6 +2198,8 @@ struct Engine::State {
     if (keys.empty()) return;
     Inputs inputs(charge.line_inputs.size());
     ExactInputs exact_inputs(charge.line_inputs.size());
+    // Per slot, the lines whose meter value is too wide to show as a quantity.
+    std::vector<std::set<std::size_t>> too_wide(charge.line_inputs.size());
     for (std::size_t s = 0; s < charge.line_inputs.size(); ++s) {
       const auto& in = charge.line_inputs[s];
       Column& col = inputs[s];
@@ -2179,10 +2218,18 @@ struct Engine::State {
             exact.reserve(keys.size());
             for (std::size_t i = 0; i < k; ++i) exact.emplace_back(col.decimals[i]);
           }
+          // A value whose integer part needs more than 38 digits cannot be shown: its line has no
+          // quantity, and the amount is priced from the exact value.
           try {
             col.decimals.push_back(v.Shown());
-          } catch (const DecimalError& e) {
-            throw RatingError(fmt::format("meter `{}`: {}", fn.meters[m].meter, e.what()), fn.meters[m].source);
+          } catch (const DecimalError&) {
+            col.decimals.emplace_back();
+            too_wide[s].insert(k);
+            if (!any_exact) {
+              any_exact = true;
+              exact.reserve(keys.size());
+              for (std::size_t i = 0; i < k; ++i) exact.emplace_back(col.decimals[i]);
+            }
           }
           if (any_exact) exact.push_back(std::move(v));
         }
@@ -2241,7 +2288,7 @@ struct Engine::State {
       line.name = charge.name;
       line.price = charge.price_text;
       if (g != nullptr) line.group = GroupValues(*g, keys[k].combo);
-      if (charge.quantity_input >= 0) {
+      if (charge.quantity_input >= 0 && too_wide[static_cast<std::size_t>(charge.quantity_input)].count(k) == 0) {
         line.has_quantity = true;
         line.quantity = inputs[static_cast<std::size_t>(charge.quantity_input)].decimals[k];
         line.unit = charge.quantity_unit;
@@ -2293,7 +2340,7 @@ struct Engine::State {
       // Rounded per event, a line whose events were all free is still a zero at the rule's
       // scale (0.00, not 0), like any other line of the charge.
       if (charge.rounding.point == ir::RoundingRule::Point::kEvent && sum.is_decimal()) {
-        sum = sum.decimal().Rescale(std::max(sum.decimal().scale(), charge.rounding.scale), RoundingMode::kHalfEven);
+        sum = RoundDecimal(sum.decimal(), std::max(sum.decimal().scale(), charge.rounding.scale), RoundingMode::kHalfEven);
       }
       if (slot < cs.kept.size()) {
         auto& kept = cs.kept[slot];
@@ -2308,6 +2355,9 @@ struct Engine::State {
       if (charge.rounding.point == ir::RoundingRule::Point::kLine) {
         line.amount = sum.Round(charge.rounding.scale, charge.rounding.mode);
         invoices[key.rank].lines.push_back(std::move(line));
+      } else if (charge.rounding.point == ir::RoundingRule::Point::kEvent && !sum.is_decimal()) {
+        // A sum of amounts rounded per event is a Decimal unless it needs more than 38 digits.
+        throw DecimalError(DecimalErrorKind::kOverflow, fmt::format("the line's amount {} does not fit in 38 digits", sum.ToString()));
       } else {
         PushLine(invoices[key.rank], key.rank, std::move(line), sum);
       }
@@ -2326,37 +2376,34 @@ struct Engine::State {
 
   // Decides which events of a line are free under `free first N events or M`, in time order: an
   // event is free while both limits hold — fewer than N events before it, and the money field's
-  // running total including it at most M. A row of weight w is w identical events in a row.
+  // running total including it at most M; from the first event that is not free on, none is. A
+  // row of weight w is w identical events in a row.
   class FreeFirst {
    public:
     explicit FreeFirst(const ir::Charge& charge) : charge_(charge) {}
 
-    // How many of the next `weight` events, each carrying `free_value`, are free.
+    // How many of the next `weight` events, each carrying `free_value`, are free (a prefix).
     std::uint64_t Next(const Decimal& free_value, std::uint64_t weight) {
-      // Copies j = 0 … weight−1: free when index_ + j < N (a prefix of them) and
-      // cumulative_ + (j+1) × free_value <= M (a prefix, a suffix, all or none).
       const ExactNumber w = Decimal::FromParts(static_cast<int128>(weight), 0);
-      ExactNumber count_limit = w;  // the prefix the event limit allows
-      if (charge_.free_events) {
+      std::uint64_t free = done_ ? 0 : weight;
+      // The event limit: copies j with index_ + j < N.
+      if (!done_ && charge_.free_events) {
         const ExactNumber left = ExactNumber(*charge_.free_events) - ExactNumber(Decimal::FromParts(static_cast<int128>(index_), 0));
-        count_limit = Clamp(ExactNumber::Of(left.exact().Ceil()), w);
+        free = ToCount(Clamp(ExactNumber::Of(left.exact().Ceil()), w));
       }
-      std::uint64_t free = ToCount(count_limit);
-      if (charge_.free_amount) {
-        const ExactNumber room = ExactNumber(*charge_.free_amount) - cumulative_;  // (j+1) × v <= room
-        const ExactNumber v = free_value;
+      // The money limit: copies j with cumulative_ + (j+1) × v <= M. With v > 0 that holds for a
+      // prefix of them; with v <= 0 for all of them or, if the first fails, none.
+      const ExactNumber v = free_value;
+      if (!done_ && charge_.free_amount) {
+        const ExactNumber room = ExactNumber(*charge_.free_amount) - cumulative_;
         if (v.sign() > 0) {
           free = std::min(free, ToCount(Clamp(ExactNumber::Of(ExactNumber::Quotient(room, v).exact().Floor()), w)));
-        } else if (v.sign() == 0) {
-          if (room.sign() < 0) free = 0;
-        } else {
-          // Free from copy j = ceil(-room ÷ -v) − 1 on: the prefix [0, free) meets the suffix.
-          const ExactNumber first = ExactNumber::Of(ExactNumber::Quotient(-room, -v).exact().Ceil()) - ExactNumber(1);
-          const std::uint64_t start = ToCount(Clamp(first, w));
-          free = free > start ? free - start : 0;
+        } else if (room < v) {
+          free = 0;
         }
-        cumulative_ = cumulative_ + Weighted(v, weight);
       }
+      if (free < weight) done_ = true;
+      if (charge_.free_amount) cumulative_ = cumulative_ + Weighted(v, weight);
       index_ += weight;
       return free;
     }
@@ -2368,6 +2415,7 @@ struct Engine::State {
     const ir::Charge& charge_;
     std::uint64_t index_ = 0;  // events before the next one
     ExactNumber cumulative_;   // the money field's running total
+    bool done_ = false;        // an event was not free: none after it is
   };
 
   // ---- Explaining: the derivation of a line (only with options.explain) ----
@@ -2690,7 +2738,7 @@ struct Engine::State {
       case Op::kTiers: {
         const std::vector<TierPart>& parts = r.tiers[r.Index(k)];
         if (parts.empty()) {
-          add("no usage", v);
+          add(v.is_zero() ? "no usage" : "tiers", v);
           return;
         }
         // One term per tier, when the tiers' amounts as shown are exactly the tiers' total (they
@@ -3011,8 +3059,12 @@ struct Engine::State {
     InvoiceLine line;
     line.kind = kind;
     line.name = a.name;
+    if (!amount.is_decimal() && !per_invoice) {
+      // Lines rounded per line or event are Decimals, so this one needs more than 38 digits.
+      throw DecimalError(DecimalErrorKind::kOverflow, fmt::format("the line's amount {} does not fit in 38 digits", amount.ToString()));
+    }
     if (amount.is_decimal()) {
-      line.amount = amount.decimal().Rescale(std::max(amount.decimal().scale(), fn.rounding.scale), RoundingMode::kHalfEven);
+      line.amount = RoundDecimal(amount.decimal(), std::max(amount.decimal().scale(), fn.rounding.scale), RoundingMode::kHalfEven);
       if (d) FinalizeTerms(terms, line.amount, d->terms);
       line.derivation = std::move(d);
       inv.lines.push_back(std::move(line));

@@ -311,7 +311,9 @@ class Evaluator {
     for (WorkLine& w : lines) {
       exact_sum += w.value;
       shown_sum += w.line.amount;
-      CheckFits(w.line.amount, w.line.scale.value_or(0), "the line `" + w.line.name + "`");
+      // A rounded amount fits when its value does: trailing zeros the scale would add beyond 38
+      // digits are not shown (4.20 of a 38-digit value is 4.2; the engine's Fraction::Round).
+      CheckFits(w.line.amount, 0, "the line `" + w.line.name + "`");
       invoice.lines.push_back(std::move(w.line));
     }
     if (plan_rule_.point == ast::RoundingPoint::kInvoice) {
@@ -798,6 +800,12 @@ class Evaluator {
       w.line.amount = w.value;
       w.line.scale = rounding->decimals;
     } else {
+      // A line no rule rounds (an adjustment, or any line under `per invoice`) is shown to 20
+      // decimals when it does not terminate or fit; but where the plan rounds per line or per
+      // event, lines are Decimals, so one that needs more than 38 digits stops rating.
+      if (plan_rule_.point != ast::RoundingPoint::kInvoice && !(Terminates(exact) && DigitsNeeded(exact, 0) <= 38)) {
+        throw Stop{"the line `" + name + "` needs more than 38 digits: " + ToDecimalText(exact, 0)};
+      }
       w.value = exact;
       w.line.amount = Shown(exact);
     }
@@ -917,7 +925,7 @@ class Evaluator {
         if (charged == 0) continue;
         if (rule.point == ast::RoundingPoint::kEvent) {
           Rational r = Round(e.amount, rule.decimals, rule.mode);
-          CheckFits(r, rule.decimals, "an event's amount of `" + c.name.value + "`");
+          CheckFits(r, 0, "an event's amount of `" + c.name.value + "`");
           sum += r * charged;
         } else {
           sum += e.amount * charged;

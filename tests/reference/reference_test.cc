@@ -584,8 +584,9 @@ TEST_CASE("overflow: only a final amount beyond 38 digits stops rating") {
   CheckedSource checked = CheckSource(sources, file, sink);
   REQUIRE(checked.ok());
   const CheckedPlan& plan = checked.checked->plans[0];
-  // 3 × 10^27 calls: 10^37 USD at 2 decimals = 40 digits → stops.
-  std::vector<UsageRow> big = {RowOf(plan, "api", "acme", kT, {{"calls", "3000000000000000000000000000"}})};
+  // 3 × 10^28 calls: 10^38 USD needs 39 digits → stops. (10^37 USD would fit: rounded to 2
+  // decimals it is shown without the two zeros 38 digits have no room for.)
+  std::vector<UsageRow> big = {RowOf(plan, "api", "acme", kT, {{"calls", "30000000000000000000000000000"}})};
   Result stopped = Evaluate(*checked.checked, plan, big, {});
   CHECK(!stopped.ok());
   CHECK(stopped.error.find("38 digits") != std::string::npos);

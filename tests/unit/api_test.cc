@@ -471,8 +471,8 @@ TEST_CASE("api: plans compile on several threads at once") {
 
 TEST_CASE("api: a rating failure is a RatingError naming the plan line, and stops the rater") {
   // Intermediates are exact whatever their size (a sum past 38 digits is carried as a fraction):
-  // only a value the invoice must show that itself needs more than 38 digits stops rating. Here
-  // the meter: 400 × (10^38 − 1) tokens, the line's quantity.
+  // only an amount that itself needs more than 38 digits stops rating: 400 × (10^38 − 1) tokens
+  // at 3.00 USD per 1000 token is about 1.2 × 10^39 USD.
   tf::Plan plan = Compiled();
   tf::Rater rater(plan);
   tf::UsageBatch batch(plan, "request");
@@ -488,8 +488,8 @@ TEST_CASE("api: a rating failure is a RatingError naming the plan line, and stop
     FAIL("no RatingError");
   } catch (const tf::RatingError& e) {
     CHECK(e.file() == "test.tariff");
-    CHECK(e.line() == 18);  // meter tokens = sum(…)
-    CHECK(std::string(e.what()).find("test.tariff:18:") == 0);
+    CHECK(e.line() == 25);  // charge "Tokens" = tokens * 3.00 USD per 1000 token
+    CHECK(std::string(e.what()).find("test.tariff:25:") == 0);
     CHECK(std::string(e.what()).find("does not fit in 38 digits") != std::string::npos);
   }
   CHECK_THROWS_AS(rater.Finish(), tf::UsageError);
