@@ -901,6 +901,11 @@ class Evaluator {
       Integer before = 0;
       bool still_free = free_count.has_value();
       for (const Priced& e : priced) {
+        // Every event's amount is rounded at `per event`, a free one's too ("free (it would cost
+        // …)" in explain): one that needs more than 38 digits stops rating, free or not.
+        if (rule.point == ast::RoundingPoint::kEvent) {
+          CheckFits(Round(e.amount, rule.decimals, rule.mode), 0, "an event's amount of `" + c.name.value + "`");
+        }
         Integer w = e.row->weight, free = 0;
         if (still_free) {
           Integer by_count = Integer(boost::multiprecision::numerator(*free_count) / boost::multiprecision::denominator(*free_count));
