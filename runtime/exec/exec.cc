@@ -205,7 +205,7 @@ struct Sum {
   Decimal value() const { return coefficient == 0 && scale == 0 ? Decimal() : Decimal::FromParts(coefficient, scale); }
 
  private:
-  bool AddSlow(const Decimal& v) {
+  [[gnu::noinline]] bool AddSlow(const Decimal& v) {
     Decimal d;
     if (!Decimal::TryAdd(value(), v, &d)) return false;
     coefficient = d.coefficient();
@@ -228,7 +228,9 @@ struct Spill {
   Decimal den;               // the scaled values' denominator; zero until the first
   std::vector<Sum> scaled;   // per slot: their numerators' sum
 
-  void Add(std::size_t slot, const Fraction& v) {
+  // Out of line and cold: called from the hot loops only when a Decimal sum gives up.
+  [[gnu::noinline, gnu::cold]] void Add(std::size_t slot, const Decimal& v) { Add(slot, Fraction(v)); }
+  [[gnu::noinline, gnu::cold]] void Add(std::size_t slot, const Fraction& v) {
     if (values.size() <= slot) {
       values.resize(slot + 1);
       used.resize(slot + 1);
@@ -1578,7 +1580,7 @@ struct Engine::State {
           const Decimal& v = amount.d[amount.Index(j)];
           if (j + 16 < sel.count) __builtin_prefetch(&cs.sum[slot_of[sel.Row(j + 16)]]);  // as in Accumulate
           cs.present[slot] = 1;
-          if (!cs.sum[slot].Add(v)) cs.spill.Add(slot, v);
+          if (__builtin_expect(!cs.sum[slot].Add(v), 0)) cs.spill.Add(slot, v);
         }
       }
       if (options.explain) TraceEvents(c, sel, slot_of, slots, batch, time_column);
@@ -1748,7 +1750,7 @@ struct Engine::State {
       case Aggregation::kSum:
         for (std::size_t j = 0; j < count; ++j) {
           ahead(ms.sum, j);
-          if (!ms.sum[slots[j]].Add(value(j))) ms.spill.Add(slots[j], value(j));
+          if (__builtin_expect(!ms.sum[slots[j]].Add(value(j)), 0)) ms.spill.Add(slots[j], value(j));
         }
         break;
       case Aggregation::kAverage:
@@ -1756,7 +1758,7 @@ struct Engine::State {
           ahead(ms.sum, j);
           ahead(ms.count, j);
           ++ms.count[slots[j]];
-          if (!ms.sum[slots[j]].Add(value(j))) ms.spill.Add(slots[j], value(j));
+          if (__builtin_expect(!ms.sum[slots[j]].Add(value(j)), 0)) ms.spill.Add(slots[j], value(j));
         }
         break;
       case Aggregation::kMin:
