@@ -2093,11 +2093,17 @@ struct Engine::State {
         } else {
           // Every line is a Decimal here (nothing was left exact): the total is their exact sum,
           // which must fit (lines that do need not add up to one that does at every step).
-          const ExactNumber total = ExactTotal(inv, r32, {});
-          if (!total.is_decimal()) {
-            throw DecimalError(DecimalErrorKind::kOverflow, fmt::format("the total {} does not fit in 38 digits", total.ToString()));
+          Decimal sum;
+          bool fits = true;
+          for (const InvoiceLine& l : inv.lines) fits = fits && Decimal::TryAdd(sum, l.amount, &sum);
+          if (!fits) {
+            const ExactNumber total = ExactTotal(inv, r32, {});
+            if (!total.is_decimal()) {
+              throw DecimalError(DecimalErrorKind::kOverflow, fmt::format("the total {} does not fit in 38 digits", total.ToString()));
+            }
+            sum = total.decimal();
           }
-          inv.total = total.decimal();
+          inv.total = sum;
         }
       } catch (const DecimalError& e) {
         throw RatingError(fmt::format("the invoice's total: {}", e.what()), fn.rounding.source);
@@ -2223,7 +2229,7 @@ struct Engine::State {
           // A value whose integer part needs more than 38 digits cannot be shown: its line has no
           // quantity, and the amount is priced from the exact value.
           try {
-            col.decimals.push_back(v.Shown());
+            col.decimals.push_back(v.is_decimal() ? v.decimal() : v.Shown());
           } catch (const DecimalError&) {
             col.decimals.emplace_back();
             too_wide[s].insert(k);
