@@ -188,7 +188,7 @@ struct Sum {
   int128 coefficient = 0;
   int scale = 0;
 
-  [[nodiscard]] bool Add(const Decimal& v) {
+  [[nodiscard, gnu::always_inline]] bool Add(const Decimal& v) {
     if (v.scale() == scale) {
       int128 r;
       if (!__builtin_add_overflow(coefficient, v.coefficient(), &r) && InRange(r)) {

@@ -1,5 +1,6 @@
-// tools/bench: the rating engine against hand-written loops. Three plans (a per-unit charge,
-// a filter with sum/count/max and graduated tiers, a dimension-priced charge) are compiled from
+// tools/bench: the rating engine against hand-written loops. Four plans (a per-unit charge,
+// a filter with sum/count/max and graduated tiers, a dimension-priced charge, and prices `per 3
+// GB` whose amounts are exact fractions until they are rounded) are compiled from
 // source text, then rated from in-memory batches of 4096 rows by a fresh Engine per iteration
 // (Consume every batch, then Finish). Beside each, C++ loops compute the same charges exactly
 // in int64/int128 fixed point, into per-customer arrays:
@@ -95,19 +96,36 @@ const char* const kPlanMatrix = R"(plan "bench-matrix" {
 }
 )";
 
-enum class Scenario { kUnit, kTiers, kMatrix };
+// A price `per 3 GB` does not terminate per GB: every event's amount and the line are exact
+// fractions until their rounding (the interpreter's scaled registers and sums, docs/engine.md).
+const char* const kPlanThirds = R"(plan "bench-thirds" {
+  currency USD
+  period month
+  rounding half_even per line
+  event e {
+    bytes: quantity of GB
+    region: one of "eu", "us", "apac"
+  }
+  meter gb = sum(e.bytes)
+  charge "Events" = each e: e.bytes * 0.07 USD per 3 GB rounding half_even per event
+  charge "Total" = gb * 0.07 USD per 3 GB
+}
+)";
+
+enum class Scenario { kUnit, kTiers, kMatrix, kThirds };
 const char* ScenarioName(Scenario s) {
   switch (s) {
     case Scenario::kUnit: return "unit";
     case Scenario::kTiers: return "tiers";
     case Scenario::kMatrix: return "matrix";
+    case Scenario::kThirds: return "thirds";
   }
   return "?";
 }
 
 // Compiles a plan as `tariff test` does: CheckSource, then Lower.
 tariff::ir::RatingFunction Compile(Scenario s) {
-  const char* text = s == Scenario::kUnit ? kPlanUnit : s == Scenario::kTiers ? kPlanTiers : kPlanMatrix;
+  const char* text = s == Scenario::kUnit ? kPlanUnit : s == Scenario::kTiers ? kPlanTiers : s == Scenario::kMatrix ? kPlanMatrix : kPlanThirds;
   tariff::SourceManager sources;
   tariff::FileId file = sources.AddFile(fmt::format("bench-{}.tariff", ScenarioName(s)), text);
   tariff::DiagnosticSink sink;
@@ -119,8 +137,8 @@ tariff::ir::RatingFunction Compile(Scenario s) {
 }
 
 const tariff::ir::RatingFunction& Function(Scenario s) {
-  static const tariff::ir::RatingFunction functions[3] = {Compile(Scenario::kUnit), Compile(Scenario::kTiers),
-                                                          Compile(Scenario::kMatrix)};
+  static const tariff::ir::RatingFunction functions[4] = {Compile(Scenario::kUnit), Compile(Scenario::kTiers),
+                                                          Compile(Scenario::kMatrix), Compile(Scenario::kThirds)};
   return functions[static_cast<int>(s)];
 }
 
@@ -145,7 +163,7 @@ struct Dataset {
 
   explicit Dataset(std::size_t n) : customers(n) {
     schema = tariff::SchemasOf(Function(Scenario::kUnit)).front();
-    for (Scenario s : {Scenario::kTiers, Scenario::kMatrix}) {
+    for (Scenario s : {Scenario::kTiers, Scenario::kMatrix, Scenario::kThirds}) {
       const tariff::EventSchema other = tariff::SchemasOf(Function(s)).front();
       for (std::size_t f = 0; f < schema.fields.size(); ++f) {
         if (other.fields.size() != schema.fields.size() || other.fields[f].name != schema.fields[f].name) {
@@ -217,6 +235,14 @@ int128 GraduatedAmount(int128 gb) {
   return amount;
 }
 
+// num ÷ den (both > 0) rounded half to even: a quotient that does not terminate, decided exactly.
+int128 RoundHalfEvenQuotient(int128 num, int128 den) {
+  int128 q = num / den;
+  const int128 twice = 2 * (num % den);
+  if (twice > den || (twice == den && (q & 1) != 0)) ++q;
+  return q;
+}
+
 // Prices per GB by region at scale 2 (eu 0.05, us 0.07, else 0.09).
 constexpr std::int64_t kMatrixPrice[3] = {5, 7, 9};
 
@@ -232,7 +258,8 @@ struct LoopState {
   std::vector<std::uint8_t> seen_max;
   std::vector<int128> region_sum;  // matrix: 3 per customer
   std::vector<std::uint8_t> region_seen;
-  std::vector<int128> amount;      // unit/matrix: the charge(s) per customer; tiers: 3 per customer
+  std::vector<int128> event_sum;   // thirds: the events' rounded amounts, scale 2
+  std::vector<int128> amount;      // unit/matrix: the charge(s) per customer; tiers: 3; thirds: 2
   std::vector<std::uint8_t> present;  // BM_Floor: customers with at least one event
 };
 
@@ -263,6 +290,11 @@ inline void Accumulate(Scenario s, LoopState& st, std::uint32_t c, std::int64_t 
       st.region_sum[c * 3 + static_cast<std::uint32_t>(reg)] += q;
       st.region_seen[c * 3 + static_cast<std::uint32_t>(reg)] = 1;
       break;
+    case Scenario::kThirds:
+      // q GB/1000 × 0.07 ÷ 3 USD, in cents: q × 7 ÷ 3000.
+      st.sum[c] += q;
+      st.event_sum[c] += RoundHalfEvenQuotient(int128{q} * 7, 3000);
+      break;
   }
 }
 
@@ -278,6 +310,10 @@ void Resize(Scenario s, LoopState& st, std::size_t n) {
     case Scenario::kMatrix:
       st.region_sum.resize(n * 3);
       st.region_seen.resize(n * 3);
+      break;
+    case Scenario::kThirds:
+      st.sum.resize(n);
+      st.event_sum.resize(n);
       break;
   }
 }
@@ -300,6 +336,13 @@ void Charges(Scenario s, LoopState& st, std::size_t n) {
     case Scenario::kMatrix:
       st.amount.resize(n * 3);
       for (std::size_t c = 0; c < n * 3; ++c) st.amount[c] = RoundHalfEven(st.region_sum[c] * kMatrixPrice[c % 3], 3);
+      break;
+    case Scenario::kThirds:
+      st.amount.resize(n * 2);
+      for (std::size_t c = 0; c < n; ++c) {
+        st.amount[c * 2] = st.event_sum[c];
+        st.amount[c * 2 + 1] = RoundHalfEvenQuotient(st.sum[c] * 7, 3000);
+      }
       break;
   }
 }
@@ -443,6 +486,10 @@ Expected ExpectationsOf(Scenario s, const Dataset& d, const LoopState& st) {
         for (std::size_t r : {2, 0, 1}) {  // the engine orders a customer's lines by group text
           if (st.region_seen[c * 3 + r]) lines.push_back({"C", kRegions[r], st.amount[c * 3 + r], true, st.region_sum[c * 3 + r]});
         }
+        break;
+      case Scenario::kThirds:
+        lines.push_back({"Events", "", st.amount[c * 2], false, 0});
+        lines.push_back({"Total", "", st.amount[c * 2 + 1], true, st.sum[c]});
         break;
     }
   }
@@ -678,7 +725,7 @@ void RegisterAll() {
                                                 [events, customers](benchmark::State& st) { BM_Scan(st, events, customers); });
       scan->Unit(benchmark::kMillisecond);
       if (events > (std::size_t{1} << 20)) scan->Iterations(1);
-      for (Scenario s : {Scenario::kUnit, Scenario::kTiers, Scenario::kMatrix}) {
+      for (Scenario s : {Scenario::kUnit, Scenario::kTiers, Scenario::kMatrix, Scenario::kThirds}) {
         const Case c{s, events, customers};
         const std::string suffix = fmt::format("{}/{}/{}", ScenarioName(s), SizeName(events), SizeName(customers));
         benchmark::internal::Benchmark* runs[4] = {
