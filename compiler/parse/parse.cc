@@ -31,6 +31,8 @@ class OffsetMap {
       if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts_.push_back(static_cast<std::uint32_t>(i));
     }
     starts_.push_back(static_cast<std::uint32_t>(text.size()));
+    // ANTLR's input stream skips a UTF-8 byte-order mark: its code point 0 is the one after it.
+    if (text.substr(0, 3) == "\xEF\xBB\xBF") starts_.erase(starts_.begin());
   }
   std::uint32_t Byte(std::size_t code_point) const {
     if (ascii_) return static_cast<std::uint32_t>(code_point);

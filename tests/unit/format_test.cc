@@ -621,3 +621,13 @@ TEST_CASE("format: an empty block stays {} when a comment sits before its brace"
   CHECK(Fmt(text) == "plan \"p\" {\n  unit request\n  /* c */\n  event request {}\n  test \"t\" {}  /* d */\n}\n");
   CheckProperties(text);
 }
+
+TEST_CASE("format: a plan saved with a UTF-8 byte-order mark keeps its numbers and comments") {
+  // ANTLR skips the BOM: spans used to be one character early, so fmt reprinted `10.00 USD` as
+  // ` 10.0 USD` and cut the last letter of comments (found by fuzz_plan).
+  const std::string plan = "plan \"b\" {\n  currency USD\n  period month\n  // a comment\n  charge \"F\" = 10.00 USD\n}\n";
+  const Parsed with_bom = ParseAndFormat("\xEF\xBB\xBF" + plan);
+  REQUIRE(with_bom.ok);
+  CHECK(with_bom.formatted == Fmt(plan));
+  CHECK(with_bom.comments == std::vector<std::string>{"// a comment"});
+}
