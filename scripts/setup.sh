@@ -14,6 +14,8 @@ packages=(
   libbenchmark-dev                 # Google Benchmark
   libhowardhinnant-date-dev        # calendar + IANA time zones
   tzdata
+  libboost-dev                     # boost::multiprecision: exact rationals
+  clang-19 libclang-rt-19-dev      # libFuzzer + ASan/UBSan runtimes for tests/fuzz (Debian's clang 14 cannot build tariff)
 )
 if [[ "${1:-}" == "--with-jit" ]]; then packages+=(llvm-19-dev); fi
 
