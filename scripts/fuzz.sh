@@ -35,10 +35,15 @@ fi
 
 "$root/scripts/setup.sh"
 if [[ ! -f "$build/build.ninja" ]]; then
+  # Warnings are not errors here: clang 19 warns where g++ 12 does not (docs/testing.md lists them);
+  # the g++ builds keep -Werror.
   CXX=clang++-19 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTARIFF_FUZZ=ON \
-    -DTARIFF_BUILD_TESTS=OFF -DTARIFF_BUILD_BENCHMARKS=OFF >/dev/null
+    -DTARIFF_WERROR=OFF -DTARIFF_BUILD_TESTS=OFF -DTARIFF_BUILD_BENCHMARKS=OFF >/dev/null
 fi
 cmake --build "$build" --target fuzzers -j "$(nproc)"
+
+# Crash reports with function names and lines (package llvm-19).
+if [[ -x /usr/lib/llvm-19/bin/llvm-symbolizer ]]; then export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-19/bin/llvm-symbolizer; fi
 
 out="${TARIFF_FUZZ_OUT:-$(mktemp -d /tmp/tariff-fuzz.XXXXXX)}"
 mkdir -p "$out"
@@ -64,9 +69,9 @@ max_len() {
   esac
 }
 # Signatures (extended regular expressions) of open bugs, from tests/fuzz/KNOWN_FAILING:
-# lines `HARNESS/NAME | SIGNATURE | why`.
+# lines `HARNESS/NAME | SIGNATURE | why` (fields separated by " | ").
 known_signatures() {
-  grep -v '^[[:space:]]*#' "$root/tests/fuzz/KNOWN_FAILING" 2>/dev/null | awk -F'|' -v h="$1/" \
+  grep -v '^[[:space:]]*#' "$root/tests/fuzz/KNOWN_FAILING" 2>/dev/null | awk -F' [|] ' -v h="$1/" \
     'index($1, h) && NF >= 3 { s = $2; gsub(/^[ \t]+|[ \t]+$/, "", s); if (s != "") print s }'
 }
 

@@ -40,6 +40,10 @@ const std::vector<std::vector<const char*>> kUnitGroups = {
     {"call"},
 };
 
+// Every read of the input is a statement of its own: the order in which operands of one
+// expression are evaluated is unspecified, and g++ and clang differ, so an input must not
+// depend on it (the replay executables are built with g++, the fuzzers with clang).
+
 // A decimal literal of up to `int_digits` integer digits and `frac_digits` decimals.
 std::string Number(ByteReader& in, int int_digits, int frac_digits, bool positive = false) {
   std::uint64_t mod = 1;
@@ -82,7 +86,11 @@ std::string TierTable(ByteReader& in, const Generated& g, const char* currency) 
     std::string price;
     switch (in.Below(4)) {
       case 0: price = "free"; break;
-      case 1: price = Rate(in, g, currency) + " + " + Number(in, 2, 2) + " " + currency + " flat"; break;
+      case 1: {
+        price = Rate(in, g, currency);
+        price += " + " + Number(in, 2, 2) + " " + currency + " flat";
+        break;
+      }
       default: price = Rate(in, g, currency, in.Below(4) == 0); break;
     }
     if (t == tiers) {
@@ -124,12 +132,13 @@ Generated Generate(ByteReader& in) {
     case 2: t += "  charge \"Usage\" = graduated m" + TierTable(in, g, cur); break;
     case 3: t += "  charge \"Usage\" = volume m" + TierTable(in, g, cur); break;
     case 4:
-      t += "  charge \"Usage\" = each use: use.amount * " + Number(in, 1, 2) + "% + " + Number(in, 1, 2) + " " + cur;
+      t += "  charge \"Usage\" = each use: use.amount * " + Number(in, 1, 2) + "%";
+      t += " + " + Number(in, 1, 2) + " " + cur;
       meter.clear();
       break;
     case 5:
-      t += "  charge \"Usage\" by use.kind = m * match use.kind {\n    \"a\": " + Rate(in, g, cur) + "\n    else: " + Rate(in, g, cur) +
-           "\n  }";
+      t += "  charge \"Usage\" by use.kind = m * match use.kind {\n    \"a\": " + Rate(in, g, cur);
+      t += "\n    else: " + Rate(in, g, cur) + "\n  }";
       break;
     default:
       if (g.units.front() == std::string("use")) {
@@ -141,9 +150,13 @@ Generated Generate(ByteReader& in) {
       break;
   }
   if (!meter.empty() && in.Below(4) == 0) {
-    t += " included " + Number(in, 3, 1) + " " + g.units[in.Below(static_cast<std::uint32_t>(g.units.size()))];
+    t += " included " + Number(in, 3, 1);
+    t += std::string(" ") + g.units[in.Below(static_cast<std::uint32_t>(g.units.size()))];
   }
-  if (in.Below(4) == 0) t += " rounding " + std::string(kModes[in.Below(7)]) + " per " + kPoints[in.Below(2)];
+  if (in.Below(4) == 0) {
+    t += " rounding " + std::string(kModes[in.Below(7)]);
+    t += " per " + std::string(kPoints[in.Below(2)]);
+  }
   t += "\n";
   if (in.Bool()) t += "  charge \"Fee\" = " + Number(in, 3, 2) + " " + cur + "\n";
   if (in.Below(4) == 0) t += "  minimum " + Number(in, 3, 2) + " " + cur + "\n";

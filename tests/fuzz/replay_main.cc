@@ -6,7 +6,7 @@
 //   to LLVMFuzzerTestOneInput once; a broken invariant aborts, which fails the test.
 //   --ext keeps only files with one of the given extensions (for seed directories that hold
 //   other files). --known-failing names a list of inputs that still fail (one
-//   `HARNESS/NAME  # why` a line): each is replayed in a child process; one that still fails is
+//   `HARNESS/NAME | SIGNATURE | why` a line): each is replayed in a child process; one that still fails is
 //   reported and skipped, one that now passes fails the run, so that it moves out of the list.
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,24 +37,23 @@ std::string ReadFile(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// Entries of a KNOWN_FAILING file: "HARNESS/NAME" → the reason after `#`.
+// Entries of a KNOWN_FAILING file: lines `HARNESS/NAME | SIGNATURE | why` (fields separated by
+// " | "; `#` starts a comment line) as "HARNESS/NAME" → why.
 std::map<std::string, std::string> ReadKnownFailing(const fs::path& path) {
   std::map<std::string, std::string> known;
   std::istringstream lines(ReadFile(path));
   std::string line;
+  auto trim = [](std::string s) {
+    s.erase(0, s.find_first_not_of(" \t\r"));
+    s.erase(s.find_last_not_of(" \t\r") + 1);
+    return s;
+  };
   while (std::getline(lines, line)) {
-    std::string reason;
-    if (auto hash = line.find('#'); hash != std::string::npos) {
-      reason = line.substr(hash + 1);
-      line.erase(hash);
-    }
-    auto trim = [](std::string& s) {
-      s.erase(0, s.find_first_not_of(" \t\r"));
-      s.erase(s.find_last_not_of(" \t\r") + 1);
-    };
-    trim(line);
-    trim(reason);
-    if (!line.empty()) known[line] = reason;
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t first = line.find(" | ");
+    const std::size_t last = line.rfind(" | ");
+    known[trim(line.substr(0, first))] = first == std::string::npos ? "" : trim(line.substr(last + 3));
   }
   return known;
 }
