@@ -246,9 +246,8 @@ bool IsSeparator(char c) {
          c == '"' || c == '=';
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+// The harness proper; LLVMFuzzerTestOneInput below wraps it.
+int TestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   unsigned checksum = 0;
   for (std::uint8_t byte : text) checksum = checksum * 31 + byte;
@@ -299,4 +298,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (i + 1 < numbers.size()) CheckPair(numbers[i], numbers[i + 1], scale, mode);
   }
   return 0;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  return tariff::fuzz::Guarded([&] { return TestOneInput(data, size); });
 }

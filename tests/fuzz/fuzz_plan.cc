@@ -93,9 +93,8 @@ void RateWithoutUsage(const tariff::ir::RatingFunction& function) {
   }
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+// The harness proper; LLVMFuzzerTestOneInput below wraps it.
+int TestOneInput(const std::uint8_t* data, std::size_t size) {
   std::unique_ptr<FrontEnd> original = RunFrontEnd(std::string(reinterpret_cast<const char*>(data), size), "original");
   if (!original->parsed()) {
     FUZZ_CHECK(original->sink.has_errors(), "the file did not parse and no error was reported");
@@ -133,4 +132,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     RateWithoutUsage(lowered.function);
   }
   return 0;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  return tariff::fuzz::Guarded([&] { return TestOneInput(data, size); });
 }

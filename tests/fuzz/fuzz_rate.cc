@@ -286,9 +286,8 @@ std::string RateAll(const api::Plan& plan, const api::RatingOptions& options, co
   }
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+// The harness proper; LLVMFuzzerTestOneInput below wraps it.
+int TestOneInput(const std::uint8_t* data, std::size_t size) {
   ByteReader in(data, size);
   const Generated g = Generate(in);
   api::CompileResult compiled;
@@ -337,4 +336,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(whole == partitioned, "two Raters partitioned by customer differ from one\n--- plan ---\n" + g.text +
                                        "--- one Rater ---\n" + whole + "--- two ---\n" + partitioned);
   return 0;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  return tariff::fuzz::Guarded([&] { return TestOneInput(data, size); });
 }
