@@ -102,9 +102,12 @@ for h in "${harnesses[@]}"; do
     (( left > 0 )) || break
     log="$dir/run-$run.log"
     set +e
+    dict=()
+    [[ -f "$root/tests/fuzz/$h.dict" ]] && dict=(-dict="$root/tests/fuzz/$h.dict")
     # shellcheck disable=SC2086
     "$build/tests/fuzz/$h" -max_total_time="$left" -timeout=30 -rss_limit_mb=2048 -max_len="$(max_len "$h")" \
-      -print_final_stats=1 -artifact_prefix="$dir/crashes/" ${TARIFF_FUZZ_ARGS:-} "$dir/corpus" "$dir/seeds" > "$log" 2>&1
+      "${dict[@]}" -print_final_stats=1 -artifact_prefix="$dir/crashes/" ${TARIFF_FUZZ_ARGS:-} "$dir/corpus" "$dir/seeds" \
+      > "$log" 2>&1
     code=$?
     set -e
     n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
