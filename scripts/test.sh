@@ -26,7 +26,9 @@ step "Release build and CTest"
 if (( quick )); then exit 0; fi
 
 step "sanitizer build (g++, ASan + UBSan) and CTest"
-TARIFF_BUILD_DIR="$root/build-asan" "$root/scripts/build.sh" -DTARIFF_SANITIZE=ON -DTARIFF_BUILD_BENCHMARKS=OFF
+# -O1: half the compile time of -O3, and the suite still takes well under a minute.
+TARIFF_BUILD_DIR="$root/build-asan" "$root/scripts/build.sh" -DTARIFF_SANITIZE=ON -DTARIFF_BUILD_BENCHMARKS=OFF \
+  "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG"
 # Any report fails its test: UBSan aborts (-fno-sanitize-recover), ASan and LeakSanitizer exit non-zero.
 (cd "$root/build-asan" &&
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1" \
