@@ -120,8 +120,13 @@ Generated Generate(ByteReader& in) {
   t += "  event use key id {\n    id: id\n    qty: quantity of " + std::string(g.qty_unit) +
        "\n    kind: one of \"a\", \"b\", \"c\"\n    amount: money\n  }\n";
   static constexpr const char* kAggregations[] = {"sum", "max", "min", "latest", "average", "time_weighted_average"};
-  std::string meter = in.Below(8) == 0 ? "count(use)" : std::string(kAggregations[in.Below(6)]) + "(use.qty)";
-  if (meter == "count(use)") g.units = {"use"};
+  std::string meter;
+  switch (in.Below(10)) {
+    case 0: meter = "count(use)"; break;
+    case 1: meter = "count_distinct(use.id)"; break;
+    default: meter = std::string(kAggregations[in.Below(6)]) + "(use.qty)"; break;
+  }
+  if (meter.rfind("count", 0) == 0) g.units = {"use"};
   t += "  meter m = " + meter;
   if (in.Below(3) == 0) t += " where use.kind == \"a\"";
   t += "\n";
@@ -141,7 +146,7 @@ Generated Generate(ByteReader& in) {
       t += "\n    else: " + Rate(in, g, cur) + "\n  }";
       break;
     default:
-      if (g.units.front() == std::string("use")) {
+      if (g.units.front() == std::string("use")) {  // a count: no per-event quantity to price
         t += "  charge \"Usage\" = m * " + Rate(in, g, cur);
       } else {
         t += "  charge \"Usage\" = each use: use.qty * " + Rate(in, g, cur);
@@ -297,6 +302,10 @@ int TestOneInput(const std::uint8_t* data, std::size_t size) {
     tariff::fuzz::Fail(kHarness, std::string("Plan::Compile threw: ") + e.what() + "\n--- plan ---\n" + g.text);
   }
   FUZZ_CHECK(compiled.ok() == (compiled.error_count() == 0), "CompileResult::ok() disagrees with its error count");
+  for (const api::Diagnostic& d : compiled.diagnostics) {
+    // A plan the checker accepts always lowers: an internal error is a bug, not a diagnostic.
+    FUZZ_CHECK(d.message.find("internal") == std::string::npos, "Plan::Compile: " + d.message + "\n--- plan ---\n" + g.text);
+  }
   if (std::getenv("TARIFF_FUZZ_DEBUG") != nullptr) {
     // What an input means, for reading a regression input: the plan and what the checker said.
     std::fprintf(stderr, "--- plan ---\n%s%s", g.text.c_str(), compiled.RenderText().c_str());

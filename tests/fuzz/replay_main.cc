@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   }
   std::cout << replayed << " inputs replayed, " << still_failing << " known failures skipped, " << now_passing
             << " known failures now passing\n";
-  if (replayed == 0 && still_failing == 0) {
+  if (replayed == 0 && still_failing == 0 && now_passing == 0) {
     std::cerr << "replay: no inputs found\n";
     return 1;
   }
