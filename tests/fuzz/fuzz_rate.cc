@@ -5,6 +5,10 @@
 // = rated + rejected + duplicates; every invoice's total is exactly the sum of its lines; and
 // the invoices do not depend on how the rows are cut into batches or partitioned by customer
 // over two Raters (tariff.h's "Deterministic").
+//
+// The regression inputs under regressions/fuzz_rate/ mean the plans this generator makes of
+// them (regressions/fuzz_rate/README.md shows each): a change to Generate or Rows changes what
+// they mean, so re-check (TARIFF_FUZZ_DEBUG=1) and re-minimize them after one.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
