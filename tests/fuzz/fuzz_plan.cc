@@ -153,18 +153,23 @@ int TestOneInput(const std::uint8_t* data, std::size_t size) {
   }
 
   // Formatting: the output parses to the same tree, formats to itself, and checks the same.
+  // Failures say when the text starts with a UTF-8 byte-order mark: a known open bug shifts
+  // every span of such a file (tests/fuzz/KNOWN_FAILING), and its signature needs to tell.
+  const std::string bom = size >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF
+                              ? " [the text starts with a UTF-8 byte-order mark]"
+                              : "";
   const std::string formatted = Format(*original, "original");
   std::unique_ptr<FrontEnd> reformatted = RunFrontEnd(formatted, "formatted");
   if (!reformatted->parsed()) {
     std::string first = reformatted->sink.diagnostics().empty() ? "" : reformatted->sink.diagnostics().front().message;
-    tariff::fuzz::Fail(kHarness, "the formatted text does not parse: " + first + "\n--- formatted ---\n" + formatted);
+    tariff::fuzz::Fail(kHarness, "the formatted text does not parse: " + first + bom + "\n--- formatted ---\n" + formatted);
   }
   FUZZ_CHECK(tariff::ast::Dump(*original->checked.parse.file) == tariff::ast::Dump(*reformatted->checked.parse.file),
-             "formatting changed the tree\n--- formatted ---\n" + formatted);
+             "formatting changed the tree" + bom + "\n--- formatted ---\n" + formatted);
   const std::string twice = Format(*reformatted, "formatted");
-  FUZZ_CHECK(twice == formatted, "formatting is not idempotent\n--- fmt(x) ---\n" + formatted + "\n--- fmt(fmt(x)) ---\n" + twice);
+  FUZZ_CHECK(twice == formatted, "formatting is not idempotent" + bom + "\n--- fmt(x) ---\n" + formatted + "\n--- fmt(fmt(x)) ---\n" + twice);
   const std::string before = Messages(original->sink), after = Messages(reformatted->sink);
-  FUZZ_CHECK(before == after, "formatting changed the diagnostics\n--- original ---\n" + before + "--- formatted ---\n" + after);
+  FUZZ_CHECK(before == after, "formatting changed the diagnostics" + bom + "\n--- original ---\n" + before + "--- formatted ---\n" + after);
 
   if (!original->checked.ok()) return 0;
 
