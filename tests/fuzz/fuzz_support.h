@@ -30,7 +30,13 @@ inline const std::vector<std::regex>& KnownSignatures() {
     if (path == nullptr) return out;
     std::ifstream in(path);
     for (std::string line; std::getline(in, line);) {
-      if (!line.empty()) out.emplace_back(line, std::regex::extended);
+      if (line.empty()) continue;
+      try {
+        out.emplace_back(line, std::regex::extended);
+      } catch (const std::regex_error& e) {
+        std::fprintf(stderr, "fuzz: a known-bug signature is no extended regular expression (%s): %s\n", e.what(), line.c_str());
+        std::abort();
+      }
     }
     return out;
   }();

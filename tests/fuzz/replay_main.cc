@@ -21,6 +21,8 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -53,7 +55,20 @@ std::map<std::string, std::string> ReadKnownFailing(const fs::path& path) {
     if (line.empty() || line[0] == '#') continue;
     const std::size_t first = line.find(" | ");
     const std::size_t last = line.rfind(" | ");
-    known[trim(line.substr(0, first))] = first == std::string::npos ? "" : trim(line.substr(last + 3));
+    if (first == std::string::npos || first == last) {
+      std::cerr << "replay: " << path.generic_string() << ": not `HARNESS/NAME | SIGNATURE | why`: " << line << "\n";
+      std::exit(2);
+    }
+    // The signature must be one that scripts/fuzz.sh and the harnesses can use.
+    const std::string signature = trim(line.substr(first + 3, last - first - 3));
+    try {
+      std::regex check(signature, std::regex::extended);
+    } catch (const std::regex_error& e) {
+      std::cerr << "replay: " << path.generic_string() << ": the signature is no extended regular expression (" << e.what()
+                << "): " << signature << "\n";
+      std::exit(2);
+    }
+    known[trim(line.substr(0, first))] = trim(line.substr(last + 3));
   }
   return known;
 }
@@ -128,10 +143,13 @@ int main(int argc, char** argv) {
   }
 
   int replayed = 0, still_failing = 0, now_passing = 0;
+  std::set<std::string> harness_dirs, seen;
   for (const fs::path& file : files) {
     if (file.filename() == "KNOWN_FAILING" || file.filename() == "README.md") continue;
+    harness_dirs.insert(file.parent_path().filename().string());
     const std::string input = ReadFile(file);
     if (std::string entry = KnownEntry(known, file); !entry.empty()) {
+      seen.insert(entry);
       if (PassesInChild(input)) {
         std::cout << "NOW PASSES (remove it from KNOWN_FAILING): " << entry << "\n";
         ++now_passing;
@@ -145,11 +163,19 @@ int main(int argc, char** argv) {
     Replay(input);
     ++replayed;
   }
+  // An entry of these directories' harness that names no file is a typo or a removed input.
+  int stale = 0;
+  for (const auto& [entry, why] : known) {
+    if (harness_dirs.count(entry.substr(0, entry.find('/'))) && !seen.count(entry)) {
+      std::cout << "KNOWN_FAILING names an input that does not exist: " << entry << "\n";
+      ++stale;
+    }
+  }
   std::cout << replayed << " inputs replayed, " << still_failing << " known failures skipped, " << now_passing
             << " known failures now passing\n";
   if (replayed == 0 && still_failing == 0 && now_passing == 0) {
     std::cerr << "replay: no inputs found\n";
     return 1;
   }
-  return now_passing == 0 ? 0 : 1;
+  return now_passing == 0 && stale == 0 ? 0 : 1;
 }
