@@ -171,22 +171,31 @@ ExactNumber ExactNumber::Of(const Fraction& f) {
   return n;
 }
 
+// Decimal op Decimal is Decimal arithmetic (its scale rules) while the result fits; a result that
+// does not becomes the exact value (a Decimal at its smallest scale when it has one). Once either
+// operand is a fraction, so is the result: a value that went through a division keeps no scale of
+// its own, whichever path computed it (see the class comment).
+ExactNumber ExactNumber::Combine(const ExactNumber& a, const ExactNumber& b, Fraction exact) {
+  if (a.is_decimal() && b.is_decimal()) return Of(exact);
+  return Keep(std::move(exact));
+}
+
 ExactNumber operator+(const ExactNumber& a, const ExactNumber& b) {
   Decimal r;
   if (a.is_decimal() && b.is_decimal() && Decimal::TryAdd(a.decimal_, b.decimal_, &r)) return r;
-  return ExactNumber::Of(a.exact() + b.exact());
+  return ExactNumber::Combine(a, b, a.exact() + b.exact());
 }
 
 ExactNumber operator-(const ExactNumber& a, const ExactNumber& b) {
   Decimal r;
   if (a.is_decimal() && b.is_decimal() && Decimal::TrySubtract(a.decimal_, b.decimal_, &r)) return r;
-  return ExactNumber::Of(a.exact() - b.exact());
+  return ExactNumber::Combine(a, b, a.exact() - b.exact());
 }
 
 ExactNumber operator*(const ExactNumber& a, const ExactNumber& b) {
   Decimal r;
   if (a.is_decimal() && b.is_decimal() && Decimal::TryMultiply(a.decimal_, b.decimal_, &r)) return r;
-  return ExactNumber::Of(a.exact() * b.exact());
+  return ExactNumber::Combine(a, b, a.exact() * b.exact());
 }
 
 ExactNumber ExactNumber::operator-() const {
@@ -197,9 +206,7 @@ ExactNumber ExactNumber::operator-() const {
 }
 
 ExactNumber ExactNumber::Quotient(const ExactNumber& a, const ExactNumber& b) {
-  Decimal r;
-  if (a.is_decimal() && b.is_decimal() && Decimal::TryDivideExact(a.decimal_, b.decimal_, &r)) return r;
-  return ExactNumber::Of(Fraction::Quotient(a.exact(), b.exact()));
+  return Keep(Fraction::Quotient(a.exact(), b.exact()));
 }
 
 int ExactNumber::Compare(const ExactNumber& a, const ExactNumber& b) {

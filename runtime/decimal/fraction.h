@@ -88,10 +88,19 @@ class Fraction {
 // digits keeps as many as fit, instead of overflowing.
 Decimal RoundDecimal(const Decimal& x, int scale, RoundingMode mode);
 
-// An exact number that is a Decimal while it can be (nearly always: a terminating value within 38
-// digits) and a Fraction otherwise. Arithmetic tries Decimal first and falls back to Fraction, so
-// the common case costs what Decimal costs and no result is ever rounded or overflows; Round and
+// An exact number: a Decimal, or a Fraction. Arithmetic on two Decimals is Decimal arithmetic
+// (decTest's scale rules: 1.50 + 1 = 2.50, 1.5 × 2.0 = 3.00) while the result fits 38 digits, and
+// falls back to the exact value otherwise, so no result is ever rounded or overflows; Round and
 // Shown are the only ways to a Decimal that may differ from the exact value.
+//
+// A quotient is always a Fraction (Keep), and so is any result with a Fraction operand: a value
+// that went through a division — a rate `per 7 call`, a conversion, an average — has no scale of
+// its own and is shown with the decimals it needs (1500 MB in GB is 1.5, an average of 1.50 and
+// 2.50 is 2). That is what makes a value the same whichever path computed it: the engine keeps
+// quotients as Decimal numerators over a common denominator or as Fractions depending on what
+// the other rows of a batch need, and a Decimal quotient's scale (TryDivideExact's) would differ
+// between those paths after a multiplication (0.25 × 2.0 = 0.500, but 2.0 ÷ 4 = 0.5). See
+// docs/engine.md, "Numbers".
 class ExactNumber {
  public:
   ExactNumber() = default;  // 0
@@ -117,7 +126,7 @@ class ExactNumber {
   friend ExactNumber operator-(const ExactNumber& a, const ExactNumber& b);
   friend ExactNumber operator*(const ExactNumber& a, const ExactNumber& b);
   ExactNumber operator-() const;
-  // a ÷ b exactly; throws DecimalError(kDivisionByZero) when b is zero.
+  // a ÷ b exactly, as a Fraction (see above); throws DecimalError(kDivisionByZero) when b is zero.
   static ExactNumber Quotient(const ExactNumber& a, const ExactNumber& b);
   // -1, 0 or 1, by value.
   static int Compare(const ExactNumber& a, const ExactNumber& b);
@@ -144,6 +153,10 @@ class ExactNumber {
   std::string Describe() const;
 
  private:
+  // The result of an operation that left Decimal: `exact` kept as a Fraction when either operand
+  // is one, else as a Decimal when it has one (a product wider than 38 digits stays a Fraction).
+  static ExactNumber Combine(const ExactNumber& a, const ExactNumber& b, Fraction exact);
+
   Decimal decimal_;                   // the value, when fraction_ is empty
   std::optional<Fraction> fraction_;  // the value, when it is no Decimal (or did not stay one)
 };

@@ -112,7 +112,10 @@ class PairIndex {
 //   call`, a conversion of seconds to minutes or a division by a constant gives: the values stay
 //   Decimal numerators, so that multiplying, adding and the final rounding (one Decimal division)
 //   run at Decimal speed;
-// - fraction: Fractions (`q`), for anything else that does not terminate or outgrows 38 digits.
+// - exact: ExactNumbers (`q`), row by row, for anything else (a quotient by a row's own value,
+//   a value that outgrows 38 digits). A row whose operands are Decimals holds the Decimal that
+//   the plain form gives it (ExactNumber's arithmetic is Decimal's while it fits), so that what
+//   one row shows never depends on the other rows of its batch.
 // Only kRound turns a scaled or fraction value back into a plain Decimal. An instruction that has
 // no scaled form turns its scaled operands into fractions first (Materialize).
 struct Reg {
@@ -120,13 +123,13 @@ struct Reg {
   bool scalar = false;
   const Decimal* d = nullptr;
   const Decimal* den = nullptr;  // scaled: the common denominator (> 0)
-  const Fraction* q = nullptr;
+  const ExactNumber* q = nullptr;
   const std::uint8_t* b = nullptr;
   const std::string_view* t = nullptr;
   const std::int64_t* ts = nullptr;
   std::vector<Decimal> own_d;
   Decimal own_den;
-  std::vector<Fraction> own_q;
+  std::vector<ExactNumber> own_q;
   std::vector<std::uint8_t> own_b;
   std::vector<std::string_view> own_t;
   std::vector<std::int64_t> own_ts;
@@ -137,23 +140,18 @@ struct Reg {
   bool plain() const { return q == nullptr && den == nullptr; }
   // Row `row` of a decimal register, exactly.
   ExactNumber At(std::size_t row) const {
-    if (q != nullptr) return ExactNumber::Keep(q[Index(row)]);
-    if (den != nullptr) return ExactNumber::Quotient(d[Index(row)], *den);
-    return d[Index(row)];
-  }
-  Fraction FractionAt(std::size_t row) const {
     if (q != nullptr) return q[Index(row)];
-    if (den != nullptr) return Fraction::Quotient(d[Index(row)], *den);
+    if (den != nullptr) return ExactNumber::Quotient(d[Index(row)], *den);
     return d[Index(row)];
   }
 };
 
-// Turns a scaled register into fractions (for an instruction that has no scaled form).
+// Turns a scaled register into exact values (for an instruction that has no scaled form).
 void Materialize(Reg& r, std::size_t rows) {
   if (r.den == nullptr) return;
   const std::size_t n = r.scalar ? 1 : rows;
-  std::vector<Fraction> values(n);
-  for (std::size_t k = 0; k < n; ++k) values[k] = r.FractionAt(k);
+  std::vector<ExactNumber> values(n);
+  for (std::size_t k = 0; k < n; ++k) values[k] = r.At(k);
   r.own_q = std::move(values);
   r.q = r.own_q.data();
   r.d = nullptr;
@@ -164,7 +162,7 @@ void Materialize(Reg& r, std::size_t rows) {
 using Inputs = std::vector<Column>;
 // Line inputs whose values are not all Decimals (an average of thirds): per slot, the exact
 // values, or empty when the slot's Decimal column holds them.
-using ExactInputs = std::vector<std::vector<Fraction>>;
+using ExactInputs = std::vector<std::vector<ExactNumber>>;
 
 // The rows of a batch a program runs over: all of them, or those a filter selected.
 struct Selection {
@@ -222,22 +220,22 @@ struct Sum {
 // Per slot, what a Sum could not hold, exactly (allocated on first use: nearly always never).
 // Also, per slot, the sum of values that arrive scaled by one denominator (a per-minute price over
 // seconds): their numerators are summed as Decimals and divided once, at the end.
+//
+// A slot that was given a value that is no Decimal (a quotient) totals to a Fraction, as
+// ExactNumber's sum of those values would (`kept`), whether the quotient arrived as a scaled
+// numerator or as an exact value: what a slot totals to never depends on which path the rows of
+// its batches took.
 struct Spill {
   std::vector<Fraction> values;
   std::vector<std::uint8_t> used;
+  std::vector<std::uint8_t> kept;  // per slot: a value that is no Decimal was added
   Decimal den;               // the scaled values' denominator; zero until the first
   std::vector<Sum> scaled;   // per slot: their numerators' sum
 
   // Out of line and cold: called from the hot loops only when a Decimal sum gives up.
-  [[gnu::noinline, gnu::cold]] void Add(std::size_t slot, const Decimal& v) { Add(slot, Fraction(v)); }
-  [[gnu::noinline, gnu::cold]] void Add(std::size_t slot, const Fraction& v) {
-    if (values.size() <= slot) {
-      values.resize(slot + 1);
-      used.resize(slot + 1);
-    }
-    values[slot] += v;
-    used[slot] = 1;
-  }
+  [[gnu::noinline, gnu::cold]] void Add(std::size_t slot, const Decimal& v) { AddExact(slot, Fraction(v), false); }
+  // Adds an exact value (from the exact loops: a Decimal the sum could not hold, or a Fraction).
+  [[gnu::noinline]] void Add(std::size_t slot, const ExactNumber& v) { AddExact(slot, v.exact(), !v.is_decimal()); }
   // Whether values scaled by `d` can be summed here (the first denominator seen is the one).
   bool UseDenominator(const Decimal& d) {
     if (den.is_zero()) den = d;
@@ -246,16 +244,34 @@ struct Spill {
   // Adds x ÷ den (after UseDenominator).
   void AddNumerator(std::size_t slot, const Decimal& x) {
     if (scaled.size() <= slot) scaled.resize(slot + 1);
-    if (!scaled[slot].Add(x)) Add(slot, Fraction::Quotient(x, den));
+    Keep(slot);
+    if (!scaled[slot].Add(x)) AddExact(slot, Fraction::Quotient(x, den), true);
   }
   // `sum` plus what spilled from it in `slot`.
   ExactNumber Total(std::size_t slot, const Decimal& sum) const {
     const bool spilled = slot < used.size() && used[slot];
+    const bool is_kept = slot < kept.size() && kept[slot];
     const bool has_scaled = slot < scaled.size() && !scaled[slot].value().is_zero();
-    if (!spilled && !has_scaled) return sum;
-    ExactNumber total = spilled ? ExactNumber::Of(Fraction(sum) + values[slot]) : ExactNumber(sum);
-    if (has_scaled) total = total + ExactNumber::Quotient(scaled[slot].value(), den);
-    return total;
+    if (!spilled && !is_kept) return sum;
+    Fraction total = Fraction(sum);
+    if (spilled) total += values[slot];
+    if (has_scaled) total += Fraction::Quotient(scaled[slot].value(), den);
+    return is_kept ? ExactNumber::Keep(total) : ExactNumber::Of(total);
+  }
+
+ private:
+  void Keep(std::size_t slot) {
+    if (kept.size() <= slot) kept.resize(slot + 1);
+    kept[slot] = 1;
+  }
+  void AddExact(std::size_t slot, const Fraction& v, bool is_kept) {
+    if (values.size() <= slot) {
+      values.resize(slot + 1);
+      used.resize(slot + 1);
+    }
+    values[slot] += v;
+    used[slot] = 1;
+    if (is_kept) Keep(slot);
   }
 };
 
@@ -441,7 +457,7 @@ bool TryBinary(const Decimal* a, bool a_scalar, const Decimal* b, bool b_scalar,
 }
 
 // r = a op b over decimal registers: `fast` on Decimals while every row's result is one, else
-// `exact` on Fractions for every row.
+// `exact` on ExactNumbers for every row (the same Decimal for a row whose `fast` succeeds).
 template <typename Fast, typename Exact>
 void Arithmetic(Reg& r, const Reg& a, const Reg& b, std::size_t rows, Fast fast, Exact exact) {
   if (a.plain() && b.plain()) {
@@ -452,7 +468,7 @@ void Arithmetic(Reg& r, const Reg& a, const Reg& b, std::size_t rows, Fast fast,
     }
   }
   r.own_q.resize(rows);
-  for (std::size_t k = 0; k < rows; ++k) r.own_q[k] = exact(a.FractionAt(k), b.FractionAt(k));
+  for (std::size_t k = 0; k < rows; ++k) r.own_q[k] = exact(a.At(k), b.At(k));
   r.q = r.own_q.data();
 }
 
@@ -469,7 +485,7 @@ void Unary(Reg& r, const Reg& a, std::size_t rows, Fast fast, Exact exact) {
     }
   }
   r.own_q.resize(rows);
-  for (std::size_t k = 0; k < rows; ++k) r.own_q[k] = exact(a.At(k)).exact();
+  for (std::size_t k = 0; k < rows; ++k) r.own_q[k] = exact(a.At(k));
   r.q = r.own_q.data();
 }
 
@@ -545,7 +561,7 @@ bool ScaledCompare(const Reg& a, const Reg& b, std::size_t rows, std::uint8_t* o
   return true;
 }
 
-// Sets r to rows of exact values (Decimals when every one is, else Fractions).
+// Sets r to rows of exact values (plain when every one is a Decimal).
 void SetExact(Reg& r, const std::vector<ExactNumber>& values) {
   const bool decimals = std::all_of(values.begin(), values.end(), [](const ExactNumber& v) { return v.is_decimal(); });
   if (decimals) {
@@ -553,8 +569,7 @@ void SetExact(Reg& r, const std::vector<ExactNumber>& values) {
     for (std::size_t k = 0; k < values.size(); ++k) r.own_d[k] = values[k].decimal();
     r.d = r.own_d.data();
   } else {
-    r.own_q.resize(values.size());
-    for (std::size_t k = 0; k < values.size(); ++k) r.own_q[k] = values[k].exact();
+    r.own_q = values;
     r.q = r.own_q.data();
   }
 }
@@ -665,7 +680,8 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
               r.d = r.own_d.data();
               r.den = &r.own_den;
             } else {
-              r.q = &*c.fraction;
+              r.own_q.assign(1, ExactNumber::Keep(*c.fraction));
+              r.q = r.own_q.data();
             }
           }
           if (c.kind == ValueKind::kBool) {
@@ -688,10 +704,10 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
           }
           if (in.op == Op::kAdd) {
             Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TryAdd(x, y, o); },
-                       [](const Fraction& x, const Fraction& y) { return x + y; });
+                       [](const ExactNumber& x, const ExactNumber& y) { return x + y; });
           } else {
             Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TrySubtract(x, y, o); },
-                       [](const Fraction& x, const Fraction& y) { return x - y; });
+                       [](const ExactNumber& x, const ExactNumber& y) { return x - y; });
           }
           break;
         case Op::kMul:
@@ -702,30 +718,23 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
             Materialize(regs[static_cast<std::size_t>(in.b)], n);
           }
           Arithmetic(r, *a, *b, rows, [](const Decimal& x, const Decimal& y, Decimal* o) { return Decimal::TryMultiply(x, y, o); },
-                     [](const Fraction& x, const Fraction& y) { return x * y; });
+                     [](const ExactNumber& x, const ExactNumber& y) { return x * y; });
           break;
         case Op::kDiv: {
-          auto fast = [&in](const Decimal& x, const Decimal& y, Decimal* o) {
-            if (y.is_zero()) Throw(in, "division by zero");
-            return Decimal::TryDivideExact(x, y, o);
-          };
-          if (a->plain() && b->plain()) {
-            // Decimal quotients while they terminate; else, by a constant, the scaled form.
-            r.own_d.resize(rows);
-            if (TryBinary(a->d, a->scalar, b->d, b->scalar, rows, r.own_d.data(), fast)) {
-              r.d = r.own_d.data();
-              break;
-            }
-          }
+          // A quotient is exact and keeps no scale (ExactNumber::Quotient): by a constant, the
+          // scaled form; else row by row.
           if (ScaledQuotient(r, *a, *b)) break;
           r.d = nullptr;
           r.den = nullptr;
           Materialize(regs[static_cast<std::size_t>(in.a)], n);
           Materialize(regs[static_cast<std::size_t>(in.b)], n);
-          Arithmetic(r, *a, *b, rows, fast, [&in](const Fraction& x, const Fraction& y) {
+          r.own_q.resize(rows);
+          for (std::size_t k = 0; k < rows; ++k) {
+            const ExactNumber y = b->At(k);
             if (y.is_zero()) Throw(in, "division by zero");
-            return Fraction::Quotient(x, y);
-          });
+            r.own_q[k] = ExactNumber::Quotient(a->At(k), y);
+          }
+          r.q = r.own_q.data();
           break;
         }
         case Op::kNeg:
@@ -805,7 +814,10 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
                 *o = (min ? c <= 0 : c >= 0) ? x : y;
                 return true;
               },
-              [min](const Fraction& x, const Fraction& y) { return (min ? x <= y : x >= y) ? x : y; });
+              [min](const ExactNumber& x, const ExactNumber& y) {
+                const int c = ExactNumber::Compare(x, y);
+                return (min ? c <= 0 : c >= 0) ? x : y;
+              });
           break;
         }
         case Op::kCeilStep:
@@ -831,10 +843,11 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
                   return false;  // more blocks than 38 digits hold: exactly, below
                 }
               },
-              [&, op](const Fraction& x, const Fraction& step) {
+              [&, op](const ExactNumber& x, const ExactNumber& step) {
                 step_check(step.sign(), step.ToString());
-                const Fraction q = Fraction::Quotient(x, step);
-                const Fraction blocks = op == Op::kFloorStep ? q.Floor() : q.Ceil();
+                const Fraction q = Fraction::Quotient(x.exact(), step.exact());
+                // A whole number of blocks (a Decimal of scale 0, as the Decimal form's).
+                const ExactNumber blocks = ExactNumber::Of(op == Op::kFloorStep ? q.Floor() : q.Ceil());
                 return op == Op::kPackages ? blocks : blocks * step;
               });
           break;
@@ -889,10 +902,10 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
             if (table.patterns[arm].empty()) else_arm = std::min(else_arm, arm);
             for (const std::string& pattern : table.patterns[arm]) arm_of.emplace(pattern, arm);
           }
-          // Decimal arms any of which holds Fractions: the match holds Fractions.
+          // Decimal arms any of which is not plain: the match holds exact values.
           bool exact = false;
           if (r.kind == ValueKind::kDecimal) {
-            for (std::size_t arm = 0; arm < table.patterns.size(); ++arm) exact |= regs[static_cast<std::size_t>(in.args[arm + 1])].q != nullptr;
+            for (std::size_t arm = 0; arm < table.patterns.size(); ++arm) exact |= !regs[static_cast<std::size_t>(in.args[arm + 1])].plain();
           }
           r.scalar = false;
           switch (r.kind) {
@@ -913,7 +926,7 @@ void Run(const ir::Program& p, const Inputs& inputs, const Selection& sel, std::
             const std::size_t x = v.Index(k);
             switch (r.kind) {
               case ValueKind::kDecimal:
-                if (exact) r.own_q[k] = v.FractionAt(k);
+                if (exact) r.own_q[k] = v.At(k);
                 else r.own_d[k] = v.d[x];
                 break;
               case ValueKind::kBool: r.own_b[k] = v.b[x]; break;
@@ -1571,7 +1584,7 @@ struct Engine::State {
             continue;
           }
           const ExactNumber add = Weighted(amount.At(j), weight);
-          if (!add.is_decimal() || !cs.sum[slot].Add(add.decimal())) cs.spill.Add(slot, add.exact());
+          if (!add.is_decimal() || !cs.sum[slot].Add(add.decimal())) cs.spill.Add(slot, add);
         }
       } else {
         for (std::size_t j = 0; j < sel.count; ++j) {
@@ -1715,7 +1728,7 @@ struct Engine::State {
               if (reg->plain()) {
                 key_text = reg->d[x].Normalized().ToString();
               } else {
-                const Fraction f = reg->FractionAt(j);
+                const Fraction f = reg->At(j).exact();
                 std::optional<Decimal> d = f.ToDecimal();
                 key_text = d ? d->Normalized().ToString() : f.ToString();
               }
@@ -1820,7 +1833,7 @@ struct Engine::State {
         case Aggregation::kAverage: AddCount(ms.count[slot], weight(j)); [[fallthrough]];
         case Aggregation::kSum: {
           const ExactNumber add = Weighted(v, weight(j));
-          if (!add.is_decimal() || !ms.sum[slot].Add(add.decimal())) ms.spill.Add(slot, add.exact());
+          if (!add.is_decimal() || !ms.sum[slot].Add(add.decimal())) ms.spill.Add(slot, add);
           break;
         }
         case Aggregation::kMin:
@@ -1903,7 +1916,8 @@ struct Engine::State {
         }
         if (meter.aggregation == Aggregation::kIntegral) {
           // value × seconds: a Decimal with up to 6 more decimals (a microsecond is 10^-6 s).
-          const ExactNumber v = ExactNumber::Quotient(integral, Decimal(1'000'000));
+          // Normalized, so a Decimal whenever it has one, however its samples were computed.
+          const ExactNumber v = ExactNumber::Of(ExactNumber::Quotient(integral, Decimal(1'000'000)).exact());
           return v.is_decimal() ? ExactNumber(v.decimal().Normalized()) : v;
         }
         std::int64_t span = std::max(end, samples.back().first) - samples.front().first;
@@ -2243,7 +2257,7 @@ struct Engine::State {
         }
         if (any_exact) {
           exact_inputs[s].reserve(exact.size());
-          for (const ExactNumber& v : exact) exact_inputs[s].push_back(v.exact());
+          exact_inputs[s] = std::move(exact);
         }
       } else if (in.kind == ir::Charge::LineInput::Kind::kGroupValue) {
         const auto gi = static_cast<std::size_t>(in.group_index);
@@ -2497,7 +2511,7 @@ struct Engine::State {
                                                 meter.filter.empty() ? "" : " the meter's `where`"),
                                     where);
         SetValue(e, Decimal(static_cast<std::int64_t>(events)), "event");
-        const ExactNumber v = exact_inputs[s].empty() ? ExactNumber(inputs[s].decimals[k]) : ExactNumber::Keep(exact_inputs[s][k]);
+        const ExactNumber v = exact_inputs[s].empty() ? ExactNumber(inputs[s].decimals[k]) : exact_inputs[s][k];
         SetValue(AddStep(*d, "meter", MeterText(meter, Show(v, meter.unit)), meter.source), v, meter.unit);
       } else if (li.kind == ir::Charge::LineInput::Kind::kSubscription) {
         const Column& col = inputs[s];

@@ -150,21 +150,38 @@ namespace {
 
 using tariff::ExactNumber;
 
-TEST_CASE("exact number: Decimal while it can be, Fraction when it must", "[fraction]") {
+TEST_CASE("exact number: Decimal arithmetic while it fits, a quotient is a Fraction", "[fraction]") {
   const ExactNumber third = ExactNumber::Quotient(D("1.00"), D("3"));
   CHECK_FALSE(third.is_decimal());
   CHECK(third.ToString() == "1/3");
+  // A quotient keeps no scale, even when it terminates: shown with the decimals it needs.
   const ExactNumber quarter = ExactNumber::Quotient(D("1.00"), D("4"));
-  REQUIRE(quarter.is_decimal());
-  CHECK(quarter.decimal().ToString() == "0.25");
-  // Back to a Decimal when the fractions cancel.
+  CHECK_FALSE(quarter.is_decimal());
+  CHECK(quarter.Shown().ToString() == "0.25");
+  CHECK(ExactNumber::Quotient(D("1500.00"), D("1000")).Shown().ToString() == "1.5");
+  // Once a Fraction, always: the fractions cancel to 1, which is shown as 1.
   const ExactNumber one = third + third + third;
-  REQUIRE(one.is_decimal());
-  CHECK(one.decimal() == D("1"));
+  CHECK_FALSE(one.is_decimal());
+  CHECK(one.Shown().ToString() == "1");
+  // So a quotient times a Decimal reads the same as the product divided (0.25 × 2.0 = 2.0 ÷ 4),
+  // whichever order the engine computed it in.
+  CHECK((quarter * ExactNumber(D("2.0"))).Shown().ToString() == "0.5");
+  CHECK(ExactNumber::Quotient(D("2.0"), D("4")).Shown().ToString() == "0.5");
+  // Two Decimals: Decimal arithmetic and its scale rules.
+  const ExactNumber sum = ExactNumber(D("1.50")) + ExactNumber(D("1"));
+  REQUIRE(sum.is_decimal());
+  CHECK(sum.decimal().ToString() == "2.50");
+  const ExactNumber product = ExactNumber(D("1.5")) * ExactNumber(D("2.0"));
+  REQUIRE(product.is_decimal());
+  CHECK(product.decimal().ToString() == "3.00");
   // A product wider than 38 digits is kept exactly, and rounds back.
   const ExactNumber wide = ExactNumber(D("999999999999999999999999999999999999.99")) * ExactNumber(D("0.029"));
   CHECK_FALSE(wide.is_decimal());
   CHECK(wide.Round(2, RoundingMode::kHalfEven).ToString() == "29000000000000000000000000000000000.00");
+  // A sum of Decimals past 38 digits at its scale, exact at a smaller one: a Decimal again.
+  const ExactNumber shifted = ExactNumber(D("99999999999999999999999999999999999999")) + ExactNumber(D("0.0"));
+  REQUIRE(shifted.is_decimal());
+  CHECK(shifted.decimal().ToString() == "99999999999999999999999999999999999999");
   CHECK(ExactNumber::Compare(third, quarter) == 1);
   CHECK(-third < quarter);
   CHECK_THROWS_AS(ExactNumber::Quotient(D("1"), D("0")), DecimalError);
