@@ -173,11 +173,11 @@ ExactNumber ExactNumber::Of(const Fraction& f) {
 
 // Decimal op Decimal is Decimal arithmetic (its scale rules) while the result fits; a result that
 // does not becomes the exact value (a Decimal at its smallest scale when it has one). Once either
-// operand is a fraction, so is the result: a value that went through a division keeps no scale of
+// operand is a quotient, so is the result: a value that went through a division keeps no scale of
 // its own, whichever path computed it (see the class comment).
 ExactNumber ExactNumber::Combine(const ExactNumber& a, const ExactNumber& b, Fraction exact) {
-  if (a.is_decimal() && b.is_decimal()) return Of(exact);
-  return Keep(std::move(exact));
+  if (a.is_quotient() || b.is_quotient()) return Keep(std::move(exact));
+  return Of(exact);
 }
 
 ExactNumber operator+(const ExactNumber& a, const ExactNumber& b) {
@@ -202,6 +202,7 @@ ExactNumber ExactNumber::operator-() const {
   if (is_decimal()) return -decimal_;
   ExactNumber n;
   n.fraction_ = -*fraction_;
+  n.quotient_ = quotient_;
   return n;
 }
 

@@ -93,8 +93,8 @@ Decimal RoundDecimal(const Decimal& x, int scale, RoundingMode mode);
 // falls back to the exact value otherwise, so no result is ever rounded or overflows; Round and
 // Shown are the only ways to a Decimal that may differ from the exact value.
 //
-// A quotient is always a Fraction (Keep), and so is any result with a Fraction operand: a value
-// that went through a division — a rate `per 7 call`, a conversion, an average — has no scale of
+// A quotient is always a Fraction (Keep, is_quotient()), and so is any result with a quotient
+// operand: a value that went through a division — a rate `per 7 call`, a conversion, an average — has no scale of
 // its own and is shown with the decimals it needs (1500 MB in GB is 1.5, an average of 1.50 and
 // 2.50 is 2). That is what makes a value the same whichever path computed it: the engine keeps
 // quotients as Decimal numerators over a common denominator or as Fractions depending on what
@@ -108,14 +108,18 @@ class ExactNumber {
   ExactNumber(std::int64_t v) : decimal_(v) {}    // NOLINT
   // `f` as a Decimal when it has one (at its smallest scale), else as the fraction.
   static ExactNumber Of(const Fraction& f);
-  // `f` kept as a fraction (no attempt to make it a Decimal: cheaper where that does not matter).
+  // `f` as a quotient: a Fraction even when it terminates, with no scale of its own (see above).
   static ExactNumber Keep(Fraction f) {
     ExactNumber n;
     n.fraction_ = std::move(f);
+    n.quotient_ = true;
     return n;
   }
 
   bool is_decimal() const { return !fraction_.has_value(); }
+  // A value that went through a division (Keep): results with it as an operand are quotients too.
+  // A Fraction that is no quotient is a sum or product of Decimals wider than 38 digits.
+  bool is_quotient() const { return quotient_; }
   // The value; only when is_decimal().
   const Decimal& decimal() const { return decimal_; }
   Fraction exact() const { return fraction_ ? *fraction_ : Fraction(decimal_); }
@@ -153,12 +157,13 @@ class ExactNumber {
   std::string Describe() const;
 
  private:
-  // The result of an operation that left Decimal: `exact` kept as a Fraction when either operand
-  // is one, else as a Decimal when it has one (a product wider than 38 digits stays a Fraction).
+  // The result of an operation that left Decimal: a quotient when either operand is one, else
+  // a Decimal when it has one (at its smallest scale), else the Fraction (wider than 38 digits).
   static ExactNumber Combine(const ExactNumber& a, const ExactNumber& b, Fraction exact);
 
   Decimal decimal_;                   // the value, when fraction_ is empty
   std::optional<Fraction> fraction_;  // the value, when it is no Decimal (or did not stay one)
+  bool quotient_ = false;             // fraction_ went through a division
 };
 
 }  // namespace tariff

@@ -221,21 +221,21 @@ struct Sum {
 // Also, per slot, the sum of values that arrive scaled by one denominator (a per-minute price over
 // seconds): their numerators are summed as Decimals and divided once, at the end.
 //
-// A slot that was given a value that is no Decimal (a quotient) totals to a Fraction, as
+// A slot that was given a quotient (ExactNumber::is_quotient) totals to a quotient, as
 // ExactNumber's sum of those values would (`kept`), whether the quotient arrived as a scaled
 // numerator or as an exact value: what a slot totals to never depends on which path the rows of
 // its batches took.
 struct Spill {
   std::vector<Fraction> values;
   std::vector<std::uint8_t> used;
-  std::vector<std::uint8_t> kept;  // per slot: a value that is no Decimal was added
+  std::vector<std::uint8_t> kept;  // per slot: a quotient was added
   Decimal den;               // the scaled values' denominator; zero until the first
   std::vector<Sum> scaled;   // per slot: their numerators' sum
 
   // Out of line and cold: called from the hot loops only when a Decimal sum gives up.
   [[gnu::noinline, gnu::cold]] void Add(std::size_t slot, const Decimal& v) { AddExact(slot, Fraction(v), false); }
   // Adds an exact value (from the exact loops: a Decimal the sum could not hold, or a Fraction).
-  [[gnu::noinline]] void Add(std::size_t slot, const ExactNumber& v) { AddExact(slot, v.exact(), !v.is_decimal()); }
+  [[gnu::noinline]] void Add(std::size_t slot, const ExactNumber& v) { AddExact(slot, v.exact(), v.is_quotient()); }
   // Whether values scaled by `d` can be summed here (the first denominator seen is the one).
   bool UseDenominator(const Decimal& d) {
     if (den.is_zero()) den = d;
@@ -1004,17 +1004,17 @@ struct MeterState {
   std::vector<std::uint8_t> has;     // min/max/latest: a value was seen
   std::vector<std::int64_t> time;    // latest: its time
   // min/max/latest: the slot's value when it is no Decimal (is_exact[slot]); any_exact once one is.
-  std::vector<Fraction> exact;
+  std::vector<ExactNumber> exact;
   std::vector<std::uint8_t> is_exact;
   bool any_exact = false;
   std::vector<std::set<std::string>> distinct;
   std::vector<std::vector<std::pair<std::int64_t, Decimal>>> samples;
-  std::vector<std::vector<std::pair<std::int64_t, Fraction>>> exact_samples;  // samples that are no Decimal
+  std::vector<std::vector<std::pair<std::int64_t, ExactNumber>>> exact_samples;  // samples that are no Decimal
   std::vector<std::uint8_t> present;  // grouped: the slots this meter saw
 
   // min/max/latest: the value held in `slot`.
   ExactNumber Held(std::size_t slot) const {
-    return slot < is_exact.size() && is_exact[slot] ? ExactNumber::Keep(exact[slot]) : ExactNumber(value[slot]);
+    return slot < is_exact.size() && is_exact[slot] ? exact[slot] : ExactNumber(value[slot]);
   }
   void Hold(std::size_t slot, const ExactNumber& v) {
     if (v.is_decimal()) {
@@ -1026,7 +1026,7 @@ struct MeterState {
       exact.resize(value.size());
       is_exact.resize(value.size());
     }
-    exact[slot] = v.exact();
+    exact[slot] = v;
     is_exact[slot] = 1;
     any_exact = true;
   }
@@ -1865,7 +1865,7 @@ struct Engine::State {
             ms.samples[slot].emplace_back(times[sel.Row(j)], v.decimal());
           } else {
             if (ms.exact_samples.size() < ms.samples.size()) ms.exact_samples.resize(ms.samples.size());
-            ms.exact_samples[slot].emplace_back(times[sel.Row(j)], v.exact());
+            ms.exact_samples[slot].emplace_back(times[sel.Row(j)], v);
           }
           break;
       }
@@ -1898,7 +1898,7 @@ struct Engine::State {
           for (const auto& [t, v] : ms.samples[slot]) samples.emplace_back(t, v);
         }
         if (slot < ms.exact_samples.size()) {
-          for (const auto& [t, v] : ms.exact_samples[slot]) samples.emplace_back(t, ExactNumber::Keep(v));
+          for (const auto& [t, v] : ms.exact_samples[slot]) samples.emplace_back(t, v);
         }
         if (samples.empty()) return Decimal();
         std::sort(samples.begin(), samples.end(), [](const auto& x, const auto& y) {

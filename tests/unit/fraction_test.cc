@@ -178,6 +178,15 @@ TEST_CASE("exact number: Decimal arithmetic while it fits, a quotient is a Fract
   const ExactNumber wide = ExactNumber(D("999999999999999999999999999999999999.99")) * ExactNumber(D("0.029"));
   CHECK_FALSE(wide.is_decimal());
   CHECK(wide.Round(2, RoundingMode::kHalfEven).ToString() == "29000000000000000000000000000000000.00");
+  // Too wide is not a quotient: adding it back into range gives a Decimal (a total of lines where
+  // a cap takes back most of a huge one), while anything with a quotient in it stays one.
+  CHECK_FALSE(wide.is_quotient());
+  const ExactNumber back = wide - ExactNumber(D("28999999999999999999999999999999999.99"));
+  REQUIRE(back.is_decimal());
+  CHECK(back.decimal().ToString() == "0.00971");
+  CHECK((wide + quarter).is_quotient());
+  CHECK(quarter.is_quotient());
+  CHECK((-quarter).is_quotient());
   // A sum of Decimals past 38 digits at its scale, exact at a smaller one: a Decimal again.
   const ExactNumber shifted = ExactNumber(D("99999999999999999999999999999999999999")) + ExactNumber(D("0.0"));
   REQUIRE(shifted.is_decimal());
