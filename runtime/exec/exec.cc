@@ -2325,12 +2325,7 @@ struct Engine::State {
         line.from = part->from;
         line.to = part->to;
       }
-      if (amount.plain()) {
-        line.amount = amount.d[amount.Index(k)];
-        invoices[keys[k].rank].lines.push_back(std::move(line));
-      } else {
-        PushLine(invoices[keys[k].rank], keys[k].rank, std::move(line), amount.At(k));
-      }
+      PushLine(invoices[keys[k].rank], keys[k].rank, std::move(line), amount.At(k));
     }
   }
 

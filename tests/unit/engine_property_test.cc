@@ -751,6 +751,24 @@ plan "sevenths" {
 )tariff",
        {{{"customer", "tidy"}, {"time", t}, {"qty", d("14.50")}},
         {{"customer", "wide"}, {"time", t}, {"qty", d("99999999999999999999999999999.999999999")}}}},
+      {"a zero under `per invoice` beside a line priced by a fraction",
+       R"tariff(
+plan "zero" {
+  currency JPY
+  period month
+  rounding half_even to 3 decimals per invoice
+  event use {
+    qty: quantity of ms
+  }
+  meter m = latest(use.qty)
+  charge "Usage" = volume m {
+    up to 995.2 s  941.9047 JPY per 1000 day
+    above          free
+  }
+}
+)tariff",
+       {{{"customer", "zero"}, {"time", t}, {"qty", d("0")}},
+        {{"customer", "some"}, {"time", t}, {"qty", d("8488.04")}}}},
   };
   for (const Case& c : cases) {
     INFO(c.name);
