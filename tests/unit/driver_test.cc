@@ -704,3 +704,71 @@ TEST_CASE("driver: rate --period: spaces around .. and an empty period are expla
   r = RunTariff({"rate", plan.path.string(), "--subscriptions", seats.path.string(), "--period", "2026-03-01 00:00:00..2026-04-01 00:00:00"});
   CHECK(r.code == 0);
 }
+
+TEST_CASE("driver: test --verbose shows every line of every invoice, passed or not") {
+  TempPlan plan("tariff-driver-verbose.tariff",
+                "plan \"p\" {\n"
+                "  currency USD\n"
+                "  unit call\n"
+                "  event api { calls: quantity of call }\n"
+                "  meter calls = sum(api.calls)\n"
+                "  charge \"Calls\" = calls * 0.25 USD per call\n"
+                "  charge \"Platform\" = 10.00 USD\n"
+                "  minimum 20.00 USD\n"
+                "  test \"small\" {\n"
+                "    usage api { calls = 12 call }\n"
+                "    expect total = 20.00 USD\n"
+                "  }\n"
+                "}\n");
+  auto quiet = RunTariff({"test", plan.path.string()});
+  INFO(quiet.out << quiet.err);
+  CHECK(quiet.code == 0);
+  CHECK(quiet.out.find("invoice:") == std::string::npos);  // a passing test shows no lines by default
+  auto r = RunTariff({"test", "--verbose", plan.path.string()});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("    invoice:\n"
+                   "      \"Calls\"                        12 call   3.00 USD\n"
+                   "      \"Platform\"                              10.00 USD\n"
+                   "      \"Minimum 20.00 USD\" [minimum]            7.00 USD\n"
+                   "      total                                   20.00 USD\n") != std::string::npos);
+  auto json = RunTariff({"test", "-v", "--format", "json", plan.path.string()});
+  INFO(json.out);
+  CHECK(json.out.find("\"invoice\"") != std::string::npos);
+  CHECK(json.out.find("\"quantity\": \"12\"") != std::string::npos);
+  CHECK(json.out.find("\"actual\": {") == std::string::npos);  // only a failed test has an "actual" invoice
+}
+
+TEST_CASE("driver: test --format junit: a testcase per test, failures, errors and broken plans") {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "tariff-driver-junit";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "a.tariff") << "plan \"a & b\" {\n"
+                                     "  currency USD\n"
+                                     "  charge \"Fee\" = 10.00 USD\n"
+                                     "  test \"passes\" {\n"
+                                     "    expect \"Fee\" = 10.00 USD\n"
+                                     "  }\n"
+                                     "  test \"fails <here>\" {\n"
+                                     "    expect \"Fee\" = 11.00 USD\n"
+                                     "  }\n"
+                                     "}\n";
+  std::ofstream(dir / "b.tariff") << "plan \"b\" {\n  currency USD\n  charge \"Fee\" = 10.00 XYZ\n}\n";
+  auto r = RunTariff({"test", "--format", "junit", dir.string()});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  const std::string a = (dir / "a.tariff").string(), b = (dir / "b.tariff").string();
+  CHECK(r.out.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"tariff test\" tests=\"3\" failures=\"1\" errors=\"1\">\n", 0) == 0);
+  CHECK(r.out.find("<testsuite name=\"" + a + "\" tests=\"2\" failures=\"1\" errors=\"0\">") != std::string::npos);
+  CHECK(r.out.find("<testcase classname=\"" + a + ".a &amp; b\" name=\"passes\" file=\"" + a + "\" line=\"4\">\n    </testcase>") !=
+        std::string::npos);
+  CHECK(r.out.find("name=\"fails &lt;here&gt;\"") != std::string::npos);
+  CHECK(r.out.find("<failure message=\"" + a + ":8: expect &quot;Fee&quot; = 11.00 USD, got 10.00 USD\" type=\"expectation\">") !=
+        std::string::npos);
+  CHECK(r.out.find("<testsuite name=\"" + b + "\" tests=\"1\" failures=\"0\" errors=\"1\">") != std::string::npos);
+  CHECK(r.out.find("<error message=\"the plan has errors; its tests did not run\" type=\"check\">") != std::string::npos);
+  CHECK(r.out.find("XYZ") != std::string::npos);     // the diagnostics are in the error
+  CHECK(r.err.find("XYZ") != std::string::npos);     // and on stderr, as always
+  CHECK(r.err.find("1 passed, 1 failed") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <ostream>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -33,7 +34,8 @@ struct TestOutcome {
   bool passed = true;
   std::vector<std::string> failures;  // one line per expectation that did not hold
   std::string error;                  // the test could not run
-  std::optional<Invoice> actual;      // a failed test's invoice, to show beside the expectations
+  int line = 0;                       // of the test in the plan file
+  std::optional<Invoice> invoice;     // the invoice the test produced (shown when it failed, or --verbose)
   // Every expectation checked, for programs (`--format json`).
   struct Checked {
     std::string what;      // `"Requests" for "eu"`, `total`, `credit "promo" remaining`
@@ -58,6 +60,7 @@ class TestRunner {
     out.file = source_.path();
     out.plan = plan_.plan->name.value;
     out.test = test.name.value;
+    out.line = static_cast<int>(source_.At(test.span.begin).line);
     std::optional<std::int64_t> start;
     try {
       // The plans: with a period, every version of this plan (the one in force rates) and the
@@ -132,7 +135,7 @@ class TestRunner {
       for (const ast::TestStmt& stmt : test.stmts) {
         if (const auto* e = std::get_if<ast::Expectation>(&stmt.kind)) Expect(*e, *invoice, out);
       }
-      if (!out.failures.empty()) out.actual = *invoice;
+      out.invoice = *invoice;
     } catch (const RatingError& e) {
       LineColumn lc = source_.At(e.source().begin);
       out.error = fmt::format("{}:{}:{}: rating failed: {}", source_.path(), lc.line, lc.column, e.what());
@@ -414,9 +417,13 @@ class TestRunner {
   std::set<std::string> seen_keys_;  // idempotency keys of the test being run
 };
 
-// A failed test's invoice, so that the expectations can be read against every actual line.
-std::string ActualLines(const Invoice& invoice) {
-  std::vector<std::pair<std::string, std::string>> rows;
+// A test's invoice, every line (a failed test's, so that the expectations can be read against
+// it; every test's with --verbose): the label an `expect` would use, the quantity, the amount.
+std::string InvoiceLines(const Invoice& invoice, const char* header) {
+  struct Row {
+    std::string label, quantity, unit, amount;
+  };
+  std::vector<Row> rows;
   for (const InvoiceLine& l : invoice.lines) {
     std::string label = "\"" + l.name + "\"";
     if (!l.group.empty()) {
@@ -425,14 +432,114 @@ std::string ActualLines(const Invoice& invoice) {
       label += " for " + joined;
     }
     if (!l.rated_by.empty()) label += " (" + l.rated_by + ")";
-    rows.emplace_back(label, l.amount.ToString());
+    if (l.kind != LineKind::kCharge) label += fmt::format(" [{}]", LineKindName(l.kind));
+    Row row{label, "", "", l.amount.ToString()};
+    if (l.has_quantity) {
+      row.quantity = l.quantity.ToString();
+      row.unit = l.unit;
+    }
+    rows.push_back(std::move(row));
   }
-  rows.emplace_back("total", invoice.total.ToString());
-  std::size_t width = 0;
-  for (const auto& r : rows) width = std::max(width, r.first.size());
-  std::string out = "    actual invoice:\n";
-  for (const auto& [label, amount] : rows) out += fmt::format("      {:<{}}  {} {}\n", label, width, amount, invoice.currency);
+  rows.push_back({"total", "", "", invoice.total.ToString()});
+  std::size_t width = 0, qwidth = 0, uwidth = 0, awidth = 0;
+  for (const Row& r : rows) {
+    width = std::max(width, r.label.size());
+    qwidth = std::max(qwidth, r.quantity.size());
+    uwidth = std::max(uwidth, r.unit.size());
+    awidth = std::max(awidth, r.amount.size());
+  }
+  std::string out = fmt::format("    {}:\n", header);
+  for (const Row& r : rows) {
+    std::string line = fmt::format("      {:<{}}  ", r.label, width);
+    if (qwidth > 0) line += fmt::format("{:>{}} {:<{}}  ", r.quantity, qwidth, r.unit, uwidth);
+    line += fmt::format("{:>{}} {}", r.amount, awidth, invoice.currency);
+    out += line + "\n";
+  }
   return out;
+}
+
+// Text for XML character data and attribute values (JUnit). Control characters XML 1.0 cannot
+// hold become U+FFFD.
+std::string XmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') out += "\xEF\xBF\xBD";
+        else out += c;
+    }
+  }
+  return out;
+}
+
+// A plan file whose tests could not run (it does not check, or does not lower): what was said.
+struct BrokenFile {
+  std::string file;
+  std::string why;
+};
+
+// JUnit XML (the form CI systems read: Jenkins, GitLab, GitHub actions' reporters): one
+// <testsuite> per plan file, one <testcase> per test (classname `FILE.PLAN`), a <failure> per
+// failed test with every expectation that did not hold and the actual invoice, an <error> for a
+// test that could not run and for a plan file with errors. With `verbose`, every test's invoice
+// is its <system-out>.
+void WriteJUnit(std::ostream& out, const std::vector<std::string>& files, const std::vector<TestOutcome>& outcomes,
+                const std::vector<BrokenFile>& broken, bool verbose) {
+  int failures = 0, errors = 0;
+  for (const TestOutcome& o : outcomes) {
+    if (!o.error.empty()) ++errors;
+    else if (!o.passed) ++failures;
+  }
+  errors += static_cast<int>(broken.size());
+  const std::size_t total = outcomes.size() + broken.size();
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out << fmt::format("<testsuites name=\"tariff test\" tests=\"{}\" failures=\"{}\" errors=\"{}\">\n", total, failures, errors);
+  for (const std::string& file : files) {
+    std::vector<const TestOutcome*> mine;
+    for (const TestOutcome& o : outcomes) {
+      if (o.file == file) mine.push_back(&o);
+    }
+    const BrokenFile* broken_file = nullptr;
+    for (const BrokenFile& b : broken) {
+      if (b.file == file) broken_file = &b;
+    }
+    int f = 0, e = broken_file != nullptr ? 1 : 0;
+    for (const TestOutcome* o : mine) {
+      if (!o->error.empty()) ++e;
+      else if (!o->passed) ++f;
+    }
+    out << fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\">\n", XmlEscape(file),
+                       mine.size() + (broken_file != nullptr ? 1 : 0), f, e);
+    if (broken_file != nullptr) {
+      out << fmt::format("    <testcase classname=\"{}\" name=\"check\" file=\"{}\">\n", XmlEscape(file), XmlEscape(file));
+      out << fmt::format("      <error message=\"the plan has errors; its tests did not run\" type=\"check\">{}</error>\n",
+                         XmlEscape(broken_file->why));
+      out << "    </testcase>\n";
+    }
+    for (const TestOutcome* o : mine) {
+      out << fmt::format("    <testcase classname=\"{}.{}\" name=\"{}\" file=\"{}\" line=\"{}\">\n", XmlEscape(file), XmlEscape(o->plan),
+                         XmlEscape(o->test), XmlEscape(file), o->line);
+      if (!o->error.empty()) {
+        out << fmt::format("      <error message=\"{}\" type=\"error\">{}</error>\n", XmlEscape(o->error), XmlEscape(o->error));
+      } else if (!o->passed) {
+        std::string body;
+        for (const std::string& failure : o->failures) body += failure + "\n";
+        if (o->invoice) body += InvoiceLines(*o->invoice, "actual invoice");
+        out << fmt::format("      <failure message=\"{}\" type=\"expectation\">{}</failure>\n",
+                           XmlEscape(o->failures.empty() ? std::string("failed") : o->failures.front()), XmlEscape(body));
+      }
+      if (verbose && o->invoice) out << fmt::format("      <system-out>{}</system-out>\n", XmlEscape(InvoiceLines(*o->invoice, "invoice")));
+      out << "    </testcase>\n";
+    }
+    out << "  </testsuite>\n";
+  }
+  out << "</testsuites>\n";
 }
 
 }  // namespace
@@ -441,10 +548,13 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
   struct Options {
     std::vector<std::string> paths;
     std::string format = "text";
+    bool verbose = false;
   };
   auto options = std::make_shared<Options>();
   app.add_option("paths", options->paths, "plan files, or directories searched for *.tariff (default: .)");
-  app.add_option("--format", options->format, "text (for people) or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--format", options->format, "text (for people), json, or junit (JUnit XML, for CI systems)")
+      ->check(CLI::IsMember({"text", "json", "junit"}));
+  app.add_flag("-v,--verbose", options->verbose, "show every line of every invoice a test produced, passed or not");
 
   return [options, &streams]() -> int {
     std::vector<std::string> args = options->paths.empty() ? std::vector<std::string>{"."} : options->paths;
@@ -452,12 +562,21 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
     if (!files) return kExitUsage;
     SourceManager sources;
     std::vector<TestOutcome> outcomes;
+    std::vector<BrokenFile> broken_files;
     bool broken = false;
     for (const std::string& path : *files) {
       LoadedPlans loaded;
-      if (int code = LoadPlans(sources, path, streams, "tests not run", loaded); code != kExitOk) {
+      // What loading says goes to stderr as always; JUnit also keeps it for the file's <error>.
+      std::ostringstream said;
+      Streams load_streams{streams.out, said, false, false};
+      const bool junit = options->format == "junit";
+      int code = junit ? LoadPlans(sources, path, load_streams, "tests not run", loaded)
+                       : LoadPlans(sources, path, streams, "tests not run", loaded);
+      if (junit) streams.err << said.str();
+      if (code != kExitOk) {
         if (code == kExitUsage) return code;
         broken = true;
+        broken_files.push_back({path, said.str()});
         continue;
       }
       const CheckedSource& checked = loaded.checked;
@@ -489,25 +608,34 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
                                   {"line", c.line}, {"passed", c.passed}});
         }
         one["expectations"] = std::move(expectations);
-        if (o.actual) {
+        if (o.invoice && (!o.passed || options->verbose)) {
           nlohmann::json lines = nlohmann::json::array();
-          for (const InvoiceLine& l : o.actual->lines) {
-            lines.push_back({{"kind", LineKindName(l.kind)}, {"name", l.name}, {"group", l.group}, {"amount", l.amount.ToString()}});
+          for (const InvoiceLine& l : o.invoice->lines) {
+            nlohmann::json line = {{"kind", LineKindName(l.kind)}, {"name", l.name}, {"group", l.group}, {"amount", l.amount.ToString()}};
+            if (l.has_quantity) {
+              line["quantity"] = l.quantity.ToString();
+              line["unit"] = l.unit;
+            }
+            lines.push_back(std::move(line));
           }
-          one["actual"] = {{"lines", lines}, {"total", o.actual->total.ToString()}};
+          // "actual" for a failed test (as before --verbose existed); "invoice" with --verbose.
+          one[o.passed ? "invoice" : "actual"] = {{"lines", lines}, {"total", o.invoice->total.ToString()}, {"currency", o.invoice->currency}};
+          if (!o.passed && options->verbose) one["invoice"] = one["actual"];
         }
         all.push_back(std::move(one));
       }
       streams.out << all.dump(2) << "\n";
+    } else if (options->format == "junit") {
+      WriteJUnit(streams.out, *files, outcomes, broken_files, options->verbose);
     } else {
       for (const TestOutcome& o : outcomes) {
         streams.out << fmt::format("{} {}: plan \"{}\": test \"{}\"\n", o.passed ? "PASS" : "FAIL", o.file, o.plan, o.test);
         if (!o.error.empty()) streams.out << "    " << o.error << "\n";
         for (const std::string& f : o.failures) streams.out << "    " << f << "\n";
-        if (o.actual) streams.out << ActualLines(*o.actual);
+        if (o.invoice && (!o.passed || options->verbose)) streams.out << InvoiceLines(*o.invoice, o.passed ? "invoice" : "actual invoice");
       }
     }
-    (options->format == "json" ? streams.err : streams.out) << fmt::format("{} passed, {} failed\n", passed, failed);
+    (options->format == "text" ? streams.out : streams.err) << fmt::format("{} passed, {} failed\n", passed, failed);
     return failed > 0 || broken ? kExitFailure : kExitOk;
   };
 }
