@@ -254,9 +254,9 @@ class Printer {
 
   static const ast::Binary* AsBinary(const ast::Expr* e) { return e ? std::get_if<ast::Binary>(&e->kind) : nullptr; }
 
-  // Parentheses only where the grammar would read the text differently without them:
-  // operators are left-associative, unary binds tighter than every binary operator, and `.`
-  // tighter still.
+  // Parentheses only where the grammar would read the text differently without them
+  // (operators are left-associative, unary binds tighter than every binary operator, and `.`
+  // tighter still), and around `and` inside `or` (MixesAndOr).
   void Operand(const ast::Expr* e, bool parens) {
     if (parens) Put("(");
     Expr(e);
@@ -295,15 +295,22 @@ class Printer {
                          std::holds_alternative<ast::Unary>(u.operand->kind);
     Operand(u.operand.get(), AsBinary(u.operand.get()) != nullptr || nested_negate);
   }
+  // `and` inside `or`: parenthesized although `and` binds tighter, so that a reader never has to
+  // know which does — `(a and b) or c` stays as written, and `a and b or c` gains them. (The
+  // tree is the same either way; only the text is clearer.)
+  static bool MixesAndOr(ast::BinaryOp outer, const ast::Binary* inner) {
+    return inner != nullptr && outer == ast::BinaryOp::kOr && inner->op == ast::BinaryOp::kAnd;
+  }
+
   void Kind(const ast::Expr&, const ast::Binary& b) {
     int prec = ast::BinaryOpPrecedence(b.op);
     const ast::Binary* lhs = AsBinary(b.lhs.get());
     const ast::Binary* rhs = AsBinary(b.rhs.get());
-    Operand(b.lhs.get(), lhs != nullptr && ast::BinaryOpPrecedence(lhs->op) < prec);
+    Operand(b.lhs.get(), (lhs != nullptr && ast::BinaryOpPrecedence(lhs->op) < prec) || MixesAndOr(b.op, lhs));
     Put(" ");
     Put(ast::BinaryOpSpelling(b.op), b.op_span);
     Put(" ");
-    Operand(b.rhs.get(), rhs != nullptr && ast::BinaryOpPrecedence(rhs->op) <= prec);
+    Operand(b.rhs.get(), (rhs != nullptr && ast::BinaryOpPrecedence(rhs->op) <= prec) || MixesAndOr(b.op, rhs));
   }
   void Kind(const ast::Expr& e, const ast::Match& m) {
     Put("match ");

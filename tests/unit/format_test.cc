@@ -366,6 +366,28 @@ TEST_CASE("format: only the parentheses the tree needs are printed") {
   CheckProperties(text);
 }
 
+TEST_CASE("format: `and` inside `or` keeps (or gains) its clarifying parentheses") {
+  // Issue 15: `where (A and B) or (C and D)` lost its parentheses. The tree is the same with or
+  // without them; the text keeps them so that nobody has to know that `and` binds tighter.
+  std::string text =
+      "plan \"p\" {\n"
+      "  meter m = count(e) where (e.a > 1 and e.b > 2) or (e.a < 0 and e.b < 0)\n"
+      "  meter n = count(e) where e.a > 1 and e.b > 2 or e.a < 0\n"
+      "  meter o = count(e) where e.ok or e.a > 1 and e.b > 2 and e.c\n"
+      "  meter p = count(e) where e.a > 1 and (e.b > 2 or e.a < 0)\n"
+      "  meter q = count(e) where ((e.a or e.b) or e.c) and e.d\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  meter m = count(e) where (e.a > 1 and e.b > 2) or (e.a < 0 and e.b < 0)\n"
+        "  meter n = count(e) where (e.a > 1 and e.b > 2) or e.a < 0\n"
+        "  meter o = count(e) where e.ok or (e.a > 1 and e.b > 2 and e.c)\n"
+        "  meter p = count(e) where e.a > 1 and (e.b > 2 or e.a < 0)\n"
+        "  meter q = count(e) where (e.a or e.b or e.c) and e.d\n"
+        "}\n");
+  CheckProperties(text);
+}
+
 TEST_CASE("format: numbers, dates and units are kept as written, strings are re-escaped") {
   std::string text =
       "plan \"say \\\"hi\\\" \\q\" version 02 effective 2026-03-01 {\n"
