@@ -41,7 +41,7 @@ class CsvSource final : public RowSource {
   Parse ParseRecord(std::string* reason);
   Parse ParseQuoted(const char* p, std::string* reason);
   bool Header(std::string* error);
-  std::string Where() const { return *context_.path + ":" + std::to_string(record_line_) + ": "; }
+  std::string Where() const { return *context_.name + ":" + std::to_string(record_line_) + ": "; }
 
   SourceContext context_;
   ChunkedFile file_;

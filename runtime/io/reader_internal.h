@@ -114,7 +114,8 @@ class RowSource {
 };
 
 struct SourceContext {
-  const std::string* path = nullptr;
+  const std::string* path = nullptr;  // what to open ("-": standard input)
+  const std::string* name = nullptr;  // what messages call it ("<stdin>" for "-")
   const std::vector<EventSchema>* schemas = nullptr;
   const UsageReaderOptions* options = nullptr;
 };

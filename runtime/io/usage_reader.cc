@@ -454,7 +454,8 @@ class Reader final : public UsageReader {
       error_ = "cannot tell the format of `" + path + "` from its name (expected .csv, .jsonl or .ndjson)";
       return false;
     }
-    io_internal::SourceContext context{&path, &schemas_, &options_};
+    name_ = path == "-" ? std::string("<stdin>") : path;
+    io_internal::SourceContext context{&path, &name_, &schemas_, &options_};
     source_ = format == UsageFormat::kCsv ? io_internal::OpenCsv(context, &error_)
                                           : io_internal::OpenJsonl(context, &error_);
     return source_ != nullptr;
@@ -463,7 +464,7 @@ class Reader final : public UsageReader {
   void AddReject(std::string reason) {
     ++rows_rejected_;
     if (rejects_.size() < options_.max_rejects_kept) {
-      rejects_.push_back(Reject{files_[current_file_], source_->line(), std::move(reason)});
+      rejects_.push_back(Reject{name_, source_->line(), std::move(reason)});
     }
   }
 
@@ -509,6 +510,7 @@ class Reader final : public UsageReader {
   const std::vector<EventSchema>& schemas_;
   UsageReaderOptions options_;
   std::optional<UsageFormat> format_;
+  std::string name_;  // the current file as messages name it
   RowBuilder row_;
   std::size_t next_file_ = 0;
   std::uint32_t current_file_ = 0;

@@ -772,3 +772,60 @@ TEST_CASE("driver: test --format junit: a testcase per test, failures, errors an
   CHECK(r.err.find("1 passed, 1 failed") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("driver: `-` reads a plan from standard input for check, fmt, test and rate") {
+  auto run = [](std::vector<std::string> args, const std::string& input) {
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    int code = tariff::driver::Run(args, in, out, err, tariff::driver::Terminal{});
+    return RunResult{code, out.str(), err.str()};
+  };
+  const std::string plan =
+      "plan \"p\" {\n"
+      "  currency USD\n"
+      "  charge \"Fee\" = 10.00 USD\n"
+      "  test \"fee\" {\n"
+      "    expect total = 10.00 USD\n"
+      "  }\n"
+      "}\n";
+  auto check = run({"check", "-"}, plan);
+  INFO(check.out << check.err);
+  CHECK(check.code == 0);
+  auto bad = run({"check", "-"}, "plan \"p\" {\n  currency USD\n  charge \"Fee\" = 10.00 EUR\n}\n");
+  CHECK(bad.code == 1);
+  CHECK(bad.out.find("<stdin>:3:") != std::string::npos);  // diagnostics name standard input
+  auto fmt = run({"fmt", "-"}, "plan \"p\" {currency USD\ncharge \"Fee\"=10.00 USD}\n");
+  CHECK(fmt.code == 0);
+  CHECK(fmt.out == "plan \"p\" {\n  currency USD\n  charge \"Fee\" = 10.00 USD\n}\n");
+  auto unformatted = run({"fmt", "--check", "-"}, "plan \"p\" {currency USD}\n");
+  CHECK(unformatted.code == 1);
+  CHECK(unformatted.out == "<stdin>\n");
+  auto write = run({"fmt", "--write", "-"}, plan);
+  CHECK(write.code == 2);
+  CHECK(write.err.find("cannot rewrite standard input") != std::string::npos);
+  auto test = run({"test", "-"}, plan);
+  CHECK(test.code == 0);
+  CHECK(test.out.find("PASS <stdin>: plan \"p\": test \"fee\"") != std::string::npos);
+  auto twice = run({"check", "-", "-"}, plan);
+  CHECK(twice.code == 2);
+  CHECK(twice.err.find("given twice") != std::string::npos);
+  // rate: the plan from standard input; usage from it needs --usage-format, and stdin is read once.
+  const std::filesystem::path usage = std::filesystem::temp_directory_path() / "tariff-driver-stdin-usage.csv";
+  std::ofstream(usage) << "event,customer,time,calls\napi,acme,2026-03-02T00:00:00Z,3\n";
+  const std::string metered =
+      "plan \"m\" {\n  currency USD\n  unit call\n  event api { calls: quantity of call }\n"
+      "  meter calls = sum(api.calls)\n  charge \"Calls\" = calls * 0.50 USD per call\n}\n";
+  auto rate = run({"rate", "-", "--usage", usage.string()}, metered);
+  INFO(rate.err);
+  CHECK(rate.code == 0);
+  CHECK(rate.out.find("\"customer\":\"acme\"") != std::string::npos);
+  CHECK(rate.out.find("\"total\":\"1.50\"") != std::string::npos);
+  auto no_format = run({"rate", "-", "--usage", "-"}, metered);
+  CHECK(no_format.code == 2);
+  CHECK(no_format.err.find("given more than once") != std::string::npos);
+  TempPlan file("tariff-driver-stdin.tariff", metered);
+  auto needs_format = run({"rate", file.path.string(), "--usage", "-"}, "");
+  CHECK(needs_format.code == 2);
+  CHECK(needs_format.err.find("add --usage-format csv or --usage-format jsonl") != std::string::npos);
+  std::filesystem::remove(usage);
+}

@@ -29,7 +29,7 @@ Action RegisterCheck(CLI::App& app, Streams& streams) {
     SourceManager sources;
     DiagnosticSink sink;
     for (const std::string& path : *files) {
-      auto loaded = sources.Load(path);
+      auto loaded = LoadSource(sources, path, streams);
       if (!loaded.ok()) {
         streams.err << "error: " << loaded.error << "\n";
         return kExitUsage;

@@ -1,5 +1,6 @@
 // tools/driver: `tariff fmt FILE|DIR...` — canonical layout; `--write` in place (atomically),
 // `--check` lists files that are not formatted. A file that does not parse is never touched.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -67,8 +68,13 @@ Action RegisterFmt(CLI::App& app, Streams& streams) {
     DiagnosticSink sink;
     int unformatted = 0;
     bool failed = false;
+    if (options->write && std::find(files->begin(), files->end(), "-") != files->end()) {
+      streams.err << "error: `fmt --write` cannot rewrite standard input; without --write the formatted plan goes to standard output\n";
+      return kExitUsage;
+    }
     for (const std::string& path : *files) {
-      auto loaded = sources.Load(path);
+      const std::string& shown = path == "-" ? std::string(kStdinName) : path;
+      auto loaded = LoadSource(sources, path, streams);
       if (!loaded.ok()) {
         streams.err << "error: " << loaded.error << "\n";
         return kExitUsage;
@@ -78,7 +84,7 @@ Action RegisterFmt(CLI::App& app, Streams& streams) {
       ParseResult parsed = Parse(source, loaded.file, file_sink);
       if (parsed.file == nullptr) {
         RenderText(sources, file_sink.Sorted(), streams.err, streams.color);
-        streams.err << fmt::format("{}: not formatted: it does not parse\n", path);
+        streams.err << fmt::format("{}: not formatted: it does not parse\n", shown);
         failed = true;
         continue;
       }
@@ -86,7 +92,7 @@ Action RegisterFmt(CLI::App& app, Streams& streams) {
       bool changed = formatted != source.text();
       if (options->check) {
         if (changed) {
-          streams.out << path << "\n";
+          streams.out << shown << "\n";
           ++unformatted;
         }
       } else if (options->write) {

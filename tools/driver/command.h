@@ -19,6 +19,7 @@ struct Streams {
   std::ostream& err;
   bool color = false;      // for text written to `err`
   bool out_color = false;  // for text written to `out`
+  std::istream* in = nullptr;  // what `-` reads as a plan (standard input; a test's stream)
 };
 
 // A subcommand registers its options on `app` (a CLI11 subcommand) and returns the action

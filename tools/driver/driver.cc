@@ -80,7 +80,12 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 }
 
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, const Terminal& terminal) {
+  return Run(args, std::cin, out, err, terminal);
+}
+
+int Run(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err, const Terminal& terminal) {
   Streams streams{out, err};
+  streams.in = &in;
   CLI::App app{"tariff: typed price plans, checked before launch and rated exactly", "tariff"};
   app.set_version_flag("--version", std::string("tariff ") + TARIFF_VERSION);
   app.require_subcommand(0, 1);

@@ -34,5 +34,8 @@ Terminal ProcessTerminal(const std::ostream& out, const std::ostream& err);
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, const Terminal& terminal);
 // The same in this process's terminal: Run(args, out, err, ProcessTerminal(out, err)).
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// The same, a plan given as `-` read from `in` (the others read std::cin). Usage given as `-`
+// is always this process's standard input (the usage reader reads file descriptor 0).
+int Run(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err, const Terminal& terminal);
 
 }  // namespace tariff::driver

@@ -3,9 +3,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <istream>
+#include <iostream>
+#include <iterator>
 #include <ostream>
 
 #include <fmt/format.h>
+
+#include "tools/driver/command.h"
 
 namespace tariff::driver {
 
@@ -13,7 +18,17 @@ std::optional<std::vector<std::string>> ExpandPlanInputs(const std::vector<std::
   namespace fs = std::filesystem;
   std::vector<std::string> files;
   bool ok = true;
+  bool stdin_seen = false;
   for (const std::string& arg : args) {
+    if (arg == "-") {
+      if (stdin_seen) {
+        err << "error: `-` (standard input) is given twice\n";
+        ok = false;
+      }
+      stdin_seen = true;
+      files.push_back(arg);
+      continue;
+    }
     std::error_code ec;
     fs::file_status status = fs::status(arg, ec);
     if (ec || !fs::exists(status)) {
@@ -35,6 +50,20 @@ std::optional<std::vector<std::string>> ExpandPlanInputs(const std::vector<std::
   }
   if (!ok) return std::nullopt;
   return files;
+}
+
+SourceManager::LoadResult LoadSource(SourceManager& sources, const std::string& path, Streams& streams) {
+  if (path != "-") return sources.Load(path);
+  std::istream& in = streams.in != nullptr ? *streams.in : std::cin;
+  constexpr std::size_t kMax = std::size_t{64} << 20;  // as SourceManager::Load
+  std::string text;
+  char buffer[65536];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMax) return {FileId{}, "cannot read standard input: larger than 64 MiB"};
+  }
+  if (in.bad()) return {FileId{}, "cannot read standard input: read error"};
+  return {sources.AddFile(kStdinName, std::move(text)), ""};
 }
 
 }  // namespace tariff::driver

@@ -13,6 +13,7 @@
 #include "compiler/lower/lower.h"
 #include "runtime/billing/billing.h"
 #include "runtime/billing/inputs.h"
+#include "tools/driver/inputs.h"
 #include "runtime/exec/exec.h"
 #include "tools/driver/driver.h"
 
@@ -20,7 +21,9 @@ namespace tariff::driver {
 
 void AddRatingOptions(CLI::App& app, RatingRequest& r) {
   app.add_option("plan", r.plan_file, "the plan file")->required();
-  app.add_option("--usage,-u", r.usage, "usage files: .csv, .jsonl or .ndjson (several allowed)");
+  app.add_option("--usage,-u", r.usage, "usage files: .csv, .jsonl or .ndjson (several allowed); - is standard input");
+  app.add_option("--usage-format", r.usage_format, "read every usage file as csv or jsonl, whatever its name (needed for -)")
+      ->check(CLI::IsMember({"csv", "jsonl"}));
   app.add_option("--plan", r.plan_name, "the plan to rate, when the file holds several");
   app.add_option("--period", r.period,
                  "the billing period: START..END (RFC 3339), or one date for the plan's period that contains it; "
@@ -32,7 +35,7 @@ void AddRatingOptions(CLI::App& app, RatingRequest& r) {
 }
 
 int LoadPlans(SourceManager& sources, const std::string& path, Streams& streams, const char* not_done, LoadedPlans& out) {
-  auto loaded = sources.Load(path);
+  auto loaded = LoadSource(sources, path, streams);
   if (!loaded.ok()) {
     streams.err << "error: " << loaded.error << "\n";
     return kExitUsage;
@@ -58,6 +61,21 @@ int LoadPlans(SourceManager& sources, const std::string& path, Streams& streams,
 }
 
 int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& outcome) {
+  // Standard input is read once: by the plan or by one usage file (whose format must be said);
+  // subscriptions and credits are files.
+  const auto usage_dashes = std::count(request.usage.begin(), request.usage.end(), "-");
+  if (request.subscriptions == "-" || request.credits == "-") {
+    streams.err << "error: --subscriptions and --credits read files, not standard input\n";
+    return kExitUsage;
+  }
+  if (usage_dashes + (request.plan_file == "-" ? 1 : 0) > 1) {
+    streams.err << "error: `-` (standard input) is given more than once; give the others as files\n";
+    return kExitUsage;
+  }
+  if (usage_dashes > 0 && request.usage_format.empty()) {
+    streams.err << "error: usage from standard input needs its format: add --usage-format csv or --usage-format jsonl\n";
+    return kExitUsage;
+  }
   LoadedPlans loaded;
   if (int code = LoadPlans(outcome.sources, request.plan_file, streams, request.explain ? "not explained" : "not rated", loaded);
       code != kExitOk) {
@@ -201,7 +219,9 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
       streams.err << fmt::format("error: plan \"{}\" reads no usage events; rate it without --usage (its customers from --subscriptions)\n", plan_name);
       return kExitUsage;
     }
-    std::unique_ptr<UsageReader> reader = OpenUsage(request.usage, biller.schemas(), reading);
+    std::optional<UsageFormat> format;
+    if (!request.usage_format.empty()) format = request.usage_format == "csv" ? UsageFormat::kCsv : UsageFormat::kJsonLines;
+    std::unique_ptr<UsageReader> reader = OpenUsage(request.usage, biller.schemas(), reading, format);
     Batch batch;
     while (reader->Next(batch)) biller.Consume(batch);
     if (!reader->error().empty()) {

@@ -34,6 +34,7 @@ struct RatingRequest {
   std::string plan_file;
   std::string plan_name;                 // --plan
   std::vector<std::string> usage;        // --usage
+  std::string usage_format;              // --usage-format: csv or jsonl (empty: from each name)
   std::string period;                    // --period: START..END or one date (the plan's period containing it)
   std::string subscriptions;             // --subscriptions
   std::string credits;                   // --credits
