@@ -16,6 +16,7 @@ packages=(
   libboost-dev                     # Boost.Multiprecision (header-only): exact fractions in runtime/decimal, the checker and the reference evaluator
   tzdata
   python3                          # tests/junit: the JUnit XML checked with a real XML parser
+  zsh groff-base                   # tests/shell: zsh completion in a real zsh, the man page through groff
   clang-19 libclang-rt-19-dev      # libFuzzer + ASan/UBSan runtimes for tests/fuzz (Debian's clang 14 cannot build tariff)
   llvm-19                          # llvm-symbolizer: function names and lines in the fuzzers' crash reports
 )

@@ -34,5 +34,7 @@ Action RegisterConvert(CLI::App& app, Streams& streams);
 Action RegisterTest(CLI::App& app, Streams& streams);
 Action RegisterRate(CLI::App& app, Streams& streams);
 Action RegisterExplain(CLI::App& app, Streams& streams);
+Action RegisterCompletion(CLI::App& app, Streams& streams);
+Action RegisterMan(CLI::App& app, Streams& streams);
 
 }  // namespace tariff::driver
