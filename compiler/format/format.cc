@@ -302,17 +302,40 @@ class Printer {
     return inner != nullptr && outer == ast::BinaryOp::kOr && inner->op == ast::BinaryOp::kAnd;
   }
 
+  // An author's line break around a binary operator is kept: the operator starts the next line,
+  // indented two levels past the line the expression started on (`where a > 1\n    and b < 2`),
+  // wherever the author put the break (before or after the operator). A long expression keeps
+  // the shape it was given; one written on one line stays on one line.
+  bool BreakBefore(const ast::Binary& b) const {
+    if (b.lhs == nullptr || b.rhs == nullptr) return false;
+    return NewlineBetween(b.lhs->span.end, b.op_span.begin) || NewlineBetween(b.op_span.end, b.rhs->span.begin);
+  }
+
   void Kind(const ast::Expr&, const ast::Binary& b) {
     int prec = ast::BinaryOpPrecedence(b.op);
     const ast::Binary* lhs = AsBinary(b.lhs.get());
     const ast::Binary* rhs = AsBinary(b.rhs.get());
+    const bool outermost = continuation_ < 0;
+    if (outermost) continuation_ = Indent() + 2;
     Operand(b.lhs.get(), (lhs != nullptr && ast::BinaryOpPrecedence(lhs->op) < prec) || MixesAndOr(b.op, lhs));
-    Put(" ");
+    if (BreakBefore(b)) {
+      StartLine(continuation_, b.op_span.begin);
+    } else {
+      Put(" ");
+    }
     Put(ast::BinaryOpSpelling(b.op), b.op_span);
     Put(" ");
     Operand(b.rhs.get(), (rhs != nullptr && ast::BinaryOpPrecedence(rhs->op) <= prec) || MixesAndOr(b.op, rhs));
+    if (outermost) continuation_ = -1;
   }
   void Kind(const ast::Expr& e, const ast::Match& m) {
+    // Its arms are lines of their own: an expression in one continues from the arm's line.
+    const int outer = continuation_;
+    continuation_ = -1;
+    MatchBody(e, m);
+    continuation_ = outer;
+  }
+  void MatchBody(const ast::Expr& e, const ast::Match& m) {
     Put("match ");
     Expr(m.subject.get());
     Punct(" {", '{', m.subject ? m.subject->span.end : e.span.begin);
@@ -836,6 +859,7 @@ class Printer {
   const std::vector<Comment>& comments_;
   std::string_view text_;
   std::vector<Line> lines_;
+  int continuation_ = -1;  // the indent of an expression's continuation lines (-1: not in one)
 };
 
 }  // namespace

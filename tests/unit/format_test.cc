@@ -388,6 +388,33 @@ TEST_CASE("format: `and` inside `or` keeps (or gains) its clarifying parentheses
   CheckProperties(text);
 }
 
+TEST_CASE("format: a break around an operator is kept, the operator first on the next line") {
+  // Issue 15: fmt joined long expressions into 150-character lines. A break the author made
+  // before or after a binary operator stays (the operator starts the continuation line, two
+  // levels in); an expression on one line stays on one line.
+  std::string text =
+      "plan \"p\" {\n"
+      "  meter m = count(e) where (e.a > 1 and e.b > 2) or\n"
+      "     (e.a < 0 and e.b < 0) // both signs\n"
+      "  meter n = count(e) where e.a > 1\n"
+      "  and e.b > 2 and e.c\n"
+      "  charge \"C\" = each e: e.amount * 2.9%\n"
+      "+ 0.30 USD + e.fee\n"
+      "  charge \"D\" = m * 1.00 USD per e + n * 2.00 USD per e\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  meter m = count(e) where (e.a > 1 and e.b > 2)\n"
+        "      or (e.a < 0 and e.b < 0)  // both signs\n"
+        "  meter n = count(e) where e.a > 1\n"
+        "      and e.b > 2 and e.c\n"
+        "  charge \"C\" = each e: e.amount * 2.9%\n"
+        "      + 0.30 USD + e.fee\n"
+        "  charge \"D\" = m * 1.00 USD per e + n * 2.00 USD per e\n"
+        "}\n");
+  CheckProperties(text);
+}
+
 TEST_CASE("format: numbers, dates and units are kept as written, strings are re-escaped") {
   std::string text =
       "plan \"say \\\"hi\\\" \\q\" version 02 effective 2026-03-01 {\n"
@@ -415,7 +442,7 @@ TEST_CASE("format: numbers, dates and units are kept as written, strings are re-
   CheckProperties(text);
 }
 
-TEST_CASE("format: the author's breaks in a charge are kept, other breaks are joined") {
+TEST_CASE("format: the author's breaks in a charge are kept, inside an expression too") {
   std::string text =
       "plan \"p\" {\n"
       "  charge \"A\" = each t: t.amount * 1.2% + 0.10 USD\n"
@@ -440,7 +467,8 @@ TEST_CASE("format: the author's breaks in a charge are kept, other breaks are jo
         "      else: 0.05 GBP per min\n"
         "    }\n"
         "  charge \"C\" =\n"
-        "    a * 1 USD + b * 2 USD\n"
+        "    a * 1 USD\n"
+        "        + b * 2 USD\n"
         "  charge \"D\" = volume m {\n"
         "    above  1 USD per seat\n"
         "  } no flat at zero allow falling_total\n"
