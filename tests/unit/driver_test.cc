@@ -829,3 +829,50 @@ TEST_CASE("driver: `-` reads a plan from standard input for check, fmt, test and
   CHECK(needs_format.err.find("add --usage-format csv or --usage-format jsonl") != std::string::npos);
   std::filesystem::remove(usage);
 }
+
+TEST_CASE("driver: diff rates two versions over the same usage, exactly, per customer and in summary") {
+  const std::string dir = std::string(TARIFF_SOURCE_DIR) + "/tests/diff/";
+  const std::vector<std::string> common = {"--usage", dir + "usage.csv", "--period", "2026-03-01..2026-04-01"};
+  auto args = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"diff", dir + "prices.tariff", dir + "prices.tariff", "--old-version", "1", "--new-version", "2"};
+    a.insert(a.end(), common.begin(), common.end());
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  // Version 1: 100 calls free, then 0.010 USD; version 2: 50 free, then 0.012 USD, and 1.00 USD a month.
+  auto table = RunTariff(args({}));
+  INFO(table.out << table.err);
+  REQUIRE(table.code == 0);
+  CHECK(table.out.find("revenue     1013.50 USD -> 1222.36 USD  (+208.86 USD, +20.61%)\n") == 0);
+  CHECK(table.out.find("customers   4: 4 pay more, 0 less, 0 the same\n") != std::string::npos);
+  // nearest rank over +1.36, +1.70, +4.40, +201.40
+  CHECK(table.out.find("change (USD) min +1.36  p10 +1.36  p25 +1.36  p50 +1.70  p75 +4.40  p90 +201.40  max +201.40\n") !=
+        std::string::npos);
+  CHECK(table.out.find("\"Platform\"            0.00 ->           4.00           +4.00") != std::string::npos);
+  CHECK(table.out.find("cora          999.00 ->        1200.40         +201.40  +20.16%") != std::string::npos);
+  CHECK(table.err.find("old: rows read 5 = rated 5 + rejected 0 + duplicates 0; 4 invoices") != std::string::npos);
+  auto csv = RunTariff(args({"--format", "csv"}));
+  CHECK(csv.out ==
+        "customer,currency,old_total,new_total,change,change_percent\n"
+        "acme,USD,14.00,18.40,4.40,+31.43%\n"
+        "beta,USD,0.00,1.36,1.36,\n"
+        "cora,USD,999.00,1200.40,201.40,+20.16%\n"
+        "dove,USD,0.50,2.20,1.70,+340.00%\n");
+  auto jsonl = RunTariff(args({"--format", "jsonl", "--top", "2"}));
+  CHECK(jsonl.out.find("\"largest_increases\":[\"cora\",\"acme\"]") != std::string::npos);
+  CHECK(jsonl.out.find("\"kind\":\"summary\"") != std::string::npos);
+  // The reverse change mirrors it.
+  auto back = RunTariff({"diff", dir + "prices.tariff", dir + "prices.tariff", "--old-version", "2", "--new-version", "1", "--usage",
+                         dir + "usage.csv", "--period", "2026-03-01..2026-04-01", "--format", "csv"});
+  CHECK(back.out.find("cora,USD,1200.40,999.00,-201.40,-16.78%") != std::string::npos);
+  // Mistakes: the same plan twice, an unknown version, usage from standard input.
+  CHECK(RunTariff({"diff", dir + "prices.tariff", dir + "prices.tariff", "--old-version", "1", "--new-version", "1", "--usage",
+                   dir + "usage.csv"}).code == 2);
+  auto unknown = RunTariff({"diff", dir + "prices.tariff", dir + "prices.tariff", "--old-version", "1", "--new-version", "7", "--usage",
+                            dir + "usage.csv", "--period", "2026-03-01..2026-04-01"});
+  CHECK(unknown.code == 2);
+  CHECK(unknown.err.find("has no version 7 (it has 1, 2)") != std::string::npos);
+  auto from_stdin = RunTariff({"diff", dir + "prices.tariff", dir + "prices.tariff", "--old-version", "1", "--new-version", "2", "--usage",
+                               "-", "--usage-format", "csv"});
+  CHECK(from_stdin.code == 2);
+}

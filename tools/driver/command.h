@@ -34,6 +34,7 @@ Action RegisterConvert(CLI::App& app, Streams& streams);
 Action RegisterTest(CLI::App& app, Streams& streams);
 Action RegisterRate(CLI::App& app, Streams& streams);
 Action RegisterExplain(CLI::App& app, Streams& streams);
+Action RegisterDiff(CLI::App& app, Streams& streams);
 Action RegisterCompletion(CLI::App& app, Streams& streams);
 Action RegisterMan(CLI::App& app, Streams& streams);
 

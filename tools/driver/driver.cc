@@ -32,6 +32,7 @@ constexpr Subcommand kSubcommands[] = {
     {"rate", "rate usage with a plan into invoices: exact, with every row accounted for", &RegisterRate, true},
     {"explain", "show how each line of a customer's invoice was computed, step by step", &RegisterExplain, true},
     {"test", "run the tests written in plans: usage in, expected lines and totals out", &RegisterTest, true},
+    {"diff", "the revenue effect of a price change: two plans (or versions) rated over the same usage", &RegisterDiff, true},
     {"convert", "convert a quantity between units exactly (e.g. `1.5 GiB` to `MB`)", &RegisterConvert, false},
     {"completion", "print shell completion for bash or zsh (e.g. `source <(tariff completion bash)`)", &RegisterCompletion, false},
     {"man", "print the manual page (roff; e.g. `tariff man | man -l -`)", &RegisterMan, false},

@@ -103,11 +103,27 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
     return kExitUsage;
   }
 
-  // Every plan version of the file: a subscription may name any of them.
+  // Every plan version of the file: a subscription may name any of them. With a version chosen
+  // (diff), that version alone, in force from any date.
   const std::vector<ir::RatingFunction>& functions = loaded.functions;
   PlanSet plans;
   plans.default_plan = plan_name;
-  for (const ir::RatingFunction& f : functions) plans.functions.push_back(&f);
+  if (request.version.empty()) {
+    for (const ir::RatingFunction& f : functions) plans.functions.push_back(&f);
+  } else {
+    std::string versions;
+    for (const ir::RatingFunction& f : functions) {
+      if (f.plan != plan_name) continue;
+      versions += (versions.empty() ? "" : ", ") + (f.version.empty() ? std::string("(none)") : f.version);
+      if (f.version == request.version) outcome.pinned = f;
+    }
+    if (outcome.pinned.plan.empty()) {
+      streams.err << fmt::format("error: plan \"{}\" has no version {} (it has {})\n", plan_name, request.version, versions);
+      return kExitUsage;
+    }
+    outcome.pinned.effective.clear();
+    plans.functions.push_back(&outcome.pinned);
+  }
 
   // The billing period.
   BillingOptions billing;

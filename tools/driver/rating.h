@@ -33,6 +33,7 @@ int LoadPlans(SourceManager& sources, const std::string& path, Streams& streams,
 struct RatingRequest {
   std::string plan_file;
   std::string plan_name;                 // --plan
+  std::string version;                   // one version of the plan, rated as if in force for the whole period (diff)
   std::vector<std::string> usage;        // --usage
   std::string usage_format;              // --usage-format: csv or jsonl (empty: from each name)
   std::string period;                    // --period: START..END or one date (the plan's period containing it)
@@ -46,6 +47,7 @@ struct RatingRequest {
 
 struct RatingOutcome {
   SourceManager sources;                 // the plan file, for spans in derivations
+  ir::RatingFunction pinned;             // request.version's function, its effective date cleared
   std::vector<Invoice> invoices;
   std::vector<Reject> rejects;           // the readers' and the billing layer's, in file and line order
   std::uint64_t read = 0, rated = 0, duplicates = 0;
