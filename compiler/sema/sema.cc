@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "compiler/sema/units_adapter.h"
+#include "runtime/calendar/calendar.h"
 #include "runtime/money/currency.h"
 
 namespace tariff {
@@ -459,6 +460,51 @@ class Checker {
     if (!plausible || !std::filesystem::is_regular_file(std::filesystem::path("/usr/share/zoneinfo") / name)) {
       Report(DiagKind::UnknownTimeZone, tz.span, name)
           .Hint("use an IANA time zone name such as \"UTC\", \"Europe/Paris\" or \"America/New_York\"");
+    }
+  }
+
+  // A test rates one invoice: its period must be non-empty and lie within one billing period of
+  // the plan (the one that contains its start, by the plan's `period` rule, its anchor and time
+  // zone; dates read in that zone as `tariff rate --period` reads them). A plan whose rule does
+  // not hold (an unknown zone, a bad anchor) has its own diagnostic; nothing is said here then.
+  void CheckTestPeriod(const ast::TestDecl& test) {
+    calendar::PeriodRule rule;
+    for (const ast::PlanItem& item : plan_->plan->items) {
+      const auto* d = std::get_if<ast::PeriodDecl>(&item.kind);
+      if (d == nullptr) continue;
+      const std::string& l = d->length.text;
+      const bool days = l == "day" || l == "days";
+      const bool weeks = l == "week" || l == "weeks";
+      rule.length = days || weeks ? calendar::PeriodLength::kDays
+                    : l.rfind("quarter", 0) == 0 ? calendar::PeriodLength::kQuarter
+                    : l.rfind("year", 0) == 0    ? calendar::PeriodLength::kYear
+                                                 : calendar::PeriodLength::kMonth;
+      const int count = d->count && d->count->scale() == 0 && *d->count > Decimal(0) && *d->count <= Decimal(3660)
+                            ? static_cast<int>(d->count->coefficient())
+                            : 1;
+      rule.count = days ? count : weeks ? count * 7 : 1;
+      if (d->anchor) rule.anchor = d->anchor->text;
+      if (d->timezone) rule.time_zone = d->timezone->value;
+    }
+    try {
+      const calendar::Calendar cal(rule);
+      const std::int64_t start = cal.ParseLocal(test.from->text);
+      const std::int64_t end = cal.ParseLocal(test.to->text);
+      if (end <= start) {
+        Report(DiagKind::TestPeriodEmpty, Span{test.from->span.file, test.from->span.begin, test.to->span.end}, test.name.value,
+               test.from->text, test.to->text)
+            .Hint("a test's period is START .. END with END after START, e.g. `period 2026-03-01 .. 2026-04-01`");
+        return;
+      }
+      const calendar::Interval period = cal.PeriodContaining(start);
+      if (end > period.end) {
+        Report(DiagKind::TestPeriodTooLong, test.to->span, test.name.value, cal.FormatLocal(period.end))
+            .Note(test.from->span, fmt::format("the billing period that contains the start is {} .. {}", cal.FormatLocal(period.start),
+                                               cal.FormatLocal(period.end)))
+            .Hint("a test rates one invoice: end it at the period's end, or write one test per period");
+      }
+    } catch (const calendar::CalendarError&) {
+      // the rule or a date is reported elsewhere
     }
   }
 
@@ -1898,8 +1944,9 @@ class Checker {
   }
 
   void CheckTest(const ast::TestDecl& test) {
-    if (test.from) CheckDate(*test.from);
-    if (test.to) CheckDate(*test.to);
+    const bool from_ok = test.from && CheckDate(*test.from);
+    const bool to_ok = test.to && CheckDate(*test.to);
+    if (from_ok && to_ok) CheckTestPeriod(test);
     // Every count a test rates is exact in 64 bits: at most 10^18 events a statement and a test.
     const Decimal max_events(1'000'000'000'000'000'000);
     Decimal events_in_test = 0;
