@@ -329,4 +329,25 @@ std::string Dump(const File& file) {
   return d.out;
 }
 
+namespace {
+std::string AmountText(const ExprPtr& amount, std::string_view source) {
+  if (amount == nullptr || amount->span.end > source.size() || amount->span.end < amount->span.begin) return "";
+  return std::string(source.substr(amount->span.begin, amount->span.end - amount->span.begin));
+}
+std::string ChargesText(const std::vector<StringLit>& charges) {
+  std::string on;
+  for (const StringLit& s : charges) on += (on.empty() ? "" : ", ") + s.value;
+  return on;
+}
+}  // namespace
+
+std::string AdjustmentName(const DiscountDecl& d, std::string_view source) {
+  return "Discount " + AmountText(d.amount, source) + " on " + ChargesText(d.charges);
+}
+
+std::string AdjustmentName(const LimitDecl& d, std::string_view source) {
+  const std::string on = ChargesText(d.charges);
+  return std::string(d.is_minimum ? "Minimum " : "Maximum ") + AmountText(d.amount, source) + (on.empty() ? "" : " on " + on);
+}
+
 }  // namespace tariff::ast

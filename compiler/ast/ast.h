@@ -349,4 +349,10 @@ struct File : Node {
 // differently laid-out text compare equal when their trees are the same.
 std::string Dump(const File& file);
 
+// The name of the invoice line an adjustment makes — "Discount 10% on Calls", "Minimum 20.00 USD",
+// "Maximum 500 USD on Egress" — from its amount as written in `source` (the plan file's text).
+// The engine names the line so (compiler/lower) and `expect` may name it (compiler/sema).
+std::string AdjustmentName(const DiscountDecl& d, std::string_view source);
+std::string AdjustmentName(const LimitDecl& d, std::string_view source);
+
 }  // namespace tariff::ast

@@ -881,9 +881,7 @@ class Lowerer {
     a.kind = t.kind == TypeKind::kPercent ? ir::Adjustment::Kind::kPercentDiscount : ir::Adjustment::Kind::kFixedDiscount;
     a.amount = DecimalLiteral(*d.amount);
     for (const ast::StringLit& s : d.charges) a.charges.push_back(s.value);
-    std::string on;
-    for (const auto& s : a.charges) on += (on.empty() ? "" : ", ") + s;
-    a.name = fmt::format("Discount {} on {}", Text(d.amount->span), on);
+    a.name = ast::AdjustmentName(d, source_.text());
     a.source = d.span;
     fn_.adjustments.push_back(std::move(a));
   }
@@ -893,10 +891,7 @@ class Lowerer {
     a.kind = d.is_minimum ? ir::Adjustment::Kind::kMinimum : ir::Adjustment::Kind::kMaximum;
     a.amount = DecimalLiteral(*d.amount);
     for (const ast::StringLit& s : d.charges) a.charges.push_back(s.value);
-    std::string on;
-    for (const auto& s : a.charges) on += (on.empty() ? "" : ", ") + s;
-    a.name = fmt::format("{} {}{}", d.is_minimum ? "Minimum" : "Maximum", Text(d.amount->span),
-                         on.empty() ? std::string() : " on " + on);
+    a.name = ast::AdjustmentName(d, source_.text());
     // A minimum commitment is prorated like a recurring fee (the plan's rule unless the minimum
     // says `prorated by …` / `not prorated`); a cap is not.
     if (d.is_minimum) a.proration = d.proration ? Basis(*d.proration) : proration_;

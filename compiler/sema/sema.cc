@@ -1921,6 +1921,20 @@ class Checker {
 
   // Whether `name` is a line a test's invoice can have besides this plan's charges: a charge of
   // another plan a `subscription { plan = … }` names, or `Credit ID` for a `credit "ID"`.
+  // The names of the lines the plan's adjustments make (and, under `rounding … per invoice`, the
+  // rounding line), as the engine names them: what `expect` may name besides charges.
+  std::vector<std::string> AdjustmentLines() const {
+    std::vector<std::string> names;
+    for (const ast::PlanItem& item : plan_->plan->items) {
+      if (const auto* d = std::get_if<ast::DiscountDecl>(&item.kind)) names.push_back(ast::AdjustmentName(*d, source_.text()));
+      if (const auto* d = std::get_if<ast::LimitDecl>(&item.kind)) names.push_back(ast::AdjustmentName(*d, source_.text()));
+    }
+    if (rounding_ != nullptr && rounding_->point == ast::RoundingPoint::kInvoice) {
+      names.push_back(fmt::format("Rounding ({} to {} decimals)", rounding_->mode.text, rounding_->decimals.value_or(plan_->minor_units)));
+    }
+    return names;
+  }
+
   bool OtherLineOfTest(const ast::TestDecl& test, const std::string& name) const {
     for (const ast::TestStmt& stmt : test.stmts) {
       if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
@@ -2017,9 +2031,17 @@ class Checker {
           // A line of another plan the test subscribes to, or a credit the test grants.
         } else if (e->charge) {
           auto c = plan_->charges.find(e->charge->value);
-          if (c == plan_->charges.end()) {
+          const std::vector<std::string> adjustments = AdjustmentLines();
+          const bool adjustment = std::find(adjustments.begin(), adjustments.end(), e->charge->value) != adjustments.end();
+          if (adjustment && !e->group.empty()) {
+            Report(DiagKind::OptionNotApplicable, e->group.front().span, "for", fmt::format("the line \"{}\", which is not grouped", e->charge->value));
+          } else if (adjustment) {
+            // An adjustment's line, by the name the invoice gives it (docs/invoice.md).
+          } else if (c == plan_->charges.end()) {
             auto& d = Report(DiagKind::UnknownName, e->charge->span, "charge", e->charge->value);
-            std::string sug = Suggest(e->charge->value, Keys(plan_->charges));
+            std::vector<std::string> lines = Keys(plan_->charges);
+            lines.insert(lines.end(), adjustments.begin(), adjustments.end());
+            std::string sug = Suggest(e->charge->value, lines);
             if (!sug.empty()) d.Hint(sug);
           } else if (!e->group.empty() && c->second.decl->group_by.size() != e->group.size()) {
             Report(DiagKind::OptionNotApplicable, e->group.front().span, "for",

@@ -343,6 +343,15 @@ class TestRunner {
     }
   }
 
+  // Whether `name` is the line of one of the plan's adjustments, or its per-invoice rounding line.
+  bool IsAdjustmentLine(const std::string& name) const {
+    for (const ir::Adjustment& a : fn_.adjustments) {
+      if (a.name == name) return true;
+    }
+    return fn_.rounding.point == ir::RoundingRule::Point::kInvoice &&
+           name == fmt::format("Rounding ({} to {} decimals)", RoundingModeName(fn_.rounding.mode), fn_.rounding.scale);
+  }
+
   // An expected amount: a literal, or a negated one (`-5.00 USD`, a credit or a discount line);
   // the checker refuses anything else.
   static std::optional<Decimal> ExpectedAmount(const ast::Expr& e) {
@@ -390,6 +399,12 @@ class TestRunner {
           got = got + line.amount;
           found = true;
         }
+      }
+      // An adjustment that did not apply (a cap not reached, a minimum met) makes no line: its
+      // amount is zero.
+      if (!found && IsAdjustmentLine(e.charge->value)) {
+        got = Decimal();
+        found = true;
       }
     }
     LineColumn where = source_.At(e.value->span.begin);
