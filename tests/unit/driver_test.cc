@@ -876,3 +876,34 @@ TEST_CASE("driver: diff rates two versions over the same usage, exactly, per cus
                                "-", "--usage-format", "csv"});
   CHECK(from_stdin.code == 2);
 }
+
+TEST_CASE("driver: explain --test explains a test's invoice from the test itself") {
+  const std::string plan = std::string(TARIFF_SOURCE_DIR) + "/tests/test-runner/adjustments.tariff";
+  auto r = RunTariff({"explain", plan, "--test", "a small month: the minimum tops it up"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("customer  test\n") == 0);
+  CHECK(r.out.find("  2. [11:3]   meter `calls` adds up their values: 13 call\n") != std::string::npos);
+  CHECK(r.out.find("  2. [13:3]  3.25 USD is below the minimum 20.00 USD: the true-up is 20.00 - 3.25 = 16.75 USD\n") != std::string::npos);
+  CHECK(r.out.find("total 19.7 USD = 3.25 (Calls) + 16.75 (Minimum 20.00 USD) - 0.325 (Discount 10% on Calls) + 0.025 "
+                   "(Rounding (half_up to 1 decimals))\n") != std::string::npos);
+  auto json = RunTariff({"explain", plan, "--test", "a big month: the cap binds", "--format", "json"});
+  CHECK(json.code == 0);
+  CHECK(json.out.find("\"total\": \"75.0\"") != std::string::npos);
+  auto unknown = RunTariff({"explain", plan, "--test", "no such test"});
+  CHECK(unknown.code == 2);
+  CHECK(unknown.err.find("has no test \"no such test\" (it has \"a small month: the minimum tops it up\", \"a big month: the cap binds\")") !=
+        std::string::npos);
+  auto both = RunTariff({"explain", plan, "--test", "a big month: the cap binds", "--customer", "acme"});
+  CHECK(both.code == 2);
+  auto neither = RunTariff({"explain", plan});
+  CHECK(neither.code == 2);
+  CHECK(neither.err.find("--customer ID (or --test NAME") != std::string::npos);
+  // A failing test is still explained; its failures are noted.
+  TempPlan failing("tariff-driver-explain-failing.tariff",
+                   "plan \"p\" {\n  currency USD\n  charge \"Fee\" = 10.00 USD\n  test \"wrong\" {\n    expect total = 11.00 USD\n  }\n}\n");
+  auto f = RunTariff({"explain", failing.path.string(), "--test", "wrong"});
+  CHECK(f.code == 0);
+  CHECK(f.err.find("note: the test fails: ") != std::string::npos);
+  CHECK(f.out.find("total 10.00 USD") != std::string::npos);
+}

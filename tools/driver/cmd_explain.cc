@@ -196,14 +196,62 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
   struct Options {
     RatingRequest request;
     std::string format = "text";
+    std::string test;
   };
   auto o = std::make_shared<Options>();
   RatingRequest& r = o->request;
   AddRatingOptions(app, r);
-  app.add_option("--customer,-c", r.explain_customer, "the customer whose invoice to explain")->required();
+  app.add_option("--customer,-c", r.explain_customer, "the customer whose invoice to explain");
+  app.add_option("--test", o->test, "explain the invoice of this test of the plan instead (its usage, subscriptions and credits)");
   app.add_option("--format", o->format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
 
-  return [o, &streams]() -> int {
+  // The conserved invariant, checked where it is shown: the total is the sum of the lines, and
+  // each line the sum of its terms. Then the invoice, explained.
+  auto show = [o, &streams](const Invoice& inv, const SourceFile& source) -> int {
+    Decimal sum;
+    for (const InvoiceLine& line : inv.lines) {
+      sum = sum + line.amount;
+      if (!line.derivation) continue;
+      Decimal terms;
+      for (const DerivationTerm& t : line.derivation->terms) terms = terms + t.amount;
+      if (terms != line.amount) {
+        streams.err << fmt::format("internal error: the terms of line \"{}\" add up to {}, not to its amount {}\n", line.name,
+                                   terms.ToString(), line.amount.ToString());
+        return kExitInternal;
+      }
+    }
+    if (sum != inv.total) {
+      streams.err << fmt::format("internal error: the lines add up to {}, not to the total {}\n", sum.ToString(), inv.total.ToString());
+      return kExitInternal;
+    }
+    if (o->format == "json") {
+      WriteJson(inv, source, streams.out);
+    } else {
+      WriteText(inv, source, streams.out);
+    }
+    return kExitOk;
+  };
+
+  return [o, &streams, show]() -> int {
+    if (!o->test.empty()) {
+      const RatingRequest& q = o->request;
+      if (!q.explain_customer.empty() || !q.usage.empty() || !q.subscriptions.empty() || !q.credits.empty() || !q.period.empty()) {
+        streams.err << "error: --test explains a test's invoice from the test itself; it takes no --customer, --usage, --period, "
+                       "--subscriptions or --credits\n";
+        return kExitUsage;
+      }
+      ExplainedTest explained;
+      if (int code = RunTestExplained(q.plan_file, q.plan_name, o->test, streams, explained); code != kExitOk) return code;
+      if (!explained.invoice) {
+        streams.err << fmt::format("error: test \"{}\" produced no invoice\n", o->test);
+        return kExitFailure;
+      }
+      return show(*explained.invoice, explained.sources.file(explained.file));
+    }
+    if (o->request.explain_customer.empty()) {
+      streams.err << "error: say whose invoice to explain: --customer ID (or --test NAME for a test of the plan)\n";
+      return kExitUsage;
+    }
     // The rating, exactly as `tariff rate` does it (tools/driver/rating.h), with the engine
     // tracing the one customer.
     RatingRequest request = o->request;
@@ -240,30 +288,7 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
                                                                       rated.invoices.size() == 1 ? "" : "s", list));
       return kExitFailure;
     }
-    // The conserved invariant, checked where it is shown: the total is the sum of the lines, and
-    // each line the sum of its terms.
-    Decimal sum;
-    for (const InvoiceLine& line : invoice->lines) {
-      sum = sum + line.amount;
-      if (!line.derivation) continue;
-      Decimal terms;
-      for (const DerivationTerm& t : line.derivation->terms) terms = terms + t.amount;
-      if (terms != line.amount) {
-        streams.err << fmt::format("internal error: the terms of line \"{}\" add up to {}, not to its amount {}\n", line.name,
-                                   terms.ToString(), line.amount.ToString());
-        return kExitInternal;
-      }
-    }
-    if (sum != invoice->total) {
-      streams.err << fmt::format("internal error: the lines add up to {}, not to the total {}\n", sum.ToString(), invoice->total.ToString());
-      return kExitInternal;
-    }
-    if (o->format == "json") {
-      WriteJson(*invoice, source, streams.out);
-    } else {
-      WriteText(*invoice, source, streams.out);
-    }
-    return kExitOk;
+    return show(*invoice, source);
   };
 }
 

@@ -52,8 +52,8 @@ class TestRunner {
   // `plans`: every plan version of the file, lowered (a test's subscription may name another
   // plan of the file; a test with a period is rated by the versions in force).
   TestRunner(const SourceFile& source, const CheckedFile& checked, const CheckedPlan& plan,
-             const ir::RatingFunction& fn, const std::vector<const ir::RatingFunction*>& all)
-      : source_(source), checked_(checked), plan_(plan), fn_(fn), all_(all) {}
+             const ir::RatingFunction& fn, const std::vector<const ir::RatingFunction*>& all, bool explain = false)
+      : source_(source), checked_(checked), plan_(plan), fn_(fn), all_(all), explain_(explain) {}
 
   TestOutcome Run(const ast::TestDecl& test) {
     TestOutcome out;
@@ -73,6 +73,8 @@ class TestRunner {
       }
       BillingOptions options;
       options.subscriptions_input = true;  // the test's customer only
+      options.explain = explain_;          // `tariff explain --test`: every line's derivation
+      options.explain_customer = kTestCustomer;
       if (period) {
         std::string why;
         start = ParsePlanTime(plans, test.from->text, &why);
@@ -427,6 +429,7 @@ class TestRunner {
   const CheckedPlan& plan_;
   const ir::RatingFunction& fn_;
   const std::vector<const ir::RatingFunction*>& all_;
+  const bool explain_;
   const std::vector<EventSchema>* schemas_ = nullptr;
   const PlanSet* plans_ = nullptr;  // the plans of the test being run (dates read in their zone)
   std::set<std::string> seen_keys_;  // idempotency keys of the test being run
@@ -558,6 +561,42 @@ void WriteJUnit(std::ostream& out, const std::vector<std::string>& files, const 
 }
 
 }  // namespace
+
+int RunTestExplained(const std::string& path, const std::string& plan_name, const std::string& test_name, Streams& streams,
+                     ExplainedTest& out) {
+  LoadedPlans loaded;
+  if (int code = LoadPlans(out.sources, path, streams, "not explained", loaded); code != kExitOk) return code;
+  out.file = loaded.file;
+  const CheckedSource& checked = loaded.checked;
+  const SourceFile& source = out.sources.file(loaded.file);
+  std::vector<const ir::RatingFunction*> all;
+  for (const ir::RatingFunction& f : loaded.functions) all.push_back(&f);
+  std::vector<std::string> names;
+  for (std::size_t p = 0; p < checked.checked->plans.size(); ++p) {
+    const CheckedPlan& plan = checked.checked->plans[p];
+    if (!plan_name.empty() && plan.plan->name.value != plan_name) continue;
+    for (const ast::PlanItem& item : plan.plan->items) {
+      const auto* t = std::get_if<ast::TestDecl>(&item.kind);
+      if (t == nullptr) continue;
+      names.push_back(t->name.value);
+      if (t->name.value != test_name) continue;
+      TestRunner runner(source, *checked.checked, plan, loaded.functions[p], all, /*explain=*/true);
+      TestOutcome outcome = runner.Run(*t);
+      if (!outcome.error.empty()) {
+        streams.err << "error: test \"" << test_name << "\": " << outcome.error << "\n";
+        return kExitFailure;
+      }
+      out.invoice = std::move(outcome.invoice);
+      for (const std::string& f : outcome.failures) streams.err << "note: the test fails: " << f << "\n";
+      return kExitOk;
+    }
+  }
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "\"" : ", \"") + n + "\"";
+  streams.err << fmt::format("error: `{}` has no test \"{}\"{}\n", path, test_name,
+                             names.empty() ? std::string(" (it has no tests)") : fmt::format(" (it has {})", list));
+  return kExitUsage;
+}
 
 Action RegisterTest(CLI::App& app, Streams& streams) {
   struct Options {

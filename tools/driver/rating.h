@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,18 @@ struct RatingOutcome {
 // The options `rate` and `explain` share: the plan file, --usage, --plan, --period,
 // --subscriptions, --credits, --batch-size.
 void AddRatingOptions(CLI::App& app, RatingRequest& request);
+
+// `tariff explain PLAN --test NAME`: runs the plan's test NAME (of plan `plan_name` when given)
+// as `tariff test` does, with every line's derivation. kExitOk with `out.invoice` filled (a test
+// whose expectations fail still has its invoice; each failure is noted on streams.err), or the
+// exit code to stop with, the message written (no such test: 2; the test cannot run: 1).
+struct ExplainedTest {
+  SourceManager sources;
+  FileId file;
+  std::optional<Invoice> invoice;
+};
+int RunTestExplained(const std::string& path, const std::string& plan_name, const std::string& test_name, Streams& streams,
+                     ExplainedTest& out);
 
 // Runs the pipeline; messages go to streams.err. Returns kExitOk with `outcome` filled, or
 // the exit code to stop with (the message already written). --dump is not handled here.
