@@ -88,6 +88,7 @@ testStmt
   | 'subscription' '{' fieldInits? '}'                                      # testSubscription
   | 'credit' STRING '=' expr ('expires' DATETIME)? ('priority' NUMBER)?     # testCredit
   | 'expect' 'credit' STRING 'remaining' '=' expr                          # creditExpectation
+  | 'expect' 'meter' ident ('for' STRING (',' STRING)*)? '=' expr          # meterExpectation
   | 'expect' (STRING ('for' STRING (',' STRING)*)? | 'total') '=' expr     # expectation
   ;
 

@@ -303,7 +303,9 @@ class Dumper {
   void Stmt(const Expectation& e) {
     Open("expect");
     if (e.credit) Atom("credit-remaining");
-    if (e.charge) Quoted(e.charge->value); else Atom("total");
+    if (e.meter) Atom("meter=" + e.meter->text);
+    else if (e.charge) Quoted(e.charge->value);
+    else Atom("total");
     Strings(e.group);
     Expr(e.value.get());
     Close();

@@ -307,7 +307,8 @@ struct TestCredit {
 // `expect "Requests" = 0.00 USD`, `expect "Tokens" for "large" = …`, `expect total = …`
 struct Expectation {
   bool credit = false;              // `expect credit "promo" remaining = …`: `charge` is the grant
-  std::optional<StringLit> charge;  // absent: `total`
+  std::optional<Name> meter;        // `expect meter compute = 1_500_000 GiB·s`: a meter's value
+  std::optional<StringLit> charge;  // absent: `total` (or a meter)
   std::vector<StringLit> group;
   ExprPtr value;
 };

@@ -703,6 +703,13 @@ class Printer {
       Put("credit ");
       String(*e.charge);
       Put(" remaining");
+    } else if (e.meter) {
+      Put("meter ");
+      Name(*e.meter);
+      if (!e.group.empty()) {
+        Put(" for ");
+        Strings(e.group);
+      }
     } else if (e.charge) {
       String(*e.charge);
       if (!e.group.empty()) {

@@ -676,6 +676,12 @@ class Builder {
         e.charge = BuildString(c->STRING());
         e.value = BuildExpr(c->expr());
         stmt.kind = std::move(e);
+      } else if (auto* c = dynamic_cast<TariffParser::MeterExpectationContext*>(s)) {
+        ast::Expectation e;
+        e.meter = BuildName(c->ident());
+        e.group = BuildStrings(c->STRING(), 0);
+        e.value = BuildExpr(c->expr());
+        stmt.kind = std::move(e);
       } else if (auto* c = dynamic_cast<TariffParser::ExpectationContext*>(s)) {
         ast::Expectation e;
         auto strings = c->STRING();

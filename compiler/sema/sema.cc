@@ -1921,6 +1921,26 @@ class Checker {
 
   // Whether `name` is a line a test's invoice can have besides this plan's charges: a charge of
   // another plan a `subscription { plan = … }` names, or `Credit ID` for a `credit "ID"`.
+  // `expect meter NAME [for GROUP] = VALUE`: a meter of the plan, and a literal of its type (a
+  // quantity in any unit of its dimension: `1_500_000 GiB·s` for a meter in B·s).
+  void CheckMeterExpectation(const ast::Expectation& e) {
+    auto m = plan_->meters.find(e.meter->text);
+    if (m == plan_->meters.end()) {
+      auto& d = Report(DiagKind::UnknownName, e.meter->span, "meter", e.meter->text);
+      std::string sug = Suggest(e.meter->text, Keys(plan_->meters));
+      if (!sug.empty()) d.Hint(sug);
+      return;
+    }
+    if (!RequireLiteral(*e.value, "an expected meter value", true)) return;
+    Scope cs;
+    const Type t = Check(*e.value, cs);
+    const Type& want = m->second.type;
+    if (t.is_error() || want.is_error()) return;
+    if (!SameType(want, t)) {
+      Report(DiagKind::ExpectedType, e.value->span, fmt::format("the value of meter `{}`", e.meter->text), want.Describe(), t.Describe());
+    }
+  }
+
   // The names of the lines the plan's adjustments make (and, under `rounding … per invoice`, the
   // rounding line), as the engine names them: what `expect` may name besides charges.
   std::vector<std::string> AdjustmentLines() const {
@@ -2018,6 +2038,10 @@ class Checker {
           Report(DiagKind::ExpectedType, c->priority_span, "a credit's priority", "a whole number up to 1000000000", c->priority->ToString());
         }
       } else if (const auto* e = std::get_if<ast::Expectation>(&stmt.kind)) {
+        if (e->meter) {
+          CheckMeterExpectation(*e);
+          continue;
+        }
         if (e->credit) {
           bool granted = std::any_of(test.stmts.begin(), test.stmts.end(), [&](const ast::TestStmt& other) {
             const auto* c = std::get_if<ast::TestCredit>(&other.kind);

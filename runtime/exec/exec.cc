@@ -2507,7 +2507,9 @@ struct Engine::State {
                                     where);
         SetValue(e, Decimal(static_cast<std::int64_t>(events)), "event");
         const ExactNumber v = exact_inputs[s].empty() ? ExactNumber(inputs[s].decimals[k]) : exact_inputs[s][k];
-        SetValue(AddStep(*d, "meter", MeterText(meter, Show(v, meter.unit)), meter.source), v, meter.unit);
+        DerivationStep& step = AddStep(*d, "meter", MeterText(meter, Show(v, meter.unit)), meter.source);
+        SetValue(step, v, meter.unit);
+        step.name = meter.meter;
       } else if (li.kind == ir::Charge::LineInput::Kind::kSubscription) {
         const Column& col = inputs[s];
         if (col.type == ColumnType::kDecimal) {

@@ -20,6 +20,7 @@ struct DerivationStep {
   std::string text;               // one sentence a support engineer can read to a customer
   std::optional<Decimal> value;   // the value this step produced, if it is a number
   std::string unit;               // of `value`: "request", "GB", "USD"; "" for a plain number
+  std::string name;               // "meter": the meter's name (what a test's `expect meter` reads)
   std::optional<Decimal> before;  // "round": the value before rounding
   std::int32_t source_begin = -1; // the plan text it implements (byte offsets), -1 when none
   std::int32_t source_end = -1;

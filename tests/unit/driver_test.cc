@@ -907,3 +907,39 @@ TEST_CASE("driver: explain --test explains a test's invoice from the test itself
   CHECK(f.err.find("note: the test fails: ") != std::string::npos);
   CHECK(f.out.find("total 10.00 USD") != std::string::npos);
 }
+
+TEST_CASE("driver: test: expect meter compares a meter's value as the lines read it, and says why not") {
+  TempPlan plan("tariff-driver-expect-meter.tariff",
+                "plan \"p\" {\n"
+                "  currency USD\n"
+                "  unit call\n"
+                "  event api {\n    calls: quantity of call\n    region: one of \"eu\", \"us\"\n  }\n"
+                "  event job {\n    bytes: quantity of GB\n  }\n"
+                "  meter calls = sum(api.calls)\n"
+                "  meter stored = sum(job.bytes)\n"
+                "  meter unread = sum(job.bytes)\n"
+                "  charge \"Calls\" by api.region = calls * 0.25 USD per call\n"
+                "  charge \"Storage\" = stored * 0.10 USD per GB\n"
+                "  allow unused_meter\n"
+                "  test \"wrong\" {\n"
+                "    usage api { calls = 12 call, region = \"eu\" }\n"
+                "    usage api { calls = 3 call, region = \"us\" }\n"
+                "    usage job { bytes = 1 GB }\n"
+                "    expect meter calls = 15 call\n"
+                "    expect meter stored = 1001 MB\n"
+                "    expect meter calls for \"eu\" = 11 call\n"
+                "    expect meter unread = 1 GB\n"
+                "  }\n"
+                "}\n");
+  auto r = RunTariff({"test", plan.path.string()});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  const std::string p = plan.path.string();
+  CHECK(r.out.find(p + ":21: expect meter calls = 15 call: the meter has a value per group (2 lines read it); say which with `for`") !=
+        std::string::npos);
+  CHECK(r.out.find(p + ":22: expect meter stored = 1001 MB, got 1 GB") != std::string::npos);
+  CHECK(r.out.find(p + ":23: expect meter calls for \"eu\" = 11 call, got 12 call") != std::string::npos);
+  CHECK(r.out.find(p + ":24: expect meter unread = 1 GB: no line of the invoice reads meter `unread`") != std::string::npos);
+  auto fmt = RunTariff({"fmt", plan.path.string()});
+  CHECK(fmt.out.find("    expect meter calls for \"eu\" = 11 call\n") != std::string::npos);
+}

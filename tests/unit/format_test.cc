@@ -415,6 +415,24 @@ TEST_CASE("format: a break around an operator is kept, the operator first on the
   CheckProperties(text);
 }
 
+TEST_CASE("format: expect meter, with and without for") {
+  std::string text =
+      "plan \"p\" {\n"
+      "  test \"t\" {\n"
+      "    expect   meter calls   for \"eu\",\"x\" = 12 call\n"
+      "    expect meter compute=1_500_000 GiB·s\n"
+      "  }\n"
+      "}\n";
+  CHECK(Fmt(text) ==
+        "plan \"p\" {\n"
+        "  test \"t\" {\n"
+        "    expect meter calls for \"eu\", \"x\" = 12 call\n"
+        "    expect meter compute = 1_500_000 GiB·s\n"
+        "  }\n"
+        "}\n");
+  CheckProperties(text);
+}
+
 TEST_CASE("format: numbers, dates and units are kept as written, strings are re-escaped") {
   std::string text =
       "plan \"say \\\"hi\\\" \\q\" version 02 effective 2026-03-01 {\n"

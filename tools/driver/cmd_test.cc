@@ -73,7 +73,13 @@ class TestRunner {
       }
       BillingOptions options;
       options.subscriptions_input = true;  // the test's customer only
-      options.explain = explain_;          // `tariff explain --test`: every line's derivation
+      // Every line's derivation for `tariff explain --test`, and for `expect meter` (a meter's value
+      // is the one its lines read).
+      const bool reads_meters = std::any_of(test.stmts.begin(), test.stmts.end(), [](const ast::TestStmt& st) {
+        const auto* e = std::get_if<ast::Expectation>(&st.kind);
+        return e != nullptr && e->meter.has_value();
+      });
+      options.explain = explain_ || reads_meters;
       options.explain_customer = kTestCustomer;
       if (period) {
         std::string why;
@@ -364,7 +370,78 @@ class TestRunner {
     return std::nullopt;
   }
 
+  // `expect meter NAME [for GROUP] = VALUE`: the meter's value as the invoice's lines read it (the
+  // "meter" steps of their derivations), the expected value converted exactly to its unit.
+  void ExpectMeter(const ast::Expectation& e, const Invoice& invoice, TestOutcome& out) {
+    const std::string& name = e.meter->text;
+    std::vector<std::string> group;
+    for (const ast::StringLit& g : e.group) group.push_back(g.value);
+    std::string what = fmt::format("meter {}", name);
+    if (!group.empty()) {
+      std::string joined;
+      for (const auto& g : group) joined += (joined.empty() ? "\"" : ", \"") + g + "\"";
+      what += " for " + joined;
+    }
+    const LineColumn where = source_.At(e.value->span.begin);
+    const auto* lit = std::get_if<ast::Literal>(&e.value->kind);
+    const auto* minus = std::get_if<ast::Unary>(&e.value->kind);
+    if (lit == nullptr && minus != nullptr) lit = std::get_if<ast::Literal>(&minus->operand->kind);
+    const MeterInfo& meter = plan_.meters.at(name);
+    Decimal want = lit != nullptr ? lit->number : Decimal();
+    if (minus != nullptr) want = -want;
+    std::string want_text = lit != nullptr ? std::string(source_.text().substr(e.value->span.begin, e.value->span.end - e.value->span.begin)) : "";
+    const Type& t = TypeOf(*e.value);
+    if (t.kind == TypeKind::kQuantity && meter.type.kind == TypeKind::kQuantity) {
+      Conversion c = Convert(want, *t.unit, *meter.type.unit);
+      if (!c.ok()) {
+        out.failures.push_back(fmt::format("{}:{}: expect {} = {}: not a whole amount of {}, the meter's unit", source_.path(), where.line, what,
+                                           want_text, UnitName(*meter.type.unit)));
+        out.checked.push_back({what, want_text, "", static_cast<int>(where.line), false});
+        return;
+      }
+      want = *c.value;
+    }
+    std::vector<std::pair<std::vector<std::string>, Decimal>> seen;  // (group, value) of each line reading it
+    std::string unit;
+    for (const InvoiceLine& line : invoice.lines) {
+      if (!line.derivation || (!group.empty() && line.group != group)) continue;
+      for (const DerivationStep& step : line.derivation->steps) {
+        if (step.kind != "meter" || step.name != name || !step.value) continue;
+        unit = step.unit;
+        if (std::none_of(seen.begin(), seen.end(), [&](const auto& s) { return s.first == line.group && s.second == *step.value; })) {
+          seen.emplace_back(line.group, *step.value);
+        }
+      }
+    }
+    std::vector<Decimal> values;
+    for (const auto& s : seen) {
+      if (std::none_of(values.begin(), values.end(), [&](const Decimal& v) { return v == s.second; })) values.push_back(s.second);
+    }
+    if (values.empty()) {
+      out.failures.push_back(fmt::format("{}:{}: expect {} = {}: no line of the invoice reads meter `{}`{}", source_.path(), where.line, what, want_text,
+                                         name, group.empty() ? "" : " for that group"));
+      out.checked.push_back({what, want_text, "", static_cast<int>(where.line), false});
+      return;
+    }
+    if (values.size() > 1) {
+      out.failures.push_back(fmt::format("{}:{}: expect {} = {}: the meter has a value per group ({} lines read it); say which with `for`",
+                                         source_.path(), where.line, what, want_text, seen.size()));
+      out.checked.push_back({what, want_text, "", static_cast<int>(where.line), false});
+      return;
+    }
+    const Decimal& got = values.front();
+    const std::string got_text = got.ToString() + (unit.empty() ? "" : " " + unit);
+    out.checked.push_back({what, want_text, got_text, static_cast<int>(where.line), got == want});
+    if (!(got == want)) {
+      out.failures.push_back(fmt::format("{}:{}: expect {} = {}, got {}", source_.path(), where.line, what, want_text, got_text));
+    }
+  }
+
   void Expect(const ast::Expectation& e, const Invoice& invoice, TestOutcome& out) {
+    if (e.meter) {
+      ExpectMeter(e, invoice, out);
+      return;
+    }
     const std::optional<Decimal> expected = ExpectedAmount(*e.value);
     if (!expected) {
       LineColumn lc = source_.At(e.value->span.begin);
