@@ -71,21 +71,15 @@ DiffResult Compare(const std::vector<Invoice>& old_invoices, const std::vector<I
       (is_new ? c.after : c.before) = (is_new ? c.after : c.before) + ExactNumber(l.amount);
     }
   };
-  for (const Invoice& inv : old_invoices) {
-    CustomerChange& c = by_customer[inv.customer];
-    c.customer = inv.customer;
-    c.before = inv.total;
-    if (r.currency.empty()) r.currency = inv.currency;
-    r.scale = std::max(r.scale, static_cast<int>(inv.total.scale()));
-    add_lines(inv, false);
-  }
-  for (const Invoice& inv : new_invoices) {
-    CustomerChange& c = by_customer[inv.customer];
-    c.customer = inv.customer;
-    c.after = inv.total;
-    if (r.currency.empty()) r.currency = inv.currency;
-    r.scale = std::max(r.scale, static_cast<int>(inv.total.scale()));
-    add_lines(inv, true);
+  for (const bool is_new : {false, true}) {
+    for (const Invoice& inv : is_new ? new_invoices : old_invoices) {
+      CustomerChange& c = by_customer[inv.customer];
+      c.customer = inv.customer;
+      (is_new ? c.after : c.before) = inv.total;
+      if (r.currency.empty()) r.currency = inv.currency;
+      r.scale = std::max(r.scale, static_cast<int>(inv.total.scale()));
+      add_lines(inv, is_new);
+    }
   }
   for (auto& [id, c] : by_customer) {
     c.change = ExactNumber(c.after) - ExactNumber(c.before);
