@@ -41,6 +41,7 @@ const char* ProrationBasisName(ProrationBasis basis) {
     case ProrationBasis::kNone: return "none";
     case ProrationBasis::kDay: return "day";
     case ProrationBasis::kSecond: return "second";
+    case ProrationBasis::kThirtyDayMonth: return "thirty_day_month";
   }
   return "?";
 }

@@ -159,8 +159,8 @@ struct MeterInstance {
 // How a recurring fee or a minimum is prorated for a customer active in part of the period:
 // by the exact seconds active, by local calendar days active (a started day counts whole), or
 // not at all.
-enum class ProrationBasis : std::uint8_t { kNone, kDay, kSecond };
-const char* ProrationBasisName(ProrationBasis basis);  // "none", "day", "second"
+enum class ProrationBasis : std::uint8_t { kNone, kDay, kSecond, kThirtyDayMonth };
+const char* ProrationBasisName(ProrationBasis basis);  // "none", "day", "second", "thirty_day_month"
 
 struct RoundingRule {
   RoundingMode mode = RoundingMode::kHalfEven;

@@ -169,7 +169,9 @@ class Lowerer {
 
   static ir::ProrationBasis Basis(const ast::ProrationSpec& spec) {
     if (!spec.prorated) return ir::ProrationBasis::kNone;
-    return spec.basis.text == "day" ? ir::ProrationBasis::kDay : ir::ProrationBasis::kSecond;
+    if (spec.basis.text == "day") return ir::ProrationBasis::kDay;
+    if (spec.basis.text == "thirty_day_month") return ir::ProrationBasis::kThirtyDayMonth;
+    return ir::ProrationBasis::kSecond;
   }
 
   static ir::PeriodSpec Period(const ast::PeriodDecl& d) {
@@ -799,7 +801,7 @@ class Lowerer {
   }
 
   std::int32_t Prorate(ir::Charge& c, std::int32_t v, ir::ProrationBasis basis, Span span) {
-    const char* unit = basis == ir::ProrationBasis::kDay ? "day" : "s";
+    const char* unit = basis == ir::ProrationBasis::kSecond ? "s" : "day";
     auto input = [&](ir::Charge::LineInput::Kind kind) {
       ir::Charge::LineInput in;
       in.kind = kind;

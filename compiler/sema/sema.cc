@@ -533,9 +533,9 @@ class Checker {
   }
 
   void CheckProration(const ast::ProrationSpec& spec) {
-    if (spec.prorated && spec.basis.text != "day" && spec.basis.text != "second") {
+    if (spec.prorated && spec.basis.text != "day" && spec.basis.text != "second" && spec.basis.text != "thirty_day_month") {
       Report(DiagKind::UnknownName, spec.basis.span, "proration basis", spec.basis.text)
-          .Hint("prorate `by day` or `by second`");
+          .Hint("prorate `by second`, `by day` (actual days) or `by thirty_day_month` (30-day months, 30/360)");
     }
   }
 

@@ -58,6 +58,15 @@ std::int64_t LocalDays(const ir::RatingFunction& fn, std::int64_t a, std::int64_
   return b > a && cal.PeriodContaining(b).start != b ? days - 1 : days;
 }
 
+// [a, b) in days of 30-day months, in the plan's time zone (Calendar::Days360).
+std::int64_t LocalDays360(const ir::RatingFunction& fn, std::int64_t a, std::int64_t b) {
+  calendar::PeriodRule day;
+  day.length = calendar::PeriodLength::kDays;
+  day.count = 1;
+  day.time_zone = fn.period.time_zone;
+  return calendar::Calendar(day).Days360({a, b});
+}
+
 // Microseconds as exact seconds.
 Decimal Seconds(std::int64_t micros) { return Decimal::FromParts(micros, 6).Normalized(); }
 
@@ -347,7 +356,7 @@ struct Biller::State {
     SubscriptionPart part;
     for (const SubscriptionValue& v : s.values) part.values.push_back({v.field, v.kind, v.number, v.text, v.flag});
     if (!has_period()) {
-      part.active = ActivePeriod{Decimal(1), Decimal(1), Decimal(1), Decimal(1), std::nullopt};
+      part.active = ActivePeriod{Decimal(1), Decimal(1), Decimal(1), Decimal(1), Decimal(1), Decimal(1), std::nullopt};
       return part;
     }
     try {
@@ -766,10 +775,10 @@ void DrawCredits(Invoice& inv, std::vector<const CreditGrant*> grants, const ir:
 namespace {
 bool ProratesByDay(const ir::RatingFunction& fn) {
   for (const ir::Charge& c : fn.charges) {
-    if (c.proration == ir::ProrationBasis::kDay) return true;
+    if (c.proration == ir::ProrationBasis::kDay || c.proration == ir::ProrationBasis::kThirtyDayMonth) return true;
   }
   for (const ir::Adjustment& a : fn.adjustments) {
-    if (a.proration == ir::ProrationBasis::kDay) return true;
+    if (a.proration == ir::ProrationBasis::kDay || a.proration == ir::ProrationBasis::kThirtyDayMonth) return true;
   }
   return false;
 }
@@ -783,6 +792,8 @@ ActivePeriod ActivePeriodOf(const ir::RatingFunction& fn, std::int64_t start, st
     active.length_seconds = Seconds(period_end - period_start);
     active.active_days = Decimal(LocalDays(fn, start, end));
     active.length_days = Decimal(LocalDays(fn, period_start, period_end));
+    active.active_days360 = Decimal(LocalDays360(fn, start, end));
+    active.length_days360 = Decimal(LocalDays360(fn, period_start, period_end));
   } catch (const calendar::CalendarError& e) {
     throw BillingError(e.what());
   }

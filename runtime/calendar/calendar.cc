@@ -273,6 +273,23 @@ std::int64_t Calendar::Days(Interval interval) const {
   return (last - first).count();
 }
 
+std::int64_t Calendar::Days360(Interval interval) const {
+  CheckInstant(interval.start, "interval start");
+  CheckInstant(interval.end, "interval end");
+  if (interval.end < interval.start) {
+    throw CalendarError(CalendarErrorKind::kBadInterval, "interval ends (" + std::to_string(interval.end) +
+                                                             ") before it starts (" +
+                                                             std::to_string(interval.start) + ")");
+  }
+  auto f = [this](std::int64_t instant) -> std::int64_t {
+    const date::year_month_day ymd{date::floor<date::days>(zone_->ToLocal(SysMicros{Micros{instant}}))};
+    const auto day = static_cast<std::int64_t>(static_cast<unsigned>(ymd.day()));
+    return 360 * static_cast<std::int64_t>(static_cast<int>(ymd.year())) + 30 * static_cast<std::int64_t>(static_cast<unsigned>(ymd.month())) +
+           std::min<std::int64_t>(day, 30);
+  };
+  return f(interval.end) - f(interval.start);
+}
+
 std::string Calendar::FormatLocal(std::int64_t instant) const {
   CheckInstant(instant, "instant");
   const SysMicros sys{Micros{instant}};

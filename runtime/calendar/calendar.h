@@ -130,6 +130,14 @@ class Calendar {
   // Throws CalendarError: kBadInterval if end < start, kOutOfRange as above.
   std::int64_t Days(Interval interval) const;
 
+  // Days of [start, end) counted in 30-day months (30E/360, the "30-day month" proration of
+  // billing platforms): D(a, b) = f(date of b) − f(date of a), with f(y, m, d) = 360·y + 30·m +
+  // min(d, 30) over local dates (a partial last day is not counted). A whole month is 30 days
+  // whatever its length, a quarter 90, a year 360; the 31st is day 30, and the last day of February
+  // counts its missing days (2026-02-28 .. 2026-03-01 is 3). Additive: D(a, c) = D(a, b) + D(b, c),
+  // so a period split at a change of plan adds up to the whole. Throws as Days.
+  std::int64_t Days360(Interval interval) const;
+
   // RFC 3339 local time with the zone's offset at that instant: `2026-03-01T00:00:00-05:00`;
   // `Z` when the offset is 0; fractions only when non-zero (trailing zeros dropped). Historical
   // offsets with seconds (local mean time, before ~1900) print as `±hh:mm:ss`, which RFC 3339

@@ -2955,9 +2955,12 @@ struct Engine::State {
   }
 
   static Decimal Share(const ActivePeriod& a, ir::Charge::LineInput::Kind kind, ir::ProrationBasis basis) {
-    const bool day = basis == ir::ProrationBasis::kDay;
-    if (kind == ir::Charge::LineInput::Kind::kActive) return day ? a.active_days : a.active_seconds;
-    return day ? a.length_days : a.length_seconds;
+    const bool active = kind == ir::Charge::LineInput::Kind::kActive;
+    switch (basis) {
+      case ir::ProrationBasis::kDay: return active ? a.active_days : a.length_days;
+      case ir::ProrationBasis::kThirtyDayMonth: return active ? a.active_days360 : a.length_days360;
+      default: return active ? a.active_seconds : a.length_seconds;
+    }
   }
 
   void Adjust(const ir::Adjustment& a, Invoice& inv, std::uint32_t rank, std::uint32_t customer) {
@@ -3027,7 +3030,7 @@ struct Engine::State {
           const Decimal whole = PeriodShare(customer, ir::Charge::LineInput::Kind::kLength, a.proration);
           minimum = ExactNumber::Quotient(ExactNumber(a.amount) * ExactNumber(part), whole);
           if (d) {
-            const std::string u = a.proration == ir::ProrationBasis::kDay ? "day" : "s";
+            const std::string u = a.proration == ir::ProrationBasis::kSecond ? "s" : "day";
             DerivationStep& step = AddStep(*d, "prorate",
                                            fmt::format("active {} of {}: {} × {} ÷ {} = {}", ShareText(part, u), ShareText(whole, u),
                                                        Show(a.amount, currency), part.ToString(), whole.ToString(), Show(minimum, currency)),

@@ -53,6 +53,7 @@ std::vector<EventSchema> SchemasOf(const ir::RatingFunction& function);
 struct ActivePeriod {
   Decimal active_seconds, length_seconds;
   Decimal active_days, length_days;  // local calendar days (runtime/calendar)
+  Decimal active_days360, length_days360;  // days in 30-day months (Calendar::Days360)
   // When the customer's part ends (µs): time-weighted meters hold the last sample until then
   // rather than until the period's end.
   std::optional<std::int64_t> end_micros;

@@ -93,8 +93,10 @@ Answer RunInterpreter(const Case& c, const Compiled& compiled) {
   for (const CustomerDef& customer : c.customers) {
     if (customer.part) {
       Share s = ShareOf(c, customer.part->first, customer.part->second);
+      // The generator makes no `prorated by thirty_day_month` plan (the reference does not model
+      // 30-day months), so the engine never reads the days360 fields here.
       ActivePeriod active{ToDecimal(s.active_seconds), ToDecimal(s.length_seconds), ToDecimal(s.active_days),
-                          ToDecimal(s.length_days), customer.part->second};
+                          ToDecimal(s.length_days), Decimal(), Decimal(), customer.part->second};
       engine.SetActive(customer.id, active);
     } else {
       engine.AddCustomer(customer.id);

@@ -418,3 +418,25 @@ TEST_CASE("calendar: every instant lies in exactly one period, and periods abut 
     }
   }
 }
+
+TEST_CASE("calendar: Days360 counts 30-day months, additively, in local dates", "[calendar]") {
+  const Calendar utc = Months();
+  auto d = [&](const Calendar& c, const char* a, const char* b) { return c.Days360({T(a), T(b)}); };
+  CHECK(d(utc, "2026-02-01", "2026-03-01") == 30);  // February is 30 days
+  CHECK(d(utc, "2026-03-01", "2026-04-01") == 30);  // and so is March
+  CHECK(d(utc, "2026-01-01", "2026-04-01") == 90);
+  CHECK(d(utc, "2026-01-01", "2027-01-01") == 360);
+  CHECK(d(utc, "2026-02-15", "2026-03-01") == 16);  // by actual days: 14 of 28
+  CHECK(d(utc, "2026-02-01", "2026-02-15") == 14);  // 14 + 16 = 30: additive
+  CHECK(d(utc, "2026-02-28", "2026-03-01") == 3);   // the last day of February counts its missing days
+  CHECK(d(utc, "2026-03-01", "2026-03-31") == 29);  // the 31st is day 30
+  CHECK(d(utc, "2026-03-31", "2026-04-01") == 1);
+  CHECK(d(utc, "2026-03-10T15:00:00Z", "2026-03-12T09:00:00Z") == 2);  // local dates; a partial last day is not counted
+  CHECK(d(utc, "2026-03-10", "2026-03-10") == 0);
+  // Local dates in the rule's zone: 2026-03-01T02:00Z is still February 28 in New York.
+  PeriodRule ny_rule;
+  ny_rule.time_zone = "America/New_York";
+  const Calendar ny(ny_rule);
+  CHECK(d(ny, "2026-03-01T02:00:00Z", "2026-03-02T05:00:00Z") == 4);  // Feb 28 21:00 → Mar 2 00:00 local: 3 + 1
+  CHECK(ErrorOf([&] { d(utc, "2026-03-02", "2026-03-01"); }).kind == CalendarErrorKind::kBadInterval);
+}
