@@ -8,7 +8,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tariff="${TARIFF_BUILD_DIR:-$root/build}/tools/tariff"
 cd "$root"
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+# The command in bold on a terminal (and NO_COLOR unset); plain text into a file or a pipe.
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+  step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n$ %s\n' "$*"; }
+fi
 
 step tariff --version
 "$tariff" --version
