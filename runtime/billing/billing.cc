@@ -429,9 +429,11 @@ struct Biller::State {
           ActivePeriod together = mine_parts.front().active;
           together.active_seconds = Decimal();
           together.active_days = Decimal();
+          together.active_days360 = Decimal();
           for (const SubscriptionPart& x : mine_parts) {
             together.active_seconds = together.active_seconds + x.active.active_seconds;
             together.active_days = together.active_days + x.active.active_days;
+            together.active_days360 = together.active_days360 + x.active.active_days360;
           }
           Segment& whole = known->second;
           whole.start = std::min(whole.start, seg.start);
@@ -773,12 +775,12 @@ void DrawCredits(Invoice& inv, std::vector<const CreditGrant*> grants, const ir:
 }
 
 namespace {
-bool ProratesByDay(const ir::RatingFunction& fn) {
+bool Prorates(const ir::RatingFunction& fn, ir::ProrationBasis basis) {
   for (const ir::Charge& c : fn.charges) {
-    if (c.proration == ir::ProrationBasis::kDay || c.proration == ir::ProrationBasis::kThirtyDayMonth) return true;
+    if (c.proration == basis) return true;
   }
   for (const ir::Adjustment& a : fn.adjustments) {
-    if (a.proration == ir::ProrationBasis::kDay || a.proration == ir::ProrationBasis::kThirtyDayMonth) return true;
+    if (a.proration == basis) return true;
   }
   return false;
 }
@@ -797,9 +799,15 @@ ActivePeriod ActivePeriodOf(const ir::RatingFunction& fn, std::int64_t start, st
   } catch (const calendar::CalendarError& e) {
     throw BillingError(e.what());
   }
-  if (active.length_days.is_zero() && ProratesByDay(fn)) {
+  const bool by_360 = Prorates(fn, ir::ProrationBasis::kThirtyDayMonth);
+  if (active.length_days.is_zero() && (by_360 || Prorates(fn, ir::ProrationBasis::kDay))) {
     throw BillingError(fmt::format("the period [{}, {}) lies within one local day, so plan \"{}\" cannot prorate by day; "
                                    "rate a period of whole days or prorate by second",
+                                   FormatTimestamp(period_start), FormatTimestamp(period_end), Label(fn)));
+  }
+  if (active.length_days360.is_zero() && by_360) {
+    throw BillingError(fmt::format("the period [{}, {}) counts no day in 30-day months (a 31st is day 30), so plan \"{}\" cannot "
+                                   "prorate by thirty_day_month; prorate such periods by day or by second",
                                    FormatTimestamp(period_start), FormatTimestamp(period_end), Label(fn)));
   }
   active.end_micros = end;

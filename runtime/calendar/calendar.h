@@ -132,9 +132,11 @@ class Calendar {
 
   // Days of [start, end) counted in 30-day months (30E/360, the "30-day month" proration of
   // billing platforms): D(a, b) = f(date of b) − f(date of a), with f(y, m, d) = 360·y + 30·m +
-  // min(d, 30) over local dates (a partial last day is not counted). A whole month is 30 days
-  // whatever its length, a quarter 90, a year 360; the 31st is day 30, and the last day of February
-  // counts its missing days (2026-02-28 .. 2026-03-01 is 3). Additive: D(a, c) = D(a, b) + D(b, c),
+  // min(d, 30) over local dates (a partial last day is not counted). A calendar month (from a
+  // day-of-month at most 30 to the same day of the next) is 30 days whatever its length, a
+  // quarter 90, a year 360; the 31st is day 30, and the last day of February counts its missing
+  // days (2026-02-28 .. 2026-03-01 is 3). With an anchor on the 31st, periods are not all 30
+  // days (January 31 .. February 28 is 28): that is the convention, 30E/360. Additive: D(a, c) = D(a, b) + D(b, c),
   // so a period split at a change of plan adds up to the whole. Throws as Days.
   std::int64_t Days360(Interval interval) const;
 

@@ -872,6 +872,11 @@ TEST_CASE("driver: diff rates two versions over the same usage, exactly, per cus
                             dir + "usage.csv", "--period", "2026-03-01..2026-04-01"});
   CHECK(unknown.code == 2);
   CHECK(unknown.err.find("has no version 7 (it has 1, 2)") != std::string::npos);
+  // Subscriptions may name the plan that rates them: with --old-plan/--new-plan that is refused.
+  auto subs = RunTariff({"diff", dir + "prices.tariff", dir + "prices.tariff", "--old-plan", "prices", "--new-plan", "prices", "--old-version",
+                         "1", "--new-version", "2", "--usage", dir + "usage.csv", "--subscriptions", dir + "usage.csv"});
+  CHECK(subs.code == 2);
+  CHECK(subs.err.find("the subscriptions choose the plans") != std::string::npos);
   auto from_stdin = RunTariff({"diff", dir + "prices.tariff", dir + "prices.tariff", "--old-version", "1", "--new-version", "2", "--usage",
                                "-", "--usage-format", "csv"});
   CHECK(from_stdin.code == 2);
@@ -935,11 +940,39 @@ TEST_CASE("driver: test: expect meter compares a meter's value as the lines read
   INFO(r.out << r.err);
   CHECK(r.code == 1);
   const std::string p = plan.path.string();
-  CHECK(r.out.find(p + ":21: expect meter calls = 15 call: the meter has a value per group (2 lines read it); say which with `for`") !=
+  CHECK(r.out.find(p + ":21: expect meter calls = 15 call: the meter has 2 values on the invoice's lines (one per group); say which with `for`") !=
         std::string::npos);
   CHECK(r.out.find(p + ":22: expect meter stored = 1001 MB, got 1 GB") != std::string::npos);
   CHECK(r.out.find(p + ":23: expect meter calls for \"eu\" = 11 call, got 12 call") != std::string::npos);
   CHECK(r.out.find(p + ":24: expect meter unread = 1 GB: no line of the invoice reads meter `unread`") != std::string::npos);
   auto fmt = RunTariff({"fmt", plan.path.string()});
   CHECK(fmt.out.find("    expect meter calls for \"eu\" = 11 call\n") != std::string::npos);
+}
+
+TEST_CASE("driver: test --format junit: standard input, text XML cannot hold, and a file given twice") {
+  // Found in review: a plan from `-` lost its testcases (named `-` in one place, <stdin> in the
+  // other); a name with U+FFFF or a source line with a byte that is not UTF-8 made the XML
+  // ill-formed; a file given twice was counted twice.
+  auto run = [](std::vector<std::string> args, const std::string& input) {
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    int code = tariff::driver::Run(args, in, out, err, tariff::driver::Terminal{});
+    return RunResult{code, out.str(), err.str()};
+  };
+  const std::string plan = "plan \"p\" {\n  currency USD\n  charge \"Fee\" = 10.00 USD\n  test \"odd \xEF\xBF\xBF name\" {\n    expect total = 11.00 USD\n  }\n}\n";
+  auto r = run({"test", "-", "--format", "junit"}, plan);
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("<testsuite name=\"&lt;stdin&gt;\" tests=\"1\" failures=\"1\" errors=\"0\">") != std::string::npos);
+  CHECK(r.out.find("name=\"odd \xEF\xBF\xBD name\"") != std::string::npos);  // U+FFFF → U+FFFD
+  auto broken = run({"test", "-", "--format", "junit"}, "plan \"p\" {\n  currency USD \xFF\n}\n");
+  CHECK(broken.code == 1);
+  CHECK(broken.out.find("\xFF") == std::string::npos);  // the raw byte of the source excerpt is replaced
+  CHECK(broken.out.find("type=\"check\"") != std::string::npos);
+  TempPlan file("tariff-driver-junit-twice.tariff",
+                "plan \"p\" {\n  currency USD\n  charge \"Fee\" = 10.00 USD\n  test \"t\" {\n    expect total = 10.00 USD\n  }\n}\n");
+  auto twice = RunTariff({"test", file.path.string(), file.path.string(), "--format", "junit"});
+  CHECK(twice.code == 0);
+  CHECK(twice.out.find("<testsuites name=\"tariff test\" tests=\"1\" failures=\"0\" errors=\"0\">") != std::string::npos);
+  CHECK(twice.err.find("1 passed, 0 failed") != std::string::npos);
 }

@@ -154,7 +154,7 @@ std::string Table(const DiffResult& r, std::size_t top) {
     for (const CustomerChange* c : movers) w = std::max(w, c->customer.size());
     for (const CustomerChange* c : movers) {
       const std::string pct = Percent(c->change, c->before);
-      out << fmt::format("  {:<{}}  {:>14} -> {:>14}  {:>14}{}\n", c->customer, w, c->before.ToString(), c->after.ToString(),
+      out << fmt::format("  {:<{}}  {:>14} -> {:>14}  {:>14}{}\n", c->customer, w, ExactNumber(c->before).Shown(r.scale).ToString(), ExactNumber(c->after).Shown(r.scale).ToString(),
                          Signed(c->change), pct.empty() ? "" : "  " + pct);
     }
   }
@@ -170,7 +170,7 @@ std::string Csv(const DiffResult& r) {
   };
   std::string out = "customer,currency,old_total,new_total,change,change_percent\n";
   for (const CustomerChange& c : r.customers) {
-    out += fmt::format("{},{},{},{},{},{}\n", quote(c.customer), r.currency, c.before.ToString(), c.after.ToString(),
+    out += fmt::format("{},{},{},{},{},{}\n", quote(c.customer), r.currency, ExactNumber(c.before).Shown(r.scale).ToString(), ExactNumber(c.after).Shown(r.scale).ToString(),
                        c.change.Shown().ToString(), Percent(c.change, c.before));
   }
   return out;
@@ -213,8 +213,8 @@ std::string Jsonl(const DiffResult& r, std::size_t top) {
   std::string out;
   for (const CustomerChange& c : r.customers) {
     const std::string pct = Percent(c.change, c.before);
-    nlohmann::json j = {{"kind", "customer"}, {"customer", c.customer}, {"currency", r.currency}, {"old_total", c.before.ToString()},
-                        {"new_total", c.after.ToString()}, {"change", c.change.Shown().ToString()},
+    nlohmann::json j = {{"kind", "customer"}, {"customer", c.customer}, {"currency", r.currency}, {"old_total", ExactNumber(c.before).Shown(r.scale).ToString()},
+                        {"new_total", ExactNumber(c.after).Shown(r.scale).ToString()}, {"change", c.change.Shown().ToString()},
                         {"change_percent", pct.empty() ? nlohmann::json(nullptr) : nlohmann::json(pct)}};
     out += j.dump() + "\n";
   }
@@ -329,6 +329,13 @@ Action RegisterDiff(CLI::App& app, Streams& streams) {
       streams.err << "error: diff reads the usage twice (once per plan); give it as files, not standard input\n";
       return kExitUsage;
     }
+    if (!old_r.subscriptions.empty() && (!old_r.plan_name.empty() || !new_r.plan_name.empty())) {
+      // A subscription may name the plan that rates it, which would override --old-plan/--new-plan
+      // on both sides and compare a plan with itself.
+      streams.err << "error: --old-plan/--new-plan with --subscriptions: the subscriptions choose the plans; compare two files, "
+                     "or two versions with --old-version/--new-version\n";
+      return kExitUsage;
+    }
     if (old_r.plan_file == new_r.plan_file && old_r.plan_name == new_r.plan_name && old_r.version == new_r.version) {
       streams.err << "error: OLD and NEW are the same plan; give two files, --old-plan/--new-plan, or --old-version/--new-version\n";
       return kExitUsage;
@@ -353,6 +360,10 @@ Action RegisterDiff(CLI::App& app, Streams& streams) {
       return kExitFailure;
     }
     const DiffResult diff = Compare(before.invoices, after.invoices);
+    if (diff.customers.empty()) {
+      streams.err << "error: neither plan invoiced any customer: nothing to compare (is the usage for the period?)\n";
+      return kExitFailure;
+    }
     if (!o->histogram.empty()) {
       std::string why;
       if (!WriteFileAtomically(o->histogram, Histogram(diff, o->bins), &why)) {

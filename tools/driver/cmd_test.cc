@@ -20,6 +20,7 @@
 #include "tools/driver/command.h"
 #include "tools/driver/driver.h"
 #include "tools/driver/inputs.h"
+#include "runtime/text/utf8.h"
 #include "tools/driver/rating.h"
 
 namespace tariff::driver {
@@ -424,8 +425,11 @@ class TestRunner {
       return;
     }
     if (values.size() > 1) {
-      out.failures.push_back(fmt::format("{}:{}: expect {} = {}: the meter has a value per group ({} lines read it); say which with `for`",
-                                         source_.path(), where.line, what, want_text, seen.size()));
+      const bool grouped = std::any_of(seen.begin(), seen.end(), [](const auto& s) { return !s.first.empty(); });
+      out.failures.push_back(fmt::format("{}:{}: expect {} = {}: the meter has {} values on the invoice's lines{}", source_.path(), where.line,
+                                         what, want_text, values.size(),
+                                         grouped && group.empty() ? " (one per group); say which with `for`"
+                                                                  : " (lines of several plan versions or parts of the period)"));
       out.checked.push_back({what, want_text, "", static_cast<int>(where.line), false});
       return;
     }
@@ -553,12 +557,27 @@ std::string InvoiceLines(const Invoice& invoice, const char* header) {
   return out;
 }
 
-// Text for XML character data and attribute values (JUnit). Control characters XML 1.0 cannot
-// hold become U+FFFD.
+// Text for XML character data and attribute values (JUnit). What XML 1.0 cannot hold becomes
+// U+FFFD: control characters, bytes that are not well-formed UTF-8 (a plan's source excerpt may
+// hold them), and the non-characters U+FFFE and U+FFFF.
 std::string XmlEscape(std::string_view text) {
+  constexpr const char* kReplacement = "\xEF\xBF\xBD";
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    if (len > 1) {
+      const std::string_view seq = text.substr(i, len);
+      out += seq == "\xEF\xBF\xBE" || seq == "\xEF\xBF\xBF" ? std::string_view(kReplacement) : seq;
+      i += len;
+      continue;
+    }
+    const char c = text[i++];
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -566,7 +585,7 @@ std::string XmlEscape(std::string_view text) {
       case '"': out += "&quot;"; break;
       case '\'': out += "&apos;"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') out += "\xEF\xBF\xBD";
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') out += kReplacement;
         else out += c;
     }
   }
@@ -595,14 +614,15 @@ void WriteJUnit(std::ostream& out, const std::vector<std::string>& files, const 
   const std::size_t total = outcomes.size() + broken.size();
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out << fmt::format("<testsuites name=\"tariff test\" tests=\"{}\" failures=\"{}\" errors=\"{}\">\n", total, failures, errors);
-  for (const std::string& file : files) {
+  for (const std::string& given : files) {
+    const std::string file = given == "-" ? std::string(kStdinName) : given;  // as the outcomes name it
     std::vector<const TestOutcome*> mine;
     for (const TestOutcome& o : outcomes) {
       if (o.file == file) mine.push_back(&o);
     }
     const BrokenFile* broken_file = nullptr;
     for (const BrokenFile& b : broken) {
-      if (b.file == file) broken_file = &b;
+      if (b.file == given) broken_file = &b;
     }
     int f = 0, e = broken_file != nullptr ? 1 : 0;
     for (const TestOutcome* o : mine) {
@@ -691,6 +711,12 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
     std::vector<std::string> args = options->paths.empty() ? std::vector<std::string>{"."} : options->paths;
     std::optional<std::vector<std::string>> files = ExpandPlanInputs(args, streams.err);
     if (!files) return kExitUsage;
+    // A file given twice (or found twice, under two directories given) runs once.
+    std::vector<std::string> unique;
+    for (const std::string& f : *files) {
+      if (std::find(unique.begin(), unique.end(), f) == unique.end()) unique.push_back(f);
+    }
+    files = std::move(unique);
     SourceManager sources;
     std::vector<TestOutcome> outcomes;
     std::vector<BrokenFile> broken_files;
@@ -699,7 +725,7 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
       LoadedPlans loaded;
       // What loading says goes to stderr as always; JUnit also keeps it for the file's <error>.
       std::ostringstream said;
-      Streams load_streams{streams.out, said, false, false};
+      Streams load_streams{streams.out, said, false, false, streams.in};
       const bool junit = options->format == "junit";
       int code = junit ? LoadPlans(sources, path, load_streams, "tests not run", loaded)
                        : LoadPlans(sources, path, streams, "tests not run", loaded);
