@@ -468,6 +468,16 @@ class Checker {
   // zone; dates read in that zone as `tariff rate --period` reads them). A plan whose rule does
   // not hold (an unknown zone, a bad anchor) has its own diagnostic; nothing is said here then.
   void CheckTestPeriod(const ast::TestDecl& test) {
+    // A test that subscribes to another plan of the file is rated by that plan's period rule:
+    // only the order of its dates is checked here.
+    const bool other_plan = std::any_of(test.stmts.begin(), test.stmts.end(), [&](const ast::TestStmt& st) {
+      const auto* s = std::get_if<ast::TestSubscription>(&st.kind);
+      if (s == nullptr) return false;
+      return std::any_of(s->fields.begin(), s->fields.end(), [&](const ast::FieldInit& f) {
+        const auto* lit = f.value ? std::get_if<ast::Literal>(&f.value->kind) : nullptr;
+        return f.name.text == "plan" && lit != nullptr && lit->text != plan_->plan->name.value;
+      });
+    });
     calendar::PeriodRule rule;
     for (const ast::PlanItem& item : plan_->plan->items) {
       const auto* d = std::get_if<ast::PeriodDecl>(&item.kind);
@@ -497,7 +507,7 @@ class Checker {
         return;
       }
       const calendar::Interval period = cal.PeriodContaining(start);
-      if (end > period.end) {
+      if (!other_plan && end > period.end) {
         Report(DiagKind::TestPeriodTooLong, test.to->span, test.name.value, cal.FormatLocal(period.end))
             .Note(test.from->span, fmt::format("the billing period that contains the start is {} .. {}", cal.FormatLocal(period.start),
                                                cal.FormatLocal(period.end)))
