@@ -1552,9 +1552,9 @@ class Checker {
     if (subject.kind == TypeKind::kQuantity && t.kind == TypeKind::kQuantity && SameDimension(*t.unit, *subject.unit)) {
       Rational value = ToRational(lit.number) * ToRational(*ConversionFactor(*t.unit, *subject.unit));
       std::optional<Decimal> shown = ConvertValue(lit.number, *t.unit, *subject.unit);
-      return Bound{std::move(value), shown ? shown->ToString() : std::string(SourceText(tier.bound->span))};
+      return Bound{std::move(value), shown ? shown->ToString() : BoundText(*tier.bound)};
     }
-    Report(DiagKind::TierUnitMismatch, tier.bound->span, SourceText(tier.bound->span), "the metered value",
+    Report(DiagKind::TierUnitMismatch, tier.bound->span, BoundText(*tier.bound), "the metered value",
            subject.Describe());
     return std::nullopt;
   }
@@ -1672,7 +1672,7 @@ class Checker {
       if (previous && previous->value >= beyond_any_meter && !reported_beyond) {
         Report(DiagKind::UnreachableTier, tier.span,
                fmt::format("the tier before it ends at {}, and a meter holds less than {}",
-                           SourceText(previous_tier->bound->span), WithMeterUnit("10^38", subject)))
+                           BoundText(*previous_tier->bound), WithMeterUnit("10^38", subject)))
             .Note(previous_tier->bound->span, "the previous tier ends here");
         reported_beyond = true;
         ok = false;
@@ -1748,6 +1748,21 @@ class Checker {
     if (subject.kind == TypeKind::kQuantity) return fmt::format("{} {}", amount, UnitName(*subject.unit));
     if (subject.kind == TypeKind::kMoney) return fmt::format("{} {}", amount, subject.currency);
     return std::string(amount);
+  }
+
+  // A quantity literal as a message quotes it, whatever its layout: the number as written, one
+  // space, the unit (`99…9 KB` for `99…9KB`), so that formatting a plan never changes what its
+  // diagnostics say. Anything else: its source text.
+  std::string BoundText(const ast::Expr& e) const {
+    const auto* lit = std::get_if<ast::Literal>(&e.kind);
+    if (lit == nullptr || lit->kind != ast::LiteralKind::kUnit) return std::string(SourceText(e.span));
+    std::string unit;
+    for (std::size_t i = 0; i < lit->unit.factors.size(); ++i) {
+      const auto& f = lit->unit.factors[i];
+      if (i > 0) unit += f.exponent < 0 ? "/" : "·";
+      unit += f.name.text;
+    }
+    return std::string(SourceText(lit->number_span)) + " " + unit;
   }
 
   std::string_view SourceText(Span span) const {
