@@ -257,7 +257,9 @@ std::vector<Interval> Calendar::PeriodsOverlapping(std::int64_t from, std::int64
   return periods;
 }
 
-std::int64_t Calendar::Days(Interval interval) const {
+namespace {
+// Both ends inside [kMinInstant, kMaxInstant], and the end not before the start.
+void CheckInterval(Interval interval) {
   CheckInstant(interval.start, "interval start");
   CheckInstant(interval.end, "interval end");
   if (interval.end < interval.start) {
@@ -265,6 +267,11 @@ std::int64_t Calendar::Days(Interval interval) const {
                                                              ") before it starts (" +
                                                              std::to_string(interval.start) + ")");
   }
+}
+}  // namespace
+
+std::int64_t Calendar::Days(Interval interval) const {
+  CheckInterval(interval);
   if (interval.end == interval.start) return 0;
   const auto first = date::floor<date::days>(zone_->ToLocal(SysMicros{Micros{interval.start}}));
   auto last = date::floor<date::days>(zone_->ToLocal(SysMicros{Micros{interval.end}}));
@@ -274,13 +281,7 @@ std::int64_t Calendar::Days(Interval interval) const {
 }
 
 std::int64_t Calendar::Days360(Interval interval) const {
-  CheckInstant(interval.start, "interval start");
-  CheckInstant(interval.end, "interval end");
-  if (interval.end < interval.start) {
-    throw CalendarError(CalendarErrorKind::kBadInterval, "interval ends (" + std::to_string(interval.end) +
-                                                             ") before it starts (" +
-                                                             std::to_string(interval.start) + ")");
-  }
+  CheckInterval(interval);
   auto f = [this](std::int64_t instant) -> std::int64_t {
     const date::year_month_day ymd{date::floor<date::days>(zone_->ToLocal(SysMicros{Micros{instant}}))};
     const auto day = static_cast<std::int64_t>(static_cast<unsigned>(ymd.day()));
