@@ -32,6 +32,7 @@ planItem
   | 'discount' expr 'on' STRING (',' STRING)*                           # discountItem
   | 'minimum' expr ('on' STRING (',' STRING)*)? proration?              # minimumItem
   | 'maximum' expr ('on' STRING (',' STRING)*)?                         # maximumItem
+  | 'subtotal' STRING 'of' STRING (',' STRING)*                         # subtotalItem
   | 'credits' 'drawn' 'by' ident (',' ident)*                           # creditsItem
   | 'on' 'change' (ident | 'next' 'period')                             # changeItem
   | 'allow' ident (',' ident)*                                          # allowItem
@@ -141,7 +142,7 @@ ident
   | 'included' | 'prorated' | 'proration' | 'quantity' | 'one' | 'of' | 'total' | 'from'
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
   | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
-  | 'priority' | 'remaining'
+  | 'priority' | 'remaining' | 'subtotal'
   ;
 
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT

@@ -254,6 +254,7 @@ class Dumper {
     Close();
   }
   void Item(const DiscountDecl& d) { Open("discount"); Expr(d.amount.get()); Strings(d.charges); Close(); }
+  void Item(const SubtotalDecl& d) { Open("subtotal"); Strings({d.name}); Strings(d.parts); Close(); }
   void Item(const LimitDecl& d) {
     Open(d.is_minimum ? "minimum" : "maximum");
     Expr(d.amount.get());

@@ -253,6 +253,12 @@ struct DiscountDecl : Node {
   ExprPtr amount;
   std::vector<StringLit> charges;
 };
+// `subtotal "Infrastructure" of "Compute", "Storage"`: the sum of the named lines (charges, and
+// adjustment lines by the name the invoice gives them), shown on the invoice beside its lines.
+struct SubtotalDecl : Node {
+  StringLit name;
+  std::vector<StringLit> parts;
+};
 // `minimum 100.00 USD`, `minimum 20 USD on "Tokens"`; `maximum …` likewise.
 struct LimitDecl : Node {
   bool is_minimum = true;
@@ -326,7 +332,7 @@ struct TestDecl : Node {
 struct PlanItem : Node {
   std::variant<CurrencyDecl, PeriodDecl, RoundingDecl, ProrationDecl, UnitDecl, EventDecl,
                SubscriptionDecl, MeterDecl, ChargeDecl, DiscountDecl, LimitDecl, CreditsDecl,
-               ChangeDecl, AllowDecl, TestDecl>
+               ChangeDecl, AllowDecl, TestDecl, SubtotalDecl>
       kind;
 };
 

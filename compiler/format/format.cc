@@ -617,6 +617,13 @@ class Printer {
     Put(" on ");
     Strings(d.charges);
   }
+  void Item(const ast::PlanItem& item, const ast::SubtotalDecl& d) {
+    StartLine(1, item.span.begin);
+    Put("subtotal ");
+    String(d.name);
+    Put(" of ");
+    Strings(d.parts);
+  }
   void Item(const ast::PlanItem& item, const ast::LimitDecl& d) {
     StartLine(1, item.span.begin);
     Put(d.is_minimum ? "minimum " : "maximum ");

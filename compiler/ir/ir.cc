@@ -251,6 +251,11 @@ std::string Dump(const RatingFunction& f) {
     if (a.proration != ProrationBasis::kNone) out += fmt::format(" prorated by {}", ProrationBasisName(a.proration));
     out += "\n";
   }
+  for (const Subtotal& st : f.subtotals) {
+    out += fmt::format("subtotal \"{}\" of", st.name);
+    for (std::size_t i = 0; i < st.parts.size(); ++i) out += fmt::format("{} \"{}\"", i == 0 ? "" : ",", st.parts[i]);
+    out += "\n";
+  }
   return out;
 }
 

@@ -216,6 +216,14 @@ struct Adjustment {
   Span source;
 };
 
+// `subtotal "Infrastructure" of "Compute", "Storage"`: the sum of the invoice's lines with these
+// names (every group, version and part of the period), shown beside the lines, not one of them.
+struct Subtotal {
+  std::string name;
+  std::vector<std::string> parts;  // charge names and adjustment line names, as the plan lists them
+  Span source;
+};
+
 // The billing period as the plan declares it (`period month anchor … timezone "…"`); the
 // billing layer (runtime/billing) turns it into intervals with runtime/calendar.
 struct PeriodSpec {
@@ -234,6 +242,7 @@ struct RatingFunction {
   std::vector<MeterInstance> meters;
   std::vector<Charge> charges;
   std::vector<Adjustment> adjustments;
+  std::vector<Subtotal> subtotals;
   RoundingRule rounding;  // the plan's
   PeriodSpec period;
   // The plan's `subscription` fields (what a subscriptions input may give per customer).

@@ -154,6 +154,13 @@ class Lowerer {
     for (const ast::PlanItem& item : plan_.plan->items) {
       if (const auto* d = std::get_if<ast::DiscountDecl>(&item.kind)) AddDiscount(*d);
       if (const auto* d = std::get_if<ast::LimitDecl>(&item.kind)) AddLimit(*d);
+      if (const auto* d = std::get_if<ast::SubtotalDecl>(&item.kind)) {
+        ir::Subtotal st;
+        st.name = d->name.value;
+        for (const ast::StringLit& p : d->parts) st.parts.push_back(p.value);
+        st.source = d->span;
+        fn_.subtotals.push_back(std::move(st));
+      }
     }
     return std::move(fn_);
   }

@@ -158,7 +158,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "first", "next", "change", "up", "to", "above", "line", "invoice", "included", "prorated",
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
-        "credit", "expires", "priority", "remaining"};
+        "credit", "expires", "priority", "remaining", "subtotal"};
     return kSoft.count(word) != 0;
   }
 
@@ -771,6 +771,13 @@ class Builder {
       Init(d, c);
       d.amount = BuildExpr(c->expr());
       d.charges = BuildStrings(c->STRING());
+      item.kind = std::move(d);
+    } else if (auto* c = dynamic_cast<TariffParser::SubtotalItemContext*>(ctx)) {
+      ast::SubtotalDecl d;
+      Init(d, c);
+      std::vector<ast::StringLit> strings = BuildStrings(c->STRING());
+      d.name = strings.front();
+      d.parts.assign(strings.begin() + 1, strings.end());
       item.kind = std::move(d);
     } else if (auto* c = dynamic_cast<TariffParser::MinimumItemContext*>(ctx)) {
       ast::LimitDecl d;

@@ -392,6 +392,11 @@ class Checker {
     for (const ast::PlanItem& item : plan.items) {
       if (const auto* d = std::get_if<ast::DiscountDecl>(&item.kind)) CheckDiscount(*d);
       if (const auto* d = std::get_if<ast::LimitDecl>(&item.kind)) CheckLimit(*d);
+    }
+    for (const ast::PlanItem& item : plan.items) {
+      if (const auto* d = std::get_if<ast::SubtotalDecl>(&item.kind)) CheckSubtotal(*d);
+    }
+    for (const ast::PlanItem& item : plan.items) {
       if (const auto* d = std::get_if<ast::TestDecl>(&item.kind)) CheckTest(*d);
     }
     // A plan with errors may not use what it meant to (a misspelt meter name): warning that the
@@ -1857,6 +1862,47 @@ class Checker {
     }
   }
 
+  // `subtotal "NAME" of "A", "B"`: a name no charge, adjustment line or other subtotal has (an
+  // `expect "NAME"` must mean one thing), summing each line at most once.
+  void CheckSubtotal(const ast::SubtotalDecl& d) {
+    const std::vector<std::string> adjustments = AdjustmentLines();
+    auto is_adjustment = [&](const std::string& name) { return std::find(adjustments.begin(), adjustments.end(), name) != adjustments.end(); };
+    if (auto c = plan_->charges.find(d.name.value); c != plan_->charges.end()) {
+      Report(DiagKind::DuplicateName, d.name.span, "line", d.name.value)
+          .Note(c->second.decl->name.span, "a charge has this name")
+          .Hint("give the subtotal a name of its own, e.g. \"" + d.name.value + " total\"");
+    } else if (is_adjustment(d.name.value)) {
+      Report(DiagKind::DuplicateName, d.name.span, "line", d.name.value)
+          .Hint("an adjustment's line has this name; give the subtotal a name of its own");
+    } else if (auto s = plan_->subtotals.find(d.name.value); s != plan_->subtotals.end()) {
+      Report(DiagKind::DuplicateName, d.name.span, "subtotal", d.name.value).Note(s->second->name.span, "first declared here");
+    } else {
+      plan_->subtotals.emplace(d.name.value, &d);
+    }
+    for (std::size_t i = 0; i < d.parts.size(); ++i) {
+      const ast::StringLit& part = d.parts[i];
+      const auto first = std::find_if(d.parts.begin(), d.parts.begin() + static_cast<std::ptrdiff_t>(i),
+                                      [&](const ast::StringLit& p) { return p.value == part.value; });
+      if (first != d.parts.begin() + static_cast<std::ptrdiff_t>(i)) {
+        Report(DiagKind::SubtotalCountsTwice, part.span, part.value, d.name.value)
+            .Note(first->span, "first listed here")
+            .Hint("list each line once");
+        continue;
+      }
+      if (plan_->charges.count(part.value) != 0 || is_adjustment(part.value)) continue;
+      auto& diag = Report(DiagKind::UnknownName, part.span, "charge or adjustment line", part.value);
+      if (auto s = plan_->subtotals.find(part.value); s != plan_->subtotals.end() && s->second != &d) {
+        diag.Note(s->second->name.span, "a subtotal has this name")
+            .Hint("a subtotal sums lines, not other subtotals: list the lines of \"" + part.value + "\" here");
+        continue;
+      }
+      std::vector<std::string> lines = Keys(plan_->charges);
+      lines.insert(lines.end(), adjustments.begin(), adjustments.end());
+      std::string sug = Suggest(part.value, lines);
+      if (!sug.empty()) diag.Hint(sug);
+    }
+  }
+
   void CheckLimit(const ast::LimitDecl& d) {
     CheckChargeNames(d.charges);
     if (!RequireLiteral(*d.amount, d.is_minimum ? "a minimum" : "a maximum", false)) {
@@ -2086,10 +2132,15 @@ class Checker {
             Report(DiagKind::OptionNotApplicable, e->group.front().span, "for", fmt::format("the line \"{}\", which is not grouped", e->charge->value));
           } else if (adjustment) {
             // An adjustment's line, by the name the invoice gives it (docs/invoice.md).
+          } else if (c == plan_->charges.end() && plan_->subtotals.count(e->charge->value) != 0) {
+            if (!e->group.empty()) {
+              Report(DiagKind::OptionNotApplicable, e->group.front().span, "for", fmt::format("subtotal \"{}\", which sums whole lines", e->charge->value));
+            }
           } else if (c == plan_->charges.end()) {
             auto& d = Report(DiagKind::UnknownName, e->charge->span, "charge", e->charge->value);
             std::vector<std::string> lines = Keys(plan_->charges);
             lines.insert(lines.end(), adjustments.begin(), adjustments.end());
+            for (const auto& [name, decl] : plan_->subtotals) lines.push_back(name);
             std::string sug = Suggest(e->charge->value, lines);
             if (!sug.empty()) d.Hint(sug);
           } else if (!e->group.empty() && c->second.decl->group_by.size() != e->group.size()) {

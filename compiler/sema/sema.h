@@ -91,6 +91,8 @@ struct CheckedPlan {
   std::map<std::string, MeterInfo> meters;
   std::map<std::string, ChargeInfo> charges;
   std::map<std::string, FieldInfo> subscription;
+  // `subtotal "NAME" of …`, by name (each name once; a subtotal is no charge's or line's name).
+  std::map<std::string, const ast::SubtotalDecl*> subtotals;
 };
 
 // The result of checking one file.

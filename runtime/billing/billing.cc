@@ -684,6 +684,13 @@ struct Biller::State {
         merged.total = merged.total.Rescale(std::max(scale, 0), RoundingMode::kHalfEven);
       }
       DrawCredits(merged, Fn(last.function));
+      std::vector<const ir::RatingFunction*> rated_by;
+      for (const Part& part : list) rated_by.push_back(&Fn(engines[static_cast<std::size_t>(part.engine)].function));
+      try {
+        AddSubtotals(merged, rated_by);
+      } catch (const DecimalError& e) {
+        throw RatingError(e.what(), Fn(last.function).subtotals.empty() ? Span{} : Fn(last.function).subtotals.front().source);
+      }
       out.push_back(std::move(merged));
     }
     return out;

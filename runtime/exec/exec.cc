@@ -2122,6 +2122,13 @@ struct Engine::State {
       } catch (const DecimalError& e) {
         throw RatingError(fmt::format("the invoice's total: {}", e.what()), fn.rounding.source);
       }
+      if (!fn.subtotals.empty()) {
+        try {
+          AddSubtotals(inv, {&fn});
+        } catch (const DecimalError& e) {
+          throw RatingError(e.what(), fn.subtotals.front().source);
+        }
+      }
     }
     return invoices;
   }
@@ -3169,6 +3176,33 @@ void Engine::SetActive(const std::string& customer, const ActivePeriod& period) 
 
 void Engine::AddPart(const std::string& customer, SubscriptionPart part) {
   state_->customer_parts[state_->Customer(customer)].push_back(std::move(part));
+}
+
+void AddSubtotals(Invoice& invoice, const std::vector<const ir::RatingFunction*>& functions) {
+  invoice.subtotals.clear();
+  for (const ir::RatingFunction* fn : functions) {
+    for (const ir::Subtotal& st : fn->subtotals) {
+      auto it = std::find_if(invoice.subtotals.begin(), invoice.subtotals.end(), [&](const InvoiceSubtotal& s) { return s.name == st.name; });
+      if (it == invoice.subtotals.end()) {
+        invoice.subtotals.push_back(InvoiceSubtotal{st.name, {}, Decimal(), {}, static_cast<std::int32_t>(st.source.begin)});
+        it = invoice.subtotals.end() - 1;
+      }
+      for (const std::string& part : st.parts) {
+        if (std::find(it->parts.begin(), it->parts.end(), part) == it->parts.end()) it->parts.push_back(part);
+      }
+    }
+  }
+  for (InvoiceSubtotal& st : invoice.subtotals) {
+    for (std::size_t i = 0; i < invoice.lines.size(); ++i) {
+      const InvoiceLine& line = invoice.lines[i];
+      if (line.kind == LineKind::kCredit) continue;  // credits pay the invoice; they are no plan's line
+      if (std::find(st.parts.begin(), st.parts.end(), line.name) == st.parts.end()) continue;
+      if (!Decimal::TryAdd(st.amount, line.amount, &st.amount)) {
+        throw DecimalError(DecimalErrorKind::kOverflow, fmt::format("the subtotal \"{}\" does not fit in 38 digits", st.name));
+      }
+      st.lines.push_back(i);
+    }
+  }
 }
 
 std::vector<Invoice> Engine::Finish() { return state_->Finish(); }

@@ -47,6 +47,12 @@ struct RatingOptions {
 // Event schemas for readers (runtime/io), in the rating function's event order.
 std::vector<EventSchema> SchemasOf(const ir::RatingFunction& function);
 
+// `subtotal` of the plan versions that rated `invoice` (in their order; a name two versions
+// declare sums the lines either lists): invoice.subtotals, each the exact sum of the lines with
+// the names it lists (credit lines excluded). Lines are not changed; the total is theirs alone.
+void AddSubtotals(Invoice& invoice, const std::vector<const ir::RatingFunction*>& functions);
+// Throws DecimalError when a subtotal needs more than 38 digits.
+
 // The part of the billing period a customer's subscription is active, for proration: recurring
 // fees and minimums are multiplied by active ÷ length in the basis the plan declares. Without
 // one, a customer is active the whole period.

@@ -3,6 +3,7 @@
 // documented in docs/invoice.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -67,6 +68,17 @@ struct CreditBalance {
   bool expired = false;  // expired at or before the period's start: not drawn
 };
 
+// `subtotal "NAME" of …`: the exact sum of the invoice's lines with the named names, shown beside
+// the lines (never one of them: the total is the sum of the lines alone).
+struct InvoiceSubtotal {
+  std::string name;
+  std::vector<std::string> parts;  // the line names it sums, as the plan lists them
+  Decimal amount;
+  // The lines it summed, by index into Invoice::lines, in invoice order (for explain).
+  std::vector<std::size_t> lines;
+  std::int32_t source_begin = -1;  // the `subtotal` declaration (byte offset in the plan), -1 when none
+};
+
 struct Invoice {
   std::string customer;
   std::string plan;
@@ -76,6 +88,7 @@ struct Invoice {
   std::vector<InvoiceLine> lines;
   Decimal total;  // exactly the sum of lines[i].amount
   std::vector<CreditBalance> credits;  // in the order they were drawn; empty without credits
+  std::vector<InvoiceSubtotal> subtotals;  // in the plan's order; empty when it declares none
 };
 
 // Rows of usage: every row read is rated, rejected or dropped as a duplicate.

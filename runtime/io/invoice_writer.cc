@@ -247,6 +247,24 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
       }
       text += ']';
     }
+    if (!invoice.subtotals.empty()) {
+      text += ",\"subtotals\":[";
+      for (std::size_t i = 0; i < invoice.subtotals.size(); ++i) {
+        const InvoiceSubtotal& st = invoice.subtotals[i];
+        if (i > 0) text += ',';
+        text += "{\"name\":";
+        AppendJsonString(text, st.name);
+        text += ",\"of\":[";
+        for (std::size_t p = 0; p < st.parts.size(); ++p) {
+          if (p > 0) text += ',';
+          AppendJsonString(text, st.parts[p]);
+        }
+        text += "],\"amount\":";
+        AppendJsonDecimal(text, st.amount);
+        text += '}';
+      }
+      text += ']';
+    }
     text += "}\n";
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
   }
@@ -276,6 +294,11 @@ void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
       }
       row(invoice, LineKindName(line.kind), line.name, group, line.has_quantity ? line.quantity.ToString() : "",
           line.has_quantity ? line.unit : "", line.price, line.amount.ToString(), line.rated_by, line.from, line.to);
+    }
+    // Subtotals after the lines, before the total: rows of kind "subtotal", which (like "total")
+    // are sums of lines, not lines.
+    for (const InvoiceSubtotal& st : invoice.subtotals) {
+      row(invoice, "subtotal", st.name, "", "", "", "", st.amount.ToString(), "", "", "");
     }
     row(invoice, "total", "", "", "", "", "", invoice.total.ToString(), "", "", "");
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
@@ -348,6 +371,24 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
     text.append(w_label + (any_quantity ? 2 + w_quantity : 0) + 2 + w_amount, '-');
     text += '\n';
     append_row("total", "", total, "");
+    if (!invoice.subtotals.empty()) {
+      // Below the total, apart from it: sums of lines shown above, not more lines.
+      text += "\nsubtotals\n";
+      std::size_t w_name = 0, w_sub = 0;
+      for (const InvoiceSubtotal& st : invoice.subtotals) {
+        w_name = std::max(w_name, DisplayWidth(Printable(st.name)));
+        w_sub = std::max(w_sub, DisplayWidth(st.amount.ToString()));
+      }
+      for (const InvoiceSubtotal& st : invoice.subtotals) {
+        std::string of;
+        for (const std::string& p : st.parts) of += (of.empty() ? "" : " + ") + Printable(p);
+        text += "          ";
+        PadRight(text, Printable(st.name), w_name);
+        text += "  ";
+        PadLeft(text, st.amount.ToString(), w_sub);
+        text += "  = " + of + "\n";
+      }
+    }
     if (!invoice.credits.empty()) {
       text += "\ncredits   grant: balance - used = remaining\n";
       for (const CreditBalance& b : invoice.credits) {

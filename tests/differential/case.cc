@@ -104,6 +104,7 @@ std::string Case::PlanText() const {
     if (!a.on.empty()) p << " on " << Quoted(a.on);
     p << a.tail << "\n";
   }
+  for (const SubtotalDef& st : subtotals) p << "  subtotal \"" << st.name << "\" of " << Quoted(st.of) << "\n";
   p << "}\n";
   return p.str();
 }

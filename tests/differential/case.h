@@ -59,6 +59,12 @@ struct AdjustmentDef {
   std::string tail;               // ` prorated by day` or ""
 };
 
+// `subtotal "Subtotal 1" of "C1", "C3"`.
+struct SubtotalDef {
+  std::string name;
+  std::vector<std::string> of;  // charge names
+};
+
 struct RowDef {
   std::string event;
   std::string customer;
@@ -85,6 +91,7 @@ struct Case {
   std::vector<MeterDef> meters;
   std::vector<ChargeDef> charges;
   std::vector<AdjustmentDef> adjustments;
+  std::vector<SubtotalDef> subtotals;
   std::vector<RowDef> rows;
   std::vector<CustomerDef> customers;  // customers with options (a part, subscription values)
   std::int64_t period_start = 0, period_end = 0;

@@ -67,6 +67,8 @@ class Generator {
     }
     c_.meters = kept;
     Usage();
+    // After the usage, so that a seed's plan and usage are what they were before subtotals.
+    if (Chance(0.3)) Subtotals();
     return c_;
   }
 
@@ -614,6 +616,19 @@ class Generator {
     a.on = on;
     for (const std::string& name : on) adjusted_.insert(name);
     c_.adjustments.push_back(a);
+  }
+
+  // One or two subtotals, each of one to three distinct charges (sometimes overlapping).
+  void Subtotals() {
+    int count = static_cast<int>(Int(1, 2));
+    for (int i = 0; i < count; ++i) {
+      std::vector<std::string> names;
+      for (const ChargeDef& ch : c_.charges) names.push_back(ch.name);
+      std::shuffle(names.begin(), names.end(), rng_);
+      std::size_t n = static_cast<std::size_t>(Int(1, std::min<std::int64_t>(3, static_cast<std::int64_t>(names.size()))));
+      names.resize(n);
+      c_.subtotals.push_back(SubtotalDef{"Subtotal " + std::to_string(i + 1), names});
+    }
   }
 
   // ---- Usage -------------------------------------------------------------------------------

@@ -164,6 +164,7 @@ Answer RunInterpreter(const Case& c, const Compiled& compiled) {
     }
     out.total = inv.total.ToString();
     out.total_value = reference::ParseRational(out.total);
+    for (const InvoiceSubtotal& st : inv.subtotals) out.subtotals.emplace_back(st.name, reference::ParseRational(st.amount.ToString()));
     a.invoices.push_back(out);
   }
   return a;
@@ -227,6 +228,7 @@ Answer RunReference(const Case& c, const Compiled& compiled) {
     }
     out.total = reference::ToDecimalText(inv.total);
     out.total_value = inv.total;
+    out.subtotals = inv.subtotals;
     a.invoices.push_back(out);
   }
   return a;
@@ -306,6 +308,14 @@ void Compare(const Case& c, Outcome& o) {
       }
     }
     if (ei.total_value != inv.total_value) mismatch("total differs", inv.customer + " total: engine " + ei.total + ", reference " + inv.total);
+    if (ei.subtotals != inv.subtotals) {
+      auto text = [](const std::vector<std::pair<std::string, reference::Rational>>& v) {
+        std::string t;
+        for (const auto& [sn, x] : v) t += (t.empty() ? "" : ", ") + sn + " = " + reference::ToDecimalText(x);
+        return t.empty() ? std::string("(none)") : t;
+      };
+      mismatch("subtotals differ", inv.customer + " subtotals: engine " + text(ei.subtotals) + "; reference " + text(inv.subtotals));
+    }
   }
   for (const Answer::Invoice& inv : e.invoices) {
     if (!customers.count(inv.customer)) mismatch("invoices differ", "the reference has no invoice for " + inv.customer);
@@ -323,6 +333,7 @@ std::string Answer::Text() const {
       out << "  " << (l.kind == "charge" ? "" : "(" + l.kind + ") ") << Label(l.name, l.group) << " = " << l.amount << "\n";
     }
     out << "  total = " << inv.total << "\n";
+    for (const auto& [n, x] : inv.subtotals) out << "  subtotal " << n << " = " << reference::ToDecimalText(x) << "\n";
   }
   return out.str();
 }

@@ -26,6 +26,7 @@ struct Answer {
     std::vector<Line> lines;
     std::string total;
     reference::Rational total_value;
+    std::vector<std::pair<std::string, reference::Rational>> subtotals;  // name and exact value
   };
   bool stopped = false;   // rating stopped (an amount past 38 digits, a division by zero)
   std::string error;      // why it stopped

@@ -90,6 +90,11 @@ class Shrinker {
       t.adjustments.erase(t.adjustments.begin() + static_cast<std::ptrdiff_t>(i));
       any |= Try(c, t);
     }
+    for (std::size_t i = c.subtotals.size(); i-- > 0;) {
+      Case t = c;
+      t.subtotals.erase(t.subtotals.begin() + static_cast<std::ptrdiff_t>(i));
+      any |= Try(c, t);
+    }
     return any;
   }
 
@@ -102,6 +107,8 @@ class Shrinker {
       if (a.on.empty()) a.head.clear();  // it named only this charge: drop it
     }
     std::erase_if(t.adjustments, [](const AdjustmentDef& a) { return a.head.empty(); });
+    for (SubtotalDef& st : t.subtotals) std::erase(st.of, name);
+    std::erase_if(t.subtotals, [](const SubtotalDef& st) { return st.of.empty(); });
   }
 
   bool DropCharges(Case& c) {

@@ -188,7 +188,26 @@ std::vector<std::string> CheckExplained(const nlohmann::json& explained, const n
   }
   const Decimal total = Decimal::FromString(explained.at("total").get<std::string>());
   if (lines_sum != total) problems.push_back("customer " + customer + ": the lines add up to " + lines_sum.ToString() + ", the total is " + total.ToString());
+  // A subtotal is exactly the sum of the lines it names (credit lines never), and it lists them.
+  for (const nlohmann::json& st : explained.value("subtotals", nlohmann::json::array())) {
+    const std::vector<std::string> of = st.at("of").get<std::vector<std::string>>();
+    Decimal sum;
+    std::vector<std::size_t> named;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].at("kind") == "credit" || std::find(of.begin(), of.end(), lines[i].at("name").get<std::string>()) == of.end()) continue;
+      sum = sum + Decimal::FromString(lines[i].at("amount").get<std::string>());
+      named.push_back(i);
+    }
+    const std::string st_name = st.at("name").get<std::string>();
+    if (sum != Decimal::FromString(st.at("amount").get<std::string>())) {
+      problems.push_back("customer " + customer + ": subtotal \"" + st_name + "\" is " + st.at("amount").get<std::string>() + ", its lines add up to " + sum.ToString());
+    }
+    if (st.at("lines").get<std::vector<std::size_t>>() != named) problems.push_back("customer " + customer + ": subtotal \"" + st_name + "\" lists other lines");
+  }
   if (rated == nullptr) return problems;
+  if (explained.value("subtotals", nlohmann::json::array()).size() != rated->value("subtotals", nlohmann::json::array()).size()) {
+    problems.push_back("customer " + customer + ": the subtotals differ from `rate`'s");
+  }
   if (explained.at("total") != rated->at("total")) {
     problems.push_back("customer " + customer + ": total " + explained.at("total").dump() + ", `rate` says " + rated->at("total").dump());
   }

@@ -333,6 +333,20 @@ class Evaluator {
       invoice.total = shown_sum;
     }
     CheckFits(invoice.total, 0, "the total");
+    // Subtotals: the lines whose names a `subtotal` lists, as shown (written from the language
+    // reference, docs/language.md "Subtotals", not from the engine).
+    for (const ast::PlanItem& item : plan_.plan->items) {
+      const auto* st = std::get_if<ast::SubtotalDecl>(&item.kind);
+      if (st == nullptr) continue;
+      Rational sum = 0;
+      for (const Line& l : invoice.lines) {
+        for (const ast::StringLit& part : st->parts) {
+          if (part.value == l.name) sum += l.amount;
+        }
+      }
+      CheckFits(sum, 0, "the subtotal \"" + st->name.value + "\"");
+      invoice.subtotals.emplace_back(st->name.value, sum);
+    }
     return invoice;
   }
 

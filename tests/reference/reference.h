@@ -87,6 +87,8 @@ struct Invoice {
   std::string customer;
   std::vector<Line> lines;
   Rational total;  // exactly the sum of the lines' amounts
+  // `subtotal "NAME" of …`, in the plan's order: the sum of the shown amounts of the lines so named.
+  std::vector<std::pair<std::string, Rational>> subtotals;
 };
 
 // The invoices, sorted by customer id — or, when rating must stop, the reason (`error` is then

@@ -48,6 +48,7 @@ struct ExpectedInvoice {
   std::string customer;
   std::vector<ExpectedLine> lines;
   std::string total;
+  std::vector<std::pair<std::string, std::string>> subtotals;  // name, amount (JSON Lines and CSV)
 };
 
 std::string Label(const std::string& name, const std::vector<std::string>& group) {
@@ -88,7 +89,7 @@ std::vector<ExpectedInvoice> ParseTable(const std::vector<std::string>& lines) {
   bool in_lines = false;
   for (const std::string& l : lines) {
     if (l.rfind("customer  ", 0) == 0) {
-      out.push_back({l.substr(10), {}, ""});
+      out.push_back({l.substr(10), {}, "", {}});
       in_lines = false;
       continue;
     }
@@ -122,10 +123,14 @@ std::vector<ExpectedInvoice> ParseCsvInvoices(const std::string& text) {
   for (std::size_t r = 1; r < records.size(); ++r) {
     const std::vector<std::string>& rec = records[r];
     if (out.empty() || out.back().customer != rec[col("customer")] || !out.back().total.empty()) {
-      out.push_back({rec[col("customer")], {}, ""});
+      out.push_back({rec[col("customer")], {}, "", {}});
     }
     if (rec[col("kind")] == "total") {
       out.back().total = rec[col("amount")];
+      continue;
+    }
+    if (rec[col("kind")] == "subtotal") {
+      out.back().subtotals.emplace_back(rec[col("name")], rec[col("amount")]);
       continue;
     }
     std::vector<std::string> group;
@@ -146,8 +151,11 @@ std::vector<ExpectedInvoice> ParseJsonl(const std::vector<std::string>& lines) {
   for (const std::string& l : lines) {
     if (l.empty() || l[0] != '{') continue;
     nlohmann::json j = nlohmann::json::parse(l);
-    ExpectedInvoice inv{j["customer"], {}, j["total"]};
+    ExpectedInvoice inv{j["customer"], {}, j["total"], {}};
     for (const auto& line : j["lines"]) inv.lines.push_back({Label(line["name"], line["group"].get<std::vector<std::string>>()), line["amount"]});
+    if (j.contains("subtotals")) {
+      for (const auto& st : j["subtotals"]) inv.subtotals.emplace_back(st["name"], st["amount"]);
+    }
     out.push_back(inv);
   }
   return out;
@@ -248,6 +256,7 @@ int Run(const fs::path& dir) {
     return 1;
   }
   std::vector<ExpectedInvoice> expected;
+  bool table = false;  // a table's subtotals are not parsed
   if (expected_lines.empty()) {
     std::cout << "skipped: no invoices expected\n";
     return kSkip;
@@ -258,6 +267,7 @@ int Run(const fs::path& dir) {
     expected = ParseCsvInvoices(expected_text.substr(0, expected_text.find("--- stderr")));
   } else if (expected_lines[0].rfind("customer  ", 0) == 0) {
     expected = ParseTable(expected_lines);
+    table = true;
   } else {
     std::cout << "skipped: not an invoice listing\n";
     return kSkip;
@@ -283,6 +293,19 @@ int Run(const fs::path& dir) {
       if (!same) fail(e.customer + " line " + std::to_string(k) + ": expected " + el + ", reference " + rl);
     }
     if (ParseRational(e.total) != r.total) fail(e.customer + " total: expected " + e.total + ", reference " + ToDecimalText(r.total, 2));
+    // Subtotals, where the output shows them (JSON Lines, CSV; a table's are not parsed).
+    if (!table) {
+      std::size_t m = std::max(e.subtotals.size(), r.subtotals.size());
+      for (std::size_t k = 0; k < m; ++k) {
+        const bool same = k < e.subtotals.size() && k < r.subtotals.size() && e.subtotals[k].first == r.subtotals[k].first &&
+                          ParseRational(e.subtotals[k].second) == r.subtotals[k].second;
+        if (!same) {
+          fail(e.customer + " subtotal " + std::to_string(k) + ": expected " +
+               (k < e.subtotals.size() ? e.subtotals[k].first + " = " + e.subtotals[k].second : "(none)") + ", reference " +
+               (k < r.subtotals.size() ? r.subtotals[k].first + " = " + ToDecimalText(r.subtotals[k].second) : "(none)"));
+        }
+      }
+    }
   }
   if (failures > 0 && kKnownWrong.count(name)) {
     std::cout << "known wrong expectation (issue 10): the reference's answer is the intended one\n";

@@ -103,6 +103,23 @@ void WriteText(const Invoice& inv, const SourceFile& source, std::ostream& out) 
     out << "  " << SumText(line.amount.ToString(), terms) << "\n";
   }
   out << "\n" << "total " << SumText(fmt::format("{} {}", inv.total.ToString(), inv.currency), line_terms) << "\n";
+  if (!inv.subtotals.empty()) {
+    // Sums of lines above, in the plan's order; the total does not include them again.
+    out << "\nsubtotals (sums of the lines above, not added to the total):\n";
+    for (const InvoiceSubtotal& st : inv.subtotals) {
+      std::vector<std::pair<std::string, Decimal>> terms;
+      for (std::size_t i : st.lines) terms.emplace_back(LineTitle(inv.lines[i]), inv.lines[i].amount);
+      std::string where;
+      if (st.source_begin >= 0) {
+        LineColumn lc = source.At(static_cast<std::uint32_t>(st.source_begin));
+        where = fmt::format("  [{}:{}]", lc.line, lc.column);
+      }
+      std::string of;
+      for (const std::string& p : st.parts) of += (of.empty() ? "" : ", ") + ("\"" + p + "\"");
+      out << fmt::format("  {}: {}{}\n", st.name, SumText(fmt::format("{} {}", st.amount.ToString(), inv.currency), terms), where);
+      if (st.lines.empty()) out << fmt::format("    (no line of the invoice is {})\n", of);
+    }
+  }
   if (!inv.credits.empty()) {
     out << "\ncredits, in the order drawn (balance - used = remaining):\n";
     for (const CreditBalance& b : inv.credits) {
@@ -178,6 +195,24 @@ void WriteJson(const Invoice& inv, const SourceFile& source, std::ostream& out) 
     lines.push_back(std::move(l));
   }
   j["lines"] = std::move(lines);
+  if (!inv.subtotals.empty()) {
+    nlohmann::ordered_json subtotals = nlohmann::ordered_json::array();
+    for (const InvoiceSubtotal& st : inv.subtotals) {
+      nlohmann::ordered_json s;
+      s["name"] = st.name;
+      s["of"] = st.parts;
+      s["amount"] = st.amount.ToString();
+      nlohmann::ordered_json indexes = nlohmann::ordered_json::array();
+      for (std::size_t i : st.lines) indexes.push_back(i);  // into "lines"
+      s["lines"] = std::move(indexes);
+      if (st.source_begin >= 0) {
+        LineColumn lc = source.At(static_cast<std::uint32_t>(st.source_begin));
+        s["source"] = {{"line", lc.line}, {"column", lc.column}};
+      }
+      subtotals.push_back(std::move(s));
+    }
+    j["subtotals"] = std::move(subtotals);
+  }
   if (!inv.credits.empty()) {
     nlohmann::ordered_json credits = nlohmann::ordered_json::array();
     for (const CreditBalance& b : inv.credits) {

@@ -483,6 +483,14 @@ class TestRunner {
           found = true;
         }
       }
+      // A subtotal: the invoice shows it beside the lines (a plan's name is a charge's, an
+      // adjustment line's or a subtotal's, never two of them).
+      for (const InvoiceSubtotal& st : invoice.subtotals) {
+        if (!found && st.name == e.charge->value && group.empty()) {
+          got = st.amount;
+          found = true;
+        }
+      }
       // An adjustment that did not apply (a cap not reached, a minimum met) makes no line: its
       // amount is zero.
       if (!found && IsAdjustmentLine(e.charge->value)) {
@@ -540,6 +548,8 @@ std::string InvoiceLines(const Invoice& invoice, const char* header) {
     rows.push_back(std::move(row));
   }
   rows.push_back({"total", "", "", invoice.total.ToString()});
+  // Subtotals after the total: sums of the lines above, named as `expect` names them.
+  for (const InvoiceSubtotal& st : invoice.subtotals) rows.push_back({"\"" + st.name + "\" [subtotal]", "", "", st.amount.ToString()});
   std::size_t width = 0, qwidth = 0, uwidth = 0, awidth = 0;
   for (const Row& r : rows) {
     width = std::max(width, r.label.size());
@@ -777,6 +787,11 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
           }
           // "actual" for a failed test (as before --verbose existed); "invoice" with --verbose.
           one[o.passed ? "invoice" : "actual"] = {{"lines", lines}, {"total", o.invoice->total.ToString()}, {"currency", o.invoice->currency}};
+          if (!o.invoice->subtotals.empty()) {
+            nlohmann::json subtotals = nlohmann::json::array();
+            for (const InvoiceSubtotal& st : o.invoice->subtotals) subtotals.push_back({{"name", st.name}, {"of", st.parts}, {"amount", st.amount.ToString()}});
+            one[o.passed ? "invoice" : "actual"]["subtotals"] = std::move(subtotals);
+          }
           if (!o.passed && options->verbose) one["invoice"] = one["actual"];
         }
         all.push_back(std::move(one));
