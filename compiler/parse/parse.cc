@@ -158,7 +158,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "first", "next", "change", "up", "to", "above", "line", "invoice", "included", "prorated",
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
-        "credit", "expires", "priority", "remaining"};
+        "credit", "expires", "priority", "remaining", "beyond", "last", "price", "error"};
     return kSoft.count(word) != 0;
   }
 
@@ -584,6 +584,10 @@ class Builder {
           }
         }
         pricing.tiers.push_back(std::move(tier));
+      }
+      if (auto* b = c->beyond()) {
+        pricing.beyond = b->getStop()->getText() == "error" ? ast::Beyond::kError : ast::Beyond::kLastPrice;
+        pricing.beyond_span = SpanOf(b);
       }
     } else if (auto* c = dynamic_cast<TariffParser::PerEventPricingContext*>(ctx)) {
       pricing.kind = ast::PricingKind::kPerEvent;
