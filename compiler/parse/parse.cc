@@ -142,6 +142,10 @@ class ErrorCollector : public antlr4::BaseErrorListener {
       error.hint = "strings are written in double quotes: \"like this\"";
     } else if (offending->getText() == "=" && context == "a charge") {
       error.hint = "compare with `==`";
+    } else if ((offending->getText() == "up" || offending->getText() == "above") && context == "a charge" &&
+               parser->getTokenStream()->LT(-1) != nullptr &&
+               (parser->getTokenStream()->LT(-1)->getText() == "price" || parser->getTokenStream()->LT(-1)->getText() == "error")) {
+      error.hint = "a `beyond:` rule is the last row of its tier table: write every tier before it";
     }
     errors.push_back(std::move(error));
   }
