@@ -60,7 +60,7 @@ typeSpec
 unitExpr : ident (('*' | MIDDOT | '/') ident)* ;
 
 pricing
-  : ('graduated' | 'volume') expr '{' tier+ '}'          # tieredPricing
+  : ('graduated' | 'volume') expr '{' tier+ beyond? '}'  # tieredPricing
   | 'each' ident ('where' expr)? ':' expr                 # perEventPricing
   | expr                                                  # formulaPricing
   ;
@@ -71,6 +71,9 @@ tierPrice
   | priceTerm ('+' priceTerm)*            # pricedTier
   ;
 priceTerm : literal 'flat'? ;
+// What usage past the last `up to` bound costs, in a table without `above`: the last tier's
+// price goes on, or rating that customer fails (docs/language.md).
+beyond : 'beyond' ':' ('last' 'price' | 'error') ;
 
 chargeOption
   : rounding                                       # chargeRounding
@@ -142,7 +145,7 @@ ident
   | 'included' | 'prorated' | 'proration' | 'quantity' | 'one' | 'of' | 'total' | 'from'
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
   | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
-  | 'priority' | 'remaining' | 'subtotal'
+  | 'priority' | 'remaining' | 'subtotal' | 'beyond' | 'last' | 'price' | 'error'
   ;
 
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT

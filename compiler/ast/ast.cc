@@ -227,6 +227,12 @@ class Dumper {
           }
           Close();
         }
+        if (p.beyond != Beyond::kNone) {
+          out += " ";
+          Open("beyond");
+          Atom(p.beyond == Beyond::kLastPrice ? "last-price" : "error");
+          Close();
+        }
         break;
     }
     Close();

@@ -217,6 +217,10 @@ struct Tier : Node {
   std::vector<PriceTerm> terms;
 };
 
+// What a tier table without `above` says of usage past its last bound: `beyond: last price`
+// (the last tier goes on without a bound) or `beyond: error` (rating that customer fails).
+enum class Beyond : std::uint8_t { kNone, kLastPrice, kError };
+
 enum class PricingKind : std::uint8_t { kFormula, kGraduated, kVolume, kPerEvent };
 // The right-hand side of a charge.
 struct Pricing : Node {
@@ -224,6 +228,8 @@ struct Pricing : Node {
   ExprPtr value;            // kFormula: the amount; kGraduated/kVolume: the metered quantity;
                             // kPerEvent: the amount for one event
   std::vector<Tier> tiers;  // kGraduated/kVolume
+  Beyond beyond = Beyond::kNone;  // kGraduated/kVolume: the table's `beyond:` clause, if any
+  Span beyond_span;               // where that clause is written (empty when kNone)
   Name event;               // kPerEvent: `each payment`
   ExprPtr where;            // kPerEvent: optional filter
 };

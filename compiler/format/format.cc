@@ -509,13 +509,20 @@ class Printer {
     return out;
   }
 
-  void Tiers(const std::vector<ast::Tier>& tiers, int indent) {
-    std::size_t width = 0;
-    for (const ast::Tier& t : tiers) width = std::max(width, CodePoints(TierLeft(t)));
-    for (const ast::Tier& t : tiers) {
+  // The tiers, then the `beyond:` rule as a row of the same table (`beyond:  last price`).
+  void Tiers(const ast::Pricing& p, int indent) {
+    static const std::string kBeyond = "beyond:";
+    std::size_t width = p.beyond == ast::Beyond::kNone ? 0 : kBeyond.size();
+    for (const ast::Tier& t : p.tiers) width = std::max(width, CodePoints(TierLeft(t)));
+    for (const ast::Tier& t : p.tiers) {
       StartLine(indent, t.span.begin);
       std::string left = TierLeft(t);
       Put(left + std::string(width + 2 - CodePoints(left), ' ') + TierPrice(t), t.span);
+    }
+    if (p.beyond != ast::Beyond::kNone) {
+      StartLine(indent, p.beyond_span.begin);
+      Put(kBeyond + std::string(width + 2 - kBeyond.size(), ' ') + (p.beyond == ast::Beyond::kError ? "error" : "last price"),
+          p.beyond_span);
     }
   }
 
@@ -572,7 +579,7 @@ class Printer {
         Expr(p.value.get());
         Punct(" {", '{', p.value ? p.value->span.end : p.span.begin);
         int base = Indent();
-        Tiers(p.tiers, base + 1);
+        Tiers(p, base + 1);
         Closer(base, p.span);
         break;
       }

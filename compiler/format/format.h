@@ -16,7 +16,8 @@
 //    charge's options (never after a tier table's `}`: options follow it on the same line).
 //    A continuation line is indented one level deeper than the charge.
 //  * Tier tables are aligned: every tier's price starts in one column, two spaces after the
-//    longest `up to BOUND` of its table.
+//    longest `up to BOUND` of its table; a `beyond:` rule is the last row, its `last price` or
+//    `error` in that column.
 //  * Parentheses appear only where the tree needs them (`(a + b) * c`, `a - (b - c)`,
 //    `not (a and b)`, `(a + b).field`, `-(-x)`); redundant ones are removed.
 //  * Numbers, names, dates and units are kept as written (`1_000_000`, `0.20`, `GB*h` or

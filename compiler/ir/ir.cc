@@ -106,6 +106,9 @@ void DumpProgram(const Program& p, const std::string& indent, std::string& out) 
         for (const TierSpec& s : t.tiers) {
           line += fmt::format(" [{} {}]", s.up_to ? "up_to " + s.up_to->ToString() : std::string("above"), s.price_text);
         }
+        if (t.beyond != Beyond::kAbove && t.last_bound) {
+          line += fmt::format(" beyond {} {}", t.last_bound->ToString(), t.beyond == Beyond::kError ? "error" : "last_price");
+        }
         break;
       }
       case Op::kRound:

@@ -92,9 +92,18 @@ struct TierSpec {
   std::string price_text;         // as written, for the invoice's tier breakdown
 };
 
+// What a table without `above` does past its last bound (`beyond: last price` / `beyond: error`).
+enum class Beyond : std::uint8_t { kAbove, kLastPrice, kError };
+
 struct TierTable {
   bool graduated = true;       // false: volume
   bool flat_at_zero = true;    // Stripe's rule: zero usage still pays the first tier's flat fee
+  // kAbove: the last tier is `above`. Otherwise the last spec has no `up_to` either (it prices
+  // all usage past the bound before it) and `last_bound` is the bound the plan wrote for it, in
+  // the subject's unit: kError stops rating a customer whose usage passes it; under kLastPrice it
+  // only informs (the explanation says the last tier went on past it).
+  Beyond beyond = Beyond::kAbove;
+  std::optional<Number> last_bound;
   std::vector<TierSpec> tiers;
   Span source;
 };

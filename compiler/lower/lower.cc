@@ -872,6 +872,13 @@ class Lowerer {
       }
       table.tiers.push_back(std::move(s));
     }
+    // Without `above`, the last tier prices everything past the bound before it; what happens
+    // past its own bound is the table's `beyond` rule (sema requires one).
+    if (p.beyond != ast::Beyond::kNone && !table.tiers.empty() && table.tiers.back().up_to) {
+      table.beyond = p.beyond == ast::Beyond::kError ? ir::Beyond::kError : ir::Beyond::kLastPrice;
+      table.last_bound = std::move(table.tiers.back().up_to);
+      table.tiers.back().up_to.reset();
+    }
     prog.tier_tables.push_back(std::move(table));
     ir::Inst in;
     in.op = ir::Op::kTiers;

@@ -142,6 +142,10 @@ class ErrorCollector : public antlr4::BaseErrorListener {
       error.hint = "strings are written in double quotes: \"like this\"";
     } else if (offending->getText() == "=" && context == "a charge") {
       error.hint = "compare with `==`";
+    } else if ((offending->getText() == "up" || offending->getText() == "above") && context == "a charge" &&
+               parser->getTokenStream()->LT(-1) != nullptr &&
+               (parser->getTokenStream()->LT(-1)->getText() == "price" || parser->getTokenStream()->LT(-1)->getText() == "error")) {
+      error.hint = "a `beyond:` rule is the last row of its tier table: write every tier before it";
     }
     errors.push_back(std::move(error));
   }
@@ -158,7 +162,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "first", "next", "change", "up", "to", "above", "line", "invoice", "included", "prorated",
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
-        "credit", "expires", "priority", "remaining", "subtotal"};
+        "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error"};
     return kSoft.count(word) != 0;
   }
 
@@ -584,6 +588,10 @@ class Builder {
           }
         }
         pricing.tiers.push_back(std::move(tier));
+      }
+      if (auto* b = c->beyond()) {
+        pricing.beyond = b->getStop()->getText() == "error" ? ast::Beyond::kError : ast::Beyond::kLastPrice;
+        pricing.beyond_span = SpanOf(b);
       }
     } else if (auto* c = dynamic_cast<TariffParser::PerEventPricingContext*>(ctx)) {
       pricing.kind = ast::PricingKind::kPerEvent;

@@ -1712,9 +1712,17 @@ class Checker {
       }
       priced.push_back(std::move(pt));
     }
-    if (above == nullptr && previous) {
+    const char* beyond_text = p.beyond == ast::Beyond::kError ? "error" : "last price";
+    if (above != nullptr && p.beyond != ast::Beyond::kNone) {
+      Report(DiagKind::BeyondWithAbove, p.beyond_span, beyond_text)
+          .Note(above->span, "`above` covers all remaining usage")
+          .Hint("keep either the `above` tier or the `beyond:` rule");
+      ok = false;
+    } else if (above == nullptr && previous && p.beyond == ast::Beyond::kNone) {
       Report(DiagKind::TiersWithoutAbove, p.tiers.back().span, previous->text)
-          .Hint("end the table with `above PRICE` so that every amount of usage has a price");
+          .Hint(fmt::format("end the table with `above PRICE`, or with `beyond: last price` (the last tier's price goes on "
+                            "past {0}) or `beyond: error` (rating a customer past {0} fails)",
+                            WithMeterUnit(previous->text, subject)));
       ok = false;
     }
     // Volume tiers: the whole quantity is priced at the tier it ends in, so the total can drop

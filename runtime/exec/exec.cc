@@ -285,6 +285,13 @@ const std::string kTooWide = "\x01too wide";
 
 ExactNumber ApplyTiersTo(const ir::TierTable& table, const ExactNumber& q, std::vector<TierPart>& parts);
 
+// The bound tier `t` was written with: its `up_to`, or for the last tier of a table without
+// `above` (whose spec has none: it goes on past it) the table's last bound. Absent for `above`.
+const std::optional<ir::Number>& WrittenBound(const ir::TierTable& table, std::size_t t) {
+  const ir::TierSpec& s = table.tiers[t];
+  return !s.up_to && t + 1 == table.tiers.size() && table.beyond != ir::Beyond::kAbove ? table.last_bound : s.up_to;
+}
+
 // A tier's amount for `part` units of usage: the rate, started packages, the percentage.
 ExactNumber TierAmountFor(const ir::TierSpec& s, const ExactNumber& part) {
   ExactNumber amount = part * s.unit_price;
@@ -326,7 +333,8 @@ ExactNumber ApplyTiersTo(const ir::TierTable& table, const ExactNumber& q, std::
     // No usage: Stripe's rule bills the first tier's flat fee, unless the plan says otherwise.
     const ir::TierSpec& first = table.tiers.front();
     if (table.flat_at_zero && !first.flat.is_zero()) {
-      parts.push_back({Decimal(), first.up_to ? first.up_to->Shown() : Decimal(), Decimal(), first.flat, first.price_text});
+      const std::optional<ir::Number>& bound = WrittenBound(table, 0);
+      parts.push_back({Decimal(), bound ? bound->Shown() : Decimal(), Decimal(), first.flat, first.price_text});
       total = first.flat;
     }
     return total;
@@ -366,7 +374,8 @@ bool TryApplyTiers(const ir::TierTable& table, const Decimal& q, std::vector<Tie
   if (q.sign() <= 0) {
     const ir::TierSpec& first = table.tiers.front();
     if (table.flat_at_zero && !first.flat.is_zero()) {
-      parts.push_back({Decimal(), first.up_to ? first.up_to->decimal() : Decimal(), Decimal(), first.flat, first.price_text});
+      const std::optional<ir::Number>& bound = WrittenBound(table, 0);
+      parts.push_back({Decimal(), bound ? bound->decimal() : Decimal(), Decimal(), first.flat, first.price_text});
       *out = first.flat;
     }
     return true;
@@ -2221,6 +2230,31 @@ struct Engine::State {
     return OrderedSlots(*g, seen);
   }
 
+  // `beyond: error`: a line whose usage passed the last bound of tier table `in` stops rating,
+  // naming the customer (and group), the usage and the bound, at the table's plan text (the
+  // caller adds the charge's name). Checked after the program ran: the tiers themselves price the
+  // last tier on, so that the check is one comparison a line, in one place.
+  void CheckBeyond(const ir::Program& p, const ir::Inst& in, const std::vector<LineKey>& keys, const Grouping* g) const {
+    const ir::TierTable& table = p.tier_tables[static_cast<std::size_t>(in.imm)];
+    if (table.beyond != ir::Beyond::kError || !table.last_bound) return;
+    const Reg& q = regs[static_cast<std::size_t>(in.a)];
+    const std::string& unit = p.insts[static_cast<std::size_t>(in.a)].type.unit;
+    const ExactNumber bound(*table.last_bound);
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      const ExactNumber v = q.At(k);
+      if (!(bound < v)) continue;
+      std::string who = fmt::format("customer `{}`", customers.Text(customer_order[keys[k].rank]));
+      if (g != nullptr) {
+        std::string values;
+        for (const std::string& x : GroupValues(*g, keys[k].combo)) values += (values.empty() ? "" : ", ") + x;
+        who += fmt::format(" (for {})", values);
+      }
+      throw RatingError(fmt::format("{}: usage of {} is past {}, the last bound of its tiers, and the table says `beyond: error`",
+                                    who, Show(v, unit), Show(bound, unit)),
+                        table.source);
+    }
+  }
+
   void FinishAggregate(std::size_t c, const std::vector<LineKey>& keys, std::vector<Invoice>& invoices) {
     const ir::Charge& charge = fn.charges[c];
     const Grouping* g = GroupingOf(c);
@@ -2310,7 +2344,10 @@ struct Engine::State {
     // The tiers crossed, if the program applied a tier table.
     Reg* tiers = nullptr;
     for (std::size_t i = 0; i < charge.line.insts.size(); ++i) {
-      if (charge.line.insts[i].op == Op::kTiers) tiers = &regs[i];
+      const ir::Inst& in = charge.line.insts[i];
+      if (in.op != Op::kTiers) continue;
+      tiers = &regs[i];
+      CheckBeyond(charge.line, in, keys, g);
     }
     for (std::size_t k = 0; k < keys.size(); ++k) {
       InvoiceLine line;
@@ -2704,13 +2741,18 @@ struct Engine::State {
             "{} {} per {}", spec.unit_price.is_decimal() ? spec.unit_price.decimal().Normalized().ToString() : spec.unit_price.Describe(),
             currency, q_unit);
         if (!spec.unit_price.is_zero() && !q_unit.empty() && price != per_unit) price += " (" + per_unit + ")";
+        const std::optional<ir::Number>& bound = WrittenBound(table, t);
         if (table.graduated) {
           tier_text = fmt::format("tier {}, {} to {}: {} at {} = {}", t + 1, part.from.ToString(), Show(part.to, q_unit),
                                   Show(part.quantity, q_unit), price, Show(part.amount, currency));
         } else {
           tier_text = fmt::format("tier {}, above {}{}: all {} at {} = {}", t + 1, Show(part.from, q_unit),
-                                  spec.up_to ? fmt::format(" up to {}", Show(*spec.up_to, q_unit)) : std::string(),
+                                  bound ? fmt::format(" up to {}", Show(*bound, q_unit)) : std::string(),
                                   Show(part.quantity, q_unit), price, Show(part.amount, currency));
+        }
+        // A table without `above` whose last tier went on past its bound (`beyond: last price`).
+        if (table.beyond == ir::Beyond::kLastPrice && !spec.up_to && bound && *bound < ExactNumber(part.to)) {
+          tier_text += fmt::format(" (past the table's last bound {}: `beyond: last price`)", Show(*bound, q_unit));
         }
       }
       DerivationStep& step = AddStep(d, "tier", std::move(tier_text), table.source);

@@ -93,6 +93,7 @@ std::string Case::PlanText() const {
       for (const TierDef& t : c.tiers) {
         p << "    " << (t.bound.empty() ? std::string("above") : "up to " + t.bound) << "  " << t.price << "\n";
       }
+      if (!c.beyond.empty()) p << "    beyond: " << c.beyond << "\n";
       p << "  }";
     }
     for (const std::string& o : c.options) p << " " << o;

@@ -48,6 +48,7 @@ struct ChargeDef {
   std::string by;     // `request.model, request.region` or ""
   std::string body;   // the pricing: a formula, `each e where …: …`, or `graduated m` / `volume m`
   std::vector<TierDef> tiers;
+  std::string beyond;                // a table without `above`: `last price` or `error` (`beyond: …`); else ""
   std::vector<std::string> options;  // each a charge option as written: `included 5 GB`
   std::vector<std::string> meters;   // the meters it reads
 };

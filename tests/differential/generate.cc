@@ -530,7 +530,11 @@ class Generator {
         thresholds_[m->event + "." + m->field].push_back(base);
       }
     }
-    ch.tiers.push_back({"", TierPrice(*m)});
+    if (options_.tables_without_above && !ch.tiers.empty() && Chance(0.25)) {
+      ch.beyond = Chance(0.5) ? "last price" : "error";  // the table stops at its last bound
+    } else {
+      ch.tiers.push_back({"", TierPrice(*m)});
+    }
     if (volume) ch.options.push_back("allow falling_total");
     if (Chance(0.2)) ch.options.push_back("no flat at zero");
     if (Chance(0.15)) {

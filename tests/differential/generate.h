@@ -33,6 +33,9 @@ struct GenerateOptions {
   // Bounds and package sizes such as `per 7 B` on MB meters, which crash the checker's
   // falling-total analysis today (issue 10).
   bool odd_volume_packages = true;
+  // About 1 tier table in 4 ends without `above`, with `beyond: last price` or `beyond: error`
+  // (an error stops rating when usage passes the last bound, as the reference does).
+  bool tables_without_above = true;
 };
 
 // The case for `seed`. Deterministic: the same seed and options give the same case.

@@ -241,6 +241,7 @@ std::string ErrorClass(const std::string& error) {
   if (error.rfind("exception:", 0) == 0) return "engine threw";
   if (error.find("does not fit") != std::string::npos || error.find("38 digits") != std::string::npos) return "overflow";
   if (error.find("division by zero") != std::string::npos) return "division by zero";
+  if (error.find("beyond: error") != std::string::npos || error.find("last tier's bound") != std::string::npos) return "past the last tier bound";
   return "stopped";
 }
 

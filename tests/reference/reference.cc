@@ -724,6 +724,12 @@ class Evaluator {
       }
       tiers.push_back(std::move(t));
     }
+    // A table that ends without `above` (docs/language.md): past the last bound, `beyond: error`
+    // stops rating; `beyond: last price` prices on as if the last tier had no bound.
+    if (p.beyond != ast::Beyond::kNone && !tiers.empty() && tiers.back().upper) {
+      if (p.beyond == ast::Beyond::kError && q > *tiers.back().upper) throw Stop{"usage past the last tier's bound"};
+      tiers.back().upper.reset();
+    }
     auto price = [](const T& t, const Rational& quantity) {
       Rational a = 0;
       for (const Val& v : t.terms) a += v.kind == Val::Kind::kRate ? Apply(quantity, v.rate) : Rational(quantity * v.number);

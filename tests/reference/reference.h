@@ -93,7 +93,8 @@ struct Invoice {
 
 // The invoices, sorted by customer id — or, when rating must stop, the reason (`error` is then
 // non-empty and `invoices` empty). Rating stops only when a final amount (a rounded value, a
-// line's integer part, a total) needs more than 38 significant digits, or on a division by zero.
+// line's integer part, a total) needs more than 38 significant digits, on a division by zero,
+// or when usage passes the last bound of a tier table that says `beyond: error`.
 struct Result {
   std::vector<Invoice> invoices;
   std::string error;
@@ -115,7 +116,8 @@ struct Result {
 //   sample to that end); a `where` guards the evaluation of the rows it excludes;
 // - tiers (graduated: each unit at its tier's price, a tier's flat fee once entered; volume: all
 //   units at the final tier's price and flat fee; zero usage pays the first tier's flat fee
-//   unless `no flat at zero`), packages (`per started N`: whole blocks), allowances (deducted
+//   unless `no flat at zero`; a table without `above`: `beyond: last price` prices past the
+//   last bound as if the last tier had none, `beyond: error` stops rating), packages (`per started N`: whole blocks), allowances (deducted
 //   from the meter, never below zero), matrix prices (`match`), per-event charges with
 //   `free first N … or M` (time order, ties by amount, then by the money field);
 // - proration of recurring charges and minimums by active ÷ length (second or day basis);

@@ -235,6 +235,36 @@ TEST_CASE("format: messy spacing becomes canonical") {
   CheckProperties(messy);
 }
 
+TEST_CASE("format: a table's `beyond:` rule is its last row, in the price column") {
+  std::string messy =
+      "plan \"p\" { currency USD unit token event e { n: quantity of token } meter m = sum(e.n)\n"
+      "charge \"A\" = graduated m { up to 10 token 1 USD per token up to 1_000 token 0.5 USD per token beyond : last price }\n"
+      "charge \"B\" = volume m { up to 5 1 USD per token\n"
+      "  beyond:error // past 5: fail\n"
+      "} }\n";
+  std::string canonical =
+      "plan \"p\" {\n"
+      "  currency USD\n"
+      "  unit token\n"
+      "  event e {\n"
+      "    n: quantity of token\n"
+      "  }\n"
+      "  meter m = sum(e.n)\n"
+      "  charge \"A\" = graduated m {\n"
+      "    up to 10 token     1 USD per token\n"
+      "    up to 1_000 token  0.5 USD per token\n"
+      "    beyond:            last price\n"
+      "  }\n"
+      "  charge \"B\" = volume m {\n"
+      "    up to 5  1 USD per token\n"
+      "    beyond:  error  // past 5: fail\n"
+      "  }\n"
+      "}\n";
+  CHECK(Fmt(messy) == canonical);
+  CHECK(Fmt(canonical) == canonical);
+  CheckProperties(messy);
+}
+
 TEST_CASE("format: comments are kept where they were") {
   std::string text =
       "// header\n"
