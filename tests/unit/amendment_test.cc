@@ -253,7 +253,7 @@ TEST_CASE("amend: issued + amendment read back = re-rated, and an amendment of a
   CHECK(counts.unchanged == 1);
 }
 
-TEST_CASE("amend: new and absent customers; unchanged ones give nothing") {
+TEST_CASE("amend: new and absent customers, and unchanged ones give nothing") {
   std::vector<IssuedRecord> records(2);
   records[0].origin = {"a.jsonl", 1};
   records[0].invoice = MakeInvoice("gone", {Line(LineKind::kCharge, "Platform", {}, "10.00"),
