@@ -191,6 +191,10 @@ def main():
         # delta is absent from the corrected usage: amended to zero, its minimum's true-up too.
         d = a["delta"]
         expect("delta", (d["status"], d["issued_total"], d["rerated_total"], d["total"]), ("absent", "60.00", "0", "-60.00"))
+        # Its period as this run writes it, like every other amendment of the run (it was issued
+        # as 2026-03-01..2026-04-01, the same instants).
+        expect("delta period", d["period"], a["acme"]["period"])
+        expect("acme period", a["acme"]["period"], {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"})
         expect("delta lines", sorted((l["change"], l["name"], l["amount"]) for l in d["lines"]),
                [("removed", "Minimum 60.00 USD", "-40.00"), ("removed", "Platform", "-10.00"), ("removed", "Requests", "-10.00")])
         # A third re-rate of the same usage, given all three, changes nothing.

@@ -84,6 +84,13 @@ int Amendments(const std::vector<IssuedRecord>& issued, const RatingOutcome& out
     CheckIssued(issued, run);
     const std::vector<IssuedInvoice> sums = SumIssued(issued);
     amendments = AmendAll(sums, outcome.invoices, &counts);
+    // A customer not re-rated is amended for this run's period as this run writes it (its issued
+    // records may give the same period in another form).
+    for (Amendment& a : amendments) {
+      if (a.status != AmendmentStatus::kAbsent) continue;
+      a.period_start = outcome.period_start_text;
+      a.period_end = outcome.period_end_text;
+    }
   } catch (const AmendmentError& e) {
     streams.err << e.Render() << "\n";
     return kExitFailure;
