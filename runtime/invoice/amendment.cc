@@ -134,6 +134,13 @@ std::vector<IssuedInvoice> SumIssued(std::span<const IssuedRecord> records) {
       sum.plan = inv.plan;
       sum.period_start = inv.period_start;
       sum.period_end = inv.period_end;
+      if (r->amendment && r->issued_total && *r->issued_total != sum.total) {
+        throw AmendmentError(kAmendRevision, r->origin, 0,
+                             "amendment " + std::to_string(r->revision) + " of customer `" + customer +
+                                 "` was computed against an issued total of " + r->issued_total->ToString() +
+                                 ", but what was issued before it adds up to " + sum.total.ToString() +
+                                 ": give exactly the invoices and amendments issued for the period");
+      }
       sum.has_original = sum.has_original || !r->amendment;
       sum.revision = std::max(sum.revision, r->revision);
       sum.total = sum.total + inv.total;

@@ -51,6 +51,8 @@ struct IssuedRecord {
   bool amendment = false;
   std::uint64_t revision = 0;  // 0 for an original invoice; 1, 2, … for amendments
   Invoice invoice;
+  // An amendment's `issued_total`: what the records before it added up to when it was computed.
+  std::optional<Decimal> issued_total;
 };
 
 // One line of what a customer has been issued: the sum of the records' lines with its key.
@@ -118,7 +120,10 @@ void CheckIssued(std::span<const IssuedRecord> records, const IssuedExpectations
 // Adds up the records per customer. Throws AmendmentError: two original invoices for one
 // customer (A0106: the period was issued twice); two amendments of one customer with the same
 // revision, or a revision missing between 1 and the highest (A0107: an amendment given twice
-// would bill its change twice, one left out would bill it again); records of one customer in
+// would bill its change twice, one left out would bill it again); an amendment whose
+// issued_total is not what the records before it add up to (A0107: it was computed against
+// other records — say without the invoice it amends, which would bill that invoice twice);
+// records of one customer in
 // two currencies (A0105). Plan and period are not compared here (a later record may name another
 // plan of the file, or the same period written another way): CheckIssued compares every record
 // with the run. An IssuedInvoice names the plan and period of its latest record. Customers come

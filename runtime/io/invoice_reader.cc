@@ -174,7 +174,12 @@ class RecordReader {
     if (inv.total != sum) {
       Fail("total", "`" + inv.total.ToString() + "` is not the sum of the lines' amounts (" + sum.ToString() + ")");
     }
-    if (r.amendment) Consistent(root, "issued_total", "total", "rerated_total", "");
+    if (r.amendment) {
+      Consistent(root, "issued_total", "total", "rerated_total", "");
+      if (const JValue* issued = root.Find("issued_total"); issued != nullptr && issued->type != JValue::Type::kNull) {
+        r.issued_total = Number(*issued, "issued_total");
+      }
+    }
     return r;
   }
 

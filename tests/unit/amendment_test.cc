@@ -311,6 +311,14 @@ TEST_CASE("amend: double issues, repeated or missing amendments and foreign reco
         "m2.jsonl:1: error[A0107]: amendment 2 of customer `acme` without amendment 1: give every amendment issued for "
         "the period");
   CHECK(error_of({record("i.jsonl", 1, "acme", false, 0), record("m.jsonl", 1, "acme", true, 1)}) == "(no error)");
+  // An amendment computed without the invoice (a `new` customer's whole invoice) given with it.
+  IssuedRecord whole = record("m.jsonl", 3, "acme", true, 1);
+  whole.issued_total = D("0");
+  CHECK(error_of({record("i.jsonl", 1, "acme", false, 0), whole}) ==
+        "m.jsonl:3: error[A0107]: amendment 1 of customer `acme` was computed against an issued total of 0, but what "
+        "was issued before it adds up to 10.00: give exactly the invoices and amendments issued for the period");
+  whole.issued_total = D("10.0");  // the same by value
+  CHECK(error_of({record("i.jsonl", 1, "acme", false, 0), whole}) == "(no error)");
 
   tariff::IssuedExpectations run;
   run.plans = {"api"};
