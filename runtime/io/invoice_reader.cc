@@ -4,6 +4,7 @@
 #include "runtime/io/invoice_reader.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -298,6 +299,10 @@ std::vector<IssuedRecord> ParseIssuedInvoices(std::string_view text, const std::
 }
 
 std::vector<IssuedRecord> ReadIssuedInvoices(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw AmendmentError(kAmendUnreadable, RecordOrigin{path, 0}, 0, "cannot read the file: Is a directory");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw AmendmentError(kAmendUnreadable, RecordOrigin{path, 0}, 0, "cannot open the file");
   std::ostringstream buffer;

@@ -349,3 +349,51 @@ TEST_CASE("amend: double issues, repeated or missing amendments and foreign reco
   r.invoice.currency = "EUR";
   CHECK(check_error(r) == "i.jsonl:7: error[A0105]: invoice of customer `acme` is in EUR; this run bills in USD");
 }
+
+TEST_CASE("amend: line identity keeps apart the parts of a split period, kinds, groups and units") {
+  InvoiceLine first = Line(LineKind::kCharge, "Seats", {}, "50.00", "10", "seat");
+  first.rated_by = "api";
+  first.from = "2026-04-01T00:00:00Z";
+  first.to = "2026-04-16T00:00:00Z";
+  InvoiceLine second = first;
+  second.amount = D("100.00");
+  second.quantity = D("20");
+  second.from = "2026-04-16T00:00:00Z";
+  second.to = "2026-05-01T00:00:00Z";
+  const Invoice issued_inv = MakeInvoice("acme", {first, second, Line(LineKind::kCharge, "Seats", {}, "5.00"),
+                                                  Line(LineKind::kDiscount, "Seats", {}, "-5.00")});
+  // Re-rated: the second part has 25 seats; the unprefixed charge now prices a quantity (a new
+  // line: its unit is part of its identity); the discount is unchanged.
+  InvoiceLine second_now = second;
+  second_now.amount = D("125.00");
+  second_now.quantity = D("25");
+  const Invoice rerated = MakeInvoice("acme", {first, second_now, Line(LineKind::kCharge, "Seats", {}, "5.00", "1", "seat"),
+                                               Line(LineKind::kDiscount, "Seats", {}, "-5.00")});
+  std::vector<IssuedRecord> records(1);
+  records[0].origin = {"i.jsonl", 1};
+  records[0].invoice = issued_inv;
+  const auto sums = tariff::SumIssued(records);
+  REQUIRE(sums.size() == 1);
+  REQUIRE(sums[0].lines.size() == 4);
+  const auto a = tariff::Amend(&sums[0], &rerated);
+  REQUIRE(a.has_value());
+  REQUIRE(a->lines.size() == 3);
+  CHECK(a->lines[0].key.from == "2026-04-16T00:00:00Z");
+  CHECK(a->lines[0].amount.ToString() == "25.00");
+  CHECK(a->lines[0].quantity.ToString() == "5");
+  CHECK(a->lines[1].change == tariff::LineChange::kNew);
+  CHECK(a->lines[1].key.unit == "seat");
+  CHECK(a->lines[1].amount.ToString() == "5.00");
+  CHECK(a->lines[2].change == tariff::LineChange::kRemoved);
+  CHECK(a->lines[2].key.unit.empty());
+  CHECK(a->lines[2].amount.ToString() == "-5.00");
+  CHECK(a->total.ToString() == "25.00");
+  // Written and read back, the split lines keep their identity.
+  std::ostringstream out;
+  tariff::WriteAmendmentsJsonl(std::vector<tariff::Amendment>{*a}, out);
+  const auto back = tariff::ParseIssuedInvoices(out.str(), "a.jsonl");
+  REQUIRE(back.size() == 1);
+  CHECK(tariff::KeyOf(back[0].invoice.lines[0]) == a->lines[0].key);
+  CHECK(back[0].invoice.lines[0].rated_by == "api");
+  CHECK(back[0].invoice.lines[0].to == "2026-05-01T00:00:00Z");
+}

@@ -135,6 +135,10 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
     // --previous: what was issued is read (and any mistake in it reported) before rating.
     std::vector<IssuedRecord> issued;
     for (const std::string& path : o->previous) {
+      if (path == "-") {
+        streams.err << "error: --previous reads files, not standard input\n";
+        return kExitUsage;
+      }
       std::error_code ec;
       if (!std::filesystem::exists(path, ec)) {
         streams.err << fmt::format("error: cannot open `{}`: No such file or directory\n", path);
