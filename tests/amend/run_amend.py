@@ -3,7 +3,7 @@
 
     run_amend.py TARIFF SOURCE_DIR WORK_DIR SCENARIO
 
-SCENARIO is one of: sum, rerun, chain, unchanged, formats. Each rates the plan of SOURCE_DIR
+SCENARIO is one of: sum, rerun, chain, unchanged, formats, subscriptions. Each rates the plan of SOURCE_DIR
 (plan.tariff) over its usage files into WORK_DIR and checks, with Python's decimal module (never a
 float), that what was issued plus every amendment equals a fresh re-rate, customer by customer and
 line by line. Exits 1 with a message on the first difference.
@@ -224,6 +224,19 @@ def main():
         req = [l for l in text.splitlines() if l.startswith("Requests") and "4500" in l]
         expect("table Requests row", [l.split() for l in req],
                [["Requests", "changed", "4500", "→", "5500", "request", "35.00", "42.50", "7.50"]])
+    elif SCENARIO == "subscriptions":
+        # Subscribed customers are billed whether or not they used anything: delta, whose usage
+        # turned out not to be theirs, keeps its fee and minimum; only what moved is amended.
+        subs = ["--subscriptions", os.path.join(SOURCE, "subscriptions.csv")]
+        rate(2, p("issued-s.jsonl"), extra=subs)
+        _, err = rate(3, p("amend-s.jsonl"), [p("issued-s.jsonl")], subs)
+        rate(3, p("fresh-s.jsonl"), extra=subs, period=RERATE_PERIOD)
+        same([p("issued-s.jsonl"), p("amend-s.jsonl")], p("fresh-s.jsonl"))
+        expect("summary", err.splitlines()[-1], "amendments 3: customers amended 3 + new 0 + absent 0; unchanged 2")
+        d = by_customer(p("amend-s.jsonl"))["delta"]
+        expect("delta", (d["status"], d["issued_total"], d["rerated_total"], d["total"]), ("changed", "60.00", "60.00", "0.00"))
+        expect("delta lines", sorted((l["change"], l["name"], l["amount"]) for l in d["lines"]),
+               [("changed", "Minimum 60.00 USD", "10.00"), ("changed", "Requests", "-10.00")])
     else:
         fail("unknown scenario " + SCENARIO)
     print("ok: " + SCENARIO)
