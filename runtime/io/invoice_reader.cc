@@ -133,7 +133,7 @@ std::string JsonErrorText(const std::string& what) {
 // Reads one record's JSON tree into an IssuedRecord; throws A0102 with the key path.
 class RecordReader {
  public:
-  RecordReader(const RecordOrigin& origin) : origin_(origin) {}
+  explicit RecordReader(const RecordOrigin& origin) : origin_(origin) {}
 
   IssuedRecord Read(const JValue& root) {
     if (root.type != JValue::Type::kObject) Fail("", std::string("expected an invoice object `{…}`, found ") + TypeName(root.type));
