@@ -397,3 +397,36 @@ TEST_CASE("amend: line identity keeps apart the parts of a split period, kinds, 
   CHECK(back[0].invoice.lines[0].rated_by == "api");
   CHECK(back[0].invoice.lines[0].to == "2026-05-01T00:00:00Z");
 }
+
+TEST_CASE("amend: every one-byte damage to a record is read or refused with an AmendmentError, nothing else") {
+  const std::string good =
+      R"({"kind":"amendment","customer":"acme","plan":"api","period":{"start":"s","end":"e"},"currency":"USD",)"
+      R"("revision":2,"status":"changed","lines":[{"change":"changed","kind":"charge","name":"Requests","group":["eu"],)"
+      R"("issued_quantity":"4500","rerated_quantity":"5500","quantity":"1000","unit":"request","issued_amount":"35.00",)"
+      R"("rerated_amount":"42.50","amount":"7.50"}],"issued_total":"35.00","rerated_total":"42.50","total":"7.50"})";
+  REQUIRE(tariff::ParseIssuedInvoices(good, "g.jsonl").size() == 1);
+  std::size_t read = 0, refused = 0;
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    for (const std::string& with : {std::string(), std::string("\""), std::string("9"), std::string("{"),
+                                    std::string("\n"), std::string("\xff")}) {
+      std::string damaged = good;
+      damaged.replace(i, 1, with);
+      try {
+        const auto records = tariff::ParseIssuedInvoices(damaged, "d.jsonl");
+        for (const IssuedRecord& r : records) {
+          // Whatever was read is consistent: the total is the sum of the lines.
+          Decimal sum;
+          for (const InvoiceLine& l : r.invoice.lines) sum = sum + l.amount;
+          CHECK(sum == r.invoice.total);
+        }
+        ++read;
+      } catch (const AmendmentError& e) {
+        CHECK(e.origin().line >= 1);
+        CHECK((e.code() == tariff::kAmendInvalidJson || e.code() == tariff::kAmendNotAnInvoice));
+        ++refused;
+      }
+    }
+  }
+  CHECK(read + refused == good.size() * 6);
+  CHECK(refused > read);  // most damage is refused
+}
