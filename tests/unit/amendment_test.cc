@@ -110,6 +110,18 @@ TEST_CASE("amend: the reader gives back exactly what the writer wrote, decimals 
   CHECK(r.invoice.total.ToString() == inv.total.ToString());
 }
 
+TEST_CASE("amend: keys the reader does not know are ignored (the invoice format may add keys)") {
+  const std::string text =
+      R"({"customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD","lines":[)"
+      R"({"kind":"charge","name":"X","group":[],"future":{"x":[1,2]},"amount":"1.00"}],"total":"1.00",)"
+      R"("credits":[{"grant":"g","balance":"5.00","used":"0","remaining":"5.00","expires":null,"priority":0}],)"
+      R"("subtotals":[{"name":"Usage","of":["X"],"amount":"1.00"}]})" "\n";
+  const auto read = tariff::ParseIssuedInvoices(text, "f.jsonl");
+  REQUIRE(read.size() == 1);
+  REQUIRE(read[0].invoice.lines.size() == 1);
+  CHECK(read[0].invoice.total.ToString() == "1.00");
+}
+
 TEST_CASE("amend: a JSON number is read from its text, never through a double") {
   const std::string text =
       R"({"customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD","lines":[)"
