@@ -179,9 +179,19 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
       reading.period_start = billing.period_start;
       reading.period_end = billing.period_end;
     }
+    std::string ignored;
+    for (const std::string& t : request.resolve_times) outcome.resolved_times[t] = ParsePlanTime(plans, t, &ignored);
   } catch (const BillingError& e) {
     streams.err << "error: " << e.what() << "\n";
     return kExitFailure;
+  }
+  outcome.period_start = billing.period_start;
+  outcome.period_end = billing.period_end;
+  outcome.period_start_text = billing.period_start_text;
+  outcome.period_end_text = billing.period_end_text;
+  outcome.plan_names = request.subscriptions.empty() ? std::vector<std::string>{plan_name} : names;
+  for (const ir::RatingFunction* f : plans.functions) {
+    if (f->plan == plan_name) outcome.currency = f->currency;
   }
 
   // Files on the command line that are not there are usage errors (exit 2); files that are

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ struct RatingRequest {
   bool explain = false;                  // fill derivations
   std::string explain_customer;
   bool allow_no_usage = false;           // explain/rate with subscriptions only
+  // Times to read as --period is read (in the plan's time zone); the instants come back in
+  // RatingOutcome::resolved_times (rate --previous: the periods of issued invoices).
+  std::vector<std::string> resolve_times;
 };
 
 struct RatingOutcome {
@@ -52,6 +56,15 @@ struct RatingOutcome {
   std::vector<Invoice> invoices;
   std::vector<Reject> rejects;           // the readers' and the billing layer's, in file and line order
   std::uint64_t read = 0, rated = 0, duplicates = 0;
+  // What was rated: the plans this run may bill (the rated one; with --subscriptions every plan
+  // of the file), their currency, and the period (absent without --period) as written on
+  // invoices.
+  std::vector<std::string> plan_names;
+  std::string currency;
+  std::optional<std::int64_t> period_start, period_end;
+  std::string period_start_text, period_end_text;
+  // request.resolve_times, each read as a time (nullopt: not a time).
+  std::map<std::string, std::optional<std::int64_t>> resolved_times;
 };
 
 // The options `rate` and `explain` share: the plan file, --usage, --plan, --period,
