@@ -94,6 +94,7 @@ testStmt
   | 'expect' 'credit' STRING 'remaining' '=' expr                          # creditExpectation
   | 'expect' 'meter' ident ('for' STRING (',' STRING)*)? '=' expr          # meterExpectation
   | 'expect' (STRING ('for' STRING (',' STRING)*)? | 'total') '=' expr     # expectation
+  | 'invoice' DATETIME '{' testStmt* '}'                                     # invoiceBlock
   ;
 
 fieldInits : fieldInit (',' fieldInit)* ','? ;

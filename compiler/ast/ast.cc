@@ -290,6 +290,15 @@ class Dumper {
     Close();
   }
   void Stmt(const UsageFile& u) { Open("usage-file"); Quoted(u.path.value); Close(); }
+  void Stmt(const InvoiceBlock& b) {
+    Open("invoice");
+    Atom(b.start.text);
+    for (const auto& s : b.stmts) {
+      out += " ";
+      std::visit([this](const auto& k) { Stmt(k); }, s.kind);
+    }
+    Close();
+  }
   void Stmt(const UsageEvents& u) {
     Open("usage");
     Atom(u.event.text);

@@ -324,10 +324,18 @@ struct Expectation {
   std::vector<StringLit> group;
   ExprPtr value;
 };
-struct TestStmt : Node {
-  std::variant<UsageFile, UsageEvents, TestSubscription, TestCredit, Expectation> kind;
+struct TestStmt;
+// `invoice 2026-02-01 { usage … expect … }` in a test of several billing periods: the usage
+// and expectations of the invoice of the period that starts at `start`.
+struct InvoiceBlock {
+  DateTimeLit start;
+  std::vector<TestStmt> stmts;
 };
-// `test "quiet month" period 2026-01-01 .. 2026-02-01 { … }`
+struct TestStmt : Node {
+  std::variant<UsageFile, UsageEvents, TestSubscription, TestCredit, Expectation, InvoiceBlock> kind;
+};
+// `test "quiet month" period 2026-01-01 .. 2026-02-01 { … }`; a test whose period spans several
+// billing periods states each invoice's expectations in `invoice DATE { … }` blocks.
 struct TestDecl : Node {
   StringLit name;
   std::optional<DateTimeLit> from;

@@ -78,7 +78,7 @@ void AddRatingOptions(CLI::App& app, RatingRequest& request);
 struct ExplainedTest {
   SourceManager sources;
   FileId file;
-  std::optional<Invoice> invoice;
+  std::vector<Invoice> invoices;  // one, or one per billing period of a test with `invoice` blocks
 };
 int RunTestExplained(const std::string& path, const std::string& plan_name, const std::string& test_name, Streams& streams,
                      ExplainedTest& out);
