@@ -2,6 +2,7 @@
 #include "runtime/billing/billing.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <set>
 
@@ -143,6 +144,10 @@ struct Biller::State {
   std::vector<int> targets;                       // Consume: each row's engine, or -1
   std::vector<std::vector<std::uint32_t>> rows_of;  // Consume: each engine's rows
   bool simple = false;  // one engine, every row to it
+  // Price overrides of contracts: a copy of a plan version per distinct set of overrides, with
+  // its engines, rating the customers the overrides are for.
+  std::deque<ir::RatingFunction> overridden;
+  std::map<std::pair<int, std::string>, int> override_of;  // (function, overrides) → function
   std::set<std::string> all_plans;  // every plan of the file, selected or not
 
   bool has_period() const { return options.period_start.has_value(); }
@@ -246,7 +251,7 @@ struct Biller::State {
     const Versions& dv = versions.at(plans.default_plan);
     // One engine takes every row unchanged when there is nothing to route: no subscriptions
     // input, and one version, in force from the period's start.
-    simple = !options.subscriptions_input && plans.functions.size() == 1 &&
+    simple = !options.subscriptions_input && plans.functions.size() == 1 && !HasOverrides() &&
              (!has_period() || plans.functions.front()->effective.empty() ||
               EffectiveOf(*plans.functions.front()) <= *options.period_start);
     if (!options.subscriptions_input && !simple && dv.functions.size() > 1 && !has_period()) {
@@ -271,6 +276,47 @@ struct Biller::State {
       return x.start.value_or(kAlways) < y.start.value_or(kAlways);
     });
     for (const Subscription& s : subscriptions) Subscribe(s);
+  }
+
+  // The price overrides of `customer` in force in the period.
+  std::vector<const ContractTerm*> OverridesOf(const std::string& customer) const {
+    std::vector<const ContractTerm*> out;
+    for (const ContractTerm& t : options.contracts) {
+      if (t.kind == ContractTerm::Kind::kOverride && t.customer == customer && has_period() && ContractApplies(t, *options.period_start)) {
+        out.push_back(&t);
+      }
+    }
+    return out;
+  }
+
+  bool HasOverrides() const {
+    return std::any_of(options.contracts.begin(), options.contracts.end(), [&](const ContractTerm& t) {
+      return t.kind == ContractTerm::Kind::kOverride && has_period() && ContractApplies(t, *options.period_start);
+    });
+  }
+
+  // The function that rates `customer` where `function` would: a copy with the customer's
+  // price overrides, shared by customers with the same overrides.
+  int FunctionFor(const std::string& customer, int function) {
+    const std::vector<const ContractTerm*> terms = OverridesOf(customer);
+    if (terms.empty()) return function;
+    std::string key;
+    for (const ContractTerm* t : terms) {
+      key += t->charge + '\x1f' + (t->multiplier ? t->multiplier->ToString() : "") + '\x1f' + t->rate + '\x1e';
+    }
+    auto [it, inserted] = override_of.emplace(std::make_pair(function, key), -1);
+    if (!inserted) return it->second;
+    ir::RatingFunction copy = Fn(function);
+    const std::string why = OverrideCharges(copy, terms);
+    if (!why.empty()) {
+      // Checked when the file was read; a plan version read later (another plan) may still refuse.
+      throw BillingError(fmt::format("error[{}]: {}: {} (plan \"{}\")", why.substr(0, 5), terms.front()->origin, why.substr(7), Label(copy)));
+    }
+    overridden.push_back(std::move(copy));
+    plans.functions.push_back(&overridden.back());
+    event_map.push_back(event_map[static_cast<std::size_t>(function)]);
+    it->second = static_cast<int>(plans.functions.size() - 1);
+    return it->second;
   }
 
   // The engine of (function, slot), made on first use.
@@ -388,7 +434,7 @@ struct Biller::State {
         }
       }
       if (seg.engine >= 0) {
-        const int function = seg.engine;
+        const int function = FunctionFor(s.customer, seg.engine);
         const int e = EngineFor(function, 0);
         seg.engine = e;
         EngineSlot& es = engines[static_cast<std::size_t>(e)];
@@ -683,10 +729,32 @@ struct Biller::State {
         const int scale = std::max(Fn(last.function).rounding.scale, merged.total.Normalized().scale());
         merged.total = merged.total.Rescale(std::max(scale, 0), RoundingMode::kHalfEven);
       }
+      if (!options.contracts.empty() && has_period()) {
+        std::vector<const ContractTerm*> terms;
+        for (const ContractTerm& t : options.contracts) {
+          if (t.customer == customer) terms.push_back(&t);
+        }
+        const bool traced = options.explain && (options.explain_customer.empty() || options.explain_customer == customer);
+        ApplyContracts(merged, terms, Fn(last.function), *options.period_start, traced);
+      }
       DrawCredits(merged, Fn(last.function));
       out.push_back(std::move(merged));
     }
+    CheckContractCustomers(out);
     return out;
+  }
+
+  // A contract of a customer with no invoice (no usage) and no subscription: most likely a
+  // misspelled customer id, whose negotiated terms would otherwise be dropped without a word.
+  void CheckContractCustomers(const std::vector<Invoice>& invoices) const {
+    std::set<std::string> known;
+    for (const Invoice& inv : invoices) known.insert(inv.customer);
+    for (const Subscription& s : subscriptions) known.insert(s.customer);
+    for (const ContractTerm& t : options.contracts) {
+      if (known.count(t.customer) != 0) continue;
+      throw BillingError(fmt::format("error[C0102]: {}: column `customer`: customer `{}` has no usage in this run and no subscription",
+                                     t.origin, t.customer));
+    }
   }
 
   void DrawCredits(Invoice& inv, const ir::RatingFunction& fn) {

@@ -18,6 +18,7 @@
 #include "compiler/ir/ir.h"
 #include "runtime/columnar/batch.h"
 #include "runtime/exec/exec.h"
+#include "runtime/billing/contracts.h"
 #include "runtime/invoice/invoice.h"
 
 namespace tariff {
@@ -75,6 +76,10 @@ struct BillingOptions {
   std::string explain_customer;  // "" : every customer
   // A subscriptions input was given (even an empty one): only its customers are rated.
   bool subscriptions_input = false;
+  // Contract terms (--contracts; needs a period). Applied to each customer's invoice after the
+  // plan's adjustments and before credits. A term of a customer who has neither an invoice nor
+  // a subscription is an error (C0102), thrown by Finish.
+  std::vector<ContractTerm> contracts;
 };
 
 // The plan versions of a file that subscriptions may name.

@@ -31,6 +31,9 @@ void AddRatingOptions(CLI::App& app, RatingRequest& r) {
   app.add_option("--subscriptions", r.subscriptions,
                  "customers' subscriptions (.csv/.jsonl: customer, plan, version, start, end, subscription fields)");
   app.add_option("--credits", r.credits, "prepaid credit grants (.csv/.jsonl: customer, grant, amount, expires, priority)");
+  app.add_option("--contracts", r.contracts,
+                 "per-customer contract terms (.csv/.jsonl: customer, kind, name, charge, percent, amount, duration, start); "
+                 "needs --period");
   app.add_option("--batch-size", r.batch_size, "rows per batch (results never depend on it)")->check(CLI::Range(1, 1 << 20));
 }
 
@@ -64,8 +67,8 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   // Standard input is read once: by the plan or by one usage file (whose format must be said);
   // subscriptions and credits are files.
   const auto usage_dashes = std::count(request.usage.begin(), request.usage.end(), "-");
-  if (request.subscriptions == "-" || request.credits == "-") {
-    streams.err << "error: --subscriptions and --credits read files, not standard input\n";
+  if (request.subscriptions == "-" || request.credits == "-" || request.contracts == "-") {
+    streams.err << "error: --subscriptions, --credits and --contracts read files, not standard input\n";
     return kExitUsage;
   }
   if (usage_dashes + (request.plan_file == "-" ? 1 : 0) > 1) {
@@ -189,6 +192,7 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   std::vector<std::string> given = request.usage;
   if (!request.subscriptions.empty()) given.push_back(request.subscriptions);
   if (!request.credits.empty()) given.push_back(request.credits);
+  if (!request.contracts.empty()) given.push_back(request.contracts);
   for (const std::string& path : given) {
     std::error_code ec;
     if (path != "-" && !std::filesystem::exists(path, ec)) {
@@ -222,6 +226,17 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   if (!request.credits.empty() && !ReadCredits(request.credits, plans, credits, &why)) {
     streams.err << "error: " << why << "\n";
     return kExitFailure;
+  }
+  if (!request.contracts.empty()) {
+    // Durations count the plan's billing periods: a contract is applied to one period.
+    if (request.period.empty()) {
+      streams.err << "error: --contracts needs a billing period: add --period DATE or --period START..END\n";
+      return kExitUsage;
+    }
+    if (!ReadContracts(request.contracts, plans, billing.contracts, &why)) {
+      streams.err << why << "\n";  // "error[CODE]: file:line: …"
+      return kExitFailure;
+    }
   }
 
   try {
@@ -265,7 +280,8 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
       return kExitInternal;
     }
   } catch (const BillingError& e) {
-    streams.err << "error: " << e.what() << "\n";
+    const std::string what = e.what();
+    streams.err << (what.rfind("error[", 0) == 0 ? "" : "error: ") << what << "\n";  // contract errors carry their code
     return kExitFailure;
   } catch (const RatingError& e) {
     LineColumn lc = source.At(e.source().begin);

@@ -1,0 +1,69 @@
+// runtime/billing: per-customer contract terms on top of the plan (`tariff rate --contracts`):
+// discounts with a duration, applied to each customer's invoice after the plan's own adjustments
+// and before prepaid credits, and price overrides (a multiplier or a replacement rate for a
+// charge), applied to a copy of the plan's rating function that rates that customer.
+// Semantics and error codes: docs/billing.md ("Contracts").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/decimal/decimal.h"
+
+namespace tariff {
+
+struct PlanSet;
+struct Invoice;
+namespace ir {
+struct RatingFunction;
+}
+
+// One term of a customer's contract, as one row of the contracts file gives it.
+struct ContractTerm {
+  enum class Kind : std::uint8_t { kDiscount, kOverride };
+  enum class Duration : std::uint8_t { kOnce, kPeriods, kForever };
+  Kind kind = Kind::kDiscount;
+  std::string customer;
+  std::string name;    // the invoice line's name
+  std::string charge;  // the charge it applies to; "": the whole invoice
+  std::optional<Decimal> percent;  // discount: percent off (20 is 20%), in (0, 100]
+  std::optional<Decimal> amount;   // discount: a fixed amount of the plan's currency, above zero
+  std::optional<Decimal> multiplier;  // override: the charge's amount × this, before its rounding
+  std::string rate;                   // override: a replacement rate as written ("0.15 USD per 1000 request")
+  Duration duration = Duration::kForever;
+  int periods = 0;                       // kPeriods: how many billing periods, from the start
+  std::optional<std::int64_t> start;     // µs; absent: always (kForever only)
+  // The periods the term applies to, µs, computed from `start`, `duration` and the plan's
+  // period rule: a period is discounted when its start lies in [window_start, window_end).
+  std::int64_t window_start = 0, window_end = 0;
+  std::string origin;  // "contracts.csv:3", for messages and explanations
+};
+
+// Reads a contracts file. Columns: customer, kind (`discount`, `override`), name, charge,
+// percent, amount, multiplier, rate, duration (`once`, `forever`, `N periods`), start (RFC 3339).
+// An override is checked against every plan version with its charge (a rate must be in the
+// plan's currency per a unit of the charge's meter's dimension, on a charge priced per unit). On a problem returns false with
+// "error[CODE]: path:line: column `x`: reason" in *error (codes: docs/billing.md).
+bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<ContractTerm>& out, std::string* error);
+
+// Whether `term` applies to the billing period that starts at `period_start`.
+bool ContractApplies(const ContractTerm& term, std::int64_t period_start);
+
+// Rewrites `fn` (a copy) with the price overrides among `terms`: a multiplier scales the named
+// charge's amount (per line, or per event for a per-event charge) before its rounding; a rate
+// replaces the per-unit price of an aggregate charge priced `meter * RATE` (its price shown on
+// the line becomes the rate as written). A term on a charge `fn` does not have is skipped.
+// Returns "" or why the override cannot apply (C0104 not priced per unit, C0110 wrong unit).
+std::string OverrideCharges(ir::RatingFunction& fn, const std::vector<const ContractTerm*>& terms);
+
+// Applies `terms` (the invoice's customer's, in file order) to `invoice`: discounts on a charge
+// first, then discounts on the whole invoice; each a `discount` line named by the term, rounded
+// by `fn`'s rounding mode to its rounding scale, never more than what it applies to. Adds to
+// the total. `explain` fills each line's derivation (the term's origin, base, percent, rounding)
+// and adds a first step naming the override to each line of an overridden charge.
+void ApplyContracts(Invoice& invoice, const std::vector<const ContractTerm*>& terms, const ir::RatingFunction& fn,
+                    std::int64_t period_start, bool explain);
+
+}  // namespace tariff
