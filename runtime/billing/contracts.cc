@@ -338,7 +338,7 @@ void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms,
         s.value = off;
         s.operands.push_back({"discount", t->amount->ToString(), currency});
         d->steps.push_back(s);
-        d->terms.push_back({capped ? std::string("what it applies to (the discount is at most that)")
+        d->terms.push_back({capped ? std::string("capped at what it applies to")
                                    : fmt::format("the discount {}", Money(*t->amount, fn.minor_units)),
                             line.amount});
       }
@@ -366,6 +366,9 @@ Fraction FactorOf(const UnitScale& scale) {
 void Multiply(ir::Program& p, const Decimal& m) {
   const ir::Inst last = p.insts[static_cast<std::size_t>(p.result)];
   const bool rounded = last.op == ir::Op::kRound;
+  // The rounding (the program's last instruction, which nothing else reads) moves after the
+  // multiplication, so that no instruction is left over (explanations show every one).
+  if (rounded && static_cast<std::size_t>(p.result) + 1 == p.insts.size()) p.insts.pop_back();
   const std::int32_t base = rounded ? last.a : p.result;
   ir::Constant c;
   c.number = m;
@@ -521,8 +524,9 @@ std::string OverrideCharges(ir::RatingFunction& fn, const std::vector<const Cont
       if (c.name != t->charge) continue;
       if (t->multiplier) {
         Multiply(c.per_event ? c.amount : c.line, *t->multiplier);
-        // The price the line shows says so: `49.00 USD × 0.5`.
-        if (!c.price_text.empty()) c.price_text += " × " + t->multiplier->ToString();
+        // The price the line shows says so: `49.00 USD × 0.5`; `tiers × 0.8` for a tiered line
+        // (whose tiers list their amounts before the multiplier).
+        c.price_text = (c.price_text.empty() ? std::string("tiers") : c.price_text) + " × " + t->multiplier->ToString();
       } else if (std::string why = ReplaceRate(fn, c, t->rate); !why.empty()) {
         return why;
       }

@@ -114,7 +114,7 @@ TEST_CASE("contracts: a percent discount for N periods covers the periods from t
   CHECK(!t.amount);
   CHECK(t.duration == ContractTerm::Duration::kPeriods);
   CHECK(t.periods == 3);
-  CHECK(t.origin == "c.csv:2");
+  CHECK(t.origin.ends_with("c.csv:2"));
   // January (where 2026-01-15 is) to the end of March.
   CHECK(t.window_start == At("2026-01-01"));
   CHECK(t.window_end == At("2026-04-01"));
@@ -364,4 +364,27 @@ TEST_CASE("contracts: overrides read from a file: multiplier, rate, and their er
     CHECK_FALSE(r.ok);
     CHECK(r.error.rfind(expected, 0) == 0);
   }
+}
+
+TEST_CASE("contracts: the same inputs give the same bytes, whatever the batch size or the order of the rows") {
+  const fs::path dir = fs::path(TARIFF_SOURCE_DIR) / "tests/golden/rate/contract_price_override";
+  std::ifstream in(dir / "usage.csv");
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(in, line);) rows.push_back(line);
+  REQUIRE(rows.size() > 2);
+  std::string reversed = rows.front() + "\n";
+  for (std::size_t i = rows.size() - 1; i >= 1; --i) reversed += rows[i] + "\n";
+  TempFile usage("usage.csv", reversed);
+  auto rate = [&](const std::string& usage_path, const std::string& batch) {
+    std::ostringstream out, err;
+    int code = driver::Run({"rate", (dir / "plan.tariff").string(), "--usage", usage_path, "--contracts", (dir / "contracts.csv").string(),
+                            "--period", "2026-03-01", "--batch-size", batch},
+                           out, err);
+    REQUIRE(code == 0);
+    return out.str();
+  };
+  const std::string first = rate((dir / "usage.csv").string(), "4096");
+  CHECK(first.find("\"amount\":\"185.19\"") != std::string::npos);
+  CHECK(rate((dir / "usage.csv").string(), "1") == first);
+  CHECK(rate(usage.path.string(), "2") == first);
 }
