@@ -80,7 +80,15 @@ struct BillingOptions {
   // plan's adjustments and before credits. A term of a customer who has neither an invoice nor
   // a subscription is an error (C0102), thrown by Finish.
   std::vector<ContractTerm> contracts;
+  // `--period DATE`: the instant the period was chosen by. A customer with an `anchor` contract
+  // term is rated for the period of its own anchor that contains it (the reader must then take
+  // rows of every such period: see BillingWindow).
+  std::optional<std::int64_t> period_at;
 };
+
+// The interval usage must be read for: the period, and every anchored customer's period
+// containing options.period_at. Throws BillingError.
+std::pair<std::int64_t, std::int64_t> BillingWindow(const PlanSet& plans, const BillingOptions& options);
 
 // The plan versions of a file that subscriptions may name.
 struct PlanSet {
@@ -94,7 +102,9 @@ struct PeriodBounds {
   std::int64_t start = 0, end = 0;
   std::string start_text, end_text;  // RFC 3339 in the plan's time zone
 };
-PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant);
+// With `anchor` (RFC 3339, as a plan's `period … anchor` takes it; "" for the plan's own), the
+// period of the plan's rule anchored there instead: a customer's own billing anchor.
+PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant, const std::string& anchor = "");
 
 // An RFC 3339 date or date-time as an instant: a date without offset is local midnight in the
 // default plan's time zone, a date-time without offset local wall-clock time there.

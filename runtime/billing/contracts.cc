@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -19,8 +20,9 @@ namespace {
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kAlways = std::numeric_limits<std::int64_t>::min();
 
-const char* const kColumns[] = {"customer", "kind", "name", "charge", "percent", "amount", "multiplier", "rate", "duration", "start"};
-constexpr const char* kColumnList = "customer, kind, name, charge, percent, amount, multiplier, rate, duration, start";
+const char* const kColumns[] = {"customer", "kind", "name",   "charge",   "percent", "amount",
+                                "multiplier", "rate", "anchor", "duration", "start"};
+constexpr const char* kColumnList = "customer, kind, name, charge, percent, amount, multiplier, rate, anchor, duration, start";
 
 // "error[C0107]: contracts.csv:3: column `percent`: …".
 std::string Fail(const char* code, const std::string& path, std::uint64_t line, const std::string& column, const std::string& what) {
@@ -94,12 +96,43 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
     if (!customer) return fail("C0109", "", "no `customer`");
     t.customer = *customer;
     auto kind = r.Get("kind");
-    if (!kind) return fail("C0109", "", "no `kind` (a term is a `discount` or an `override`)");
+    if (!kind) return fail("C0109", "", "no `kind` (a term is a `discount`, an `override` or an `anchor`)");
+    if (*kind == "anchor") {
+      // The customer's own billing anchor: its periods follow the plan's rule from there.
+      t.kind = ContractTerm::Kind::kAnchor;
+      for (const auto& [column, value] : r.values) {
+        if (column != "customer" && column != "kind" && column != "anchor" && column != "name") {
+          return fail("C0109", column, fmt::format("an `anchor` has no `{}` (it holds from the customer's first period on)", column));
+        }
+      }
+      auto a = r.Get("anchor");
+      if (!a) return fail("C0109", "", "an `anchor` needs the `anchor` date");
+      t.anchor = *a;
+      try {
+        std::string why;
+        auto at = ParsePlanTime(plans, *a, &why);
+        if (!at) return fail("C0106", "anchor", fmt::format("`{}`: {}", *a, why));
+        (void)BillingPeriodAt(plans, *at, t.anchor);
+      } catch (const BillingError& e) {
+        return fail("C0106", "anchor", fmt::format("`{}`: {}", *a, e.what()));
+      }
+      t.name = r.Get("name").value_or("Billing anchor " + *a);
+      t.window_start = kAlways;
+      t.window_end = kNever;
+      for (std::size_t i = first; i < out.size(); ++i) {
+        if (out[i].customer == t.customer && out[i].kind == ContractTerm::Kind::kAnchor) {
+          return fail("C0105", "", fmt::format("customer `{}` has two billing anchors (the other: {})", t.customer, out[i].origin));
+        }
+      }
+      out.push_back(std::move(t));
+      continue;
+    }
     if (*kind != "discount" && *kind != "override") {
-      return fail("C0109", "kind", fmt::format("`{}` is not a kind of contract term (kinds: discount, override)", *kind));
+      return fail("C0109", "kind", fmt::format("`{}` is not a kind of contract term (kinds: discount, override, anchor)", *kind));
     }
     t.kind = *kind == "discount" ? ContractTerm::Kind::kDiscount : ContractTerm::Kind::kOverride;
     const bool discount = t.kind == ContractTerm::Kind::kDiscount;
+    if (r.Get("anchor")) return fail("C0109", "anchor", fmt::format("{} `{}` has no `anchor`", *kind == "discount" ? "a" : "an", *kind));
     for (const char* column : {"percent", "amount", "multiplier", "rate"}) {
       const bool of_discount = std::string(column) == "percent" || std::string(column) == "amount";
       if (r.Get(column) && of_discount != discount) {
@@ -199,17 +232,6 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
     } else {
       t.name = fmt::format("Discount {}{}", OffText(t, currency, minor_units), t.charge.empty() ? "" : " on " + t.charge);
     }
-    // Two discounts of one customer on the same charge (or both on the whole invoice) in one
-    // period would leave their order to chance: an error, naming the other row.
-    for (std::size_t i = first; i < out.size(); ++i) {
-      const ContractTerm& o = out[i];
-      if (o.customer != t.customer || o.kind != t.kind || o.charge != t.charge) continue;
-      if (std::max(o.window_start, t.window_start) < std::min(o.window_end, t.window_end)) {
-        return fail("C0105", "", fmt::format("customer `{}` has two {} on {} in force in the same period (the other: {})", t.customer,
-                                             discount ? "discounts" : "price overrides",
-                                             t.charge.empty() ? std::string("the whole invoice") : "\"" + t.charge + "\"", o.origin));
-      }
-    }
     if (!discount) {
       // Checked against every plan version with the charge, where the row is.
       for (const ir::RatingFunction* f : plans.functions) {
@@ -220,6 +242,42 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
     }
     out.push_back(std::move(t));
   }
+  // A customer with its own billing anchor counts durations in its own periods.
+  std::map<std::string, std::string> anchors;
+  for (std::size_t i = first; i < out.size(); ++i) {
+    if (out[i].kind == ContractTerm::Kind::kAnchor) anchors[out[i].customer] = out[i].anchor;
+  }
+  for (std::size_t i = first; i < out.size(); ++i) {
+    ContractTerm& t = out[i];
+    auto a = anchors.find(t.customer);
+    if (t.kind == ContractTerm::Kind::kAnchor || !t.start || a == anchors.end()) continue;
+    try {
+      PeriodBounds p = BillingPeriodAt(plans, *t.start, a->second);
+      t.window_start = p.start;
+      for (int k = 1; k < t.periods; ++k) p = BillingPeriodAt(plans, p.end, a->second);
+      t.window_end = t.duration == ContractTerm::Duration::kForever ? kNever : p.end;
+    } catch (const BillingError& e) {
+      *error = fmt::format("error[C0106]: {}: column `start`: {}", t.origin, e.what());
+      return false;
+    }
+  }
+  // Two discounts of one customer on the same charge (or both on the whole invoice), or two
+  // overrides of one charge, in one period would leave their order to chance: an error at the
+  // later row, naming the other.
+  for (std::size_t i = first; i < out.size(); ++i) {
+    const ContractTerm& t = out[i];
+    if (t.kind == ContractTerm::Kind::kAnchor) continue;
+    for (std::size_t j = first; j < i; ++j) {
+      const ContractTerm& o = out[j];
+      if (o.customer != t.customer || o.kind != t.kind || o.charge != t.charge) continue;
+      if (std::max(o.window_start, t.window_start) < std::min(o.window_end, t.window_end)) {
+        *error = fmt::format("error[C0105]: {}: customer `{}` has two {} on {} in force in the same period (the other: {})", t.origin,
+                             t.customer, t.kind == ContractTerm::Kind::kDiscount ? "discounts" : "price overrides",
+                             t.charge.empty() ? std::string("the whole invoice") : "\"" + t.charge + "\"", o.origin);
+        return false;
+      }
+    }
+  }
   return true;
 }
 
@@ -228,6 +286,7 @@ void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms,
   std::vector<const ContractTerm*> order;
   for (const ContractTerm* t : terms) {
     if (!ContractApplies(*t, period_start)) continue;
+    if (t->kind == ContractTerm::Kind::kAnchor) continue;  // the invoice's period already is the customer's
     if (t->kind == ContractTerm::Kind::kOverride) {
       if (!explain) continue;
       // The override changed the line's price before rating; say where it came from.
@@ -526,7 +585,9 @@ std::string OverrideCharges(ir::RatingFunction& fn, const std::vector<const Cont
         Multiply(c.per_event ? c.amount : c.line, *t->multiplier);
         // The price the line shows says so: `49.00 USD × 0.5`; `tiers × 0.8` for a tiered line
         // (whose tiers list their amounts before the multiplier).
-        c.price_text = (c.price_text.empty() ? std::string("tiers") : c.price_text) + " × " + t->multiplier->ToString();
+        std::string price = c.price_text.empty() ? std::string("tiers") : c.price_text;
+        if (price.find_first_of("+-*/(") != std::string::npos) price = "(" + price + ")";
+        c.price_text = price + " × " + t->multiplier->ToString();
       } else if (std::string why = ReplaceRate(fn, c, t->rate); !why.empty()) {
         return why;
       }

@@ -22,7 +22,7 @@ struct RatingFunction;
 
 // One term of a customer's contract, as one row of the contracts file gives it.
 struct ContractTerm {
-  enum class Kind : std::uint8_t { kDiscount, kOverride };
+  enum class Kind : std::uint8_t { kDiscount, kOverride, kAnchor };
   enum class Duration : std::uint8_t { kOnce, kPeriods, kForever };
   Kind kind = Kind::kDiscount;
   std::string customer;
@@ -32,6 +32,7 @@ struct ContractTerm {
   std::optional<Decimal> amount;   // discount: a fixed amount of the plan's currency, above zero
   std::optional<Decimal> multiplier;  // override: the charge's amount × this, before its rounding
   std::string rate;                   // override: a replacement rate as written ("0.15 USD per 1000 request")
+  std::string anchor;                 // anchor: the customer's billing anchor (RFC 3339), as the plan's `anchor` takes it
   Duration duration = Duration::kForever;
   int periods = 0;                       // kPeriods: how many billing periods, from the start
   std::optional<std::int64_t> start;     // µs; absent: always (kForever only)
@@ -41,8 +42,9 @@ struct ContractTerm {
   std::string origin;  // "contracts.csv:3", for messages and explanations
 };
 
-// Reads a contracts file. Columns: customer, kind (`discount`, `override`), name, charge,
-// percent, amount, multiplier, rate, duration (`once`, `forever`, `N periods`), start (RFC 3339).
+// Reads a contracts file. Columns: customer, kind (`discount`, `override`, `anchor`), name,
+// charge, percent, amount, multiplier, rate, anchor, duration (`once`, `forever`, `N periods`),
+// start (RFC 3339).
 // An override is checked against every plan version with its charge (a rate must be in the
 // plan's currency per a unit of the charge's meter's dimension, on a charge priced per unit). On a problem returns false with
 // "error[CODE]: path:line: column `x`: reason" in *error (codes: docs/billing.md).

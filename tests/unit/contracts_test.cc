@@ -388,3 +388,43 @@ TEST_CASE("contracts: the same inputs give the same bytes, whatever the batch si
   CHECK(rate((dir / "usage.csv").string(), "1") == first);
   CHECK(rate(usage.path.string(), "2") == first);
 }
+
+TEST_CASE("contracts: a billing anchor moves the customer's periods, and its errors") {
+  Read ok = ReadText("c.csv", "customer,kind,anchor\na,anchor,2026-01-15\nb,anchor,2026-01-31T12:00:00Z\n");
+  REQUIRE(ok.ok);
+  REQUIRE(ok.terms.size() == 2);
+  CHECK(ok.terms[0].kind == ContractTerm::Kind::kAnchor);
+  CHECK(ok.terms[0].anchor == "2026-01-15");
+  CHECK(ok.terms[0].name == "Billing anchor 2026-01-15");
+  // The plan's rule (monthly, UTC) anchored on the 15th, and on the 31st at noon (month ends).
+  static const std::unique_ptr<Compiled> plans = Compile(kPlan);
+  PeriodBounds march = BillingPeriodAt(plans->Set(), At("2026-03-20"), "2026-01-15");
+  CHECK(march.start == At("2026-03-15"));
+  CHECK(march.end == At("2026-04-15"));
+  PeriodBounds feb = BillingPeriodAt(plans->Set(), At("2026-03-01"), "2026-01-31T12:00:00Z");
+  CHECK(feb.start_text == "2026-02-28T12:00:00Z");
+  CHECK(feb.end_text == "2026-03-31T12:00:00Z");
+  // Durations of an anchored customer count its own periods, from the one its start is in,
+  // whichever row comes first.
+  Read counted = ReadText("c.csv", "customer,kind,anchor,percent,duration,start\n"
+                                   "a,discount,,10,3 periods,2026-01-10\n"
+                                   "a,anchor,2026-01-15,,,\n");
+  REQUIRE(counted.ok);
+  CHECK(counted.terms[0].window_start == At("2025-12-15"));
+  CHECK(counted.terms[0].window_end == At("2026-03-15"));
+  using Case = std::pair<std::string, std::string>;
+  const std::vector<Case> cases = {
+      {"customer,kind,anchor\na,anchor,2026-02-30\n", "error[C0106]: c.csv:2: column `anchor`: `2026-02-30`"},
+      {"customer,kind,anchor\na,anchor,soon\n", "error[C0106]: c.csv:2: column `anchor`: `soon`"},
+      {"customer,kind,anchor\na,anchor,2026-01-15\na,anchor,2026-01-16\n", "error[C0105]: c.csv:3: customer `a` has two billing anchors"},
+      {"customer,kind\na,anchor\n", "error[C0109]: c.csv:2: an `anchor` needs the `anchor` date"},
+      {"customer,kind,anchor,percent\na,anchor,2026-01-15,10\n", "error[C0109]: c.csv:2: column `percent`: an `anchor` has no `percent`"},
+      {"customer,kind,anchor,percent,duration\na,discount,2026-01-15,10,forever\n", "error[C0109]: c.csv:2: column `anchor`: a `discount` has no `anchor`"},
+  };
+  for (const auto& [text, expected] : cases) {
+    INFO(text);
+    Read r = ReadText("c.csv", text);
+    CHECK_FALSE(r.ok);
+    CHECK(r.error.rfind(expected, 0) == 0);
+  }
+}

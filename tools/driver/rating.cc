@@ -150,6 +150,7 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
           return kExitUsage;
         }
         PeriodBounds p = BillingPeriodAt(plans, *at);
+        billing.period_at = at;
         billing.period_start = p.start;
         billing.period_end = p.end;
         billing.period_start_text = p.start_text;
@@ -235,6 +236,15 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
     }
     if (!ReadContracts(request.contracts, plans, billing.contracts, &why)) {
       streams.err << why << "\n";  // "error[CODE]: file:line: …"
+      return kExitFailure;
+    }
+    // Customers with their own billing anchor: read the usage of each one's period.
+    try {
+      auto [from, until] = BillingWindow(plans, billing);
+      reading.period_start = from;
+      reading.period_end = until;
+    } catch (const BillingError& e) {
+      streams.err << "error: " << e.what() << "\n";
       return kExitFailure;
     }
   }
