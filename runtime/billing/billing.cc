@@ -793,23 +793,31 @@ struct Biller::State {
           if (t.customer == customer) terms.push_back(&t);
         }
         const bool traced = options.explain && (options.explain_customer.empty() || options.explain_customer == customer);
-        ApplyContracts(merged, terms, Fn(last.function), own->start, traced);
+        ApplyContracts(merged, terms, Fn(last.function), own->start, own->end, traced);
       }
       DrawCredits(merged, Fn(last.function));
       out.push_back(std::move(merged));
     }
-    CheckContractCustomers(out);
+    if (options.check_contract_customers) CheckContractCustomers(out);
     return out;
   }
 
-  // A contract of a customer with no invoice (no usage) and no subscription: most likely a
-  // misspelled customer id, whose negotiated terms would otherwise be dropped without a word.
+  // A contract term in force in the period for a customer with no invoice (no usage) and no
+  // subscription: most likely a misspelled customer id, whose negotiated terms would otherwise
+  // be dropped without a word.
   void CheckContractCustomers(const std::vector<Invoice>& invoices) const {
     std::set<std::string> known;
     for (const Invoice& inv : invoices) known.insert(inv.customer);
     for (const Subscription& s : subscriptions) known.insert(s.customer);
     for (const ContractTerm& t : options.contracts) {
-      if (known.count(t.customer) != 0) continue;
+      if (known.count(t.customer) != 0 || !has_period()) continue;
+      // Only a term that would change this period's bill: one ended or not yet begun is history
+      // or future, and a customer without usage this period is no mistake then.
+      const CustomerPeriod& p = PeriodOf(t.customer);
+      const bool in_force = t.kind == ContractTerm::Kind::kCommit ? CommitEndsIn(t, p.start, p.end)
+                            : t.kind == ContractTerm::Kind::kAnchor ? false
+                                                                    : ContractApplies(t, p.start);
+      if (!in_force) continue;
       throw BillingError(fmt::format("error[C0102]: {}: column `customer`: customer `{}` has no usage in this run and no subscription",
                                      t.origin, t.customer));
     }

@@ -77,13 +77,16 @@ struct BillingOptions {
   // A subscriptions input was given (even an empty one): only its customers are rated.
   bool subscriptions_input = false;
   // Contract terms (--contracts; needs a period). Applied to each customer's invoice after the
-  // plan's adjustments and before credits. A term of a customer who has neither an invoice nor
-  // a subscription is an error (C0102), thrown by Finish.
+  // plan's adjustments and before credits. A term in force in the period of a customer who has
+  // neither an invoice nor a subscription is an error (C0102), thrown by Finish.
   std::vector<ContractTerm> contracts;
   // `--period DATE`: the instant the period was chosen by. A customer with an `anchor` contract
   // term is rated for the period of its own anchor that contains it (the reader must then take
   // rows of every such period: see BillingWindow).
   std::optional<std::int64_t> period_at;
+  // Off for the runs that rate a commitment's earlier periods (a customer may have had no usage
+  // then).
+  bool check_contract_customers = true;
 };
 
 // The interval usage must be read for: the period, and every anchored customer's period

@@ -53,6 +53,10 @@ bool ContractApplies(const ContractTerm& term, std::int64_t period_start) {
   return term.window_start <= period_start && period_start < term.window_end;
 }
 
+bool CommitEndsIn(const ContractTerm& term, std::int64_t period_start, std::int64_t period_end) {
+  return term.kind == ContractTerm::Kind::kCommit && ContractApplies(term, period_start) && period_end >= term.window_end;
+}
+
 bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<ContractTerm>& out, std::string* error) {
   RecordFile file = ReadRecords(path);
   if (!file.error.empty()) {
@@ -127,13 +131,32 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
       out.push_back(std::move(t));
       continue;
     }
-    if (*kind != "discount" && *kind != "override") {
-      return fail("C0109", "kind", fmt::format("`{}` is not a kind of contract term (kinds: discount, override, anchor)", *kind));
+    if (*kind == "commit") {
+      // A commitment over a term of N periods, trued up on the term's last invoice.
+      t.kind = ContractTerm::Kind::kCommit;
+      for (const auto& [column, value] : r.values) {
+        if (column != "customer" && column != "kind" && column != "name" && column != "amount" && column != "duration" && column != "start") {
+          return fail("C0109", column, fmt::format("a `commit` has no `{}` (it covers the whole invoice)", column));
+        }
+      }
+      auto amount = r.Get("amount");
+      if (!amount) return fail("C0109", "", "a `commit` needs the committed `amount`");
+      DecimalParseResult d = Decimal::Parse(*amount);
+      if (!d.value || d.value->sign() <= 0) return fail("C0107", "amount", fmt::format("`{}` is not an amount of money above zero", *amount));
+      if (d.value->Normalized().scale() > minor_units) {
+        return fail("C0107", "amount", fmt::format("`{}` is finer than {} allows ({} decimals)", *amount, currency, minor_units));
+      }
+      t.amount = *d.value;
+    } else if (*kind != "discount" && *kind != "override") {
+      return fail("C0109", "kind", fmt::format("`{}` is not a kind of contract term (kinds: discount, override, anchor, commit)", *kind));
+    } else {
+      t.kind = *kind == "discount" ? ContractTerm::Kind::kDiscount : ContractTerm::Kind::kOverride;
     }
-    t.kind = *kind == "discount" ? ContractTerm::Kind::kDiscount : ContractTerm::Kind::kOverride;
     const bool discount = t.kind == ContractTerm::Kind::kDiscount;
+    const bool commit = t.kind == ContractTerm::Kind::kCommit;
     if (r.Get("anchor")) return fail("C0109", "anchor", fmt::format("{} `{}` has no `anchor`", *kind == "discount" ? "a" : "an", *kind));
     for (const char* column : {"percent", "amount", "multiplier", "rate"}) {
+      if (commit) break;  // its columns are checked above
       const bool of_discount = std::string(column) == "percent" || std::string(column) == "amount";
       if (r.Get(column) && of_discount != discount) {
         return fail("C0109", column, fmt::format("{} `{}` has no `{}`", discount ? "a" : "an", *kind, column));
@@ -149,7 +172,9 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
     auto amount = r.Get("amount");
     auto multiplier = r.Get("multiplier");
     auto rate = r.Get("rate");
-    if (!discount) {
+    if (commit) {
+      // Checked above.
+    } else if (!discount) {
       if (t.charge.empty()) return fail("C0109", "", "an override needs the `charge` whose price it changes");
       if (multiplier && rate) return fail("C0109", "rate", "an override is a `multiplier` or a `rate`, not both");
       if (!multiplier && !rate) return fail("C0109", "", "an override needs a `multiplier` or a `rate`");
@@ -209,6 +234,9 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
       t.duration = ContractTerm::Duration::kPeriods;
       t.periods = static_cast<int>(n.value->coefficient());
     }
+    if (commit && t.duration == ContractTerm::Duration::kForever) {
+      return fail("C0108", "duration", "a commitment needs a term: `once` or `N periods` from its `start`");
+    }
     if (!t.start && t.duration != ContractTerm::Duration::kForever) {
       return fail("C0108", "duration", fmt::format("`{}` counts periods from the contract's start: give `start`", duration));
     }
@@ -227,12 +255,14 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
     }
     if (auto n = r.Get("name")) {
       t.name = *n;
+    } else if (commit) {
+      t.name = fmt::format("Commitment {} {} true-up", Money(*t.amount, minor_units), currency);
     } else if (!discount) {
       t.name = fmt::format("Override of {}", t.charge);
     } else {
       t.name = fmt::format("Discount {}{}", OffText(t, currency, minor_units), t.charge.empty() ? "" : " on " + t.charge);
     }
-    if (!discount) {
+    if (t.kind == ContractTerm::Kind::kOverride) {
       // Checked against every plan version with the charge, where the row is.
       for (const ir::RatingFunction* f : plans.functions) {
         ir::RatingFunction copy = *f;
@@ -272,7 +302,10 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
       if (o.customer != t.customer || o.kind != t.kind || o.charge != t.charge) continue;
       if (std::max(o.window_start, t.window_start) < std::min(o.window_end, t.window_end)) {
         *error = fmt::format("error[C0105]: {}: customer `{}` has two {} on {} in force in the same period (the other: {})", t.origin,
-                             t.customer, t.kind == ContractTerm::Kind::kDiscount ? "discounts" : "price overrides",
+                             t.customer,
+                             t.kind == ContractTerm::Kind::kDiscount ? "discounts"
+                             : t.kind == ContractTerm::Kind::kCommit ? "commitments"
+                                                                     : "price overrides",
                              t.charge.empty() ? std::string("the whole invoice") : "\"" + t.charge + "\"", o.origin);
         return false;
       }
@@ -282,11 +315,11 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
 }
 
 void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms, const ir::RatingFunction& fn, std::int64_t period_start,
-                    bool explain) {
+                    std::int64_t period_end, bool explain) {
   std::vector<const ContractTerm*> order;
   for (const ContractTerm* t : terms) {
     if (!ContractApplies(*t, period_start)) continue;
-    if (t->kind == ContractTerm::Kind::kAnchor) continue;  // the invoice's period already is the customer's
+    if (t->kind == ContractTerm::Kind::kAnchor || t->kind == ContractTerm::Kind::kCommit) continue;  // below, or the invoice's period
     if (t->kind == ContractTerm::Kind::kOverride) {
       if (!explain) continue;
       // The override changed the line's price before rating; say where it came from.
@@ -401,6 +434,61 @@ void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms,
                                    : fmt::format("the discount {}", Money(*t->amount, fn.minor_units)),
                             line.amount});
       }
+      line.derivation = d;
+    }
+    inv.total = inv.total + line.amount;
+    inv.lines.push_back(std::move(line));
+  }
+  for (const ContractTerm* t : terms) {
+    if (!CommitEndsIn(*t, period_start, period_end)) continue;
+    Decimal spent = inv.total;
+    for (const auto& [period, total] : t->prior) spent = spent + total;
+    if (spent >= *t->amount) continue;
+    InvoiceLine line;
+    line.kind = LineKind::kMinimum;
+    line.name = t->name;
+    const Decimal due = *t->amount - spent;
+    line.amount = due.Rescale(std::max(due.scale(), fn.rounding.scale), RoundingMode::kHalfEven);
+    if (explain) {
+      auto d = std::make_shared<Derivation>();
+      DerivationStep term;
+      term.kind = "contract";
+      term.text = fmt::format("commitment {} of customer `{}`: {} {} over {}, for periods starting in [{}, {})", t->origin, inv.customer,
+                              Money(*t->amount, fn.minor_units), currency, DurationText(*t), FormatTimestamp(t->window_start),
+                              FormatTimestamp(t->window_end));
+      term.operands.push_back({"origin", t->origin, ""});
+      term.operands.push_back({"commitment", t->amount->ToString(), currency});
+      d->steps.push_back(term);
+      std::string sum;
+      for (const auto& [period, total] : t->prior) {
+        DerivationStep p;
+        p.kind = "base";
+        p.text = fmt::format("the invoice of {}: {} {} (before credits)", period, total.ToString(), currency);
+        p.value = total;
+        p.unit = currency;
+        d->steps.push_back(p);
+        sum += (sum.empty() ? "" : " + ") + total.ToString();
+      }
+      DerivationStep now;
+      now.kind = "base";
+      now.text = fmt::format("this invoice so far: {} {}", inv.total.ToString(), currency);
+      now.value = inv.total;
+      now.unit = currency;
+      d->steps.push_back(now);
+      sum += (sum.empty() ? "" : " + ") + inv.total.ToString();
+      DerivationStep m;
+      m.kind = "minimum";
+      m.text = fmt::format("the term's invoices add up to {} = {} {}, below the commitment {} {}: the true-up is {} - {} = {} {}", sum,
+                           spent.ToString(), currency, Money(*t->amount, fn.minor_units), currency, Money(*t->amount, fn.minor_units),
+                           spent.ToString(), line.amount.ToString(), currency);
+      m.value = line.amount;
+      m.unit = currency;
+      m.operands.push_back({"spent", spent.ToString(), currency});
+      m.operands.push_back({"commitment", t->amount->ToString(), currency});
+      d->steps.push_back(m);
+      d->terms.push_back({fmt::format("the commitment {}", Money(*t->amount, fn.minor_units)), *t->amount});
+      for (const auto& [period, total] : t->prior) d->terms.push_back({"the invoice of " + period, -total});
+      d->terms.push_back({"this invoice so far", -inv.total});
       line.derivation = d;
     }
     inv.total = inv.total + line.amount;

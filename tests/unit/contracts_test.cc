@@ -215,7 +215,7 @@ TEST_CASE("contracts: a percent discount is rounded by the plan's rule, a fixed 
   whole.amount.reset();
   whole.percent = Decimal::FromString("12.5");
   // Listed whole-invoice first: charge discounts still go first.
-  ApplyContracts(inv, {&whole, &on_requests}, fn, 0, /*explain=*/true);
+  ApplyContracts(inv, {&whole, &on_requests}, fn, 0, 0, /*explain=*/true);
   REQUIRE(inv.lines.size() == 4);
   CHECK(inv.lines[2].name == "Cheaper requests");
   CHECK(inv.lines[2].kind == LineKind::kDiscount);
@@ -227,7 +227,7 @@ TEST_CASE("contracts: a percent discount is rounded by the plan's rule, a fixed 
   inv.lines.resize(1);
   inv.lines[0].amount = Decimal::FromString("10.01");
   inv.total = Decimal::FromString("10.01");
-  ApplyContracts(inv, {&whole}, fn, 0, true);
+  ApplyContracts(inv, {&whole}, fn, 0, 0, true);
   REQUIRE(inv.lines.size() == 2);
   CHECK(inv.lines[1].amount.ToString() == "-1.25");
   REQUIRE(inv.lines[1].derivation);
@@ -427,4 +427,49 @@ TEST_CASE("contracts: a billing anchor moves the customer's periods, and its err
     CHECK_FALSE(r.ok);
     CHECK(r.error.rfind(expected, 0) == 0);
   }
+}
+
+TEST_CASE("contracts: a commitment is trued up on its term's last invoice only, counting the earlier periods' invoices") {
+  const fs::path dir = fs::path(TARIFF_SOURCE_DIR) / "tests/golden/rate/contract_commitment";
+  auto rate = [&](const std::string& period, const std::string& contracts) {
+    TempFile file("contracts.csv", contracts);
+    std::ostringstream out, err;
+    int code = driver::Run({"rate", (dir / "plan.tariff").string(), "--usage", (dir / "usage.csv").string(), "--contracts",
+                            file.path.string(), "--period", period, "--format", "csv"},
+                           out, err);
+    INFO(err.str());
+    REQUIRE(code == 0);
+    return out.str();
+  };
+  const std::string acme = "customer,kind,amount,duration,start\nacme,commit,150.00,3 periods,2026-01-01\n";
+  // January and February: no true-up yet (40.00, 35.00); March: 150 − (40 + 35 + 20) = 55.00.
+  CHECK(rate("2026-01-01", acme).find("true-up") == std::string::npos);
+  CHECK(rate("2026-02-01", acme).find("true-up") == std::string::npos);
+  const std::string march = rate("2026-03-01", acme);
+  CHECK(march.find("Commitment 150.00 USD true-up") != std::string::npos);
+  CHECK(march.find("55.00") != std::string::npos);
+  // April is after the term: nothing.
+  CHECK(rate("2026-04-01", acme).find("true-up") == std::string::npos);
+  // With its own anchor on the 15th, acme's term from 2026-01-01 is the periods from December 15
+  // to March 15; rated for the period containing March 1 (February 15 to March 15), it spent
+  // 40.00 (December 15 to January 15) + 35.00 (January 15 to February 15) + 20.00 (March 10)
+  // = 95.00 of 100.00: a true-up of 5.00.
+  const std::string anchored = rate("2026-03-01", "customer,kind,amount,duration,start,anchor\n"
+                                                  "acme,anchor,,,,2026-01-15\n"
+                                                  "acme,commit,100.00,3 periods,2026-01-01,\n");
+  CHECK(anchored.find("Commitment 100.00 USD true-up") != std::string::npos);
+  CHECK(anchored.find(",5.00") != std::string::npos);
+  CHECK(anchored.find("2026-02-15T00:00:00Z") != std::string::npos);
+}
+
+TEST_CASE("contracts: a commitment's earlier periods are read again, so its usage cannot come from standard input") {
+  const fs::path dir = fs::path(TARIFF_SOURCE_DIR) / "tests/golden/rate/contract_commitment";
+  std::ifstream usage(dir / "usage.csv");
+  std::istringstream in(std::string(std::istreambuf_iterator<char>(usage), {}));
+  std::ostringstream out, err;
+  int code = driver::Run({"rate", (dir / "plan.tariff").string(), "--usage", "-", "--usage-format", "csv", "--contracts",
+                          (dir / "contracts.csv").string(), "--period", "2026-03-01"},
+                         in, out, err, driver::Terminal{});
+  CHECK(code == 2);
+  CHECK(err.str().find("give the usage as files") != std::string::npos);
 }
