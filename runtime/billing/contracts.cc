@@ -180,8 +180,8 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
       if (!multiplier && !rate) return fail("C0109", "", "an override needs a `multiplier` or a `rate`");
       if (multiplier) {
         DecimalParseResult d = Decimal::Parse(*multiplier);
-        if (!d.value || d.value->sign() < 0) {
-          return fail("C0107", "multiplier", fmt::format("`{}` is not a number at or above zero", *multiplier));
+        if (!d.value || d.value->sign() < 0 || d.value->Normalized().scale() > 10) {
+          return fail("C0107", "multiplier", fmt::format("`{}` is not a number at or above zero (at most 10 decimals)", *multiplier));
         }
         t.multiplier = d.value->Normalized();
       } else {
@@ -193,8 +193,8 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
       return fail("C0109", "", "a discount needs a `percent` or an `amount`");
     } else if (percent) {
       DecimalParseResult d = Decimal::Parse(*percent);
-      if (!d.value || d.value->sign() <= 0 || *d.value > Decimal(100)) {
-        return fail("C0107", "percent", fmt::format("`{}` is not a percentage above 0 and at most 100", *percent));
+      if (!d.value || d.value->sign() <= 0 || *d.value > Decimal(100) || d.value->Normalized().scale() > 10) {
+        return fail("C0107", "percent", fmt::format("`{}` is not a percentage above 0 and at most 100 (at most 10 decimals)", *percent));
       }
       t.percent = d.value->Normalized();
     } else if (amount) {

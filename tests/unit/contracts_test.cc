@@ -168,6 +168,7 @@ TEST_CASE("contracts: every problem is an error with its code, file, line and co
       {"customer,kind,percent,duration\na,discount,0,forever\n", "error[C0107]: c.csv:2: column `percent`: `0` is not a percentage"},
       {"customer,kind,percent,duration\na,discount,100.5,forever\n", "error[C0107]: c.csv:2: column `percent`"},
       {"customer,kind,percent,duration\na,discount,ten,forever\n", "error[C0107]: c.csv:2: column `percent`"},
+      {"customer,kind,percent,duration\na,discount,12.12345678901,forever\n", "error[C0107]: c.csv:2: column `percent`"},
       {"customer,kind,amount,duration\na,discount,-1,forever\n", "error[C0107]: c.csv:2: column `amount`: `-1` is not an amount"},
       {"customer,kind,amount,duration\na,discount,0.001,forever\n", "error[C0107]: c.csv:2: column `amount`: `0.001` is finer than USD"},
       {"customer,kind,percent,duration,start\na,discount,10,3 months,2026-01-01\n", "error[C0108]: c.csv:2: column `duration`: `3 months`"},
