@@ -86,6 +86,7 @@ testStmt
   : 'usage' 'from' STRING                                                   # usageFile
   | 'usage' ident ('x' NUMBER)? ('at' DATETIME)? ('{' fieldInits? '}')?     # usageEvents
   | 'subscription' '{' fieldInits? '}'                                      # testSubscription
+  | 'contract' '{' fieldInits? '}'                                          # testContract
   | 'credit' STRING '=' expr ('expires' DATETIME)? ('priority' NUMBER)?     # testCredit
   | 'expect' 'credit' STRING 'remaining' '=' expr                          # creditExpectation
   | 'expect' 'meter' ident ('for' STRING (',' STRING)*)? '=' expr          # meterExpectation
@@ -93,8 +94,9 @@ testStmt
   ;
 
 fieldInits : fieldInit (',' fieldInit)* ','? ;
-// `plan` is a keyword, and also a test subscription's field (`subscription { plan = "pro" }`).
-fieldInit : (ident | 'plan') '=' expr ;
+// `plan` is a keyword, and also a test subscription's field (`subscription { plan = "pro" }`);
+// `charge`, also a test contract's (`contract { charge = "Requests", … }`).
+fieldInit : (ident | 'plan' | 'charge') '=' expr ;
 
 expr
   : expr '.' ident                                        # memberExpr
@@ -141,7 +143,7 @@ ident
   | 'included' | 'prorated' | 'proration' | 'quantity' | 'one' | 'of' | 'total' | 'from'
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
   | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
-  | 'priority' | 'remaining'
+  | 'priority' | 'remaining' | 'contract'
   ;
 
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT

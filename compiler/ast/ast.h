@@ -296,6 +296,11 @@ struct UsageEvents {
 struct TestSubscription {
   std::vector<FieldInit> fields;
 };
+// `contract { kind = "discount", percent = 20, duration = "3 periods", start = 2026-01-01 }`:
+// one contract term of the test's customer, with the columns of a contracts file (docs/billing.md).
+struct TestContract {
+  std::vector<FieldInit> fields;
+};
 // `credit "promo" = 50.00 USD expires 2026-12-31 priority 1`: a prepaid credit grant.
 struct TestCredit {
   StringLit id;
@@ -313,7 +318,7 @@ struct Expectation {
   ExprPtr value;
 };
 struct TestStmt : Node {
-  std::variant<UsageFile, UsageEvents, TestSubscription, TestCredit, Expectation> kind;
+  std::variant<UsageFile, UsageEvents, TestSubscription, TestCredit, Expectation, TestContract> kind;
 };
 // `test "quiet month" period 2026-01-01 .. 2026-02-01 { … }`
 struct TestDecl : Node {

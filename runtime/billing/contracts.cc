@@ -57,12 +57,30 @@ bool CommitEndsIn(const ContractTerm& term, std::int64_t period_start, std::int6
   return term.kind == ContractTerm::Kind::kCommit && ContractApplies(term, period_start) && period_end >= term.window_end;
 }
 
+namespace {
+bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<ContractTerm>& out, std::string* error);
+}  // namespace
+
 bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<ContractTerm>& out, std::string* error) {
   RecordFile file = ReadRecords(path);
   if (!file.error.empty()) {
     *error = "error[C0101]: " + file.error;
     return false;
   }
+  return ReadContractFile(file, plans, out, error);
+}
+
+bool ReadContractRows(const std::string& path, const std::vector<ContractRow>& rows, const PlanSet& plans, std::vector<ContractTerm>& out,
+                      std::string* error) {
+  RecordFile file;
+  file.path = path;
+  for (const ContractRow& row : rows) file.records.push_back(Record{row.line, row.values});
+  return ReadContractFile(file, plans, out, error);
+}
+
+namespace {
+bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<ContractTerm>& out, std::string* error) {
+  const std::string& path = file.path;
   auto known_column = [](const std::string& c) { return std::find(std::begin(kColumns), std::end(kColumns), c) != std::end(kColumns); };
   for (const std::string& column : file.columns) {
     if (!known_column(column)) {
@@ -313,6 +331,7 @@ bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<Co
   }
   return true;
 }
+}  // namespace
 
 void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms, const ir::RatingFunction& fn, std::int64_t period_start,
                     std::int64_t period_end, bool explain) {

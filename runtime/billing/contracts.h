@@ -55,6 +55,15 @@ struct ContractTerm {
 // "error[CODE]: path:line: column `x`: reason" in *error (codes: docs/billing.md).
 bool ReadContracts(const std::string& path, const PlanSet& plans, std::vector<ContractTerm>& out, std::string* error);
 
+// The same checks on rows given as (column, value) text pairs, each with its line in `path` (a
+// plan test's `contract { … }` statements).
+struct ContractRow {
+  std::uint64_t line = 0;
+  std::vector<std::pair<std::string, std::string>> values;
+};
+bool ReadContractRows(const std::string& path, const std::vector<ContractRow>& rows, const PlanSet& plans, std::vector<ContractTerm>& out,
+                      std::string* error);
+
 // Whether `term` applies to the billing period that starts at `period_start`.
 bool ContractApplies(const ContractTerm& term, std::int64_t period_start);
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -66,8 +68,8 @@ std::unique_ptr<Compiled> Compile(const std::string& text) {
 struct TempFile {
   fs::path dir, path;
   TempFile(const std::string& name, const std::string& text) {
-    static int n = 0;
-    dir = fs::temp_directory_path() / ("tariff-contracts-test-" + std::to_string(++n));
+    static int n = 0;  // and the process: CTest runs test cases in parallel processes
+    dir = fs::temp_directory_path() / ("tariff-contracts-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
     fs::create_directories(dir);
     path = dir / name;
     std::ofstream(path, std::ios::binary) << text;
@@ -473,4 +475,28 @@ TEST_CASE("contracts: a commitment's earlier periods are read again, so its usag
                          in, out, err, driver::Terminal{});
   CHECK(code == 2);
   CHECK(err.str().find("give the usage as files") != std::string::npos);
+}
+
+TEST_CASE("contracts: a plan test's `contract` is checked like a row of a contracts file, with the plan's line") {
+  TempFile plan("plan.tariff",
+                "plan \"basic\" {\n  currency USD\n  period month\n\n  charge \"Basic\" = 10.00 USD\n\n"
+                "  test \"bad percent\" period 2026-03-01 .. 2026-04-01 {\n"
+                "    contract { kind = \"discount\", name = \"Coupon\", percent = 120, duration = \"once\", start = 2026-03-01 }\n"
+                "    expect total = 8.00 USD\n  }\n\n"
+                "  test \"no period\" {\n"
+                "    contract { kind = \"discount\", percent = 20 }\n"
+                "    expect total = 8.00 USD\n  }\n\n"
+                "  test \"half off\" period 2026-03-01 .. 2026-04-01 {\n"
+                "    contract { kind = \"discount\", name = \"Half\", percent = 50 }\n"
+                "    expect \"Half\" = -5.00 USD\n"
+                "    expect total = 5.00 USD\n  }\n}\n");
+  std::ostringstream out, err;
+  int code = driver::Run({"test", plan.path.string()}, out, err);
+  const std::string text = out.str() + err.str();
+  INFO(text);
+  CHECK(code == 1);
+  CHECK(text.find("error[C0107]: " + plan.path.string() + ":8: column `percent`: `120` is not a percentage") != std::string::npos);
+  CHECK(text.find(plan.path.string() + ":13: a `contract` needs the test's `period`") != std::string::npos);
+  CHECK(text.find("PASS") != std::string::npos);  // "half off"
+  CHECK(text.find("1 passed, 2 failed") != std::string::npos);
 }
