@@ -308,6 +308,7 @@ class Dumper {
     Close();
   }
   void Stmt(const TestSubscription& s) { Open("subscription"); Inits(s.fields); Close(); }
+  void Stmt(const TestContract& s) { Open("contract"); Inits(s.fields); Close(); }
   void Stmt(const TestCredit& c) {
     Open("credit");
     Quoted(c.id.value);

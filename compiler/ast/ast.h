@@ -308,6 +308,11 @@ struct UsageEvents {
 struct TestSubscription {
   std::vector<FieldInit> fields;
 };
+// `contract { kind = "discount", percent = 20, duration = "3 periods", start = 2026-01-01 }`:
+// one contract term of the test's customer, with the columns of a contracts file (docs/billing.md).
+struct TestContract {
+  std::vector<FieldInit> fields;
+};
 // `credit "promo" = 50.00 USD expires 2026-12-31 priority 1`: a prepaid credit grant.
 struct TestCredit {
   StringLit id;
@@ -332,7 +337,7 @@ struct InvoiceBlock {
   std::vector<TestStmt> stmts;
 };
 struct TestStmt : Node {
-  std::variant<UsageFile, UsageEvents, TestSubscription, TestCredit, Expectation, InvoiceBlock> kind;
+  std::variant<UsageFile, UsageEvents, TestSubscription, TestCredit, Expectation, InvoiceBlock, TestContract> kind;
 };
 // `test "quiet month" period 2026-01-01 .. 2026-02-01 { … }`; a test whose period spans several
 // billing periods states each invoice's expectations in `invoice DATE { … }` blocks.

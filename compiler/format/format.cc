@@ -700,6 +700,16 @@ class Printer {
     Inits(t.fields);
     Put(" }", s.span);
   }
+  void Stmt(const ast::TestStmt& s, const ast::TestContract& t) {
+    Put("contract", Span{s.span.file, s.span.begin, s.span.begin});
+    if (t.fields.empty()) {
+      Put(" {}", s.span);
+      return;
+    }
+    Put(" { ");
+    Inits(t.fields);
+    Put(" }", s.span);
+  }
   void Stmt(const ast::TestStmt& s, const ast::TestCredit& c) {
     Put("credit ", Span{s.span.file, s.span.begin, s.span.begin});
     String(c.id);

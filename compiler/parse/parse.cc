@@ -162,7 +162,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "first", "next", "change", "up", "to", "above", "line", "invoice", "included", "prorated",
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
-        "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error"};
+        "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract"};
     return kSoft.count(word) != 0;
   }
 
@@ -554,7 +554,7 @@ class Builder {
       Init(init, f);
       if (f->ident() != nullptr) {
         init.name = BuildName(f->ident());
-      } else {  // `plan`, a keyword
+      } else {  // `plan` or `charge`, keywords
         Init(init.name, SpanOf(f->getStart()));
         init.name.text = f->getStart()->getText();
       }
@@ -672,6 +672,8 @@ class Builder {
       stmt.kind = std::move(usage);
     } else if (auto* c = dynamic_cast<TariffParser::TestSubscriptionContext*>(s)) {
       stmt.kind = ast::TestSubscription{BuildInits(c->fieldInits())};
+    } else if (auto* c = dynamic_cast<TariffParser::TestContractContext*>(s)) {
+      stmt.kind = ast::TestContract{BuildInits(c->fieldInits())};
     } else if (auto* c = dynamic_cast<TariffParser::TestCreditContext*>(s)) {
       ast::TestCredit credit;
       credit.id = BuildString(c->STRING());

@@ -593,6 +593,7 @@ class Checker {
       for (const ast::TestStmt& inner : block->stmts) {
         const char* misplaced = std::holds_alternative<ast::TestSubscription>(inner.kind) ? "subscription"
                                 : std::holds_alternative<ast::TestCredit>(inner.kind)     ? "credit"
+                                : std::holds_alternative<ast::TestContract>(inner.kind)   ? "contract"
                                 : std::holds_alternative<ast::InvoiceBlock>(inner.kind)   ? "invoice"
                                                                                           : nullptr;
         if (misplaced != nullptr) {
@@ -2140,6 +2141,13 @@ class Checker {
       if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
         if (name == "Credit " + c->id.value) return true;
       }
+      if (const auto* k = std::get_if<ast::TestContract>(&stmt.kind)) {
+        // A contract's line, by its `name` (docs/billing.md, "In tests").
+        for (const ast::FieldInit& init : k->fields) {
+          const auto* lit = init.name.text == "name" ? std::get_if<ast::Literal>(&init.value->kind) : nullptr;
+          if (lit != nullptr && lit->text == name) return true;
+        }
+      }
       const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind);
       if (s == nullptr) continue;
       for (const ast::FieldInit& init : s->fields) {
@@ -2237,7 +2245,7 @@ class Checker {
                 .Hint("grant it in the test first: `credit \"" + e->charge->value + "\" = 50.00 " + plan_->currency + "`");
           }
         } else if (e->charge && OtherLineOfTest(test, e->charge->value)) {
-          // A line of another plan the test subscribes to, or a credit the test grants.
+          // A line of another plan the test subscribes to, a credit the test grants, a contract's line.
         } else if (e->charge) {
           auto c = plan_->charges.find(e->charge->value);
           const std::vector<std::string> adjustments = AdjustmentLines();

@@ -270,9 +270,10 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
   return [o, &streams, show]() -> int {
     if (!o->test.empty()) {
       const RatingRequest& q = o->request;
-      if (!q.explain_customer.empty() || !q.usage.empty() || !q.subscriptions.empty() || !q.credits.empty() || !q.period.empty()) {
+      if (!q.explain_customer.empty() || !q.usage.empty() || !q.subscriptions.empty() || !q.credits.empty() || !q.contracts.empty() ||
+          !q.period.empty()) {
         streams.err << "error: --test explains a test's invoice from the test itself; it takes no --customer, --usage, --period, "
-                       "--subscriptions or --credits\n";
+                       "--subscriptions, --credits or --contracts\n";
         return kExitUsage;
       }
       ExplainedTest explained;

@@ -91,9 +91,24 @@ class TestRunner {
       std::vector<InvoicePart> parts = PartsOf(test, plans);
       std::vector<Subscription> subscriptions;
       std::vector<CreditGrant> credits;
+      std::vector<ContractRow> contracts;
       for (const ast::TestStmt& stmt : test.stmts) {
         if (const auto* sub = std::get_if<ast::TestSubscription>(&stmt.kind)) subscriptions.push_back(SubscriptionOf(*sub, plans));
         if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) credits.push_back(CreditOf(*c, plans));
+        if (const auto* c = std::get_if<ast::TestContract>(&stmt.kind)) contracts.push_back(ContractOf(stmt, *c));
+      }
+      if (!contracts.empty()) {
+        // The terms of a contracts file (docs/billing.md), checked the same way; they count
+        // periods, so the test needs one. Anchors (an interval for everyone) and commitments
+        // (earlier periods rated from a file) are `tariff rate`'s.
+        if (!period) throw BillingError(fmt::format("{}:{}: a `contract` needs the test's `period`", source_.path(), contracts.front().line));
+        std::string why;
+        if (!ReadContractRows(source_.path(), contracts, plans, options.contracts, &why)) throw BillingError(why);
+        for (const ContractTerm& t : options.contracts) {
+          if (t.kind == ContractTerm::Kind::kAnchor || t.kind == ContractTerm::Kind::kCommit) {
+            throw BillingError(fmt::format("{}: a test takes discounts and overrides; anchors and commitments are rated by `tariff rate`", t.origin));
+          }
+        }
       }
       // No subscription block: the test's customer is on this plan for the whole period.
       if (subscriptions.empty()) {
@@ -397,6 +412,27 @@ class TestRunner {
       sub.values.push_back(std::move(v));
     }
     return sub;
+  }
+
+  // A `contract { … }` statement as a contracts-file row of the test's customer: each value as
+  // written (a string's contents, a date, a number, a rate such as `0.15 USD per 1000 request`).
+  ContractRow ContractOf(const ast::TestStmt& stmt, const ast::TestContract& c) const {
+    ContractRow row;
+    row.line = source_.At(stmt.span.begin).line;
+    bool customer = false;
+    for (const ast::FieldInit& init : c.fields) {
+      const auto* lit = std::get_if<ast::Literal>(&init.value->kind);
+      std::string value;
+      if (lit != nullptr && (lit->kind == ast::LiteralKind::kString || lit->kind == ast::LiteralKind::kDateTime)) {
+        value = lit->text;
+      } else {
+        value = std::string(source_.text().substr(init.value->span.begin, init.value->span.end - init.value->span.begin));
+      }
+      customer = customer || init.name.text == "customer";
+      row.values.emplace_back(init.name.text, std::move(value));
+    }
+    if (!customer) row.values.emplace(row.values.begin(), "customer", kTestCustomer);
+    return row;
   }
 
   CreditGrant CreditOf(const ast::TestCredit& c, const PlanSet& plans) const {

@@ -41,6 +41,7 @@ struct RatingRequest {
   std::string period;                    // --period: START..END or one date (the plan's period containing it)
   std::string subscriptions;             // --subscriptions
   std::string credits;                   // --credits
+  std::string contracts;                 // --contracts: per-customer contract terms (needs --period)
   std::size_t batch_size = 4096;
   bool explain = false;                  // fill derivations
   std::string explain_customer;
@@ -68,7 +69,7 @@ struct RatingOutcome {
 };
 
 // The options `rate` and `explain` share: the plan file, --usage, --plan, --period,
-// --subscriptions, --credits, --batch-size.
+// --subscriptions, --credits, --contracts, --batch-size.
 void AddRatingOptions(CLI::App& app, RatingRequest& request);
 
 // `tariff explain PLAN --test NAME`: runs the plan's test NAME (of plan `plan_name` when given)
