@@ -94,7 +94,7 @@ testStmt
   | 'credit' STRING '=' expr ('expires' DATETIME)? ('priority' NUMBER)?     # testCredit
   | 'expect' 'credit' STRING 'remaining' '=' expr                          # creditExpectation
   | 'expect' 'meter' ident ('for' STRING (',' STRING)*)? '=' expr          # meterExpectation
-  | 'expect' (STRING ('for' STRING (',' STRING)*)? | 'total') '=' expr     # expectation
+  | 'expect' (STRING ('for' STRING (',' STRING)*)? ('from' DATETIME)? | 'total') '=' expr  # expectation
   | 'invoice' DATETIME '{' testStmt* '}'                                     # invoiceBlock
   ;
 

@@ -324,6 +324,7 @@ class Dumper {
     else if (e.charge) Quoted(e.charge->value);
     else Atom("total");
     Strings(e.group);
+    if (e.from) Atom("from=" + e.from->text);
     Expr(e.value.get());
     Close();
   }

@@ -327,6 +327,9 @@ struct Expectation {
   std::optional<Name> meter;        // `expect meter compute = 1_500_000 GiB·s`: a meter's value
   std::optional<StringLit> charge;  // absent: `total` (or a meter)
   std::vector<StringLit> group;
+  // `expect "Platform" from 2026-03-16 = …`: the line of the part of a split period (a plan
+  // version, a change of plan) that starts then.
+  std::optional<DateTimeLit> from;
   ExprPtr value;
 };
 struct TestStmt;

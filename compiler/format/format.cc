@@ -740,6 +740,10 @@ class Printer {
         Put(" for ");
         Strings(e.group);
       }
+      if (e.from) {
+        Put(" from ");
+        Put(e.from->text, e.from->span);
+      }
     } else {
       Put("total");
     }

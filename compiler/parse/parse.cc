@@ -703,6 +703,7 @@ class Builder {
         e.charge = BuildString(strings[0]);
         e.group = BuildStrings(strings, 1);
       }
+      if (c->DATETIME() != nullptr) e.from = BuildDateTime(c->DATETIME());
       e.value = BuildExpr(c->expr());
       stmt.kind = std::move(e);
     } else if (auto* c = dynamic_cast<TariffParser::InvoiceBlockContext*>(s)) {

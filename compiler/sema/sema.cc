@@ -2271,6 +2271,13 @@ class Checker {
                                                     : fmt::format("charge \"{}\" with {} grouping value(s)", e->charge->value, c->second.decl->group_by.size()));
           }
         }
+        if (e->from) {
+          CheckDate(*e->from);
+          if (e->charge && plan_->charges.count(e->charge->value) == 0 && plan_->subtotals.count(e->charge->value) != 0) {
+            Report(DiagKind::OptionNotApplicable, e->from->span, "from",
+                   fmt::format("subtotal \"{}\", which sums the lines of every part of the period", e->charge->value));
+          }
+        }
         if (!RequireLiteral(*e->value, "an expected amount", true)) continue;
         Scope cs;
         Type t = Check(*e->value, cs);

@@ -623,10 +623,48 @@ class TestRunner {
         for (const auto& g : group) joined += (joined.empty() ? "\"" : ", \"") + g + "\"";
         what += " for " + joined;
       }
+      // `from DATE`: the line of the part of a split period that starts then (a plan version, a
+      // change of plan or of seats); lines of an unsplit period have no part.
+      std::optional<std::int64_t> from;
+      if (e.from) {
+        from = ParsePlanTime(*plans_, e.from->text, nullptr);
+        what += " from " + e.from->text;
+      }
+      bool split = false;
       for (const InvoiceLine& line : invoice.lines) {
-        if (line.name == e.charge->value && (group.empty() || line.group == group)) {
-          got = got + line.amount;
-          found = true;
+        if (line.name != e.charge->value || (!group.empty() && line.group != group)) continue;
+        if (e.from) {
+          split = split || !line.from.empty();
+          if (line.from.empty() || !from || ParsePlanTime(*plans_, line.from, nullptr) != from) continue;
+        }
+        got = got + line.amount;
+        found = true;
+      }
+      if (e.from && !found && split) {
+        std::string starts;
+        for (const InvoiceLine& line : invoice.lines) {
+          if (line.name == e.charge->value && (group.empty() || line.group == group) && !line.from.empty()) {
+            starts += (starts.empty() ? "" : ", ") + line.from;
+          }
+        }
+        if (!label_.empty()) what += " in invoice " + label_;
+        const LineColumn lc = source_.At(e.value->span.begin);
+        out.checked.push_back({what, want.ToString(), "", static_cast<int>(lc.line), false});
+        out.failures.push_back(fmt::format("{}:{}: expect {} = {} {}: no part of the line starts then; its parts start at {}", source_.path(),
+                                           lc.line, what, want.ToString(), fn_.currency, starts));
+        return;
+      }
+      if (e.from && !found && !split) {
+        // Say why: the line exists, but its period is not split.
+        for (const InvoiceLine& line : invoice.lines) {
+          if (line.name == e.charge->value && (group.empty() || line.group == group)) {
+            if (!label_.empty()) what += " in invoice " + label_;
+            const LineColumn lc = source_.At(e.value->span.begin);
+            out.checked.push_back({what, want.ToString(), "", static_cast<int>(lc.line), false});
+            out.failures.push_back(fmt::format("{}:{}: expect {} = {} {}: the invoice's period is not split, so its lines have no part starting then",
+                                               source_.path(), lc.line, what, want.ToString(), fn_.currency));
+            return;
+          }
         }
       }
       // A subtotal: the invoice shows it beside the lines (a plan's name is a charge's, an
