@@ -65,6 +65,7 @@ class TestRunner {
     out.plan = plan_.plan->name.value;
     out.test = test.name.value;
     out.line = static_cast<int>(source_.At(test.span.begin).line);
+    std::string rating;  // " (invoice 2026-02-01)" while rating one invoice of several
     try {
       // The plans: with a period, every version of this plan (the one in force rates) and the
       // file's other plans; without one, this version and the other plans.
@@ -119,6 +120,7 @@ class TestRunner {
       }
       seen_keys_.clear();
       for (const InvoicePart& part : parts) {
+        rating = parts.size() > 1 ? " (invoice " + part.label + ")" : "";
         if (part.start) {
           options.period_start = part.start;
           options.period_end = part.end;
@@ -198,11 +200,11 @@ class TestRunner {
       }
     } catch (const RatingError& e) {
       LineColumn lc = source_.At(e.source().begin);
-      out.error = fmt::format("{}:{}:{}: rating failed: {}", source_.path(), lc.line, lc.column, e.what());
+      out.error = fmt::format("{}:{}:{}: rating failed{}: {}", source_.path(), lc.line, lc.column, rating, e.what());
     } catch (const BillingError& e) {
-      out.error = e.what();
+      out.error = e.what() + rating;
     } catch (const DecimalError& e) {
-      out.error = fmt::format("rating failed: {}", e.what());
+      out.error = fmt::format("rating failed{}: {}", rating, e.what());
     }
     out.passed = out.error.empty() && out.failures.empty();
     return out;
@@ -250,7 +252,8 @@ class TestRunner {
       InvoicePart part;
       part.start = at;
       part.end = std::min(bounds.end, *test_end_);
-      part.start_text = at == *test_start_ ? test.from->text : bounds.start_text;
+      // Each part starts where the one before ended (the first at the test's start).
+      part.start_text = parts.empty() ? test.from->text : parts.back().end_text;
       part.end_text = *part.end == *test_end_ ? test.to->text : bounds.end_text;
       part.label = part.start_text;
       for (const ast::InvoiceBlock* b : blocks) {
@@ -261,6 +264,29 @@ class TestRunner {
       }
       parts.push_back(std::move(part));
       at = *parts.back().end;
+    }
+    // What the checker rules out, and the cut (by the plan version in force at each instant)
+    // can still leave out: nothing a test states may go unchecked or unrated.
+    for (const ast::InvoiceBlock* b : blocks) {
+      if (std::none_of(parts.begin(), parts.end(), [&](const InvoicePart& p) { return p.block == b; })) {
+        std::string starts;
+        for (const InvoicePart& p : parts) starts += (starts.empty() ? "" : ", ") + p.start_text;
+        throw BillingError(fmt::format("{}:{}: `invoice {}` is not the start of one of the test's invoices ({}; the plan version in force "
+                                       "decides where billing periods start)",
+                                       source_.path(), source_.At(b->start.span.begin).line, b->start.text, starts));
+      }
+    }
+    for (const ast::TestStmt& st : test.stmts) {
+      const LineColumn lc = source_.At(st.span.begin);
+      if (parts.size() > 1 && std::holds_alternative<ast::Expectation>(st.kind)) {
+        throw BillingError(fmt::format("{}:{}: an `expect` outside the `invoice` blocks of a test of {} invoices", source_.path(), lc.line, parts.size()));
+      }
+      const auto* u = std::get_if<ast::UsageEvents>(&st.kind);
+      if (parts.size() > 1 && u != nullptr &&
+          std::none_of(parts.begin(), parts.end(), [&](const InvoicePart& p) { return InPart(*u, p, parts.size()); })) {
+        throw BillingError(fmt::format("{}:{}: usage {} is in none of the test's invoices ({} .. {})", source_.path(), lc.line,
+                                       u->at ? "at " + u->at->text : std::string("without `at`"), test.from->text, test.to->text));
+      }
     }
     return parts;
   }
@@ -489,11 +515,12 @@ class TestRunner {
       }
       if (kept.size() > 0) biller.Consume(kept);
     }
+    const std::string in_invoice = part.block != nullptr && !split ? " (invoice " + part.label + ")" : "";
     if (!reader->error().empty()) {
       out.error = reader->error();
     } else if (!reader->rejects().empty()) {
       const Reject& r = reader->rejects().front();
-      out.error = fmt::format("{}:{}: {} ({} rows rejected)", r.file, r.line, r.reason, reader->rejects().size());
+      out.error = fmt::format("{}:{}: {} ({} rows rejected{})", r.file, r.line, r.reason, reader->rejects().size(), in_invoice);
     }
   }
 
