@@ -543,6 +543,12 @@ class Printer {
         }
         break;
       case ast::ChargeOptionKind::kFlatAtZero: Put(o.flag ? "flat at zero" : "no flat at zero", o.span); break;
+      case ast::ChargeOptionKind::kAllocated:
+        Put("allocated by ", Span{o.span.file, o.span.begin, o.span.begin});
+        Expr(o.first.get());
+        Put(" in proportion to ");
+        Name(o.proportion);
+        break;
       case ast::ChargeOptionKind::kAllow:
         Put("allow ", Span{o.span.file, o.span.begin, o.span.begin});
         Names(o.names);

@@ -629,6 +629,10 @@ class Builder {
     } else if (dynamic_cast<TariffParser::FlatAtZeroOptionContext*>(ctx)) {
       option.kind = ast::ChargeOptionKind::kFlatAtZero;
       option.flag = ctx->children[0]->getText() != "no";
+    } else if (auto* c = dynamic_cast<TariffParser::AllocatedOptionContext*>(ctx)) {
+      option.kind = ast::ChargeOptionKind::kAllocated;
+      option.first = BuildExpr(c->expr());
+      option.proportion = BuildName(c->ident());
     } else if (auto* c = dynamic_cast<TariffParser::AllowOptionContext*>(ctx)) {
       option.kind = ast::ChargeOptionKind::kAllow;
       for (auto* id : c->ident()) option.names.push_back(BuildName(id));
