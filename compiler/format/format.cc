@@ -611,13 +611,18 @@ class Printer {
     }
     if (!d.options.empty()) {
       bool tiered = p.kind == ast::PricingKind::kGraduated || p.kind == ast::PricingKind::kVolume;
-      if (!tiered && NewlineBetween(p.span.end, d.options.front().span.begin)) {
-        StartLine(2, d.options.front().span.begin);
-      } else {
-        Put(" ");
-      }
       for (std::size_t i = 0; i < d.options.size(); ++i) {
-        if (i > 0) Put(" ");
+        const ast::ChargeOption& o = d.options[i];
+        const std::uint32_t before = i > 0 ? d.options[i - 1].span.end : p.span.end;
+        // A break before the first option is kept (not after a tier table's `}`); `allocated
+        // by …` is long: a break the author made before it is kept wherever it stands.
+        const bool allocated_break = o.kind == ast::ChargeOptionKind::kAllocated && NewlineBetween(before, o.span.begin);
+        const bool first_break = i == 0 && !tiered && NewlineBetween(before, o.span.begin);
+        if (allocated_break || first_break) {
+          StartLine(2, o.span.begin);
+        } else {
+          Put(" ");
+        }
         ChargeOption(d.options[i]);
       }
     }
