@@ -91,15 +91,18 @@ testStmt
   : 'usage' 'from' STRING                                                   # usageFile
   | 'usage' ident ('x' NUMBER)? ('at' DATETIME)? ('{' fieldInits? '}')?     # usageEvents
   | 'subscription' '{' fieldInits? '}'                                      # testSubscription
+  | 'contract' '{' fieldInits? '}'                                          # testContract
   | 'credit' STRING '=' expr ('expires' DATETIME)? ('priority' NUMBER)?     # testCredit
   | 'expect' 'credit' STRING 'remaining' '=' expr                          # creditExpectation
   | 'expect' 'meter' ident ('for' STRING (',' STRING)*)? '=' expr          # meterExpectation
   | 'expect' (STRING ('for' STRING (',' STRING)*)? | 'total') '=' expr     # expectation
+  | 'invoice' DATETIME '{' testStmt* '}'                                     # invoiceBlock
   ;
 
 fieldInits : fieldInit (',' fieldInit)* ','? ;
-// `plan` is a keyword, and also a test subscription's field (`subscription { plan = "pro" }`).
-fieldInit : (ident | 'plan') '=' expr ;
+// `plan` is a keyword, and also a test subscription's field (`subscription { plan = "pro" }`);
+// `charge`, also a test contract's (`contract { charge = "Requests", … }`).
+fieldInit : (ident | 'plan' | 'charge') '=' expr ;
 
 expr
   : expr '.' ident                                        # memberExpr
@@ -146,7 +149,7 @@ ident
   | 'included' | 'prorated' | 'proration' | 'quantity' | 'one' | 'of' | 'total' | 'from'
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
   | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
-  | 'priority' | 'remaining' | 'subtotal' | 'beyond' | 'last' | 'price' | 'error'
+  | 'priority' | 'remaining' | 'subtotal' | 'beyond' | 'last' | 'price' | 'error' | 'contract'
   | 'allocated' | 'in' | 'proportion'
   ;
 

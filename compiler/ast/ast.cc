@@ -297,6 +297,15 @@ class Dumper {
     Close();
   }
   void Stmt(const UsageFile& u) { Open("usage-file"); Quoted(u.path.value); Close(); }
+  void Stmt(const InvoiceBlock& b) {
+    Open("invoice");
+    Atom(b.start.text);
+    for (const auto& s : b.stmts) {
+      out += " ";
+      std::visit([this](const auto& k) { Stmt(k); }, s.kind);
+    }
+    Close();
+  }
   void Stmt(const UsageEvents& u) {
     Open("usage");
     Atom(u.event.text);
@@ -306,6 +315,7 @@ class Dumper {
     Close();
   }
   void Stmt(const TestSubscription& s) { Open("subscription"); Inits(s.fields); Close(); }
+  void Stmt(const TestContract& s) { Open("contract"); Inits(s.fields); Close(); }
   void Stmt(const TestCredit& c) {
     Open("credit");
     Quoted(c.id.value);

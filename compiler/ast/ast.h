@@ -310,6 +310,11 @@ struct UsageEvents {
 struct TestSubscription {
   std::vector<FieldInit> fields;
 };
+// `contract { kind = "discount", percent = 20, duration = "3 periods", start = 2026-01-01 }`:
+// one contract term of the test's customer, with the columns of a contracts file (docs/billing.md).
+struct TestContract {
+  std::vector<FieldInit> fields;
+};
 // `credit "promo" = 50.00 USD expires 2026-12-31 priority 1`: a prepaid credit grant.
 struct TestCredit {
   StringLit id;
@@ -326,10 +331,18 @@ struct Expectation {
   std::vector<StringLit> group;
   ExprPtr value;
 };
-struct TestStmt : Node {
-  std::variant<UsageFile, UsageEvents, TestSubscription, TestCredit, Expectation> kind;
+struct TestStmt;
+// `invoice 2026-02-01 { usage … expect … }` in a test of several billing periods: the usage
+// and expectations of the invoice of the period that starts at `start`.
+struct InvoiceBlock {
+  DateTimeLit start;
+  std::vector<TestStmt> stmts;
 };
-// `test "quiet month" period 2026-01-01 .. 2026-02-01 { … }`
+struct TestStmt : Node {
+  std::variant<UsageFile, UsageEvents, TestSubscription, TestCredit, Expectation, InvoiceBlock, TestContract> kind;
+};
+// `test "quiet month" period 2026-01-01 .. 2026-02-01 { … }`; a test whose period spans several
+// billing periods states each invoice's expectations in `invoice DATE { … }` blocks.
 struct TestDecl : Node {
   StringLit name;
   std::optional<DateTimeLit> from;

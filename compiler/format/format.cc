@@ -711,6 +711,16 @@ class Printer {
     Inits(t.fields);
     Put(" }", s.span);
   }
+  void Stmt(const ast::TestStmt& s, const ast::TestContract& t) {
+    Put("contract", Span{s.span.file, s.span.begin, s.span.begin});
+    if (t.fields.empty()) {
+      Put(" {}", s.span);
+      return;
+    }
+    Put(" { ");
+    Inits(t.fields);
+    Put(" }", s.span);
+  }
   void Stmt(const ast::TestStmt& s, const ast::TestCredit& c) {
     Put("credit ", Span{s.span.file, s.span.begin, s.span.begin});
     String(c.id);
@@ -746,6 +756,21 @@ class Printer {
     }
     Put(" = ");
     Expr(e.value.get());
+  }
+  void Stmt(const ast::TestStmt& s, const ast::InvoiceBlock& b) {
+    const int level = Indent();
+    Put("invoice ", Span{s.span.file, s.span.begin, s.span.begin});
+    Put(b.start.text, b.start.span);
+    if (b.stmts.empty() && !HasCommentIn(Span{s.span.file, NextToken(b.start.span.end), s.span.end})) {
+      Put(" {}", s.span);
+      return;
+    }
+    Punct(" {", '{', b.start.span.end);
+    for (const ast::TestStmt& inner : b.stmts) {
+      StartLine(level + 1, inner.span.begin);
+      std::visit([this, &inner](const auto& k) { Stmt(inner, k); }, inner.kind);
+    }
+    Closer(level, s.span);
   }
   void Item(const ast::PlanItem& item, const ast::TestDecl& d) {
     StartLine(1, item.span.begin);

@@ -162,7 +162,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "first", "next", "change", "up", "to", "above", "line", "invoice", "included", "prorated",
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
-        "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error",
+        "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract",
         "allocated", "in", "proportion"};
     return kSoft.count(word) != 0;
   }
@@ -555,7 +555,7 @@ class Builder {
       Init(init, f);
       if (f->ident() != nullptr) {
         init.name = BuildName(f->ident());
-      } else {  // `plan`, a keyword
+      } else {  // `plan` or `charge`, keywords
         Init(init.name, SpanOf(f->getStart()));
         init.name.text = f->getStart()->getText();
       }
@@ -656,58 +656,67 @@ class Builder {
       test.from = BuildDateTime(ctx->DATETIME(0));
       test.to = BuildDateTime(ctx->DATETIME(1));
     }
-    for (auto* s : ctx->testStmt()) {
-      ast::TestStmt stmt;
-      Init(stmt, s);
-      if (auto* c = dynamic_cast<TariffParser::UsageFileContext*>(s)) {
-        stmt.kind = ast::UsageFile{BuildString(c->STRING())};
-      } else if (auto* c = dynamic_cast<TariffParser::UsageEventsContext*>(s)) {
-        ast::UsageEvents usage;
-        usage.event = BuildName(c->ident());
-        if (c->NUMBER() != nullptr) {
-          usage.count = BuildNumber(c->NUMBER());
-          usage.count_span = SpanOf(c->NUMBER());
-        }
-        if (c->DATETIME() != nullptr) usage.at = BuildDateTime(c->DATETIME());
-        usage.fields = BuildInits(c->fieldInits());
-        stmt.kind = std::move(usage);
-      } else if (auto* c = dynamic_cast<TariffParser::TestSubscriptionContext*>(s)) {
-        stmt.kind = ast::TestSubscription{BuildInits(c->fieldInits())};
-      } else if (auto* c = dynamic_cast<TariffParser::TestCreditContext*>(s)) {
-        ast::TestCredit credit;
-        credit.id = BuildString(c->STRING());
-        credit.amount = BuildExpr(c->expr());
-        if (c->DATETIME() != nullptr) credit.expires = BuildDateTime(c->DATETIME());
-        if (c->NUMBER() != nullptr) {
-          credit.priority = BuildNumber(c->NUMBER());
-          credit.priority_span = SpanOf(c->NUMBER());
-        }
-        stmt.kind = std::move(credit);
-      } else if (auto* c = dynamic_cast<TariffParser::CreditExpectationContext*>(s)) {
-        ast::Expectation e;
-        e.credit = true;
-        e.charge = BuildString(c->STRING());
-        e.value = BuildExpr(c->expr());
-        stmt.kind = std::move(e);
-      } else if (auto* c = dynamic_cast<TariffParser::MeterExpectationContext*>(s)) {
-        ast::Expectation e;
-        e.meter = BuildName(c->ident());
-        e.group = BuildStrings(c->STRING(), 0);
-        e.value = BuildExpr(c->expr());
-        stmt.kind = std::move(e);
-      } else if (auto* c = dynamic_cast<TariffParser::ExpectationContext*>(s)) {
-        ast::Expectation e;
-        auto strings = c->STRING();
-        if (!strings.empty()) {
-          e.charge = BuildString(strings[0]);
-          e.group = BuildStrings(strings, 1);
-        }
-        e.value = BuildExpr(c->expr());
-        stmt.kind = std::move(e);
-      }
-      test.stmts.push_back(std::move(stmt));
-    }
+    for (auto* s : ctx->testStmt()) test.stmts.push_back(BuildTestStmt(s));
     return test;
+  }
+
+  ast::TestStmt BuildTestStmt(TariffParser::TestStmtContext* s) {
+    ast::TestStmt stmt;
+    Init(stmt, s);
+    if (auto* c = dynamic_cast<TariffParser::UsageFileContext*>(s)) {
+      stmt.kind = ast::UsageFile{BuildString(c->STRING())};
+    } else if (auto* c = dynamic_cast<TariffParser::UsageEventsContext*>(s)) {
+      ast::UsageEvents usage;
+      usage.event = BuildName(c->ident());
+      if (c->NUMBER() != nullptr) {
+        usage.count = BuildNumber(c->NUMBER());
+        usage.count_span = SpanOf(c->NUMBER());
+      }
+      if (c->DATETIME() != nullptr) usage.at = BuildDateTime(c->DATETIME());
+      usage.fields = BuildInits(c->fieldInits());
+      stmt.kind = std::move(usage);
+    } else if (auto* c = dynamic_cast<TariffParser::TestSubscriptionContext*>(s)) {
+      stmt.kind = ast::TestSubscription{BuildInits(c->fieldInits())};
+    } else if (auto* c = dynamic_cast<TariffParser::TestContractContext*>(s)) {
+      stmt.kind = ast::TestContract{BuildInits(c->fieldInits())};
+    } else if (auto* c = dynamic_cast<TariffParser::TestCreditContext*>(s)) {
+      ast::TestCredit credit;
+      credit.id = BuildString(c->STRING());
+      credit.amount = BuildExpr(c->expr());
+      if (c->DATETIME() != nullptr) credit.expires = BuildDateTime(c->DATETIME());
+      if (c->NUMBER() != nullptr) {
+        credit.priority = BuildNumber(c->NUMBER());
+        credit.priority_span = SpanOf(c->NUMBER());
+      }
+      stmt.kind = std::move(credit);
+    } else if (auto* c = dynamic_cast<TariffParser::CreditExpectationContext*>(s)) {
+      ast::Expectation e;
+      e.credit = true;
+      e.charge = BuildString(c->STRING());
+      e.value = BuildExpr(c->expr());
+      stmt.kind = std::move(e);
+    } else if (auto* c = dynamic_cast<TariffParser::MeterExpectationContext*>(s)) {
+      ast::Expectation e;
+      e.meter = BuildName(c->ident());
+      e.group = BuildStrings(c->STRING(), 0);
+      e.value = BuildExpr(c->expr());
+      stmt.kind = std::move(e);
+    } else if (auto* c = dynamic_cast<TariffParser::ExpectationContext*>(s)) {
+      ast::Expectation e;
+      auto strings = c->STRING();
+      if (!strings.empty()) {
+        e.charge = BuildString(strings[0]);
+        e.group = BuildStrings(strings, 1);
+      }
+      e.value = BuildExpr(c->expr());
+      stmt.kind = std::move(e);
+    } else if (auto* c = dynamic_cast<TariffParser::InvoiceBlockContext*>(s)) {
+      ast::InvoiceBlock block;
+      block.start = BuildDateTime(c->DATETIME());
+      for (auto* inner : c->testStmt()) block.stmts.push_back(BuildTestStmt(inner));
+      stmt.kind = std::move(block);
+    }
+    return stmt;
   }
 
   ast::PlanItem BuildItem(TariffParser::PlanItemContext* ctx) {

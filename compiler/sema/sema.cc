@@ -472,7 +472,16 @@ class Checker {
   // the plan (the one that contains its start, by the plan's `period` rule, its anchor and time
   // zone; dates read in that zone as `tariff rate --period` reads them). A plan whose rule does
   // not hold (an unknown zone, a bad anchor) has its own diagnostic; nothing is said here then.
-  void CheckTestPeriod(const ast::TestDecl& test) {
+  // The invoices a test rates: its period cut at the plan's billing period boundaries (one part
+  // for a test without `invoice` blocks), with the calendar that cut it. Empty when the period
+  // could not be read (reported elsewhere) or is reported here.
+  struct TestInvoices {
+    std::vector<calendar::Interval> parts;
+    std::optional<calendar::Calendar> cal;
+  };
+
+  TestInvoices CheckTestPeriod(const ast::TestDecl& test, bool blocks) {
+    TestInvoices out;
     // A test that subscribes to another plan of the file is rated by that plan's period rule:
     // only the order of its dates is checked here.
     const bool other_plan = std::any_of(test.stmts.begin(), test.stmts.end(), [&](const ast::TestStmt& st) {
@@ -509,18 +518,111 @@ class Checker {
         Report(DiagKind::TestPeriodEmpty, Span{test.from->span.file, test.from->span.begin, test.to->span.end}, test.name.value,
                test.from->text, test.to->text)
             .Hint("a test's period is START .. END with END after START, e.g. `period 2026-03-01 .. 2026-04-01`");
-        return;
+        return out;
       }
       const calendar::Interval period = cal.PeriodContaining(start);
-      if (!other_plan && end > period.end) {
+      if (!other_plan && !blocks && end > period.end) {
         Report(DiagKind::TestPeriodTooLong, test.to->span, test.name.value, cal.FormatLocal(period.end))
             .Note(test.from->span, fmt::format("the billing period that contains the start is {} .. {}", cal.FormatLocal(period.start),
                                                cal.FormatLocal(period.end)))
-            .Hint("a test rates one invoice: end it at the period's end, or write one test per period");
+            .Hint(fmt::format("a test without `invoice` blocks rates one invoice: end it at the period's end, or state each "
+                              "invoice's expectations in blocks such as `invoice {} {{ expect total = … }}`",
+                              cal.FormatLocal(period.end).substr(0, 10)));
+        return out;
       }
+      if (other_plan) {
+        out.parts.push_back(calendar::Interval{start, end});
+      } else {
+        for (calendar::Interval part : cal.PeriodsOverlapping(start, end)) {
+          out.parts.push_back(calendar::Interval{std::max(part.start, start), std::min(part.end, end)});
+        }
+      }
+      out.cal.emplace(cal);
     } catch (const calendar::CalendarError&) {
       // the rule or a date is reported elsewhere
     }
+    return out;
+  }
+
+  // `invoice DATE { … }` blocks: each at the start of one of the test's invoices, once; inside,
+  // only usage and expectations, the usage timed within the block's invoice. Returns the
+  // statements to check as one list (the blocks' statements in place of the blocks).
+  std::vector<const ast::TestStmt*> CheckInvoiceBlocks(const ast::TestDecl& test, const TestInvoices& invoices) {
+    std::vector<const ast::TestStmt*> flat;
+    const bool several = invoices.parts.size() > 1;
+    std::map<std::int64_t, const ast::InvoiceBlock*> seen;
+    bool any_block = false;
+    for (const ast::TestStmt& stmt : test.stmts) {
+      const auto* block = std::get_if<ast::InvoiceBlock>(&stmt.kind);
+      if (block == nullptr) {
+        flat.push_back(&stmt);
+        const auto* e = std::get_if<ast::Expectation>(&stmt.kind);
+        const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind);
+        if (several && (e != nullptr || (u != nullptr && !u->at))) {
+          Report(DiagKind::TestNeedsInvoiceBlock, stmt.span, test.name.value, invoices.parts.size(), e != nullptr ? "`expect`" : "`usage`")
+              .Hint(e != nullptr ? fmt::format("put it in the block of its invoice, e.g. `invoice {} {{ … }}`", invoices.cal->FormatLocal(invoices.parts.front().start).substr(0, 10))
+                                 : "put it in the block of its invoice (its time is then the invoice's start), or give its time with `at`");
+        }
+        continue;
+      }
+      any_block = true;
+      const calendar::Interval* part = nullptr;
+      bool date_ok = CheckDate(block->start);
+      if (date_ok && invoices.cal) {
+        try {
+          const std::int64_t at = invoices.cal->ParseLocal(block->start.text);
+          for (const calendar::Interval& p : invoices.parts) {
+            if (p.start == at) part = &p;
+          }
+          if (part == nullptr) {
+            std::string starts;
+            for (std::size_t i = 0; i < invoices.parts.size() && i < 12; ++i) {
+              starts += (i == 0 ? "" : ", ") + invoices.cal->FormatLocal(invoices.parts[i].start);
+            }
+            if (invoices.parts.size() > 12) starts += ", …";
+            Report(DiagKind::InvoiceNotInTest, block->start.span, block->start.text, test.name.value)
+                .Note(test.name.span, fmt::format("its invoices start at {}", starts))
+                .Hint("an `invoice` block is dated with its invoice's start, in the plan's time zone");
+          } else if (auto [it, fresh] = seen.emplace(at, block); !fresh) {
+            Report(DiagKind::DuplicateName, block->start.span, "invoice", block->start.text).Note(it->second->start.span, "first declared here");
+          }
+        } catch (const calendar::CalendarError&) {
+          // an instant out of range: the date is reported by CheckDate
+        }
+      }
+      for (const ast::TestStmt& inner : block->stmts) {
+        const char* misplaced = std::holds_alternative<ast::TestSubscription>(inner.kind) ? "subscription"
+                                : std::holds_alternative<ast::TestCredit>(inner.kind)     ? "credit"
+                                : std::holds_alternative<ast::TestContract>(inner.kind)   ? "contract"
+                                : std::holds_alternative<ast::InvoiceBlock>(inner.kind)   ? "invoice"
+                                                                                          : nullptr;
+        if (misplaced != nullptr) {
+          Report(DiagKind::MisplacedInInvoiceBlock, inner.span, misplaced)
+              .Note(stmt.span, "the block")
+              .Hint(std::string(misplaced) == "invoice" ? "blocks are not nested: write each invoice's block in the test"
+                                                        : "it applies to every invoice of the test: write it in the test, before the blocks");
+          continue;
+        }
+        const auto* u = std::get_if<ast::UsageEvents>(&inner.kind);
+        if (u != nullptr && u->at && part != nullptr && CheckDateTime(u->at->text).empty()) {
+          try {
+            const std::int64_t t = invoices.cal->ParseLocal(u->at->text);
+            if (t < part->start || t >= part->end) {
+              Report(DiagKind::UsageOutsideInvoice, u->at->span, u->at->text, block->start.text, invoices.cal->FormatLocal(part->start),
+                     invoices.cal->FormatLocal(part->end))
+                  .Hint("move it to the block of the invoice it falls in, or change its time");
+            }
+          } catch (const calendar::CalendarError&) {
+          }
+        }
+        flat.push_back(&inner);
+      }
+    }
+    if (any_block && !(test.from && test.to)) {
+      Report(DiagKind::InvoiceBlockWithoutPeriod, test.name.span, test.name.value)
+          .Hint("give the test the period its invoices cover, e.g. `test \"" + test.name.value + "\" period 2026-01-01 .. 2026-04-01 { … }`");
+    }
+    return flat;
   }
 
   bool CheckDate(const ast::DateTimeLit& lit) {
@@ -2115,6 +2217,13 @@ class Checker {
       if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
         if (name == "Credit " + c->id.value) return true;
       }
+      if (const auto* k = std::get_if<ast::TestContract>(&stmt.kind)) {
+        // A contract's line, by its `name` (docs/billing.md, "In tests").
+        for (const ast::FieldInit& init : k->fields) {
+          const auto* lit = init.name.text == "name" ? std::get_if<ast::Literal>(&init.value->kind) : nullptr;
+          if (lit != nullptr && lit->text == name) return true;
+        }
+      }
       const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind);
       if (s == nullptr) continue;
       for (const ast::FieldInit& init : s->fields) {
@@ -2135,12 +2244,17 @@ class Checker {
   void CheckTest(const ast::TestDecl& test) {
     const bool from_ok = test.from && CheckDate(*test.from);
     const bool to_ok = test.to && CheckDate(*test.to);
-    if (from_ok && to_ok) CheckTestPeriod(test);
+    const bool blocks = std::any_of(test.stmts.begin(), test.stmts.end(),
+                                    [](const ast::TestStmt& st) { return std::holds_alternative<ast::InvoiceBlock>(st.kind); });
+    TestInvoices invoices;
+    if (from_ok && to_ok) invoices = CheckTestPeriod(test, blocks);
+    const std::vector<const ast::TestStmt*> stmts = CheckInvoiceBlocks(test, invoices);
     // Every count a test rates is exact in 64 bits: at most 10^18 events a statement and a test.
     const Decimal max_events(1'000'000'000'000'000'000);
     Decimal events_in_test = 0;
     bool test_over = false;
-    for (const ast::TestStmt& stmt : test.stmts) {
+    for (const ast::TestStmt* stmt_ptr : stmts) {
+      const ast::TestStmt& stmt = *stmt_ptr;
       if (const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind)) {
         auto ev = plan_->events.find(u->event.text);
         if (u->count && (u->count->scale() != 0 || *u->count <= Decimal(0))) {
@@ -2207,7 +2321,7 @@ class Checker {
                 .Hint("grant it in the test first: `credit \"" + e->charge->value + "\" = 50.00 " + plan_->currency + "`");
           }
         } else if (e->charge && OtherLineOfTest(test, e->charge->value)) {
-          // A line of another plan the test subscribes to, or a credit the test grants.
+          // A line of another plan the test subscribes to, a credit the test grants, a contract's line.
         } else if (e->charge) {
           auto c = plan_->charges.find(e->charge->value);
           const std::vector<std::string> adjustments = AdjustmentLines();

@@ -2,6 +2,7 @@
 #include "runtime/billing/billing.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <set>
 
@@ -143,9 +144,53 @@ struct Biller::State {
   std::vector<int> targets;                       // Consume: each row's engine, or -1
   std::vector<std::vector<std::uint32_t>> rows_of;  // Consume: each engine's rows
   bool simple = false;  // one engine, every row to it
+  // Price overrides of contracts: a copy of a plan version per distinct set of overrides, with
+  // its engines, rating the customers the overrides are for.
+  std::deque<ir::RatingFunction> overridden;
+  std::map<std::pair<int, std::string>, int> override_of;  // (function, overrides) → function
   std::set<std::string> all_plans;  // every plan of the file, selected or not
 
   bool has_period() const { return options.period_start.has_value(); }
+
+  // The billing period of a customer: the run's (slot 0), or that of its own anchor (a contract
+  // term) containing options.period_at. Anchored customers with the same period share a slot.
+  struct CustomerPeriod {
+    std::int64_t start = 0, end = 0;
+    std::string start_text, end_text;
+  };
+  std::vector<CustomerPeriod> periods;
+  std::map<std::string, int> period_of;  // anchored customers → slot
+  std::int64_t window_start = kAlways, window_end = kNever;  // every customer's period together
+
+  int SlotOf(const std::string& customer) const {
+    if (period_of.empty()) return 0;
+    auto it = period_of.find(customer);
+    return it == period_of.end() ? 0 : it->second;
+  }
+  const CustomerPeriod& PeriodOf(const std::string& customer) const { return periods[static_cast<std::size_t>(SlotOf(customer))]; }
+
+  void AnchorPeriods() {
+    if (!has_period()) return;
+    periods.push_back({*options.period_start, *options.period_end, options.period_start_text, options.period_end_text});
+    window_start = *options.period_start;
+    window_end = *options.period_end;
+    for (const ContractTerm& t : options.contracts) {
+      if (t.kind != ContractTerm::Kind::kAnchor) continue;
+      if (!options.period_at) throw BillingError(fmt::format("error[C0111]: {}: a billing anchor needs `--period DATE`, not an interval", t.origin));
+      PeriodBounds b = BillingPeriodAt(plans, *options.period_at, t.anchor);
+      int slot = -1;
+      for (std::size_t i = 1; i < periods.size(); ++i) {
+        if (periods[i].start == b.start && periods[i].end == b.end) slot = static_cast<int>(i);
+      }
+      if (slot < 0) {
+        slot = static_cast<int>(periods.size());
+        periods.push_back({b.start, b.end, b.start_text, b.end_text});
+      }
+      period_of[t.customer] = slot;
+      window_start = std::min(window_start, b.start);
+      window_end = std::max(window_end, b.end);
+    }
+  }
 
   const ir::RatingFunction& Fn(int f) const { return *plans.functions[static_cast<std::size_t>(f)]; }
 
@@ -175,7 +220,7 @@ struct Biller::State {
           std::int64_t e = g->effective.empty() ? kAlways : EffectiveOf(*g);
           if (e > from) until = std::min(until, e);
         }
-        if (from >= *options.period_end || until <= *options.period_start) continue;
+        if (from >= window_end || until <= window_start) continue;
       }
       kept.push_back(f);
     }
@@ -192,6 +237,7 @@ struct Biller::State {
 
   void Prepare() {
     if (!options.subscriptions_input) subscriptions.clear();
+    AnchorPeriods();
     Select();
     if (plans.functions.empty()) throw BillingError(fmt::format("no version of plan \"{}\" is in force in the period", plans.default_plan));
     const std::string& currency = plans.functions.front()->currency;
@@ -246,7 +292,7 @@ struct Biller::State {
     const Versions& dv = versions.at(plans.default_plan);
     // One engine takes every row unchanged when there is nothing to route: no subscriptions
     // input, and one version, in force from the period's start.
-    simple = !options.subscriptions_input && plans.functions.size() == 1 &&
+    simple = !options.subscriptions_input && plans.functions.size() == 1 && !HasOverrides() && period_of.empty() &&
              (!has_period() || plans.functions.front()->effective.empty() ||
               EffectiveOf(*plans.functions.front()) <= *options.period_start);
     if (!options.subscriptions_input && !simple && dv.functions.size() > 1 && !has_period()) {
@@ -273,6 +319,47 @@ struct Biller::State {
     for (const Subscription& s : subscriptions) Subscribe(s);
   }
 
+  // The price overrides of `customer` in force in the period.
+  std::vector<const ContractTerm*> OverridesOf(const std::string& customer) const {
+    std::vector<const ContractTerm*> out;
+    for (const ContractTerm& t : options.contracts) {
+      if (t.kind == ContractTerm::Kind::kOverride && t.customer == customer && has_period() && ContractApplies(t, PeriodOf(customer).start)) {
+        out.push_back(&t);
+      }
+    }
+    return out;
+  }
+
+  bool HasOverrides() const {
+    return std::any_of(options.contracts.begin(), options.contracts.end(), [&](const ContractTerm& t) {
+      return t.kind == ContractTerm::Kind::kOverride && has_period() && ContractApplies(t, PeriodOf(t.customer).start);
+    });
+  }
+
+  // The function that rates `customer` where `function` would: a copy with the customer's
+  // price overrides, shared by customers with the same overrides.
+  int FunctionFor(const std::string& customer, int function) {
+    const std::vector<const ContractTerm*> terms = OverridesOf(customer);
+    if (terms.empty()) return function;
+    std::string key;
+    for (const ContractTerm* t : terms) {
+      key += t->charge + '\x1f' + (t->multiplier ? t->multiplier->ToString() : "") + '\x1f' + t->rate + '\x1e';
+    }
+    auto [it, inserted] = override_of.emplace(std::make_pair(function, key), -1);
+    if (!inserted) return it->second;
+    ir::RatingFunction copy = Fn(function);
+    const std::string why = OverrideCharges(copy, terms);
+    if (!why.empty()) {
+      // Checked when the file was read; a plan version read later (another plan) may still refuse.
+      throw BillingError(fmt::format("error[{}]: {}: {} (plan \"{}\")", why.substr(0, 5), terms.front()->origin, why.substr(7), Label(copy)));
+    }
+    overridden.push_back(std::move(copy));
+    plans.functions.push_back(&overridden.back());
+    event_map.push_back(event_map[static_cast<std::size_t>(function)]);
+    it->second = static_cast<int>(plans.functions.size() - 1);
+    return it->second;
+  }
+
   // The engine of (function, slot), made on first use.
   int EngineFor(int function, int slot) {
     auto [it, inserted] = engine_of.emplace(std::make_pair(function, slot), static_cast<int>(engines.size()));
@@ -281,6 +368,12 @@ struct Biller::State {
       o.period_start = options.period_start_text;
       o.period_end = options.period_end_text;
       if (options.period_end) o.period_end_micros = options.period_end;
+      if (slot > 0) {  // an anchored customer's own period
+        const CustomerPeriod& p = periods[static_cast<std::size_t>(slot)];
+        o.period_start = p.start_text;
+        o.period_end = p.end_text;
+        o.period_end_micros = p.end;
+      }
       o.explain = options.explain;
       o.explain_customer = options.explain_customer;
       EngineSlot slot_state;
@@ -300,8 +393,8 @@ struct Biller::State {
     if (vit == versions.end() && all_plans.count(plan) == 0) throw BillingError(fmt::format("{}: no plan \"{}\" in the plan file", s.origin, plan));
     std::int64_t a = s.start.value_or(kAlways), b = s.end.value_or(kNever);
     if (has_period()) {
-      a = std::max(a, *options.period_start);
-      b = std::min(b, *options.period_end);
+      a = std::max(a, PeriodOf(s.customer).start);
+      b = std::min(b, PeriodOf(s.customer).end);
     } else if (s.start || s.end) {
       throw BillingError(fmt::format("{}: a subscription with a start or an end needs a billing period (--period)", s.origin));
     }
@@ -336,7 +429,7 @@ struct Biller::State {
       for (std::size_t k = 0; k < v.functions.size(); ++k) {
         // A version that takes effect `on change next period` rates from the first period that
         // starts at or after its effective date.
-        const bool next_period = !Fn(v.functions[k]).split_on_change && has_period() && v.effective[k] > *options.period_start;
+        const bool next_period = !Fn(v.functions[k]).split_on_change && has_period() && v.effective[k] > PeriodOf(s.customer).start;
         if (v.effective[k] <= cuts[i] && !next_period) in_force = v.functions[k];
       }
       Segment seg{cuts[i], cuts[i + 1], in_force, ""};
@@ -360,7 +453,7 @@ struct Biller::State {
       return part;
     }
     try {
-      part.active = ActivePeriodOf(Fn(function), seg.start, seg.end, *options.period_start, *options.period_end);
+      part.active = ActivePeriodOf(Fn(function), seg.start, seg.end, PeriodOf(s.customer).start, PeriodOf(s.customer).end);
       calendar::Calendar cal = CalendarOf(Fn(function));
       part.from = cal.FormatLocal(seg.start);
       part.to = cal.FormatLocal(seg.end);
@@ -388,8 +481,8 @@ struct Biller::State {
         }
       }
       if (seg.engine >= 0) {
-        const int function = seg.engine;
-        const int e = EngineFor(function, 0);
+        const int function = FunctionFor(s.customer, seg.engine);
+        const int e = EngineFor(function, SlotOf(s.customer));
         seg.engine = e;
         EngineSlot& es = engines[static_cast<std::size_t>(e)];
         tariff::Engine& engine = *es.engine;
@@ -417,7 +510,9 @@ struct Biller::State {
               default: engine.SetSubscription(s.customer, v.field, v.number); break;
             }
           }
-          if (has_period() && (seg.start != *options.period_start || seg.end != *options.period_end)) engine.SetActive(s.customer, part.active);
+          if (has_period() && (seg.start != PeriodOf(s.customer).start || seg.end != PeriodOf(s.customer).end)) {
+            engine.SetActive(s.customer, part.active);
+          }
         } else {
           // Another part on the same plan version (a change of seats, a pause): one engine
           // rates the customer's usage for the whole of it (allowances, tiers and minimums
@@ -455,7 +550,7 @@ struct Biller::State {
     }
   }
 
-  bool InPeriod(std::int64_t t) const { return !has_period() || (*options.period_start <= t && t < *options.period_end); }
+  bool InPeriod(std::int64_t t) const { return !has_period() || (window_start <= t && t < window_end); }
 
   // The engine row `r` goes to, or -1 after recording why it is rejected.
   int Target(const Batch& batch, std::size_t r, const EventSchema& schema, const std::string& customer, std::int64_t t) {
@@ -463,6 +558,15 @@ struct Biller::State {
       rejects.push_back({batch.origins[r], fmt::format("field `time`: `{}` is outside the period [{}, {})", FormatTimestamp(t),
                                                        FormatTimestamp(*options.period_start), FormatTimestamp(*options.period_end))});
       return -1;
+    }
+    if (!period_of.empty() && has_period()) {
+      // Read for every anchored customer's period: each row must be in its own customer's.
+      const CustomerPeriod& p = PeriodOf(customer);
+      if (t < p.start || t >= p.end) {
+        rejects.push_back({batch.origins[r], fmt::format("field `time`: `{}` is outside customer `{}`'s period [{}, {})", FormatTimestamp(t),
+                                                         customer, FormatTimestamp(p.start), FormatTimestamp(p.end))});
+        return -1;
+      }
     }
     if (simple) return 0;
     const std::uint32_t id = row_ids[r];
@@ -605,15 +709,15 @@ struct Biller::State {
       Invoice merged;
       merged.customer = customer;
       merged.currency = list.front().invoice.currency;
-      merged.period_start = options.period_start_text;
-      merged.period_end = options.period_end_text;
+      const CustomerPeriod* own = has_period() ? &PeriodOf(customer) : nullptr;
+      merged.period_start = own ? own->start_text : options.period_start_text;
+      merged.period_end = own ? own->end_text : options.period_end_text;
       const EngineSlot& last = engines[static_cast<std::size_t>(list.back().engine)];
       merged.plan = Fn(last.function).plan;
       for (Part& part : list) {
         const EngineSlot& es = engines[static_cast<std::size_t>(part.engine)];
         auto seg = es.segments.find(customer);
-        const bool partial = seg != es.segments.end() && has_period() &&
-                             (seg->second.start != *options.period_start || seg->second.end != *options.period_end);
+        const bool partial = seg != es.segments.end() && own != nullptr && (seg->second.start != own->start || seg->second.end != own->end);
         // A versioned plan always says which version rated the line.
         const bool several = list.size() > 1 || !Fn(es.function).version.empty();
         std::string from, to;
@@ -629,8 +733,8 @@ struct Biller::State {
             if (!own_part) {
               line.from = from;
               line.to = to;
-              if (line.from.empty() && has_period()) line.from = CalendarOf(Fn(es.function)).FormatLocal(*options.period_start);
-              if (line.to.empty() && has_period()) line.to = CalendarOf(Fn(es.function)).FormatLocal(*options.period_end);
+              if (line.from.empty() && own != nullptr) line.from = CalendarOf(Fn(es.function)).FormatLocal(own->start);
+              if (line.to.empty() && own != nullptr) line.to = CalendarOf(Fn(es.function)).FormatLocal(own->end);
             }
           }
           merged.lines.push_back(std::move(line));
@@ -683,6 +787,14 @@ struct Biller::State {
         const int scale = std::max(Fn(last.function).rounding.scale, merged.total.Normalized().scale());
         merged.total = merged.total.Rescale(std::max(scale, 0), RoundingMode::kHalfEven);
       }
+      if (!options.contracts.empty() && has_period()) {
+        std::vector<const ContractTerm*> terms;
+        for (const ContractTerm& t : options.contracts) {
+          if (t.customer == customer) terms.push_back(&t);
+        }
+        const bool traced = options.explain && (options.explain_customer.empty() || options.explain_customer == customer);
+        ApplyContracts(merged, terms, Fn(last.function), own->start, own->end, traced);
+      }
       DrawCredits(merged, Fn(last.function));
       std::vector<const ir::RatingFunction*> rated_by;
       for (const Part& part : list) rated_by.push_back(&Fn(engines[static_cast<std::size_t>(part.engine)].function));
@@ -693,7 +805,29 @@ struct Biller::State {
       }
       out.push_back(std::move(merged));
     }
+    if (options.check_contract_customers) CheckContractCustomers(out);
     return out;
+  }
+
+  // A contract term in force in the period for a customer with no invoice (no usage) and no
+  // subscription: most likely a misspelled customer id, whose negotiated terms would otherwise
+  // be dropped without a word.
+  void CheckContractCustomers(const std::vector<Invoice>& invoices) const {
+    std::set<std::string> known;
+    for (const Invoice& inv : invoices) known.insert(inv.customer);
+    for (const Subscription& s : subscriptions) known.insert(s.customer);
+    for (const ContractTerm& t : options.contracts) {
+      if (known.count(t.customer) != 0 || !has_period()) continue;
+      // Only a term that would change this period's bill: one ended or not yet begun is history
+      // or future, and a customer without usage this period is no mistake then.
+      const CustomerPeriod& p = PeriodOf(t.customer);
+      const bool in_force = t.kind == ContractTerm::Kind::kCommit ? CommitEndsIn(t, p.start, p.end)
+                            : t.kind == ContractTerm::Kind::kAnchor ? false
+                                                                    : ContractApplies(t, p.start);
+      if (!in_force) continue;
+      throw BillingError(fmt::format("error[C0102]: {}: column `customer`: customer `{}` has no usage in this run and no subscription",
+                                     t.origin, t.customer));
+    }
   }
 
   void DrawCredits(Invoice& inv, const ir::RatingFunction& fn) {
@@ -701,7 +835,8 @@ struct Biller::State {
     for (const CreditGrant& g : credits) {
       if (g.customer == inv.customer) grants.push_back(&g);
     }
-    tariff::DrawCredits(inv, std::move(grants), fn, options.period_start, options.explain);
+    tariff::DrawCredits(inv, std::move(grants), fn, has_period() ? std::optional<std::int64_t>(PeriodOf(inv.customer).start) : std::nullopt,
+                        options.explain);
   }
 };
 
@@ -821,7 +956,7 @@ ActivePeriod ActivePeriodOf(const ir::RatingFunction& fn, std::int64_t start, st
   return active;
 }
 
-PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant) {
+PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant, const std::string& anchor) {
   const ir::RatingFunction* in_force = nullptr;
   std::int64_t best = kAlways;
   for (const ir::RatingFunction* f : plans.functions) {
@@ -853,6 +988,13 @@ PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant) {
     }
   }
   if (in_force == nullptr) throw BillingError(fmt::format("no plan \"{}\"", plans.default_plan));
+  ir::RatingFunction anchored;
+  if (!anchor.empty()) {
+    anchored.plan = in_force->plan;
+    anchored.period = in_force->period;
+    anchored.period.anchor = anchor;
+    in_force = &anchored;
+  }
   calendar::Calendar cal = CalendarOf(*in_force);
   try {
     calendar::Interval i = cal.PeriodContaining(instant);
@@ -860,6 +1002,17 @@ PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant) {
   } catch (const calendar::CalendarError& e) {
     throw BillingError(e.what());
   }
+}
+
+std::pair<std::int64_t, std::int64_t> BillingWindow(const PlanSet& plans, const BillingOptions& options) {
+  std::int64_t a = options.period_start.value_or(kAlways), b = options.period_end.value_or(kNever);
+  for (const ContractTerm& t : options.contracts) {
+    if (t.kind != ContractTerm::Kind::kAnchor || !options.period_at) continue;
+    PeriodBounds p = BillingPeriodAt(plans, *options.period_at, t.anchor);
+    a = std::min(a, p.start);
+    b = std::max(b, p.end);
+  }
+  return {a, b};
 }
 
 Biller::Biller(const PlanSet& plans, std::vector<Subscription> subscriptions, std::vector<CreditGrant> credits,

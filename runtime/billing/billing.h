@@ -18,6 +18,7 @@
 #include "compiler/ir/ir.h"
 #include "runtime/columnar/batch.h"
 #include "runtime/exec/exec.h"
+#include "runtime/billing/contracts.h"
 #include "runtime/invoice/invoice.h"
 
 namespace tariff {
@@ -75,7 +76,22 @@ struct BillingOptions {
   std::string explain_customer;  // "" : every customer
   // A subscriptions input was given (even an empty one): only its customers are rated.
   bool subscriptions_input = false;
+  // Contract terms (--contracts; needs a period). Applied to each customer's invoice after the
+  // plan's adjustments and before credits. A term in force in the period of a customer who has
+  // neither an invoice nor a subscription is an error (C0102), thrown by Finish.
+  std::vector<ContractTerm> contracts;
+  // `--period DATE`: the instant the period was chosen by. A customer with an `anchor` contract
+  // term is rated for the period of its own anchor that contains it (the reader must then take
+  // rows of every such period: see BillingWindow).
+  std::optional<std::int64_t> period_at;
+  // Off for the runs that rate a commitment's earlier periods (a customer may have had no usage
+  // then).
+  bool check_contract_customers = true;
 };
+
+// The interval usage must be read for: the period, and every anchored customer's period
+// containing options.period_at. Throws BillingError.
+std::pair<std::int64_t, std::int64_t> BillingWindow(const PlanSet& plans, const BillingOptions& options);
 
 // The plan versions of a file that subscriptions may name.
 struct PlanSet {
@@ -89,7 +105,9 @@ struct PeriodBounds {
   std::int64_t start = 0, end = 0;
   std::string start_text, end_text;  // RFC 3339 in the plan's time zone
 };
-PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant);
+// With `anchor` (RFC 3339, as a plan's `period … anchor` takes it; "" for the plan's own), the
+// period of the plan's rule anchored there instead: a customer's own billing anchor.
+PeriodBounds BillingPeriodAt(const PlanSet& plans, std::int64_t instant, const std::string& anchor = "");
 
 // An RFC 3339 date or date-time as an instant: a date without offset is local midnight in the
 // default plan's time zone, a date-time without offset local wall-clock time there.

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <initializer_list>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -396,6 +397,192 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
                 b.remaining.ToString() + (b.expires.empty() ? std::string() : " (expires " + b.expires + ")") + "\n";
       }
     }
+  }
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+namespace {
+
+std::string KeyLabel(const LineKey& key) {
+  std::string label = Printable(key.name);
+  if (!key.group.empty()) {
+    label += " [";
+    for (std::size_t i = 0; i < key.group.size(); ++i) {
+      if (i > 0) label += ", ";
+      label += Printable(key.group[i]);
+    }
+    label += ']';
+  }
+  return label;
+}
+
+}  // namespace
+
+void WriteAmendmentsJsonl(std::span<const Amendment> amendments, std::ostream& out) {
+  std::string text;
+  for (const Amendment& a : amendments) {
+    text.clear();
+    text += "{\"kind\":\"amendment\",\"customer\":";
+    AppendJsonString(text, a.customer);
+    text += ",\"plan\":";
+    AppendJsonString(text, a.plan);
+    text += ",\"period\":{\"start\":";
+    AppendJsonString(text, a.period_start);
+    text += ",\"end\":";
+    AppendJsonString(text, a.period_end);
+    text += "},\"currency\":";
+    AppendJsonString(text, a.currency);
+    text += ",\"revision\":" + std::to_string(a.revision) + ",\"status\":";
+    AppendJsonString(text, AmendmentStatusName(a.status));
+    text += ",\"lines\":[";
+    for (std::size_t i = 0; i < a.lines.size(); ++i) {
+      const AmendmentLine& line = a.lines[i];
+      if (i > 0) text += ',';
+      text += "{\"change\":";
+      AppendJsonString(text, LineChangeName(line.change));
+      text += ",\"kind\":";
+      AppendJsonString(text, LineKindName(line.key.kind));
+      text += ",\"name\":";
+      AppendJsonString(text, line.key.name);
+      text += ",\"group\":[";
+      for (std::size_t g = 0; g < line.key.group.size(); ++g) {
+        if (g > 0) text += ',';
+        AppendJsonString(text, line.key.group[g]);
+      }
+      text += ']';
+      if (line.has_quantity) {
+        text += ",\"issued_quantity\":";
+        AppendJsonDecimal(text, line.issued_quantity);
+        text += ",\"rerated_quantity\":";
+        AppendJsonDecimal(text, line.rerated_quantity);
+        text += ",\"quantity\":";
+        AppendJsonDecimal(text, line.quantity);
+        text += ",\"unit\":";
+        AppendJsonString(text, line.key.unit);
+      }
+      if (!line.key.rated_by.empty() || !line.key.from.empty() || !line.key.to.empty()) {
+        text += ",\"rated_by\":";
+        AppendJsonString(text, line.key.rated_by);
+        text += ",\"from\":";
+        AppendJsonString(text, line.key.from);
+        text += ",\"to\":";
+        AppendJsonString(text, line.key.to);
+      }
+      text += ",\"issued_amount\":";
+      AppendJsonDecimal(text, line.issued_amount);
+      text += ",\"rerated_amount\":";
+      AppendJsonDecimal(text, line.rerated_amount);
+      text += ",\"amount\":";
+      AppendJsonDecimal(text, line.amount);
+      text += '}';
+    }
+    text += "],\"issued_total\":";
+    AppendJsonDecimal(text, a.issued_total);
+    text += ",\"rerated_total\":";
+    AppendJsonDecimal(text, a.rerated_total);
+    text += ",\"total\":";
+    AppendJsonDecimal(text, a.total);
+    text += "}\n";
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  }
+}
+
+void WriteAmendmentsCsv(std::span<const Amendment> amendments, std::ostream& out) {
+  std::string text =
+      "customer,plan,period_start,period_end,currency,revision,status,change,kind,name,group,unit,issued_quantity,"
+      "rerated_quantity,quantity,issued_amount,rerated_amount,amount,rated_by,from,to\n";
+  for (const Amendment& a : amendments) {
+    auto row = [&](std::initializer_list<std::string_view> rest) {
+      for (std::string_view field : {std::string_view(a.customer), std::string_view(a.plan), std::string_view(a.period_start),
+                                     std::string_view(a.period_end), std::string_view(a.currency)}) {
+        AppendCsvField(text, field);
+        text += ',';
+      }
+      text += std::to_string(a.revision);
+      text += ',';
+      text += AmendmentStatusName(a.status);
+      for (std::string_view field : rest) {
+        text += ',';
+        AppendCsvField(text, field);
+      }
+      text += '\n';
+    };
+    for (const AmendmentLine& line : a.lines) {
+      std::string group;
+      for (std::size_t g = 0; g < line.key.group.size(); ++g) {
+        if (g > 0) group += '|';
+        group += line.key.group[g];
+      }
+      const bool q = line.has_quantity;
+      row({LineChangeName(line.change), LineKindName(line.key.kind), line.key.name, group, q ? line.key.unit : "",
+           q ? line.issued_quantity.ToString() : "", q ? line.rerated_quantity.ToString() : "",
+           q ? line.quantity.ToString() : "", line.issued_amount.ToString(), line.rerated_amount.ToString(),
+           line.amount.ToString(), line.key.rated_by, line.key.from, line.key.to});
+    }
+    row({"total", "", "", "", "", "", "", "", a.issued_total.ToString(), a.rerated_total.ToString(), a.total.ToString(), "",
+         "", ""});
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    text.clear();
+  }
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));  // the header, if no amendments
+}
+
+void WriteAmendmentsTable(std::span<const Amendment> amendments, std::ostream& out) {
+  struct Row {
+    std::string label, change, quantity, issued, rerated, amount;
+  };
+  std::string text;
+  bool first = true;
+  for (const Amendment& a : amendments) {
+    std::vector<Row> rows;
+    rows.push_back({"line", "change", "quantity", "issued", "re-rated", "change"});
+    for (const AmendmentLine& line : a.lines) {
+      std::string label = KeyLabel(line.key);
+      if (line.key.kind != LineKind::kCharge) label += std::string(" (") + LineKindName(line.key.kind) + ")";
+      if (!line.key.rated_by.empty() || !line.key.from.empty()) {
+        label += " [" + Printable(line.key.rated_by) + ", " + (line.key.from.empty() ? std::string("…") : Printable(line.key.from)) +
+                 " to " + (line.key.to.empty() ? std::string("…") : Printable(line.key.to)) + "]";
+      }
+      std::string quantity;
+      if (line.has_quantity) {
+        quantity = line.issued_quantity.ToString() + " → " + Printable(WithUnit(line.rerated_quantity, line.key.unit));
+      }
+      rows.push_back({label, LineChangeName(line.change), quantity, line.issued_amount.ToString(),
+                      line.rerated_amount.ToString(), line.amount.ToString()});
+    }
+    rows.push_back({"total", "", "", a.issued_total.ToString(), a.rerated_total.ToString(), a.total.ToString()});
+    std::size_t w[6] = {0, 0, 0, 0, 0, 0};
+    for (const Row& r : rows) {
+      const std::string* cells[6] = {&r.label, &r.change, &r.quantity, &r.issued, &r.rerated, &r.amount};
+      for (int c = 0; c < 6; ++c) w[c] = std::max(w[c], DisplayWidth(*cells[c]));
+    }
+    auto append_row = [&](const Row& r) {
+      PadRight(text, r.label, w[0]);
+      text += "  ";
+      PadRight(text, r.change, w[1]);
+      text += "  ";
+      PadLeft(text, r.quantity, w[2]);
+      const std::string* money[3] = {&r.issued, &r.rerated, &r.amount};
+      for (int c = 0; c < 3; ++c) {
+        text += "  ";
+        PadLeft(text, *money[c], w[3 + c]);
+      }
+      while (!text.empty() && text.back() == ' ') text.pop_back();
+      text += '\n';
+    };
+    if (!first) text += '\n';
+    first = false;
+    text += "customer  " + Printable(a.customer) + "\n";
+    text += "plan      " + Printable(a.plan) + "\n";
+    text += a.period_start.empty() && a.period_end.empty()
+                ? std::string("period    (not given)\n")
+                : "period    " + Printable(a.period_start) + " to " + Printable(a.period_end) + "\n";
+    text += "currency  " + Printable(a.currency) + "\n";
+    text += "amendment " + std::to_string(a.revision) + " (" + AmendmentStatusName(a.status) + ")\n\n";
+    for (std::size_t i = 0; i + 1 < rows.size(); ++i) append_row(rows[i]);
+    text.append(w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + 10, '-');
+    text += '\n';
+    append_row(rows.back());
   }
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
 }

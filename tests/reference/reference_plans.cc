@@ -124,6 +124,7 @@ std::vector<std::string> RunTest(const CheckedFile& file, const CheckedPlan& pla
   int subscriptions = 0;
   for (const ast::TestStmt& stmt : test.stmts) {
     if (std::holds_alternative<ast::TestCredit>(stmt.kind)) throw Skip{"credits (the billing layer's)"};
+    if (std::holds_alternative<ast::TestContract>(stmt.kind)) throw Skip{"contracts (the billing layer's)"};
     if (const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind)) {
       if (++subscriptions > 1) throw Skip{"several subscription parts (the billing layer's)"};
       std::optional<std::int64_t> start, end;

@@ -36,5 +36,7 @@ expect "tariff test --v" "--verbose"
 cd "$(dirname "${BASH_SOURCE[0]}")"
 expect "tariff check completion_b" "completion_bash.sh"
 expect "tariff rate p.tariff --out completion_z" "completion_zsh.zsh"
+expect "tariff rate p.tariff --previous completion_z" "completion_zsh.zsh"
+expect "tariff rate p.tariff --prev" "--previous"
 (( failures == 0 )) || exit 1
 echo "bash completion: all expectations hold"

@@ -270,18 +270,24 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
   return [o, &streams, show]() -> int {
     if (!o->test.empty()) {
       const RatingRequest& q = o->request;
-      if (!q.explain_customer.empty() || !q.usage.empty() || !q.subscriptions.empty() || !q.credits.empty() || !q.period.empty()) {
+      if (!q.explain_customer.empty() || !q.usage.empty() || !q.subscriptions.empty() || !q.credits.empty() || !q.contracts.empty() ||
+          !q.period.empty()) {
         streams.err << "error: --test explains a test's invoice from the test itself; it takes no --customer, --usage, --period, "
-                       "--subscriptions or --credits\n";
+                       "--subscriptions, --credits or --contracts\n";
         return kExitUsage;
       }
       ExplainedTest explained;
       if (int code = RunTestExplained(q.plan_file, q.plan_name, o->test, streams, explained); code != kExitOk) return code;
-      if (!explained.invoice) {
+      if (explained.invoices.empty()) {
         streams.err << fmt::format("error: test \"{}\" produced no invoice\n", o->test);
         return kExitFailure;
       }
-      return show(*explained.invoice, explained.sources.file(explained.file));
+      // A test of several invoices: each explained in turn (its period heads it).
+      for (std::size_t i = 0; i < explained.invoices.size(); ++i) {
+        if (i > 0 && o->format == "text") streams.out << "\n";
+        if (int code = show(explained.invoices[i], explained.sources.file(explained.file)); code != kExitOk) return code;
+      }
+      return kExitOk;
     }
     if (o->request.explain_customer.empty()) {
       streams.err << "error: say whose invoice to explain: --customer ID (or --test NAME for a test of the plan)\n";

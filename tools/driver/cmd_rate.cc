@@ -3,6 +3,7 @@
 // to --out; every row read is rated, rejected (with file, line and reason) or a duplicate, and
 // the summary on stderr says so.
 #include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <ostream>
 #include <set>
@@ -14,6 +15,8 @@
 #include "compiler/diag/render.h"
 #include "compiler/lower/lower.h"
 #include "runtime/exec/exec.h"
+#include "runtime/invoice/amendment.h"
+#include "runtime/io/invoice_reader.h"
 #include "runtime/io/invoice_writer.h"
 #include "runtime/io/usage_reader.h"
 #include "tools/driver/command.h"
@@ -58,6 +61,51 @@ int DumpIr(const RatingRequest& request, Streams& streams) {
   return kExitOk;
 }
 
+// `--previous`: checks what was issued against this run, adds it up per customer and line, and
+// writes the amendments (runtime/invoice/amendment.h) in `format`; the counts go to stderr.
+int Amendments(const std::vector<IssuedRecord>& issued, const RatingOutcome& outcome, const std::string& format,
+               Streams& streams, std::ostream& text) {
+  IssuedExpectations run;
+  run.plans = outcome.plan_names;
+  run.currency = outcome.currency;
+  run.period_start = outcome.period_start_text;
+  run.period_end = outcome.period_end_text;
+  run.same_period = [&outcome](const std::string& start, const std::string& end) {
+    if (!outcome.period_start || !outcome.period_end) return start.empty() && end.empty();
+    auto at = [&outcome](const std::string& t) -> std::optional<std::int64_t> {
+      auto it = outcome.resolved_times.find(t);
+      return it == outcome.resolved_times.end() ? std::nullopt : it->second;
+    };
+    return at(start) == outcome.period_start && at(end) == outcome.period_end;
+  };
+  std::vector<Amendment> amendments;
+  AmendmentCounts counts;
+  try {
+    CheckIssued(issued, run);
+    const std::vector<IssuedInvoice> sums = SumIssued(issued);
+    amendments = AmendAll(sums, outcome.invoices, &counts);
+    // A customer not re-rated is amended for this run's period as this run writes it (its issued
+    // records may give the same period in another form).
+    for (Amendment& a : amendments) {
+      if (a.status != AmendmentStatus::kAbsent) continue;
+      a.period_start = outcome.period_start_text;
+      a.period_end = outcome.period_end_text;
+    }
+  } catch (const AmendmentError& e) {
+    streams.err << e.Render() << "\n";
+    return kExitFailure;
+  } catch (const DecimalError& e) {
+    streams.err << "error: amending: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  streams.err << fmt::format("amendments {}: customers amended {} + new {} + absent {}; unchanged {}\n", amendments.size(),
+                             counts.amended, counts.added, counts.absent, counts.unchanged);
+  if (format == "jsonl") WriteAmendmentsJsonl(amendments, text);
+  if (format == "csv") WriteAmendmentsCsv(amendments, text);
+  if (format == "table") WriteAmendmentsTable(amendments, text);
+  return kExitOk;
+}
+
 }  // namespace
 
 Action RegisterRate(CLI::App& app, Streams& streams) {
@@ -68,6 +116,7 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
     std::string rejects;
     std::string dump;
     bool strict = false;
+    std::vector<std::string> previous;
   };
   auto o = std::make_shared<Options>();
   RatingRequest& r = o->request;
@@ -76,10 +125,40 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
   app.add_option("--out,-o", o->out, "write invoices to this file (atomically) instead of stdout");
   app.add_option("--rejects", o->rejects, "write rejected rows (file,line,reason) to this CSV file");
   app.add_option("--dump", o->dump, "print the compiled form instead of rating: `ir`")->check(CLI::IsMember({"ir"}));
+  app.add_option("--previous", o->previous,
+                 "invoices and amendments already issued for the period, JSON Lines files (repeatable): write the "
+                 "amendment that makes them the re-rated invoices");
   app.add_flag("--strict", o->strict, "any rejected row is an error: no invoice is written, exit 1");
 
   return [o, &streams]() -> int {
     if (o->dump == "ir") return DumpIr(o->request, streams);
+    // --previous: what was issued is read (and any mistake in it reported) before rating.
+    std::vector<IssuedRecord> issued;
+    for (const std::string& path : o->previous) {
+      if (path == "-") {
+        streams.err << "error: --previous reads files, not standard input\n";
+        return kExitUsage;
+      }
+      std::error_code ec;
+      if (!std::filesystem::exists(path, ec)) {
+        streams.err << fmt::format("error: cannot open `{}`: No such file or directory\n", path);
+        return kExitUsage;
+      }
+    }
+    try {
+      for (const std::string& path : o->previous) {
+        std::vector<IssuedRecord> records = ReadIssuedInvoices(path);
+        std::move(records.begin(), records.end(), std::back_inserter(issued));
+      }
+    } catch (const AmendmentError& e) {
+      streams.err << e.Render() << "\n";
+      return kExitFailure;
+    }
+    for (const IssuedRecord& record : issued) {
+      for (const std::string* t : {&record.invoice.period_start, &record.invoice.period_end}) {
+        if (!t->empty()) o->request.resolve_times.push_back(*t);
+      }
+    }
     RatingOutcome outcome;
     int code = RunRating(o->request, streams, outcome);
     if (code != kExitOk) return code;
@@ -111,9 +190,13 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
     }
 
     std::ostringstream text;
-    if (o->format == "jsonl") WriteInvoicesJsonl(invoices, text);
-    if (o->format == "csv") WriteInvoicesCsv(invoices, text);
-    if (o->format == "table") WriteInvoicesTable(invoices, text);
+    if (!o->previous.empty()) {
+      if (int amended = Amendments(issued, outcome, o->format, streams, text); amended != kExitOk) return amended;
+    } else {
+      if (o->format == "jsonl") WriteInvoicesJsonl(invoices, text);
+      if (o->format == "csv") WriteInvoicesCsv(invoices, text);
+      if (o->format == "table") WriteInvoicesTable(invoices, text);
+    }
     if (o->out.empty()) {
       streams.out << text.str();
     } else {

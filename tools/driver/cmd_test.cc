@@ -36,7 +36,10 @@ struct TestOutcome {
   std::vector<std::string> failures;  // one line per expectation that did not hold
   std::string error;                  // the test could not run
   int line = 0;                       // of the test in the plan file
-  std::optional<Invoice> invoice;     // the invoice the test produced (shown when it failed, or --verbose)
+  // The invoices the test produced (shown when it failed, or --verbose): one, or one per
+  // billing period of a test with `invoice` blocks, labelled with the block's date.
+  std::vector<Invoice> invoices;
+  std::vector<std::string> invoice_labels;  // "" for a test of one invoice
   // Every expectation checked, for programs (`--format json`).
   struct Checked {
     std::string what;      // `"Requests" for "eu"`, `total`, `credit "promo" remaining`
@@ -62,7 +65,6 @@ class TestRunner {
     out.plan = plan_.plan->name.value;
     out.test = test.name.value;
     out.line = static_cast<int>(source_.At(test.span.begin).line);
-    std::optional<std::int64_t> start;
     try {
       // The plans: with a period, every version of this plan (the one in force rates) and the
       // file's other plans; without one, this version and the other plans.
@@ -72,31 +74,41 @@ class TestRunner {
       for (const ir::RatingFunction* f : all_) {
         if (f->plan != fn_.plan || period || f == &fn_) plans.functions.push_back(f);
       }
+      plans_ = &plans;
       BillingOptions options;
       options.subscriptions_input = true;  // the test's customer only
       // Every line's derivation for `tariff explain --test`, and for `expect meter` (a meter's value
       // is the one its lines read).
-      const bool reads_meters = std::any_of(test.stmts.begin(), test.stmts.end(), [](const ast::TestStmt& st) {
+      bool reads_meters = false;
+      ForEachStmt(test, [&](const ast::TestStmt& st, const ast::InvoiceBlock*) {
         const auto* e = std::get_if<ast::Expectation>(&st.kind);
-        return e != nullptr && e->meter.has_value();
+        reads_meters = reads_meters || (e != nullptr && e->meter.has_value());
       });
       options.explain = explain_ || reads_meters;
       options.explain_customer = kTestCustomer;
-      if (period) {
-        std::string why;
-        start = ParsePlanTime(plans, test.from->text, &why);
-        auto end = ParsePlanTime(plans, test.to->text, &why);
-        if (!start || !end) throw BillingError("the test's period: " + why);
-        options.period_start = start;
-        options.period_end = end;
-        options.period_start_text = test.from->text;
-        options.period_end_text = test.to->text;
-      }
+      // The invoices: one for the test's period (or none given); with `invoice` blocks, one per
+      // billing period the test's period overlaps, cut at the plan's period boundaries.
+      std::vector<InvoicePart> parts = PartsOf(test, plans);
       std::vector<Subscription> subscriptions;
       std::vector<CreditGrant> credits;
+      std::vector<ContractRow> contracts;
       for (const ast::TestStmt& stmt : test.stmts) {
-        if (const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind)) subscriptions.push_back(SubscriptionOf(*s, plans));
+        if (const auto* sub = std::get_if<ast::TestSubscription>(&stmt.kind)) subscriptions.push_back(SubscriptionOf(*sub, plans));
         if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) credits.push_back(CreditOf(*c, plans));
+        if (const auto* c = std::get_if<ast::TestContract>(&stmt.kind)) contracts.push_back(ContractOf(stmt, *c));
+      }
+      if (!contracts.empty()) {
+        // The terms of a contracts file (docs/billing.md), checked the same way; they count
+        // periods, so the test needs one. Anchors (an interval for everyone) and commitments
+        // (earlier periods rated from a file) are `tariff rate`'s.
+        if (!period) throw BillingError(fmt::format("{}:{}: a `contract` needs the test's `period`", source_.path(), contracts.front().line));
+        std::string why;
+        if (!ReadContractRows(source_.path(), contracts, plans, options.contracts, &why)) throw BillingError(why);
+        for (const ContractTerm& t : options.contracts) {
+          if (t.kind == ContractTerm::Kind::kAnchor || t.kind == ContractTerm::Kind::kCommit) {
+            throw BillingError(fmt::format("{}: a test takes discounts and overrides; anchors and commitments are rated by `tariff rate`", t.origin));
+          }
+        }
       }
       // No subscription block: the test's customer is on this plan for the whole period.
       if (subscriptions.empty()) {
@@ -105,46 +117,85 @@ class TestRunner {
         whole.origin = fmt::format("test \"{}\"", test.name.value);
         subscriptions.push_back(whole);
       }
-      Biller biller(plans, std::move(subscriptions), std::move(credits), options);
-      schemas_ = &biller.schemas();
       seen_keys_.clear();
-      plans_ = &plans;
-      for (const ast::TestStmt& stmt : test.stmts) {
-        if (const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind)) AddEvents(biller, *u, start);
-        if (const auto* f = std::get_if<ast::UsageFile>(&stmt.kind)) AddFile(biller, *f, options, out);
-      }
-      if (out.error.empty() && !biller.rejects().empty()) {
-        LineColumn lc = source_.At(test.span.begin);
-        out.error = fmt::format("{}:{}: {} usage row(s) of the test not rated: {}", source_.path(), lc.line, biller.rejects().size(),
-                                biller.rejects().front().reason);
-      }
-      if (!out.error.empty()) {
-        out.passed = false;
-        return out;
-      }
-      // A test rates one customer, `test`: usage statements are its events, and a usage file
-      // must hold only its rows (a row for another customer would be silently left out).
-      std::vector<Invoice> invoices = biller.Finish();
-      const Invoice* invoice = nullptr;
-      for (const Invoice& inv : invoices) {
-        if (inv.customer == kTestCustomer) {
-          invoice = &inv;
-        } else {
-          out.error = fmt::format("the usage has rows for customer `{}`; a test rates the customer `{}` only",
-                                  inv.customer, kTestCustomer);
+      for (const InvoicePart& part : parts) {
+        if (part.start) {
+          options.period_start = part.start;
+          options.period_end = part.end;
+          options.period_start_text = part.start_text;
+          options.period_end_text = part.end_text;
+        }
+        // Credits carry over: each invoice draws on what the invoices before it left.
+        Biller biller(plans, subscriptions, credits, options);
+        schemas_ = &biller.schemas();
+        for (const ast::TestStmt& stmt : test.stmts) {
+          const auto* u = std::get_if<ast::UsageEvents>(&stmt.kind);
+          if (u != nullptr && InPart(*u, part, parts.size())) AddEvents(biller, *u, part.start);
+          if (const auto* f = std::get_if<ast::UsageFile>(&stmt.kind)) AddFile(biller, *f, part, parts.size() > 1, out);
+          const auto* block = std::get_if<ast::InvoiceBlock>(&stmt.kind);
+          if (block == nullptr || block != part.block) continue;
+          for (const ast::TestStmt& inner : block->stmts) {
+            if (const auto* bu = std::get_if<ast::UsageEvents>(&inner.kind)) AddEvents(biller, *bu, part.start);
+            if (const auto* f = std::get_if<ast::UsageFile>(&inner.kind)) AddFile(biller, *f, part, false, out);
+          }
+        }
+        if (out.error.empty() && !biller.rejects().empty()) {
+          LineColumn lc = source_.At(test.span.begin);
+          out.error = fmt::format("{}:{}: {} usage row(s) of the test not rated{}: {}", source_.path(), lc.line, biller.rejects().size(),
+                                  parts.size() > 1 ? " in the invoice of " + part.label : "", biller.rejects().front().reason);
+        }
+        if (!out.error.empty()) {
           out.passed = false;
           return out;
         }
+        // A test rates one customer, `test`: usage statements are its events, and a usage file
+        // must hold only its rows (a row for another customer would be silently left out).
+        std::vector<Invoice> invoices = biller.Finish();
+        const Invoice* invoice = nullptr;
+        for (const Invoice& inv : invoices) {
+          if (inv.customer == kTestCustomer) {
+            invoice = &inv;
+          } else {
+            out.error = fmt::format("the usage has rows for customer `{}`; a test rates the customer `{}` only",
+                                    inv.customer, kTestCustomer);
+            out.passed = false;
+            return out;
+          }
+        }
+        // The expectations of this invoice: the test's own (one invoice), or its block's.
+        std::vector<const ast::Expectation*> expectations;
+        for (const ast::TestStmt& stmt : test.stmts) {
+          const auto* e = std::get_if<ast::Expectation>(&stmt.kind);
+          if (e != nullptr && parts.size() == 1) expectations.push_back(e);
+          const auto* block = std::get_if<ast::InvoiceBlock>(&stmt.kind);
+          if (block == nullptr || block != part.block) continue;
+          for (const ast::TestStmt& inner : block->stmts) {
+            if (const auto* be = std::get_if<ast::Expectation>(&inner.kind)) expectations.push_back(be);
+          }
+        }
+        if (invoice == nullptr) {
+          // A part of the test's period without a subscription has no invoice: an error only
+          // when something is expected of it.
+          if (parts.size() == 1 || !expectations.empty()) {
+            out.error = parts.size() == 1
+                            ? std::string("the test's customer has no subscription in the test's period, so there is no invoice")
+                            : fmt::format("the test's customer has no subscription in the period of invoice {}, so there is no invoice", part.label);
+            out.passed = false;
+            return out;
+          }
+          continue;
+        }
+        label_ = parts.size() > 1 ? part.label : std::string();
+        for (const ast::Expectation* e : expectations) Expect(*e, *invoice, out);
+        out.invoices.push_back(*invoice);
+        out.invoice_labels.push_back(label_);
+        // What the invoice left of each grant is what the next invoice may draw.
+        for (const CreditBalance& b : invoice->credits) {
+          for (CreditGrant& g : credits) {
+            if (g.id == b.id) g.amount = b.remaining;
+          }
+        }
       }
-      if (invoice == nullptr) {
-        out.error = "the test's customer has no subscription in the test's period, so there is no invoice";
-        out.passed = false;
-        return out;
-      }
-      for (const ast::TestStmt& stmt : test.stmts) {
-        if (const auto* e = std::get_if<ast::Expectation>(&stmt.kind)) Expect(*e, *invoice, out);
-      }
-      out.invoice = *invoice;
     } catch (const RatingError& e) {
       LineColumn lc = source_.At(e.source().begin);
       out.error = fmt::format("{}:{}:{}: rating failed: {}", source_.path(), lc.line, lc.column, e.what());
@@ -158,6 +209,72 @@ class TestRunner {
   }
 
  private:
+  // One invoice a test rates: its period (absent: the test has none) and the block that states
+  // its usage and expectations (null: the test's own statements).
+  struct InvoicePart {
+    std::optional<std::int64_t> start, end;
+    std::string start_text, end_text;
+    std::string label;  // the block's date as written, else the period's start
+    const ast::InvoiceBlock* block = nullptr;
+  };
+
+  // Calls f(statement, block) for every statement of `test`, those of its `invoice` blocks too.
+  template <typename F>
+  static void ForEachStmt(const ast::TestDecl& test, F&& f) {
+    for (const ast::TestStmt& st : test.stmts) {
+      f(st, nullptr);
+      if (const auto* b = std::get_if<ast::InvoiceBlock>(&st.kind)) {
+        for (const ast::TestStmt& inner : b->stmts) f(inner, b);
+      }
+    }
+  }
+
+  std::vector<InvoicePart> PartsOf(const ast::TestDecl& test, const PlanSet& plans) {
+    test_start_.reset();
+    test_end_.reset();
+    if (!test.from || !test.to) return {InvoicePart{}};
+    std::string why;
+    test_start_ = ParsePlanTime(plans, test.from->text, &why);
+    test_end_ = ParsePlanTime(plans, test.to->text, &why);
+    if (!test_start_ || !test_end_) throw BillingError("the test's period: " + why);
+    std::vector<const ast::InvoiceBlock*> blocks;
+    for (const ast::TestStmt& st : test.stmts) {
+      if (const auto* b = std::get_if<ast::InvoiceBlock>(&st.kind)) blocks.push_back(b);
+    }
+    if (blocks.empty()) {
+      return {InvoicePart{test_start_, test_end_, test.from->text, test.to->text, test.from->text, nullptr}};
+    }
+    std::vector<InvoicePart> parts;
+    for (std::int64_t at = *test_start_; at < *test_end_;) {
+      const PeriodBounds bounds = BillingPeriodAt(plans, at);
+      InvoicePart part;
+      part.start = at;
+      part.end = std::min(bounds.end, *test_end_);
+      part.start_text = at == *test_start_ ? test.from->text : bounds.start_text;
+      part.end_text = *part.end == *test_end_ ? test.to->text : bounds.end_text;
+      part.label = part.start_text;
+      for (const ast::InvoiceBlock* b : blocks) {
+        if (ParsePlanTime(plans, b->start.text, nullptr) == part.start) {
+          part.block = b;
+          part.label = b->start.text;
+        }
+      }
+      parts.push_back(std::move(part));
+      at = *parts.back().end;
+    }
+    return parts;
+  }
+
+  // Whether a `usage` statement of the test itself (not of a block) belongs to invoice `part`:
+  // with one invoice, every one; with several, those whose `at` falls in its period (the checker
+  // refuses one without `at`, E0605).
+  bool InPart(const ast::UsageEvents& u, const InvoicePart& part, std::size_t parts) const {
+    if (parts == 1) return true;
+    if (!u.at) return false;
+    const std::optional<std::int64_t> t = ParsePlanTime(*plans_, u.at->text, nullptr);
+    return t && part.start && *t >= *part.start && *t < *part.end;
+  }
+
   int EventIndex(const std::string& name) const {
     for (std::size_t i = 0; i < schemas_->size(); ++i) {
       if ((*schemas_)[i].name == name) return static_cast<int>(i);
@@ -297,6 +414,27 @@ class TestRunner {
     return sub;
   }
 
+  // A `contract { … }` statement as a contracts-file row of the test's customer: each value as
+  // written (a string's contents, a date, a number, a rate such as `0.15 USD per 1000 request`).
+  ContractRow ContractOf(const ast::TestStmt& stmt, const ast::TestContract& c) const {
+    ContractRow row;
+    row.line = source_.At(stmt.span.begin).line;
+    bool customer = false;
+    for (const ast::FieldInit& init : c.fields) {
+      const auto* lit = std::get_if<ast::Literal>(&init.value->kind);
+      std::string value;
+      if (lit != nullptr && (lit->kind == ast::LiteralKind::kString || lit->kind == ast::LiteralKind::kDateTime)) {
+        value = lit->text;
+      } else {
+        value = std::string(source_.text().substr(init.value->span.begin, init.value->span.end - init.value->span.begin));
+      }
+      customer = customer || init.name.text == "customer";
+      row.values.emplace_back(init.name.text, std::move(value));
+    }
+    if (!customer) row.values.emplace(row.values.begin(), "customer", kTestCustomer);
+    return row;
+  }
+
   CreditGrant CreditOf(const ast::TestCredit& c, const PlanSet& plans) const {
     CreditGrant g;
     g.customer = kTestCustomer;
@@ -313,23 +451,30 @@ class TestRunner {
     return g;
   }
 
-  void AddFile(Biller& biller, const ast::UsageFile& f, const BillingOptions& options, TestOutcome& out) {
+  // The rows of a usage file for invoice `part`. A file of the test itself in a test of several
+  // invoices is read over the whole test's period (a row outside it is an error) and gives each
+  // invoice the rows in its period (`split`); otherwise every row must be in the part's period.
+  void AddFile(Biller& biller, const ast::UsageFile& f, const InvoicePart& part, bool split, TestOutcome& out) {
     std::filesystem::path path = std::filesystem::path(source_.path()).parent_path() / f.path.value;
     UsageReaderOptions reader_options;
-    reader_options.period_start = options.period_start;
-    reader_options.period_end = options.period_end;
+    reader_options.period_start = split ? test_start_ : part.start;
+    reader_options.period_end = split ? test_end_ : part.end;
     std::unique_ptr<UsageReader> reader = OpenUsage({path.string()}, *schemas_, reader_options);
     Batch batch, kept;
     while (reader->Next(batch)) {
       const EventSchema& schema = (*schemas_)[static_cast<std::size_t>(batch.event)];
-      if (schema.key_field < 0) {
+      if (schema.key_field < 0 && !split) {
         biller.Consume(batch);
         continue;
       }
       // Keys are the test's, across its statements and files (the reader knows only its file).
       kept.Reset(&schema, batch.event);
       for (std::size_t r = 0; r < batch.size(); ++r) {
-        if (!FirstTimeSeen(schema, batch, r)) continue;
+        if (split) {
+          const std::int64_t t = batch.columns[static_cast<std::size_t>(schema.time_field)].times[r];
+          if (t < *part.start || t >= *part.end) continue;
+        }
+        if (schema.key_field >= 0 && !FirstTimeSeen(schema, batch, r)) continue;
         for (std::size_t c = 0; c < batch.columns.size(); ++c) {
           const Column& from = batch.columns[c];
           Column& to = kept.columns[c];
@@ -383,6 +528,7 @@ class TestRunner {
       for (const auto& g : group) joined += (joined.empty() ? "\"" : ", \"") + g + "\"";
       what += " for " + joined;
     }
+    if (!label_.empty()) what += " in invoice " + label_;
     const LineColumn where = source_.At(e.value->span.begin);
     const auto* lit = std::get_if<ast::Literal>(&e.value->kind);
     const auto* minus = std::get_if<ast::Unary>(&e.value->kind);
@@ -498,6 +644,7 @@ class TestRunner {
         found = true;
       }
     }
+    if (!label_.empty()) what += " in invoice " + label_;
     LineColumn where = source_.At(e.value->span.begin);
     out.checked.push_back({what, want.ToString(), found ? got.ToString() : std::string(), static_cast<int>(where.line), found && got == want});
     if (!found) {
@@ -522,11 +669,13 @@ class TestRunner {
   const std::vector<EventSchema>* schemas_ = nullptr;
   const PlanSet* plans_ = nullptr;  // the plans of the test being run (dates read in their zone)
   std::set<std::string> seen_keys_;  // idempotency keys of the test being run
+  std::optional<std::int64_t> test_start_, test_end_;  // the period of the test being run
+  std::string label_;  // the invoice being checked, in a test of several ("" otherwise)
 };
 
 // A test's invoice, every line (a failed test's, so that the expectations can be read against
 // it; every test's with --verbose): the label an `expect` would use, the quantity, the amount.
-std::string InvoiceLines(const Invoice& invoice, const char* header) {
+std::string InvoiceLines(const Invoice& invoice, const std::string& header) {
   struct Row {
     std::string label, quantity, unit, amount;
   };
@@ -563,6 +712,17 @@ std::string InvoiceLines(const Invoice& invoice, const char* header) {
     if (qwidth > 0) line += fmt::format("{:>{}} {:<{}}  ", r.quantity, qwidth, r.unit, uwidth);
     line += fmt::format("{:>{}} {}", r.amount, awidth, invoice.currency);
     out += line + "\n";
+  }
+  return out;
+}
+
+// Every invoice a test produced, each headed `invoice` (or `invoice 2026-02-01` in a test of
+// several invoices).
+std::string AllInvoiceLines(const TestOutcome& o, const char* header) {
+  std::string out;
+  for (std::size_t i = 0; i < o.invoices.size(); ++i) {
+    const std::string& label = o.invoice_labels[i];
+    out += InvoiceLines(o.invoices[i], label.empty() ? std::string(header) : std::string(header) + " " + label);
   }
   return out;
 }
@@ -655,11 +815,11 @@ void WriteJUnit(std::ostream& out, const std::vector<std::string>& files, const 
       } else if (!o->passed) {
         std::string body;
         for (const std::string& failure : o->failures) body += failure + "\n";
-        if (o->invoice) body += InvoiceLines(*o->invoice, "actual invoice");
+        body += AllInvoiceLines(*o, "actual invoice");
         out << fmt::format("      <failure message=\"{}\" type=\"expectation\">{}</failure>\n",
                            XmlEscape(o->failures.empty() ? std::string("failed") : o->failures.front()), XmlEscape(body));
       }
-      if (verbose && o->invoice) out << fmt::format("      <system-out>{}</system-out>\n", XmlEscape(InvoiceLines(*o->invoice, "invoice")));
+      if (verbose && !o->invoices.empty()) out << fmt::format("      <system-out>{}</system-out>\n", XmlEscape(AllInvoiceLines(*o, "invoice")));
       out << "    </testcase>\n";
     }
     out << "  </testsuite>\n";
@@ -693,7 +853,7 @@ int RunTestExplained(const std::string& path, const std::string& plan_name, cons
         streams.err << "error: test \"" << test_name << "\": " << outcome.error << "\n";
         return kExitFailure;
       }
-      out.invoice = std::move(outcome.invoice);
+      out.invoices = std::move(outcome.invoices);
       for (const std::string& f : outcome.failures) streams.err << "note: the test fails: " << f << "\n";
       return kExitOk;
     }
@@ -775,9 +935,9 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
                                   {"line", c.line}, {"passed", c.passed}});
         }
         one["expectations"] = std::move(expectations);
-        if (o.invoice && (!o.passed || options->verbose)) {
+        auto invoice_json = [](const Invoice& inv) {
           nlohmann::json lines = nlohmann::json::array();
-          for (const InvoiceLine& l : o.invoice->lines) {
+          for (const InvoiceLine& l : inv.lines) {
             nlohmann::json line = {{"kind", LineKindName(l.kind)}, {"name", l.name}, {"group", l.group}, {"amount", l.amount.ToString()}};
             if (l.has_quantity) {
               line["quantity"] = l.quantity.ToString();
@@ -785,14 +945,28 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
             }
             lines.push_back(std::move(line));
           }
-          // "actual" for a failed test (as before --verbose existed); "invoice" with --verbose.
-          one[o.passed ? "invoice" : "actual"] = {{"lines", lines}, {"total", o.invoice->total.ToString()}, {"currency", o.invoice->currency}};
-          if (!o.invoice->subtotals.empty()) {
+          nlohmann::json j = {{"lines", lines}, {"total", inv.total.ToString()}, {"currency", inv.currency}};
+          if (!inv.subtotals.empty()) {
             nlohmann::json subtotals = nlohmann::json::array();
-            for (const InvoiceSubtotal& st : o.invoice->subtotals) subtotals.push_back({{"name", st.name}, {"of", st.parts}, {"amount", st.amount.ToString()}});
-            one[o.passed ? "invoice" : "actual"]["subtotals"] = std::move(subtotals);
+            for (const InvoiceSubtotal& st : inv.subtotals) subtotals.push_back({{"name", st.name}, {"of", st.parts}, {"amount", st.amount.ToString()}});
+            j["subtotals"] = std::move(subtotals);
           }
+          return j;
+        };
+        const bool several = o.invoices.size() > 1 || (o.invoices.size() == 1 && !o.invoice_labels.front().empty());
+        if (!o.invoices.empty() && (!o.passed || options->verbose) && !several) {
+          // "actual" for a failed test (as before --verbose existed); "invoice" with --verbose.
+          one[o.passed ? "invoice" : "actual"] = invoice_json(o.invoices.front());
           if (!o.passed && options->verbose) one["invoice"] = one["actual"];
+        } else if (!o.invoices.empty() && (!o.passed || options->verbose)) {
+          // A test of several invoices: each, with the date of its `invoice` block.
+          nlohmann::json invoices = nlohmann::json::array();
+          for (std::size_t i = 0; i < o.invoices.size(); ++i) {
+            nlohmann::json j = invoice_json(o.invoices[i]);
+            j["invoice"] = o.invoice_labels[i];
+            invoices.push_back(std::move(j));
+          }
+          one["invoices"] = std::move(invoices);
         }
         all.push_back(std::move(one));
       }
@@ -804,7 +978,7 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
         streams.out << fmt::format("{} {}: plan \"{}\": test \"{}\"\n", o.passed ? "PASS" : "FAIL", o.file, o.plan, o.test);
         if (!o.error.empty()) streams.out << "    " << o.error << "\n";
         for (const std::string& f : o.failures) streams.out << "    " << f << "\n";
-        if (o.invoice && (!o.passed || options->verbose)) streams.out << InvoiceLines(*o.invoice, o.passed ? "invoice" : "actual invoice");
+        if (!o.passed || options->verbose) streams.out << AllInvoiceLines(o, o.passed ? "invoice" : "actual invoice");
       }
     }
     (options->format == "text" ? streams.out : streams.err) << fmt::format("{} passed, {} failed\n", passed, failed);

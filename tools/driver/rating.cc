@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <ostream>
 #include <set>
 
@@ -31,8 +32,95 @@ void AddRatingOptions(CLI::App& app, RatingRequest& r) {
   app.add_option("--subscriptions", r.subscriptions,
                  "customers' subscriptions (.csv/.jsonl: customer, plan, version, start, end, subscription fields)");
   app.add_option("--credits", r.credits, "prepaid credit grants (.csv/.jsonl: customer, grant, amount, expires, priority)");
+  app.add_option("--contracts", r.contracts,
+                 "per-customer contract terms (.csv/.jsonl: customer, kind (discount, override, anchor, commit), name, charge, "
+                 "percent, amount, multiplier, rate, anchor, duration, start); needs --period");
   app.add_option("--batch-size", r.batch_size, "rows per batch (results never depend on it)")->check(CLI::Range(1, 1 << 20));
 }
+
+namespace {
+
+// Commitments whose term ends in the period rated: rates the term's earlier periods (each its
+// customer's own, by its anchor) from the same usage and subscriptions, with the contract's
+// discounts and overrides and without credits, and keeps each commitment's customer's totals in
+// its `prior`. Returns kExitOk, or the exit code after writing the message. Throws BillingError,
+// RatingError.
+int RateCommitments(const RatingRequest& request, const PlanSet& plans, BillingOptions& billing, const std::vector<Subscription>& subscriptions,
+                    Streams& streams) {
+  std::map<std::string, std::string> anchors;
+  for (const ContractTerm& t : billing.contracts) {
+    if (t.kind == ContractTerm::Kind::kAnchor) anchors[t.customer] = t.anchor;
+  }
+  struct Earlier {
+    std::string start_text, end_text;
+    std::vector<std::size_t> terms;
+  };
+  std::map<std::pair<std::int64_t, std::int64_t>, Earlier> earlier;  // in time order
+  for (std::size_t i = 0; i < billing.contracts.size(); ++i) {
+    const ContractTerm& t = billing.contracts[i];
+    if (t.kind != ContractTerm::Kind::kCommit || !billing.period_start) continue;
+    auto a = anchors.find(t.customer);
+    const std::string anchor = a == anchors.end() ? "" : a->second;
+    std::int64_t start = *billing.period_start, end = *billing.period_end;
+    if (!anchor.empty() && billing.period_at) {
+      PeriodBounds own = BillingPeriodAt(plans, *billing.period_at, anchor);
+      start = own.start;
+      end = own.end;
+    }
+    if (!CommitEndsIn(t, start, end)) continue;
+    for (PeriodBounds p = BillingPeriodAt(plans, t.window_start, anchor); p.start < start; p = BillingPeriodAt(plans, p.end, anchor)) {
+      Earlier& e = earlier[{p.start, p.end}];
+      e.start_text = p.start_text;
+      e.end_text = p.end_text;
+      e.terms.push_back(i);
+    }
+  }
+  if (earlier.empty()) return kExitOk;
+  if (std::count(request.usage.begin(), request.usage.end(), "-") > 0) {
+    streams.err << "error: a commitment's earlier periods are rated from the usage again: give the usage as files, not `-`\n";
+    return kExitUsage;
+  }
+  std::optional<UsageFormat> format;
+  if (!request.usage_format.empty()) format = request.usage_format == "csv" ? UsageFormat::kCsv : UsageFormat::kJsonLines;
+  for (const auto& [interval, e] : earlier) {
+    BillingOptions o;
+    o.period_start = interval.first;
+    o.period_end = interval.second;
+    o.period_start_text = e.start_text;
+    o.period_end_text = e.end_text;
+    o.subscriptions_input = billing.subscriptions_input;
+    o.check_contract_customers = false;
+    for (const ContractTerm& t : billing.contracts) {
+      if (t.kind == ContractTerm::Kind::kDiscount || t.kind == ContractTerm::Kind::kOverride) o.contracts.push_back(t);
+    }
+    Biller biller(plans, subscriptions, {}, o);
+    if (!request.usage.empty() && !biller.schemas().empty()) {
+      UsageReaderOptions reading;
+      reading.batch_size = request.batch_size;
+      reading.period_start = interval.first;
+      reading.period_end = interval.second;
+      std::unique_ptr<UsageReader> reader = OpenUsage(request.usage, biller.schemas(), reading, format);
+      Batch batch;
+      while (reader->Next(batch)) biller.Consume(batch);
+      if (!reader->error().empty()) {
+        streams.err << "error: " << reader->error() << "\n";
+        return kExitFailure;
+      }
+    }
+    std::vector<Invoice> invoices = biller.Finish();
+    for (std::size_t i : e.terms) {
+      ContractTerm& t = billing.contracts[i];
+      Decimal total;
+      for (const Invoice& inv : invoices) {
+        if (inv.customer == t.customer) total = inv.total;
+      }
+      t.prior.emplace_back(fmt::format("{} to {}", e.start_text, e.end_text), total);
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
 
 int LoadPlans(SourceManager& sources, const std::string& path, Streams& streams, const char* not_done, LoadedPlans& out) {
   auto loaded = LoadSource(sources, path, streams);
@@ -64,8 +152,8 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   // Standard input is read once: by the plan or by one usage file (whose format must be said);
   // subscriptions and credits are files.
   const auto usage_dashes = std::count(request.usage.begin(), request.usage.end(), "-");
-  if (request.subscriptions == "-" || request.credits == "-") {
-    streams.err << "error: --subscriptions and --credits read files, not standard input\n";
+  if (request.subscriptions == "-" || request.credits == "-" || request.contracts == "-") {
+    streams.err << "error: --subscriptions, --credits and --contracts read files, not standard input\n";
     return kExitUsage;
   }
   if (usage_dashes + (request.plan_file == "-" ? 1 : 0) > 1) {
@@ -147,6 +235,7 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
           return kExitUsage;
         }
         PeriodBounds p = BillingPeriodAt(plans, *at);
+        billing.period_at = at;
         billing.period_start = p.start;
         billing.period_end = p.end;
         billing.period_start_text = p.start_text;
@@ -179,9 +268,19 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
       reading.period_start = billing.period_start;
       reading.period_end = billing.period_end;
     }
+    std::string ignored;
+    for (const std::string& t : request.resolve_times) outcome.resolved_times[t] = ParsePlanTime(plans, t, &ignored);
   } catch (const BillingError& e) {
     streams.err << "error: " << e.what() << "\n";
     return kExitFailure;
+  }
+  outcome.period_start = billing.period_start;
+  outcome.period_end = billing.period_end;
+  outcome.period_start_text = billing.period_start_text;
+  outcome.period_end_text = billing.period_end_text;
+  outcome.plan_names = request.subscriptions.empty() ? std::vector<std::string>{plan_name} : names;
+  for (const ir::RatingFunction* f : plans.functions) {
+    if (f->plan == plan_name) outcome.currency = f->currency;
   }
 
   // Files on the command line that are not there are usage errors (exit 2); files that are
@@ -189,6 +288,7 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   std::vector<std::string> given = request.usage;
   if (!request.subscriptions.empty()) given.push_back(request.subscriptions);
   if (!request.credits.empty()) given.push_back(request.credits);
+  if (!request.contracts.empty()) given.push_back(request.contracts);
   for (const std::string& path : given) {
     std::error_code ec;
     if (path != "-" && !std::filesystem::exists(path, ec)) {
@@ -223,8 +323,29 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
     streams.err << "error: " << why << "\n";
     return kExitFailure;
   }
+  if (!request.contracts.empty()) {
+    // Durations count the plan's billing periods: a contract is applied to one period.
+    if (request.period.empty()) {
+      streams.err << "error: --contracts needs a billing period: add --period DATE or --period START..END\n";
+      return kExitUsage;
+    }
+    if (!ReadContracts(request.contracts, plans, billing.contracts, &why)) {
+      streams.err << why << "\n";  // "error[CODE]: file:line: …"
+      return kExitFailure;
+    }
+    // Customers with their own billing anchor: read the usage of each one's period.
+    try {
+      auto [from, until] = BillingWindow(plans, billing);
+      reading.period_start = from;
+      reading.period_end = until;
+    } catch (const BillingError& e) {
+      streams.err << "error: " << e.what() << "\n";
+      return kExitFailure;
+    }
+  }
 
   try {
+    if (int code = RateCommitments(request, plans, billing, subscriptions, streams); code != kExitOk) return code;
     Biller biller(plans, std::move(subscriptions), std::move(credits), billing);
     if (request.usage.empty()) {
       // Subscriptions only: recurring fees and minimums.
@@ -265,7 +386,8 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
       return kExitInternal;
     }
   } catch (const BillingError& e) {
-    streams.err << "error: " << e.what() << "\n";
+    const std::string what = e.what();
+    streams.err << (what.rfind("error[", 0) == 0 ? "" : "error: ") << what << "\n";  // contract errors carry their code
     return kExitFailure;
   } catch (const RatingError& e) {
     LineColumn lc = source.At(e.source().begin);

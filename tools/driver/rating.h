@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,10 +41,14 @@ struct RatingRequest {
   std::string period;                    // --period: START..END or one date (the plan's period containing it)
   std::string subscriptions;             // --subscriptions
   std::string credits;                   // --credits
+  std::string contracts;                 // --contracts: per-customer contract terms (needs --period)
   std::size_t batch_size = 4096;
   bool explain = false;                  // fill derivations
   std::string explain_customer;
   bool allow_no_usage = false;           // explain/rate with subscriptions only
+  // Times to read as --period is read (in the plan's time zone); the instants come back in
+  // RatingOutcome::resolved_times (rate --previous: the periods of issued invoices).
+  std::vector<std::string> resolve_times;
 };
 
 struct RatingOutcome {
@@ -52,10 +57,19 @@ struct RatingOutcome {
   std::vector<Invoice> invoices;
   std::vector<Reject> rejects;           // the readers' and the billing layer's, in file and line order
   std::uint64_t read = 0, rated = 0, duplicates = 0;
+  // What was rated: the plans this run may bill (the rated one; with --subscriptions every plan
+  // of the file), their currency, and the period (absent without --period) as written on
+  // invoices.
+  std::vector<std::string> plan_names;
+  std::string currency;
+  std::optional<std::int64_t> period_start, period_end;
+  std::string period_start_text, period_end_text;
+  // request.resolve_times, each read as a time (nullopt: not a time).
+  std::map<std::string, std::optional<std::int64_t>> resolved_times;
 };
 
 // The options `rate` and `explain` share: the plan file, --usage, --plan, --period,
-// --subscriptions, --credits, --batch-size.
+// --subscriptions, --credits, --contracts, --batch-size.
 void AddRatingOptions(CLI::App& app, RatingRequest& request);
 
 // `tariff explain PLAN --test NAME`: runs the plan's test NAME (of plan `plan_name` when given)
@@ -65,7 +79,7 @@ void AddRatingOptions(CLI::App& app, RatingRequest& request);
 struct ExplainedTest {
   SourceManager sources;
   FileId file;
-  std::optional<Invoice> invoice;
+  std::vector<Invoice> invoices;  // one, or one per billing period of a test with `invoice` blocks
 };
 int RunTestExplained(const std::string& path, const std::string& plan_name, const std::string& test_name, Streams& streams,
                      ExplainedTest& out);

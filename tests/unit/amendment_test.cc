@@ -1,0 +1,444 @@
+// tests/unit: amendments — the JSON Lines invoice reader (runtime/io/invoice_reader: exact
+// decimals, every malformed input with its line and column), the sum of issued records and the
+// difference against a re-rated invoice (runtime/invoice/amendment), and the round trip: an
+// amendment written and read back adds up to the re-rated invoice exactly.
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "runtime/decimal/decimal.h"
+#include "runtime/invoice/amendment.h"
+#include "runtime/invoice/invoice.h"
+#include "runtime/io/invoice_reader.h"
+#include "runtime/io/invoice_writer.h"
+
+namespace {
+
+using tariff::AmendmentError;
+using tariff::Decimal;
+using tariff::Invoice;
+using tariff::InvoiceLine;
+using tariff::IssuedRecord;
+using tariff::LineKind;
+
+Decimal D(const char* text) { return Decimal::FromString(text); }
+
+InvoiceLine Line(LineKind kind, std::string name, std::vector<std::string> group, const char* amount,
+                 const char* quantity = nullptr, std::string unit = "") {
+  InvoiceLine l;
+  l.kind = kind;
+  l.name = std::move(name);
+  l.group = std::move(group);
+  l.amount = D(amount);
+  if (quantity != nullptr) {
+    l.quantity = D(quantity);
+    l.unit = std::move(unit);
+    l.has_quantity = true;
+  }
+  return l;
+}
+
+Invoice MakeInvoice(std::string customer, std::vector<InvoiceLine> lines) {
+  Invoice inv;
+  inv.customer = std::move(customer);
+  inv.plan = "api";
+  inv.period_start = "2026-03-01";
+  inv.period_end = "2026-04-01";
+  inv.currency = "USD";
+  for (const InvoiceLine& l : lines) inv.total = inv.total + l.amount;
+  inv.lines = std::move(lines);
+  return inv;
+}
+
+std::string Jsonl(const std::vector<Invoice>& invoices) {
+  std::ostringstream out;
+  tariff::WriteInvoicesJsonl(invoices, out);
+  return out.str();
+}
+
+// The code and rendered message of the error `text` raises.
+std::string ErrorOf(const std::string& text) {
+  try {
+    tariff::ParseIssuedInvoices(text, "issued.jsonl");
+  } catch (const AmendmentError& e) {
+    return e.Render();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("amend: the reader gives back exactly what the writer wrote, decimals and scales included") {
+  InvoiceLine tiered = Line(LineKind::kCharge, "Requests", {}, "2175.00", "12500000", "request");
+  tiered.tiers.push_back({D("0"), D("1000000"), D("1000000"), D("0"), "free"});
+  InvoiceLine split = Line(LineKind::kCharge, "Seats", {}, "50.00");
+  split.rated_by = "api v2";
+  split.from = "2026-03-16T00:00:00Z";
+  split.to = "2026-04-01T00:00:00Z";
+  Invoice inv = MakeInvoice("Big, \"Quoted\" Co", {
+                                                      Line(LineKind::kCharge, "Platform", {}, "49.00"),
+                                                      tiered,
+                                                      Line(LineKind::kCharge, "Tokens", {"large", "eu, west"}, "0.125",
+                                                           "2.5", "GB·h"),
+                                                      split,
+                                                      Line(LineKind::kMinimum, "Minimum", {}, "0.33333333333333333333"),
+                                                      Line(LineKind::kDiscount, "Launch \"promo\"", {}, "-10.00"),
+                                                  });
+  const std::vector<IssuedRecord> read = tariff::ParseIssuedInvoices(Jsonl({inv}), "issued.jsonl");
+  REQUIRE(read.size() == 1);
+  const IssuedRecord& r = read[0];
+  CHECK_FALSE(r.amendment);
+  CHECK(r.revision == 0);
+  CHECK(r.origin.line == 1);
+  CHECK(r.invoice.customer == "Big, \"Quoted\" Co");
+  CHECK(r.invoice.period_start == "2026-03-01");
+  CHECK(r.invoice.currency == "USD");
+  REQUIRE(r.invoice.lines.size() == 6);
+  CHECK(r.invoice.lines[0].amount.ToString() == "49.00");
+  CHECK(r.invoice.lines[1].quantity.ToString() == "12500000");
+  CHECK(r.invoice.lines[1].unit == "request");
+  CHECK(r.invoice.lines[2].group == std::vector<std::string>{"large", "eu, west"});
+  CHECK(r.invoice.lines[2].amount.ToString() == "0.125");
+  CHECK(r.invoice.lines[2].unit == "GB·h");
+  CHECK(r.invoice.lines[3].rated_by == "api v2");
+  CHECK(r.invoice.lines[3].from == "2026-03-16T00:00:00Z");
+  CHECK(r.invoice.lines[4].kind == LineKind::kMinimum);
+  CHECK(r.invoice.lines[4].amount.ToString() == "0.33333333333333333333");  // 20 decimals, not a double
+  CHECK(r.invoice.lines[5].name == "Launch \"promo\"");
+  CHECK(r.invoice.total.ToString() == inv.total.ToString());
+}
+
+TEST_CASE("amend: keys the reader does not know are ignored (the invoice format may add keys)") {
+  const std::string text =
+      R"({"customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD","lines":[)"
+      R"({"kind":"charge","name":"X","group":[],"future":{"x":[1,2]},"amount":"1.00"}],"total":"1.00",)"
+      R"("credits":[{"grant":"g","balance":"5.00","used":"0","remaining":"5.00","expires":null,"priority":0}],)"
+      R"("subtotals":[{"name":"Usage","of":["X"],"amount":"1.00"}]})" "\n";
+  const auto read = tariff::ParseIssuedInvoices(text, "f.jsonl");
+  REQUIRE(read.size() == 1);
+  REQUIRE(read[0].invoice.lines.size() == 1);
+  CHECK(read[0].invoice.total.ToString() == "1.00");
+}
+
+TEST_CASE("amend: a JSON number is read from its text, never through a double") {
+  const std::string text =
+      R"({"customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD","lines":[)"
+      R"({"kind":"charge","name":"X","group":[],"quantity":9007199254740993.000000000000000001,"unit":"B","amount":0.1},)"
+      R"({"kind":"charge","name":"Y","group":[],"amount":"0.2"}],"total":0.30})" "\n";
+  const auto read = tariff::ParseIssuedInvoices(text, "n.jsonl");
+  REQUIRE(read.size() == 1);
+  CHECK(read[0].invoice.lines[0].quantity.ToString() == "9007199254740993.000000000000000001");
+  CHECK(read[0].invoice.lines[0].amount.ToString() == "0.1");
+  CHECK(read[0].invoice.total.ToString() == "0.30");
+}
+
+TEST_CASE("amend: malformed issued invoices are errors with file, line, column and code") {
+  const std::string good = Jsonl({MakeInvoice("acme", {Line(LineKind::kCharge, "Platform", {}, "49.00")})});
+  // Line 3 (after a good record and a blank line) is cut short.
+  CHECK(ErrorOf(good + "\n" + R"({"customer":"b","plan":)" + "\n") ==
+        "issued.jsonl:3:24: error[A0101]: invalid JSON: syntax error while parsing value - unexpected end of input; "
+        "expected '[', '{', or a literal");
+  CHECK(ErrorOf("{\"customer\":\"a\",\"customer\":\"b\"}\n") ==
+        "issued.jsonl:1: error[A0102]: member `customer` appears twice in an object");
+  CHECK(ErrorOf("[1]\n") == "issued.jsonl:1: error[A0102]: expected an invoice object `{…}`, found an array");
+  CHECK(ErrorOf(R"({"customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD","lines":[]})" "\n") ==
+        "issued.jsonl:1: error[A0102]: `total`: missing");
+  CHECK(ErrorOf(R"({"customer":"a","plan":"api","period":{"start":"s"},"currency":"USD","lines":[],"total":"0"})" "\n") ==
+        "issued.jsonl:1: error[A0102]: `period.end`: missing");
+  CHECK(ErrorOf(R"({"customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD","lines":[)"
+                R"({"kind":"charge","name":"X","group":[],"amount":"12x"}],"total":"0"})" "\n")
+            .starts_with("issued.jsonl:1: error[A0102]: `lines[0].amount`: `12x` is not a decimal number ("));
+  CHECK(ErrorOf(R"({"customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD","lines":[)"
+                R"({"kind":"refund","name":"X","group":[],"amount":"1"}],"total":"1"})" "\n") ==
+        "issued.jsonl:1: error[A0102]: `lines[0].kind`: `refund` is not a line kind (charge, minimum, maximum, "
+        "discount, rounding, credit)");
+  CHECK(ErrorOf(R"({"customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD","lines":[)"
+                R"({"kind":"charge","name":"X","group":[],"amount":"1.00"}],"total":"1.01"})" "\n") ==
+        "issued.jsonl:1: error[A0102]: `total`: `1.01` is not the sum of the lines' amounts (1.00)");
+  CHECK(ErrorOf(R"({"kind":"credit-note","customer":"a"})" "\n") ==
+        "issued.jsonl:1: error[A0102]: `kind`: `credit-note` is not a record kind (expected `amendment`, or no `kind` "
+        "for an invoice)");
+  CHECK(ErrorOf(R"({"kind":"amendment","customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD",)"
+                R"("revision":0,"lines":[],"total":"0"})" "\n") ==
+        "issued.jsonl:1: error[A0102]: `revision`: `0` is not a revision (a whole number from 1)");
+  CHECK(ErrorOf(R"({"kind":"amendment","customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD",)"
+                R"("revision":1,"lines":[{"kind":"charge","name":"X","group":[],"issued_amount":"1.00",)"
+                R"("rerated_amount":"3.00","amount":"1.00"}],"total":"1.00"})" "\n") ==
+        "issued.jsonl:1: error[A0102]: `lines[0].amount`: `1.00` is not rerated_amount − issued_amount (3.00 − 1.00)");
+  CHECK(ErrorOf("\xEF\xBB\xBF\n\n") == "(no error)");  // a BOM and blank lines: no records
+}
+
+TEST_CASE("amend: a late row changes a line, a corrected one removes another, a new line appears") {
+  const Invoice issued_inv = MakeInvoice("acme", {
+                                                     Line(LineKind::kCharge, "Platform", {}, "10.00"),
+                                                     Line(LineKind::kCharge, "Requests", {}, "35.00", "4500", "request"),
+                                                     Line(LineKind::kCharge, "Tokens", {"large"}, "3.00", "1000000", "token"),
+                                                     Line(LineKind::kCharge, "Tokens", {"small"}, "1.50", "500000", "token"),
+                                                     Line(LineKind::kMinimum, "Minimum", {}, "10.50"),
+                                                 });
+  const Invoice rerated = MakeInvoice("acme", {
+                                                  Line(LineKind::kCharge, "Platform", {}, "10.0"),  // equal by value
+                                                  Line(LineKind::kCharge, "Requests", {}, "42.50", "5500", "request"),
+                                                  Line(LineKind::kCharge, "Tokens", {"large"}, "6.75", "2250000", "token"),
+                                                  Line(LineKind::kMinimum, "Minimum", {}, "0.75"),
+                                              });
+  std::vector<IssuedRecord> records(1);
+  records[0].origin = {"issued.jsonl", 1};
+  records[0].invoice = issued_inv;
+  const auto sums = tariff::SumIssued(records);
+  REQUIRE(sums.size() == 1);
+  CHECK(sums[0].total.ToString() == "60.00");
+  const auto a = tariff::Amend(&sums[0], &rerated);
+  REQUIRE(a.has_value());
+  CHECK(a->status == tariff::AmendmentStatus::kChanged);
+  CHECK(a->revision == 1);
+  REQUIRE(a->lines.size() == 4);  // Platform is unchanged
+  CHECK(a->lines[0].key.name == "Requests");
+  CHECK(a->lines[0].change == tariff::LineChange::kChanged);
+  CHECK(a->lines[0].amount.ToString() == "7.50");
+  CHECK(a->lines[0].quantity.ToString() == "1000");
+  CHECK(a->lines[1].key.group == std::vector<std::string>{"large"});
+  CHECK(a->lines[1].amount.ToString() == "3.75");
+  CHECK(a->lines[2].key.kind == LineKind::kMinimum);
+  CHECK(a->lines[2].amount.ToString() == "-9.75");
+  CHECK(a->lines[3].key.group == std::vector<std::string>{"small"});
+  CHECK(a->lines[3].change == tariff::LineChange::kRemoved);
+  CHECK(a->lines[3].amount.ToString() == "-1.50");
+  CHECK(a->lines[3].quantity.ToString() == "-500000");
+  CHECK(a->issued_total.ToString() == "60.00");
+  CHECK(a->rerated_total.ToString() == "60.00");
+  CHECK(a->total.ToString() == "0.00");  // the minimum absorbs the change; the lines still move
+}
+
+TEST_CASE("amend: issued + amendment read back = re-rated, and an amendment of an amendment adds up again") {
+  const Invoice v0 = MakeInvoice("acme", {Line(LineKind::kCharge, "Requests", {}, "35.00", "4500", "request"),
+                                          Line(LineKind::kCharge, "Tokens", {"small"}, "1.50", "500000", "token")});
+  const Invoice v1 = MakeInvoice("acme", {Line(LineKind::kCharge, "Requests", {}, "42.50", "5500", "request")});
+  const Invoice v2 = MakeInvoice("acme", {Line(LineKind::kCharge, "Requests", {}, "40.00", "5000", "request"),
+                                          Line(LineKind::kCharge, "Tokens", {"large"}, "0.75", "250000", "token")});
+  std::vector<IssuedRecord> records = tariff::ParseIssuedInvoices(Jsonl({v0}), "issued.jsonl");
+  auto step = [&records](const Invoice& rerated, const char* name) {
+    const auto sums = tariff::SumIssued(records);
+    std::vector<Invoice> now{rerated};
+    tariff::AmendmentCounts counts;
+    const auto amendments = tariff::AmendAll(sums, now, &counts);
+    REQUIRE(amendments.size() == 1);
+    CHECK(counts.amended == 1);
+    std::ostringstream out;
+    tariff::WriteAmendmentsJsonl(amendments, out);
+    auto back = tariff::ParseIssuedInvoices(out.str(), name);
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].amendment);
+    records.push_back(back[0]);
+    return out.str();
+  };
+  const std::string first = step(v1, "amend1.jsonl");
+  CHECK(first ==
+        R"({"kind":"amendment","customer":"acme","plan":"api","period":{"start":"2026-03-01","end":"2026-04-01"},)"
+        R"("currency":"USD","revision":1,"status":"changed","lines":[)"
+        R"({"change":"changed","kind":"charge","name":"Requests","group":[],"issued_quantity":"4500",)"
+        R"("rerated_quantity":"5500","quantity":"1000","unit":"request","issued_amount":"35.00","rerated_amount":"42.50",)"
+        R"("amount":"7.50"},)"
+        R"({"change":"removed","kind":"charge","name":"Tokens","group":["small"],"issued_quantity":"500000",)"
+        R"("rerated_quantity":"0","quantity":"-500000","unit":"token","issued_amount":"1.50","rerated_amount":"0",)"
+        R"("amount":"-1.50"}],"issued_total":"36.50","rerated_total":"42.50","total":"6.00"})"
+        "\n");
+  const std::string second = step(v2, "amend2.jsonl");
+  CHECK(second.find(R"("revision":2)") != std::string::npos);
+  // Everything issued now adds up to v2, line by line; the Tokens [small] line is 0.
+  const auto sums = tariff::SumIssued(records);
+  REQUIRE(sums.size() == 1);
+  CHECK(sums[0].revision == 2);
+  CHECK(sums[0].total.ToString() == "40.75");
+  REQUIRE(sums[0].lines.size() == 3);
+  CHECK(sums[0].lines[0].amount.ToString() == "40.00");
+  CHECK(sums[0].lines[0].quantity.ToString() == "5000");
+  CHECK(sums[0].lines[1].amount.is_zero());
+  CHECK(sums[0].lines[1].quantity.is_zero());
+  CHECK(sums[0].lines[2].amount.ToString() == "0.75");
+  // Re-rating v2 again changes nothing.
+  std::vector<Invoice> same{v2};
+  tariff::AmendmentCounts counts;
+  CHECK(tariff::AmendAll(sums, same, &counts).empty());
+  CHECK(counts.unchanged == 1);
+}
+
+TEST_CASE("amend: new and absent customers, and unchanged ones give nothing") {
+  std::vector<IssuedRecord> records(2);
+  records[0].origin = {"a.jsonl", 1};
+  records[0].invoice = MakeInvoice("gone", {Line(LineKind::kCharge, "Platform", {}, "10.00"),
+                                            Line(LineKind::kMinimum, "Minimum", {}, "50.00")});
+  records[1].origin = {"a.jsonl", 2};
+  records[1].invoice = MakeInvoice("same", {Line(LineKind::kCharge, "Platform", {}, "10.00")});
+  const auto sums = tariff::SumIssued(records);
+  std::vector<Invoice> now{MakeInvoice("same", {Line(LineKind::kCharge, "Platform", {}, "10.00")}),
+                           MakeInvoice("fresh", {Line(LineKind::kCharge, "Platform", {}, "10.00"),
+                                                 Line(LineKind::kCharge, "Requests", {}, "0.00", "0", "request")})};
+  tariff::AmendmentCounts counts;
+  const auto out = tariff::AmendAll(sums, now, &counts);
+  CHECK(counts.amended == 0);
+  CHECK(counts.unchanged == 1);
+  CHECK(counts.added == 1);
+  CHECK(counts.absent == 1);
+  REQUIRE(out.size() == 2);  // sorted by customer
+  CHECK(out[0].customer == "fresh");
+  CHECK(out[0].status == tariff::AmendmentStatus::kNew);
+  REQUIRE(out[0].lines.size() == 2);  // a new customer's zero line is still its first invoice
+  CHECK(out[0].lines[1].change == tariff::LineChange::kNew);
+  CHECK(out[0].total.ToString() == "10.00");
+  CHECK(out[1].customer == "gone");
+  CHECK(out[1].status == tariff::AmendmentStatus::kAbsent);
+  REQUIRE(out[1].lines.size() == 2);
+  CHECK(out[1].lines[1].amount.ToString() == "-50.00");
+  CHECK(out[1].total.ToString() == "-60.00");
+}
+
+TEST_CASE("amend: double issues, repeated or missing amendments and foreign records are refused") {
+  auto record = [](const char* file, std::uint64_t line, const char* customer, bool amendment, std::uint64_t revision) {
+    IssuedRecord r;
+    r.origin = {file, line};
+    r.amendment = amendment;
+    r.revision = revision;
+    r.invoice = MakeInvoice(customer, {Line(LineKind::kCharge, "Platform", {}, "10.00")});
+    return r;
+  };
+  auto error_of = [](const std::vector<IssuedRecord>& records) -> std::string {
+    try {
+      tariff::SumIssued(records);
+    } catch (const AmendmentError& e) {
+      return e.Render();
+    }
+    return "(no error)";
+  };
+  CHECK(error_of({record("b.jsonl", 4, "acme", false, 0), record("a.jsonl", 2, "acme", false, 0)}) ==
+        "b.jsonl:4: error[A0106]: customer `acme` has two invoices for the period (the other at a.jsonl:2): it would be "
+        "billed twice; give each issued invoice once");
+  CHECK(error_of({record("i.jsonl", 1, "acme", false, 0), record("m.jsonl", 1, "acme", true, 1),
+                  record("m2.jsonl", 1, "acme", true, 1)}) ==
+        "m2.jsonl:1: error[A0107]: amendment 1 of customer `acme` is given twice (the other at m.jsonl:1): its change "
+        "would be billed twice; give each amendment once");
+  CHECK(error_of({record("i.jsonl", 1, "acme", false, 0), record("m2.jsonl", 1, "acme", true, 2)}) ==
+        "m2.jsonl:1: error[A0107]: amendment 2 of customer `acme` without amendment 1: give every amendment issued for "
+        "the period");
+  CHECK(error_of({record("i.jsonl", 1, "acme", false, 0), record("m.jsonl", 1, "acme", true, 1)}) == "(no error)");
+  // An amendment computed without the invoice (a `new` customer's whole invoice) given with it.
+  IssuedRecord whole = record("m.jsonl", 3, "acme", true, 1);
+  whole.issued_total = D("0");
+  CHECK(error_of({record("i.jsonl", 1, "acme", false, 0), whole}) ==
+        "m.jsonl:3: error[A0107]: amendment 1 of customer `acme` was computed against an issued total of 0, but what "
+        "was issued before it adds up to 10.00: give exactly the invoices and amendments issued for the period");
+  whole.issued_total = D("10.0");  // the same by value
+  CHECK(error_of({record("i.jsonl", 1, "acme", false, 0), whole}) == "(no error)");
+
+  tariff::IssuedExpectations run;
+  run.plans = {"api"};
+  run.currency = "USD";
+  run.period_start = "2026-03-01";
+  run.period_end = "2026-04-01";
+  auto check_error = [&run](IssuedRecord r) -> std::string {
+    try {
+      std::vector<IssuedRecord> one{std::move(r)};
+      tariff::CheckIssued(one, run);
+    } catch (const AmendmentError& e) {
+      return e.Render();
+    }
+    return "(no error)";
+  };
+  IssuedRecord r = record("i.jsonl", 7, "acme", false, 0);
+  CHECK(check_error(r) == "(no error)");
+  r.invoice.plan = "other";
+  CHECK(check_error(r) == "i.jsonl:7: error[A0103]: invoice of customer `acme` is for plan \"other\"; this run rates \"api\"");
+  r.invoice.plan = "api";
+  r.invoice.period_start = "2026-02-01";
+  r.invoice.period_end = "2026-03-01";
+  CHECK(check_error(r) ==
+        "i.jsonl:7: error[A0104]: invoice of customer `acme` is for the period 2026-02-01..2026-03-01; this run rates "
+        "2026-03-01..2026-04-01");
+  r.invoice.period_start = "2026-03-01";
+  r.invoice.period_end = "2026-04-01";
+  r.invoice.currency = "EUR";
+  CHECK(check_error(r) == "i.jsonl:7: error[A0105]: invoice of customer `acme` is in EUR; this run bills in USD");
+}
+
+TEST_CASE("amend: line identity keeps apart the parts of a split period, kinds, groups and units") {
+  InvoiceLine first = Line(LineKind::kCharge, "Seats", {}, "50.00", "10", "seat");
+  first.rated_by = "api";
+  first.from = "2026-04-01T00:00:00Z";
+  first.to = "2026-04-16T00:00:00Z";
+  InvoiceLine second = first;
+  second.amount = D("100.00");
+  second.quantity = D("20");
+  second.from = "2026-04-16T00:00:00Z";
+  second.to = "2026-05-01T00:00:00Z";
+  const Invoice issued_inv = MakeInvoice("acme", {first, second, Line(LineKind::kCharge, "Seats", {}, "5.00"),
+                                                  Line(LineKind::kDiscount, "Seats", {}, "-5.00")});
+  // Re-rated: the second part has 25 seats; the unprefixed charge now prices a quantity (a new
+  // line: its unit is part of its identity); the discount is unchanged.
+  InvoiceLine second_now = second;
+  second_now.amount = D("125.00");
+  second_now.quantity = D("25");
+  const Invoice rerated = MakeInvoice("acme", {first, second_now, Line(LineKind::kCharge, "Seats", {}, "5.00", "1", "seat"),
+                                               Line(LineKind::kDiscount, "Seats", {}, "-5.00")});
+  std::vector<IssuedRecord> records(1);
+  records[0].origin = {"i.jsonl", 1};
+  records[0].invoice = issued_inv;
+  const auto sums = tariff::SumIssued(records);
+  REQUIRE(sums.size() == 1);
+  REQUIRE(sums[0].lines.size() == 4);
+  const auto a = tariff::Amend(&sums[0], &rerated);
+  REQUIRE(a.has_value());
+  REQUIRE(a->lines.size() == 3);
+  CHECK(a->lines[0].key.from == "2026-04-16T00:00:00Z");
+  CHECK(a->lines[0].amount.ToString() == "25.00");
+  CHECK(a->lines[0].quantity.ToString() == "5");
+  CHECK(a->lines[1].change == tariff::LineChange::kNew);
+  CHECK(a->lines[1].key.unit == "seat");
+  CHECK(a->lines[1].amount.ToString() == "5.00");
+  CHECK(a->lines[2].change == tariff::LineChange::kRemoved);
+  CHECK(a->lines[2].key.unit.empty());
+  CHECK(a->lines[2].amount.ToString() == "-5.00");
+  CHECK(a->total.ToString() == "25.00");
+  // Written and read back, the split lines keep their identity.
+  std::ostringstream out;
+  tariff::WriteAmendmentsJsonl(std::vector<tariff::Amendment>{*a}, out);
+  const auto back = tariff::ParseIssuedInvoices(out.str(), "a.jsonl");
+  REQUIRE(back.size() == 1);
+  CHECK(tariff::KeyOf(back[0].invoice.lines[0]) == a->lines[0].key);
+  CHECK(back[0].invoice.lines[0].rated_by == "api");
+  CHECK(back[0].invoice.lines[0].to == "2026-05-01T00:00:00Z");
+}
+
+TEST_CASE("amend: every one-byte damage to a record is read or refused with an AmendmentError, nothing else") {
+  const std::string good =
+      R"({"kind":"amendment","customer":"acme","plan":"api","period":{"start":"s","end":"e"},"currency":"USD",)"
+      R"("revision":2,"status":"changed","lines":[{"change":"changed","kind":"charge","name":"Requests","group":["eu"],)"
+      R"("issued_quantity":"4500","rerated_quantity":"5500","quantity":"1000","unit":"request","issued_amount":"35.00",)"
+      R"("rerated_amount":"42.50","amount":"7.50"}],"issued_total":"35.00","rerated_total":"42.50","total":"7.50"})";
+  REQUIRE(tariff::ParseIssuedInvoices(good, "g.jsonl").size() == 1);
+  std::size_t read = 0, refused = 0;
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    for (const std::string& with : {std::string(), std::string("\""), std::string("9"), std::string("{"),
+                                    std::string("\n"), std::string("\xff")}) {
+      std::string damaged = good;
+      damaged.replace(i, 1, with);
+      try {
+        const auto records = tariff::ParseIssuedInvoices(damaged, "d.jsonl");
+        for (const IssuedRecord& r : records) {
+          // Whatever was read is consistent: the total is the sum of the lines.
+          Decimal sum;
+          for (const InvoiceLine& l : r.invoice.lines) sum = sum + l.amount;
+          CHECK(sum == r.invoice.total);
+        }
+        ++read;
+      } catch (const AmendmentError& e) {
+        CHECK(e.origin().line >= 1);
+        CHECK((e.code() == tariff::kAmendInvalidJson || e.code() == tariff::kAmendNotAnInvoice));
+        ++refused;
+      }
+    }
+  }
+  CHECK(read + refused == good.size() * 6);
+  CHECK(refused > read);  // most damage is refused
+}
