@@ -81,6 +81,7 @@ chargeOption
   | 'included' literal                             # includedOption
   | 'free' 'first' literal ('or' literal)?         # freeFirstOption
   | 'no'? 'flat' 'at' 'zero'                       # flatAtZeroOption
+  | 'allocated' 'by' expr 'in' 'proportion' 'to' ident # allocatedOption
   | {NextOnSameLine()}? 'allow' ident (',' ident)* # allowOption
   ;
 
@@ -149,6 +150,7 @@ ident
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
   | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
   | 'priority' | 'remaining' | 'subtotal' | 'beyond' | 'last' | 'price' | 'error' | 'contract'
+  | 'allocated' | 'in' | 'proportion'
   ;
 
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT

@@ -249,6 +249,13 @@ class Dumper {
           Close();
           break;
         case ChargeOptionKind::kFlatAtZero: out += " "; Open("flat-at-zero"); Atom(o.flag ? "yes" : "no"); Close(); break;
+        case ChargeOptionKind::kAllocated:
+          out += " ";
+          Open("allocated");
+          Expr(o.first.get());
+          Atom(o.proportion.text);
+          Close();
+          break;
         case ChargeOptionKind::kAllow:
           out += " ";
           Open("allow");

@@ -234,17 +234,19 @@ struct Pricing : Node {
   ExprPtr where;            // kPerEvent: optional filter
 };
 
-enum class ChargeOptionKind : std::uint8_t { kRounding, kProration, kIncluded, kFreeFirst, kFlatAtZero, kAllow };
+enum class ChargeOptionKind : std::uint8_t { kRounding, kProration, kIncluded, kFreeFirst, kFlatAtZero, kAllow, kAllocated };
 // Options after a charge's pricing: `rounding …`, `prorated by day`, `included 100 request`,
-// `free first 3 events or 500 USD`, `no flat at zero`.
+// `free first 3 events or 500 USD`, `no flat at zero`,
+// `allocated by transfer.source in proportion to transferred`.
 struct ChargeOption : Node {
   ChargeOptionKind kind = ChargeOptionKind::kRounding;
   RoundingSpec rounding;   // kRounding
   ProrationSpec proration; // kProration
-  ExprPtr first;           // kIncluded, kFreeFirst
+  ExprPtr first;           // kIncluded, kFreeFirst; kAllocated: the dimension (`transfer.source`)
   ExprPtr second;          // kFreeFirst `or …` (may be null)
   bool flag = true;        // kFlatAtZero: false for `no flat at zero`
   std::vector<Name> names; // kAllow: warnings this charge acknowledges (`allow falling_total`)
+  Name proportion;         // kAllocated: the meter the amount is split in proportion to
 };
 // `charge "Tokens" by request.model = tokens * 3.00 USD per 1_000_000 token`
 struct ChargeDecl : Node {

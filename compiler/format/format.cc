@@ -543,6 +543,12 @@ class Printer {
         }
         break;
       case ast::ChargeOptionKind::kFlatAtZero: Put(o.flag ? "flat at zero" : "no flat at zero", o.span); break;
+      case ast::ChargeOptionKind::kAllocated:
+        Put("allocated by ", Span{o.span.file, o.span.begin, o.span.begin});
+        Expr(o.first.get());
+        Put(" in proportion to ");
+        Name(o.proportion);
+        break;
       case ast::ChargeOptionKind::kAllow:
         Put("allow ", Span{o.span.file, o.span.begin, o.span.begin});
         Names(o.names);
@@ -605,13 +611,18 @@ class Printer {
     }
     if (!d.options.empty()) {
       bool tiered = p.kind == ast::PricingKind::kGraduated || p.kind == ast::PricingKind::kVolume;
-      if (!tiered && NewlineBetween(p.span.end, d.options.front().span.begin)) {
-        StartLine(2, d.options.front().span.begin);
-      } else {
-        Put(" ");
-      }
       for (std::size_t i = 0; i < d.options.size(); ++i) {
-        if (i > 0) Put(" ");
+        const ast::ChargeOption& o = d.options[i];
+        const std::uint32_t before = i > 0 ? d.options[i - 1].span.end : p.span.end;
+        // A break before the first option is kept (not after a tier table's `}`); `allocated
+        // by …` is long: a break the author made before it is kept wherever it stands.
+        const bool allocated_break = o.kind == ast::ChargeOptionKind::kAllocated && NewlineBetween(before, o.span.begin);
+        const bool first_break = i == 0 && !tiered && NewlineBetween(before, o.span.begin);
+        if (allocated_break || first_break) {
+          StartLine(2, o.span.begin);
+        } else {
+          Put(" ");
+        }
         ChargeOption(d.options[i]);
       }
     }

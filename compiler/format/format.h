@@ -11,9 +11,10 @@
 //    `x == "y"`, `f(a, b)`, `request.model`, `2.9%`, `25 bp`, `GB·h`, `"a", "b"`, `a = 1`.
 //    A usage line keeps its fields inline: `usage e x 3 { a = 1, b = 2 }`; a usage without
 //    fields has no braces; an empty block is `{}` (`subscription {}`, `event ping {}`).
-//  * The formatter never reflows a charge by width; it keeps the author's choice at three
-//    places only: a line break after `charge … =`, after `each EVENT:`, and before the
-//    charge's options (never after a tier table's `}`: options follow it on the same line).
+//  * The formatter never reflows a charge by width; it keeps the author's choice at four
+//    places only: a line break after `charge … =`, after `each EVENT:`, before the charge's
+//    options (never after a tier table's `}`: options follow it on the same line), and before
+//    an `allocated by …` option (after a `}` too).
 //    A continuation line is indented one level deeper than the charge.
 //  * Tier tables are aligned: every tier's price starts in one column, two spaces after the
 //    longest `up to BOUND` of its table; a `beyond:` rule is the last row, its `last price` or

@@ -222,6 +222,7 @@ std::string Dump(const RatingFunction& f) {
                        RoundingModeName(c.rounding.mode), c.rounding.scale, PointName(c.rounding.point));
     if (c.proration != ProrationBasis::kNone) out += fmt::format(" prorated by {}", ProrationBasisName(c.proration));
     for (const auto& g : c.group_names) out += " by " + g;
+    if (c.allocation) out += fmt::format(" allocated by {} in proportion to meter #{}", c.allocation->dimension, c.allocation->meter_instance);
     out += "\n";
     if (c.per_event) {
       if (!c.filter.empty()) {

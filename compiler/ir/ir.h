@@ -212,6 +212,17 @@ struct Charge {
   std::optional<Decimal> free_events;       // `free first N events`
   std::optional<Decimal> free_amount;       // `… or M USD` of the money field `free_amount_field`
   int free_amount_field = -1;
+  // `allocated by EVENT.FIELD in proportion to METER` (aggregate charges): each line's amount,
+  // computed once for the customer and rounded by the rule, is split over the values of the
+  // field that `meter_instance` (METER grouped by the field) saw, in proportion to each value's
+  // usage, by largest remainder at the rule's scale (docs/language.md, "Allocation").
+  struct Allocation {
+    int meter_instance = -1;  // the proportion meter, grouped by the allocation's field
+    std::string dimension;    // `transfer.source`
+    std::string meter;        // the proportion meter's name
+    Span source;              // the `allocated by …` option
+  };
+  std::optional<Allocation> allocation;
   RoundingRule rounding;
   Span source;
 };

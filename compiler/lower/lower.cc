@@ -722,6 +722,20 @@ class Lowerer {
           break;
         }
         case ast::ChargeOptionKind::kFlatAtZero: flat_at_zero = o.flag; break;
+        case ast::ChargeOptionKind::kAllocated: {
+          const auto* m = std::get_if<ast::Member>(&o.first->kind);
+          const auto* base = m != nullptr ? std::get_if<ast::NameRef>(&m->object->kind) : nullptr;
+          if (base == nullptr || info->second.allocation_meter.empty()) Fail(o.span, "internal: `allocated by` is not checked");
+          int event = EventIndex(base->name.text, o.first->span);
+          ir::Charge::Allocation a;
+          a.meter_instance = MeterInstance(info->second.allocation_meter,
+                                           {fn_.events[static_cast<std::size_t>(event)].FieldIndex(m->member.text)});
+          a.dimension = fmt::format("{}.{}", base->name.text, m->member.text);
+          a.meter = info->second.allocation_meter;
+          a.source = o.span;
+          c.allocation = std::move(a);
+          break;
+        }
         case ast::ChargeOptionKind::kProration:
           proration = Basis(o.proration);
           proration_span = o.span;

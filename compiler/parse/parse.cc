@@ -162,7 +162,8 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "first", "next", "change", "up", "to", "above", "line", "invoice", "included", "prorated",
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
-        "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract"};
+        "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract",
+        "allocated", "in", "proportion"};
     return kSoft.count(word) != 0;
   }
 
@@ -629,6 +630,10 @@ class Builder {
     } else if (dynamic_cast<TariffParser::FlatAtZeroOptionContext*>(ctx)) {
       option.kind = ast::ChargeOptionKind::kFlatAtZero;
       option.flag = ctx->children[0]->getText() != "no";
+    } else if (auto* c = dynamic_cast<TariffParser::AllocatedOptionContext*>(ctx)) {
+      option.kind = ast::ChargeOptionKind::kAllocated;
+      option.first = BuildExpr(c->expr());
+      option.proportion = BuildName(c->ident());
     } else if (auto* c = dynamic_cast<TariffParser::AllowOptionContext*>(ctx)) {
       option.kind = ast::ChargeOptionKind::kAllow;
       for (auto* id : c->ident()) option.names.push_back(BuildName(id));

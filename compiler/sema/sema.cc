@@ -1427,7 +1427,9 @@ class Checker {
           .Note(it->second.decl->name.span, "first declared here");
       return;
     }
-    plan_->charges[d.name.value] = ChargeInfo{&d, {}, false};
+    ChargeInfo info;
+    info.decl = &d;
+    plan_->charges[d.name.value] = std::move(info);
   }
 
   bool IsMoneyOrReport(const Type& t, const ast::Expr& e, const char* what) {
@@ -1555,6 +1557,7 @@ class Checker {
 
     // Options that depend on the pricing.
     for (const ast::ChargeOption& o : d.options) {
+      if (o.kind == ast::ChargeOptionKind::kAllocated) CheckAllocation(d, info, o);
       if (o.kind == ast::ChargeOptionKind::kIncluded) CheckIncluded(d, info, o);
       if (o.kind == ast::ChargeOptionKind::kFreeFirst) {
         if (p.kind != ast::PricingKind::kPerEvent) {
@@ -1611,6 +1614,79 @@ class Checker {
       }
     }
     return Check(e, scope);
+  }
+
+  // `allocated by EVENT.FIELD in proportion to METER`: the charge is priced once, over the
+  // customer's whole usage, and split over the field's values in proportion to the meter. The
+  // meter must add up usage (a sum or a count: the groups' values then add up to the whole), and
+  // the field must be one of the meter's event, of a type that groups.
+  void CheckAllocation(const ast::ChargeDecl& d, ChargeInfo& info, const ast::ChargeOption& o) {
+    const ast::Pricing& p = d.pricing;
+    const std::string_view dimension_text =
+        std::string_view(source_.text()).substr(o.first->span.begin, o.first->span.end - o.first->span.begin);
+    if (!d.group_by.empty()) {
+      const ast::Expr& g = *d.group_by.front();
+      Report(DiagKind::AllocationConflict, o.span, d.name.value,
+             fmt::format("grouped by `{}`", std::string_view(source_.text()).substr(g.span.begin, g.span.end - g.span.begin)))
+          .Note(g.span, "grouped here")
+          .Hint(fmt::format("remove `by …`: `allocated by {}` already gives the charge one line per value", dimension_text));
+      return;
+    }
+    if (p.kind == ast::PricingKind::kPerEvent) {
+      Report(DiagKind::AllocationConflict, o.span, d.name.value, fmt::format("priced per event (`each {}`)", p.event.text))
+          .Hint(fmt::format("each event is already charged to its own line: group the charge with `by {}` instead", dimension_text));
+      return;
+    }
+    auto meter = plan_->meters.find(o.proportion.text);
+    if (meter == plan_->meters.end()) {
+      auto& diag = Report(DiagKind::UnknownName, o.proportion.span, "meter", o.proportion.text);
+      std::string s = Suggest(o.proportion.text, Keys(plan_->meters));
+      if (!s.empty()) diag.Hint(s);
+      return;
+    }
+    meter->second.used = true;
+    const MeterInfo& m = meter->second;
+    if (m.type.is_error()) return;
+    const char* why = nullptr;
+    switch (m.aggregation) {
+      case Aggregation::kCount: break;
+      case Aggregation::kSum:
+        if (m.type.kind == TypeKind::kMoney) why = "adds up money, not usage";
+        break;
+      case Aggregation::kCountDistinct: why = "counts distinct values, which do not add up over the groups"; break;
+      case Aggregation::kMin: why = "takes the smallest value"; break;
+      case Aggregation::kMax: why = "takes the largest value"; break;
+      case Aggregation::kLatest: why = "takes the latest value"; break;
+      case Aggregation::kAverage: why = "averages its events"; break;
+      case Aggregation::kTimeWeightedAverage: why = "averages its samples over time"; break;
+      case Aggregation::kIntegral: break;
+    }
+    if (why != nullptr) {
+      Report(DiagKind::AllocationMeterNotAdditive, o.proportion.span, o.proportion.text, why)
+          .Note(m.decl->name.span, fmt::format("meter `{}` is declared here", o.proportion.text))
+          .Hint("allocate in proportion to a meter that adds usage up: `sum(event.quantity)`, `count(event)` or `integral(…)`");
+      return;
+    }
+    std::string event;
+    Scope gs;
+    gs.place = Place::kGroupBy;
+    gs.seen_event = &event;
+    Type t = Check(*o.first, gs);
+    if (t.is_error()) return;
+    const auto* member = std::get_if<ast::Member>(&o.first->kind);
+    if (member == nullptr || !(IsTextual(t.kind) || t.kind == TypeKind::kBool)) {
+      Report(DiagKind::ExpectedType, o.first->span, "`allocated by`", "an event field of text, id, enumeration or boolean type", t.Describe());
+      return;
+    }
+    if (!m.event.empty() && event != m.event) {
+      Report(DiagKind::AllocationDimensionMismatch, o.first->span, dimension_text, m.event, o.proportion.text)
+          .Note(m.decl->name.span, fmt::format("meter `{}` is declared here", o.proportion.text))
+          .Hint(fmt::format("allocate by a field of `{}`, or in proportion to a meter of `{}`", m.event, event));
+      return;
+    }
+    info.allocation_meter = o.proportion.text;
+    info.allocation_event = event;
+    info.allocation_field = member->member.text;
   }
 
   void CheckIncluded(const ast::ChargeDecl& d, const ChargeInfo& info, const ast::ChargeOption& o) {
@@ -2267,6 +2343,11 @@ class Checker {
             for (const auto& [name, decl] : plan_->subtotals) lines.push_back(name);
             std::string sug = Suggest(e->charge->value, lines);
             if (!sug.empty()) d.Hint(sug);
+          } else if (!e->group.empty() && !c->second.allocation_meter.empty()) {
+            if (e->group.size() != 1) {
+              Report(DiagKind::OptionNotApplicable, e->group[1].span, "for",
+                     fmt::format("charge \"{}\", which is allocated over one value", e->charge->value));
+            }
           } else if (!e->group.empty() && c->second.decl->group_by.size() != e->group.size()) {
             Report(DiagKind::OptionNotApplicable, e->group.front().span, "for",
                    c->second.decl->group_by.empty() ? fmt::format("charge \"{}\", which is not grouped", e->charge->value)

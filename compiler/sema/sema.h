@@ -80,6 +80,11 @@ struct ChargeInfo {
   const ast::ChargeDecl* decl = nullptr;
   std::vector<std::string> meters;  // meters it reads, in order of first use
   bool recurring = false;           // a fixed fee: reads no meter and no event
+  // `allocated by EVENT.FIELD in proportion to METER`: the amount, priced once for the customer,
+  // is split over the values of EVENT.FIELD in proportion to METER (empty: not allocated).
+  std::string allocation_meter;
+  std::string allocation_event;
+  std::string allocation_field;
 };
 
 // Everything sema learned about one plan.

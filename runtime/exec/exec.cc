@@ -2349,6 +2349,20 @@ struct Engine::State {
       tiers = &regs[i];
       CheckBeyond(charge.line, in, keys, g);
     }
+    // `allocated by`: the slots of the proportion meter, by customer rank.
+    std::vector<LineKey> alloc_keys;
+    std::vector<std::pair<std::size_t, std::size_t>> alloc_range;
+    if (charge.allocation) {
+      const MeterState& ms = meters[static_cast<std::size_t>(charge.allocation->meter_instance)];
+      alloc_keys = OrderedSlots(groupings[static_cast<std::size_t>(ms.grouping)], ms.present);
+      alloc_range.assign(customer_order.size(), {0, 0});
+      for (std::size_t i = 0; i < alloc_keys.size();) {
+        std::size_t j = i;
+        while (j < alloc_keys.size() && alloc_keys[j].rank == alloc_keys[i].rank) ++j;
+        alloc_range[alloc_keys[i].rank] = {i, j};
+        i = j;
+      }
+    }
     for (std::size_t k = 0; k < keys.size(); ++k) {
       InvoiceLine line;
       line.name = charge.name;
@@ -2369,7 +2383,158 @@ struct Engine::State {
         line.from = part->from;
         line.to = part->to;
       }
+      if (charge.allocation) {
+        const auto [from, to] = alloc_range[keys[k].rank];
+        Allocate(c, invoices[keys[k].rank], keys[k].rank, std::move(line), amount.At(k),
+                 std::vector<LineKey>(alloc_keys.begin() + static_cast<std::ptrdiff_t>(from), alloc_keys.begin() + static_cast<std::ptrdiff_t>(to)));
+        continue;
+      }
       PushLine(invoices[keys[k].rank], keys[k].rank, std::move(line), amount.At(k));
+    }
+  }
+
+  // `allocated by FIELD in proportion to METER`: `whole`, the line priced once for the customer
+  // (its amount `amount`, rounded by the charge's rule unless the plan rounds per invoice), split
+  // into one line per value of FIELD the meter saw (`slots`, in value order), each value's part
+  // the amount × its usage ÷ the total usage. Rounded: every part is its exact share rounded
+  // down (toward zero) to the rule's decimals, and the units of the last decimal that leaves
+  // over go one each to the parts with the largest remainders, ties to the earlier value — so the
+  // parts add up to the amount exactly. Per invoice: the exact shares. No usage in all: the whole
+  // amount stays on one line without a group value (docs/language.md, "Allocation").
+  void Allocate(std::size_t c, Invoice& inv, std::uint32_t rank, InvoiceLine whole, const ExactNumber& amount,
+                const std::vector<LineKey>& slots) {
+    const ir::Charge& charge = fn.charges[c];
+    const ir::Charge::Allocation& a = *charge.allocation;
+    const auto m = static_cast<std::size_t>(a.meter_instance);
+    const ir::MeterInstance& meter = fn.meters[m];
+    const Grouping& g = groupings[static_cast<std::size_t>(meters[m].grouping)];
+    const std::uint32_t customer = customer_order[rank];
+    std::vector<ExactNumber> usage;
+    usage.reserve(slots.size());
+    Fraction total;
+    for (const LineKey& k : slots) {
+      usage.push_back(MeterValue(m, k.slot, customer));
+      if (usage.back().sign() < 0) {
+        throw RatingError(fmt::format("customer `{}` (for {}): usage of {} by meter `{}` is negative, and an allocation splits the amount in "
+                                      "proportion to usage of zero or more",
+                                      customers.Text(customer), GroupValues(g, k.combo).front(), Show(usage.back(), meter.unit), a.meter),
+                          a.source);
+      }
+      total += usage.back().exact();
+    }
+    const ExactNumber total_usage = ExactNumber::Of(total);
+    const std::shared_ptr<Derivation> base = whole.derivation;
+    if (total.is_zero()) {
+      if (base != nullptr) {
+        AddStep(*base, "allocate",
+                fmt::format("meter `{}` is 0 for {}: nothing to allocate by, so the whole amount {} stays on one line", a.meter,
+                            slots.empty() ? fmt::format("every value of `{}` (none was used)", a.dimension)
+                                          : fmt::format("every value of `{}`", a.dimension),
+                            Show(amount, fn.currency)),
+                a.source);
+      }
+      PushLine(inv, rank, std::move(whole), amount);
+      return;
+    }
+    const bool rounded = charge.rounding.point != ir::RoundingRule::Point::kInvoice;
+    const int scale = charge.rounding.scale;
+    Fraction unit_value = 1;  // one unit of the last decimal kept: 10^-scale
+    for (int i = 0; i < scale; ++i) unit_value = Fraction::Quotient(unit_value, Fraction(10));
+    const Fraction whole_exact = amount.exact();
+    const bool negative = whole_exact.sign() < 0;
+    const Fraction magnitude = negative ? -whole_exact : whole_exact;
+    std::vector<Fraction> share(slots.size()), parts(slots.size());
+    std::vector<std::uint8_t> extra(slots.size());
+    Fraction left_over;  // what the parts rounded toward zero leave of the amount
+    for (std::size_t i = 0; i < slots.size(); ++i) share[i] = Fraction::Quotient(magnitude * usage[i].exact(), total);
+    if (rounded) {
+      // In units of the last decimal: floors, then the units left over by largest remainder.
+      std::vector<Fraction> remainder(slots.size());
+      Fraction given;
+      for (std::size_t i = 0; i < slots.size(); ++i) {
+        const Fraction units = Fraction::Quotient(share[i], unit_value);
+        const Fraction floor = units.Floor();
+        remainder[i] = units - floor;
+        parts[i] = floor * unit_value;
+        given += parts[i];
+      }
+      left_over = magnitude - given;
+      const Fraction left_units = Fraction::Quotient(left_over, unit_value);  // a whole number below slots.size()
+      std::vector<std::size_t> order(slots.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return remainder[y] < remainder[x]; });
+      for (std::size_t j = 0; Fraction(static_cast<std::int64_t>(j)) < left_units; ++j) {
+        extra[order[j]] = 1;
+        parts[order[j]] += unit_value;
+      }
+    } else {
+      parts = share;
+    }
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      InvoiceLine line;
+      line.name = whole.name;
+      line.price = whole.price;
+      line.group = GroupValues(g, slots[i].combo);
+      line.rated_by = whole.rated_by;
+      line.from = whole.from;
+      line.to = whole.to;
+      if (usage[i].is_decimal()) {
+        line.has_quantity = true;
+        line.quantity = usage[i].decimal();
+        line.unit = meter.unit;
+      }
+      const Fraction signed_part = negative ? -parts[i] : parts[i];
+      const Fraction signed_share = negative ? -share[i] : share[i];
+      ExactNumber part = rounded ? ExactNumber(signed_part.Round(scale, RoundingMode::kHalfEven)) : ExactNumber::Of(signed_part);
+      if (base != nullptr) {
+        auto d = std::make_shared<Derivation>();
+        d->steps = base->steps;
+        const ExactNumber exact_share = ExactNumber::Of(signed_share);
+        DerivationStep& step = AddStep(*d, "allocate",
+                                       fmt::format("the whole amount {} is allocated over {} of `{}` in proportion to meter `{}`: {} in all",
+                                                   Show(amount, fn.currency), Plural(slots.size(), "value", "values"), a.dimension, a.meter,
+                                                   Show(total_usage, meter.unit)),
+                                       a.source);
+        SetValue(step, amount, fn.currency);
+        AddOperand(step, "total_usage", total_usage, meter.unit);
+        DerivationStep& share_step =
+            AddStep(*d, "share",
+                    fmt::format("`{}` used {} of {}: {} × {} ÷ {} = {}", line.group.front(), Show(usage[i], meter.unit),
+                                Show(total_usage, meter.unit), Show(amount, fn.currency), Show(usage[i], ""), Show(total_usage, ""),
+                                Show(exact_share, fn.currency)),
+                    a.source);
+        SetValue(share_step, exact_share, fn.currency);
+        AddOperand(share_step, "usage", usage[i], meter.unit);
+        AddOperand(share_step, "total_usage", total_usage, meter.unit);
+        std::vector<ExactTerm> terms{{fmt::format("{} × {} ÷ {}", Show(amount, ""), Show(usage[i], ""), Show(total_usage, "")), exact_share, false}};
+        if (rounded) {
+          const Decimal down = (negative ? -(parts[i] - (extra[i] ? unit_value : Fraction())) : parts[i] - (extra[i] ? unit_value : Fraction()))
+                                   .Round(scale, RoundingMode::kHalfEven);
+          const Decimal one = unit_value.Round(scale, RoundingMode::kHalfEven);
+          DerivationStep& r = AddStep(
+              *d, "distribute",
+              extra[i] ? fmt::format("{} rounded toward zero to {} decimals = {}; the parts so rounded leave {} of the amount, given {} "
+                                     "at a time to the largest remainders (ties to the earlier value): {} {} {} = {}",
+                                     Show(exact_share, fn.currency), scale, Show(down, fn.currency),
+                                     Show(left_over.Round(scale, RoundingMode::kHalfEven), fn.currency), Show(one, fn.currency),
+                                     Show(down, ""), negative ? "-" : "+", Show(one, ""), Show(part, fn.currency))
+                       : fmt::format("{} rounded toward zero to {} decimals = {}", Show(exact_share, fn.currency), scale, Show(part, fn.currency)),
+              a.source);
+          SetValue(r, part, fn.currency);
+          r.before = exact_share.Shown();
+          r.scale = scale;
+          terms.push_back({extra[i] ? "allocation rounding, with a unit left over by largest remainder" : "allocation rounding", part - exact_share, true});
+        }
+        d->terms.clear();
+        FinalizeTerms(terms, part.Shown(fn.rounding.scale), d->terms);
+        // Terms that are zero say nothing.
+        if (d->terms.size() > 1) {
+          d->terms.erase(std::remove_if(d->terms.begin() + 1, d->terms.end(), [](const DerivationTerm& t) { return t.amount.is_zero(); }),
+                         d->terms.end());
+        }
+        line.derivation = std::move(d);
+      }
+      PushLine(inv, rank, std::move(line), part);
     }
   }
 

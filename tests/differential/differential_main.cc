@@ -40,7 +40,7 @@ int Usage(const std::string& why) {
             << "usage: differential [--seed N] [--cases N | --soak SECONDS] [--engine NAME] [--out DIR] [--verbose]\n"
             << "                    [--print] [--no-shrink] [--repros N] [--without SWITCH]...\n"
             << "switches (--without): tiers_on_decimal_meters, overflow_cases, odd_volume_packages, free_first_money_unread,\n"
-            << "          inexact_tier_bounds, tables_without_above; (--with): stacked_adjustments\n";
+            << "          inexact_tier_bounds, tables_without_above, allocations; (--with): stacked_adjustments\n";
   return 2;
 }
 
@@ -52,6 +52,7 @@ bool SetSwitch(GenerateOptions& g, const std::string& name, bool on) {
   else if (name == "inexact_tier_bounds") g.inexact_tier_bounds = on;
   else if (name == "tables_without_above") g.tables_without_above = on;
   else if (name == "free_first_money_unread") g.free_first_money_unread = on;
+  else if (name == "allocations") g.allocations = on;
   else return false;
   return true;
 }

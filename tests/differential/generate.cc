@@ -69,6 +69,7 @@ class Generator {
     Usage();
     // After the usage, so that a seed's plan and usage are what they were before subtotals.
     if (Chance(0.3)) Subtotals();
+    if (options_.allocations) Allocations();
     return c_;
   }
 
@@ -632,6 +633,43 @@ class Generator {
       std::size_t n = static_cast<std::size_t>(Int(1, std::min<std::int64_t>(3, static_cast<std::int64_t>(names.size()))));
       names.resize(n);
       c_.subtotals.push_back(SubtotalDef{"Subtotal " + std::to_string(i + 1), names});
+    }
+  }
+
+  // `allocated by E.F in proportion to M`: M a new meter (its usage rows are already drawn:
+  // they carry every declared field).
+  void Allocations() {
+    int index = 0;
+    for (ChargeDef& ch : c_.charges) {
+      if (!ch.by.empty() || ch.kind == "per-event" || !Chance(0.25)) continue;
+      std::vector<const EventDef*> events;
+      for (const EventDef& e : c_.events) {
+        if (std::any_of(e.fields.begin(), e.fields.end(), [](const FieldDef& f) {
+              return f.kind == FieldKind::kEnum || f.kind == FieldKind::kText || f.kind == FieldKind::kBool || f.kind == FieldKind::kId;
+            })) {
+          events.push_back(&e);
+        }
+      }
+      if (events.empty()) return;
+      const EventDef& e = *Pick(events);
+      std::vector<const FieldDef*> groupable, numbers;
+      for (const FieldDef& f : e.fields) {
+        if (f.kind == FieldKind::kEnum || f.kind == FieldKind::kText || f.kind == FieldKind::kBool || f.kind == FieldKind::kId) groupable.push_back(&f);
+        if (f.kind == FieldKind::kQuantity || f.kind == FieldKind::kDecimal) numbers.push_back(&f);
+      }
+      const FieldDef* g = Pick(groupable);
+      std::string meter = "share" + std::to_string(++index);
+      std::string text;
+      if (numbers.empty() || Chance(0.35)) {
+        text = "count(" + e.name + ")";
+      } else {
+        const FieldDef* f = Pick(numbers);
+        text = (f->kind == FieldKind::kQuantity && Chance(0.2) ? "integral(" : "sum(") + e.name + "." + f->name + ")";
+      }
+      if (Chance(0.3)) text += " where " + Where(e);
+      c_.meters.push_back({meter, e.name, text});
+      ch.options.push_back("allocated by " + e.name + "." + g->name + " in proportion to " + meter);
+      ch.meters.push_back(meter);
     }
   }
 

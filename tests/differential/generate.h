@@ -36,6 +36,10 @@ struct GenerateOptions {
   // About 1 tier table in 4 ends without `above`, with `beyond: last price` or `beyond: error`
   // (an error stops rating when usage passes the last bound, as the reference does).
   bool tables_without_above = true;
+  // About 1 charge in 4 without `by` that is not priced per event gets `allocated by E.F in
+  // proportion to M`, with a meter M of its own (a count, a sum or an integral, maybe filtered).
+  // Drawn after everything else, so a seed's other draws are what they were without it.
+  bool allocations = true;
 };
 
 // The case for `seed`. Deterministic: the same seed and options give the same case.

@@ -856,6 +856,10 @@ class Evaluator {
     if (fields.empty()) {
       Rational exact = AggregateLine(c, info, nullptr, nullptr, "");
       if (info.recurring) exact *= Share(proration);
+      if (!info.allocation_meter.empty()) {
+        Allocate(c, info, exact, rounding, lines);
+        return;
+      }
       lines.push_back(MakeLine("charge", c.name.value, {}, exact, rounding));
       return;
     }
@@ -868,6 +872,63 @@ class Evaluator {
     for (const GroupKey& key : keys) {
       Rational exact = AggregateLine(c, info, &fields, &key, group_event);
       lines.push_back(MakeLine("charge", c.name.value, key, exact, rounding));
+    }
+  }
+
+  // `allocated by E.F in proportion to M` (docs/language.md, "Allocation"): the amount, rounded
+  // once by the charge's rule, is split over the values of E.F that M saw (after its `where`),
+  // value v getting amount × M(v) ÷ Σ M. Rounded: in units of the rule's last decimal, every
+  // part is its share's integer part (of the magnitude: a negative amount is split as its
+  // magnitude, then negated), and the units left over go one each to the largest fractional
+  // parts, ties to the smaller value. Per invoice: the exact shares. Σ M = 0: the whole amount
+  // on one line without a group. A negative M(v) stops rating.
+  void Allocate(const ast::ChargeDecl& c, const ChargeInfo& info, const Rational& exact, const std::optional<Rule>& rounding,
+                std::vector<WorkLine>& lines) const {
+    const MeterInfo& m = plan_.meters.at(info.allocation_meter);
+    const std::vector<std::string> fields{info.allocation_field};
+    std::set<GroupKey> keys;
+    for (const UsageRow* row : Matching(m.event, m.decl->where.get(), nullptr, nullptr)) keys.insert(KeyOf(*row, fields));
+    std::vector<std::pair<GroupKey, Rational>> usage;
+    Rational total = 0;
+    for (const GroupKey& key : keys) {
+      Rational u = Meter(m, &fields, &key);
+      if (u < 0) throw Stop{"negative usage to allocate by"};
+      total += u;
+      usage.emplace_back(key, u);
+    }
+    if (total == 0) {
+      lines.push_back(MakeLine("charge", c.name.value, {}, exact, rounding));
+      return;
+    }
+    if (!rounding) {
+      for (const auto& [key, u] : usage) lines.push_back(MakeLine("charge", c.name.value, key, exact * u / total, std::nullopt));
+      return;
+    }
+    const Rational whole = Round(exact, rounding->decimals, rounding->mode);
+    Integer scale = 1;
+    for (int i = 0; i < rounding->decimals; ++i) scale *= 10;
+    Rational units = (whole < 0 ? Rational(-whole) : whole) * scale;  // a whole number
+    const Integer n = boost::multiprecision::numerator(units);
+    std::vector<Integer> parts;
+    std::vector<Rational> fractional;
+    Integer given = 0;
+    for (const auto& [key, u] : usage) {
+      Rational share = Rational(n) * u / total;
+      Integer floor = boost::multiprecision::numerator(share) / boost::multiprecision::denominator(share);
+      parts.push_back(floor);
+      fractional.push_back(share - Rational(floor));
+      given += floor;
+    }
+    Integer left = n - given;
+    // The largest fractional parts first; among equal ones, the smaller value (keys are sorted).
+    std::vector<std::size_t> order(usage.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return fractional[b] < fractional[a]; });
+    for (std::size_t j = 0; left > 0; ++j, --left) parts[order[j]] += 1;
+    for (std::size_t i = 0; i < usage.size(); ++i) {
+      Rational part = Rational(parts[i]) / scale;
+      if (whole < 0) part = -part;
+      lines.push_back(MakeLine("charge", c.name.value, usage[i].first, part, rounding));
     }
   }
 

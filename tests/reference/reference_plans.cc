@@ -205,15 +205,20 @@ std::vector<std::string> RunTest(const CheckedFile& file, const CheckedPlan& pla
     }
     std::vector<std::string> group;
     for (const ast::StringLit& g : e->group) group.push_back(g.value);
-    const Line* line = nullptr;
+    // Without `for`, every line of the name (every group, as `tariff test` adds them up).
+    bool found = false;
+    Rational sum = 0;
     for (const Line& l : invoice->lines) {
-      if (l.name == e->charge->value && (group.empty() || l.group == group) && line == nullptr) line = &l;
+      if (l.name == e->charge->value && (group.empty() || l.group == group)) {
+        found = true;
+        sum += l.amount;
+      }
     }
     std::string label = Label(e->charge->value, group);
-    if (line == nullptr) {
+    if (!found) {
       if (expected != 0) failures.push_back(label + ": expected " + ToDecimalText(expected) + ", the reference has no such line");
-    } else if (line->amount != expected) {
-      failures.push_back(label + ": expected " + ToDecimalText(expected) + ", reference " + ToDecimalText(line->amount));
+    } else if (sum != expected) {
+      failures.push_back(label + ": expected " + ToDecimalText(expected) + ", reference " + ToDecimalText(sum));
     }
   }
   return failures;

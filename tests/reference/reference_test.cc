@@ -708,3 +708,65 @@ TEST_CASE("per invoice: a line too long to show exactly is shown at 20 decimals,
 }
 
 }  // namespace
+
+TEST_CASE("allocated by: one amount, split in proportion to usage, the cents by largest remainder") {
+  const std::string plan = R"(plan "p" {
+  currency USD
+  period month
+  ROUNDING
+  event job {
+    team: text
+    minutes: decimal
+  }
+  meter minutes = sum(job.minutes)
+  charge "Shared" = 10.00 USD allocated by job.team in proportion to minutes
+  charge "Pool" = graduated minutes {
+    up to 100  free
+    above      0.07 USD
+  } allocated by job.team in proportion to minutes
+  discount 10% on "Pool"
+}
+)";
+  auto with = [&](const std::string& rounding) {
+    std::string text = plan;
+    text.replace(text.find("ROUNDING"), 8, rounding);
+    return text;
+  };
+  std::vector<In> usage = {{"job", "acme", kT, {{"team", "red"}, {"minutes", "31"}}},
+                           {"job", "acme", kT, {{"team", "blue"}, {"minutes", "31"}}},
+                           {"job", "acme", kT, {{"team", "green"}, {"minutes", "62"}}},
+                           {"job", "acme", kT, {{"team", "grey"}, {"minutes", "0"}}},
+                           {"job", "beta", kT, {{"team", "red"}, {"minutes", "0"}}}};
+  auto r = Rate(with("rounding half_even per line"), usage);
+  // Shared: 10.00 × 31/124 = 2.50 (blue, red), × 62/124 = 5.00 (green), grey 0.00
+  CHECK(r->Amount("acme", "Shared", {"blue"}) == "2.50");
+  CHECK(r->Amount("acme", "Shared", {"green"}) == "5.00");
+  CHECK(r->Amount("acme", "Shared", {"grey"}) == "0.00");
+  CHECK(r->Amount("acme", "Shared", {"red"}) == "2.50");
+  // Pool: (124 - 100) × 0.07 = 1.68; blue, red 1.68 × 31/124 = 0.42; green 0.84 — exact.
+  CHECK(r->Amount("acme", "Pool", {"green"}) == "0.84");
+  // The discount is 10% of the whole 1.68 = 0.168 → 0.17, one line.
+  CHECK(r->Amount("acme", "Discount 10% on Pool") == "-0.17");
+  CHECK(r->Total("acme") == "11.51");
+  // beta's only team used nothing: each amount stays whole on one line without a group.
+  CHECK(r->Amount("beta", "Shared") == "10.00");
+  CHECK(r->Amount("beta", "Pool") == "0.00");
+
+  // 10.00 over 31 : 31 : 31 (three equal) is 3.34 + 3.33 + 3.33: the cent goes to the first by value.
+  std::vector<In> equal = {{"job", "acme", kT, {{"team", "c"}, {"minutes", "31"}}},
+                           {"job", "acme", kT, {{"team", "a"}, {"minutes", "31"}}},
+                           {"job", "acme", kT, {{"team", "b"}, {"minutes", "31"}}}};
+  auto e = Rate(with("rounding half_even per line"), equal);
+  CHECK(e->Amount("acme", "Shared", {"a"}) == "3.34");
+  CHECK(e->Amount("acme", "Shared", {"b"}) == "3.33");
+  CHECK(e->Amount("acme", "Shared", {"c"}) == "3.33");
+
+  // Per invoice: the exact shares, 10/3 each at 20 decimals, and one rounding of the total.
+  auto x = Rate(with("rounding half_even per invoice"), equal);
+  CHECK(x->Amount("acme", "Shared", {"a"}) == "3.33333333333333333333");
+  CHECK(x->Total("acme") == "10.00");
+
+  // A negative usage stops rating.
+  auto n = Rate(with("rounding half_even per line"), {{"job", "acme", kT, {{"team", "a"}, {"minutes", "-1"}}}}, {}, false);
+  CHECK(!n->result.ok());
+}

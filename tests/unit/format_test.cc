@@ -729,3 +729,36 @@ TEST_CASE("format: a plan saved with a UTF-8 byte-order mark keeps its numbers a
   CHECK(with_bom.formatted == Fmt(plan));
   CHECK(with_bom.comments == std::vector<std::string>{"// a comment"});
 }
+
+TEST_CASE("format: `allocated by … in proportion to …` is one option, on the charge's line or after its tiers") {
+  const std::string text =
+      "plan \"p\" {\n"
+      "  currency USD\n"
+      "  event transfer { source: text  bytes: quantity of GB }\n"
+      "  meter transferred = sum(transfer.bytes)\n"
+      "  charge \"Support\" = 100.00 USD   allocated  by transfer.source in   proportion to transferred\n"
+      "  charge \"Pool\" = graduated transferred {\n"
+      "    up to 1000 GB free\n"
+      "    above 0.05 USD per GB\n"
+      "  }  allocated by transfer.source in proportion to transferred rounding half_up per line\n"
+      "  charge \"Egress\" = transferred * 0.01 USD per GB included 10 GB\n"
+      "        allocated by transfer.source in proportion to transferred\n"
+      "  charge \"Tiered\" = volume transferred {\n"
+      "    up to 1000 GB 1 USD flat\n"
+      "    above 2 USD flat\n"
+      "  }\n"
+      "  allocated by transfer.source in proportion to transferred\n"
+      "}\n";
+  CHECK(CheckCodes(text).empty());
+  const std::string formatted = Fmt(text);
+  CHECK(formatted.find("  charge \"Support\" = 100.00 USD allocated by transfer.source in proportion to transferred\n") != std::string::npos);
+  CHECK(formatted.find("  } allocated by transfer.source in proportion to transferred rounding half_up per line\n") != std::string::npos);
+  // A break the author made before `allocated by` is kept, after another option or a `}`.
+  CHECK(formatted.find("  charge \"Egress\" = transferred * 0.01 USD per GB included 10 GB\n"
+                       "    allocated by transfer.source in proportion to transferred\n") != std::string::npos);
+  CHECK(formatted.find("  }\n    allocated by transfer.source in proportion to transferred\n}\n") != std::string::npos);
+  CheckProperties(text);
+  CHECK(Fmt(formatted) == formatted);
+  CHECK(CheckCodes(formatted).empty());
+  CHECK(ParseAndFormat(text).dump.find("(allocated") != std::string::npos);
+}
