@@ -2084,6 +2084,10 @@ class Checker {
             .Hint("a subtotal sums lines, not other subtotals: list the lines of \"" + part.value + "\" here");
         continue;
       }
+      if (part.value.rfind("Credit ", 0) == 0) {
+        diag.Hint("a credit line pays the invoice; it is no line of the plan and never counts in a subtotal");
+        continue;
+      }
       std::vector<std::string> lines = Keys(plan_->charges);
       lines.insert(lines.end(), adjustments.begin(), adjustments.end());
       std::string sug = Suggest(part.value, lines);
