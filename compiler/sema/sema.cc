@@ -2218,17 +2218,191 @@ class Checker {
     return names;
   }
 
+  // A `contract` value as a contracts file's column holds it: a string's contents, a date as
+  // written, a number (`20`, `20%` and `"20"` are all "20"; `2.00 USD` in the plan's currency is
+  // "2.00"), anything else as written (a rate).
+  std::string ContractValueText(const ast::FieldInit& init) const {
+    const ast::Expr& v = *init.value;
+    const std::string written(source_.text().substr(v.span.begin, v.span.end - v.span.begin));
+    const auto* lit = std::get_if<ast::Literal>(&v.kind);
+    if (lit == nullptr) return written;
+    switch (lit->kind) {
+      case ast::LiteralKind::kString:
+      case ast::LiteralKind::kDateTime: return lit->text;
+      case ast::LiteralKind::kNumber:
+      case ast::LiteralKind::kPercent: return lit->number.ToString();
+      case ast::LiteralKind::kUnit: {
+        std::string unit = written.substr(std::min(written.size(), static_cast<std::size_t>(lit->number_span.end - v.span.begin)));
+        unit.erase(0, unit.find_first_not_of(' '));
+        return unit == plan_->currency ? lit->number.ToString() : written;
+      }
+      default: return written;
+    }
+  }
+
+  // The name of the line a test's `contract` discount makes: its `name`, or the default
+  // (runtime/billing/contracts.cc): "Contract discount 20% on Requests", "Contract discount 5.00 USD".
+  std::string ContractLineName(const ast::TestContract& c) const {
+    std::map<std::string, std::string> v;
+    for (const ast::FieldInit& init : c.fields) v.emplace(init.name.text, ContractValueText(init));
+    if (v.count("name") != 0) return v["name"];
+    if (v["kind"] != "discount") return "";
+    std::string off;
+    if (v.count("percent") != 0) {
+      DecimalParseResult d = Decimal::Parse(v["percent"]);
+      if (!d.value) return "";
+      off = d.value->Normalized().ToString() + "%";
+    } else if (v.count("amount") != 0) {
+      DecimalParseResult d = Decimal::Parse(v["amount"]);
+      if (!d.value) return "";
+      off = d.value->Rescale(std::max(d.value->scale(), plan_->minor_units), RoundingMode::kHalfEven).ToString() + " " + plan_->currency;
+    } else {
+      return "";
+    }
+    return "Contract discount " + off + (v.count("charge") != 0 ? " on " + v["charge"] : std::string());
+  }
+
+  // A test's `contract { … }`: the columns of a contracts file (docs/billing.md, "Contracts"),
+  // each once, with values a contracts file takes, checked here so that `tariff check` finds
+  // what `tariff test` would stop at. Anchors and commitments are `tariff rate`'s.
+  void CheckTestContract(const ast::TestDecl& test, const ast::TestStmt& stmt, const ast::TestContract& c) {
+    if (!(test.from && test.to)) {
+      Report(DiagKind::ContractWithoutPeriod, stmt.span, test.name.value)
+          .Note(test.name.span, "this test")
+          .Hint(fmt::format("contract durations count billing periods: give the test one, e.g. `test \"{}\" period 2026-03-01 .. 2026-04-01 {{ … }}`",
+                            test.name.value));
+    }
+    static const std::vector<std::string> kFields = {"customer", "kind", "name", "charge", "percent", "amount",
+                                                     "multiplier", "rate", "anchor", "duration", "start"};
+    std::map<std::string, const ast::FieldInit*> seen;
+    bool unknown_field = false;  // then a term missing a field is most likely that field misspelled: one message
+    for (const ast::FieldInit& init : c.fields) {
+      auto [it, inserted] = seen.emplace(init.name.text, &init);
+      if (!inserted) {
+        Report(DiagKind::DuplicateName, init.name.span, "field value", init.name.text).Note(it->second->name.span, "first set here");
+        continue;
+      }
+      if (std::find(kFields.begin(), kFields.end(), init.name.text) == kFields.end()) {
+        seen.erase(it);
+        unknown_field = true;
+        auto& d = Report(DiagKind::UnknownName, init.name.span, "field", "contract." + init.name.text);
+        std::string s = Suggest(init.name.text, kFields);
+        d.Hint(s.empty() ? std::string("a contract's fields are the columns of a contracts file: customer, kind, name, charge, percent, amount, "
+                                       "multiplier, rate, anchor, duration, start")
+                         : s);
+      }
+    }
+    auto value = [&](const std::string& f) -> std::optional<std::string> {
+      auto it = seen.find(f);
+      if (it == seen.end()) return std::nullopt;
+      return ContractValueText(*it->second);
+    };
+    auto bad = [&](const std::string& f, const std::string& must, const std::string& hint) {
+      const ast::FieldInit& init = *seen.at(f);
+      const std::string written(source_.text().substr(init.value->span.begin, init.value->span.end - init.value->span.begin));
+      auto& d = Report(DiagKind::ContractValueInvalid, init.value->span, f, "`" + written + "`", must);
+      if (!hint.empty()) d.Hint(hint);
+    };
+    auto number = [&](const std::string& f) -> std::optional<Decimal> {
+      std::optional<std::string> v = value(f);
+      if (!v) return std::nullopt;
+      DecimalParseResult d = Decimal::Parse(*v);
+      return d.value;
+    };
+    const std::optional<std::string> kind = value("kind");
+    bool discount = false, override_ = false;
+    if (!kind && unknown_field) {
+      // Reported: the misspelled field.
+    } else if (!kind) {
+      Report(DiagKind::ContractTermIncomplete, stmt.span, "has no `kind`").Hint("write `kind = \"discount\"` or `kind = \"override\"`");
+    } else if (*kind == "discount" || *kind == "override") {
+      discount = *kind == "discount";
+      override_ = !discount;
+    } else if (*kind == "anchor" || *kind == "commit") {
+      bad("kind", "a kind a test takes (`discount` or `override`)", "anchors and commitments are rated by `tariff rate --contracts`");
+    } else {
+      std::string s = Suggest(*kind, {"discount", "override"});
+      bad("kind", "a kind of contract term (`discount` or `override`)", s);
+    }
+    if (std::optional<std::string> ch = value("charge"); ch && plan_->charges.count(*ch) == 0) {
+      auto& d = Report(DiagKind::UnknownName, seen.at("charge")->value->span, "charge", *ch);
+      std::string s = Suggest(*ch, Keys(plan_->charges));
+      if (!s.empty()) d.Hint(s);
+    }
+    if (seen.count("percent") != 0) {
+      std::optional<Decimal> p = number("percent");
+      if (!p || p->sign() <= 0 || *p > Decimal(100) || p->Normalized().scale() > 10) {
+        bad("percent", "a percentage above 0 and at most 100 (at most 10 decimals)", "write it as `percent = 20` or `percent = 20%`");
+      }
+    }
+    if (seen.count("amount") != 0) {
+      std::optional<Decimal> a = number("amount");
+      if (!a || a->sign() <= 0 || a->Normalized().scale() > plan_->minor_units) {
+        bad("amount", fmt::format("an amount of {} above zero with at most {} decimals", plan_->currency, plan_->minor_units),
+            fmt::format("write it as the plan does, `amount = 5.00 {}`", plan_->currency));
+      }
+    }
+    if (seen.count("multiplier") != 0) {
+      std::optional<Decimal> m = number("multiplier");
+      if (!m || m->sign() < 0 || m->Normalized().scale() > 10) bad("multiplier", "a number at or above zero (at most 10 decimals)", "");
+    }
+    if (std::optional<std::string> d = value("duration")) {
+      bool ok = *d == "once" || *d == "forever";
+      const std::size_t space = d->find(' ');
+      if (!ok && space != std::string::npos) {
+        const std::string count = d->substr(0, space), word = d->substr(space + 1);
+        ok = !count.empty() && count.size() <= 4 && count.find_first_not_of("0123456789") == std::string::npos && std::stoi(count) >= 1 &&
+             std::stoi(count) <= 1200 && (word == "periods" || word == "period");
+      }
+      if (!ok) bad("duration", "a duration (`once`, `forever` or `N periods`, N from 1 to 1200)", "");
+      if (ok && *d != "forever" && seen.count("start") == 0) {
+        Report(DiagKind::ContractTermIncomplete, stmt.span, fmt::format("counts `{}` from its start, but has no `start`", *d))
+            .Hint("add `start = 2026-01-01`, the date of the period it starts in");
+      }
+    }
+    if (auto it = seen.find("start"); it != seen.end()) {
+      const auto* lit = std::get_if<ast::Literal>(&it->second->value->kind);
+      if (lit != nullptr && lit->kind == ast::LiteralKind::kDateTime) {
+        CheckDate(ast::DateTimeLit{{it->second->value->id, it->second->value->span}, lit->text});
+      } else if (lit == nullptr || lit->kind != ast::LiteralKind::kString || !CheckDateTime(lit->text).empty()) {
+        bad("start", "a date or date-time", "write it as `start = 2026-01-01`");
+      }
+    }
+    if (discount) {
+      for (const char* f : {"multiplier", "rate", "anchor"}) {
+        if (seen.count(f) != 0) Report(DiagKind::ContractTermIncomplete, seen.at(f)->name.span, fmt::format("is a discount, which has no `{}`", f));
+      }
+      const bool p = seen.count("percent") != 0, a = seen.count("amount") != 0;
+      if (p && a) {
+        Report(DiagKind::ContractTermIncomplete, seen.at("amount")->name.span, "has both `percent` and `amount`").Hint("a discount is one or the other");
+      } else if (!p && !a && !unknown_field) {
+        Report(DiagKind::ContractTermIncomplete, stmt.span, "is a discount without `percent` or `amount`").Hint("add `percent = 20` or `amount = 5.00 " + plan_->currency + "`");
+      }
+    }
+    if (override_) {
+      for (const char* f : {"percent", "amount", "anchor"}) {
+        if (seen.count(f) != 0) Report(DiagKind::ContractTermIncomplete, seen.at(f)->name.span, fmt::format("is an override, which has no `{}`", f));
+      }
+      if (seen.count("charge") == 0 && !unknown_field) {
+        Report(DiagKind::ContractTermIncomplete, stmt.span, "is an override without the `charge` whose price it changes");
+      }
+      const bool m = seen.count("multiplier") != 0, r = seen.count("rate") != 0;
+      if (m && r) {
+        Report(DiagKind::ContractTermIncomplete, seen.at("rate")->name.span, "has both `multiplier` and `rate`").Hint("an override is one or the other");
+      } else if (!m && !r && !unknown_field) {
+        Report(DiagKind::ContractTermIncomplete, stmt.span, "is an override without `multiplier` or `rate`");
+      }
+    }
+  }
+
   bool OtherLineOfTest(const ast::TestDecl& test, const std::string& name) const {
     for (const ast::TestStmt& stmt : test.stmts) {
       if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
         if (name == "Credit " + c->id.value) return true;
       }
       if (const auto* k = std::get_if<ast::TestContract>(&stmt.kind)) {
-        // A contract's line, by its `name` (docs/billing.md, "In tests").
-        for (const ast::FieldInit& init : k->fields) {
-          const auto* lit = init.name.text == "name" ? std::get_if<ast::Literal>(&init.value->kind) : nullptr;
-          if (lit != nullptr && lit->text == name) return true;
-        }
+        // A contract's line, by its `name` or its default name (docs/billing.md, "In tests").
+        if (!name.empty() && ContractLineName(*k) == name) return true;
       }
       const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind);
       if (s == nullptr) continue;
@@ -2287,6 +2461,8 @@ class Checker {
         CheckInits(u->fields, ev->second.fields, u->event.text);
       } else if (const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind)) {
         CheckTestSubscription(*s);
+      } else if (const auto* k = std::get_if<ast::TestContract>(&stmt.kind)) {
+        CheckTestContract(test, stmt, *k);
       } else if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
         for (const ast::TestStmt& other : test.stmts) {
           const auto* o = std::get_if<ast::TestCredit>(&other.kind);

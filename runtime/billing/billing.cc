@@ -805,8 +805,50 @@ struct Biller::State {
       }
       out.push_back(std::move(merged));
     }
+    TrueUpInvoices(out);
     if (options.check_contract_customers) CheckContractCustomers(out);
     return out;
+  }
+
+  // A customer whose commitment's term ends in the period, with invoices in the term's earlier
+  // periods but no usage (no invoice) in this one, still owes the true-up: an invoice of its
+  // own, with the true-up line (and credits drawn on it).
+  void TrueUpInvoices(std::vector<Invoice>& out) {
+    if (options.contracts.empty() || !has_period()) return;
+    std::set<std::string> have;
+    for (const Invoice& inv : out) have.insert(inv.customer);
+    bool added = false;
+    for (const ContractTerm& t : options.contracts) {
+      if (t.kind != ContractTerm::Kind::kCommit || !t.invoiced_before || have.count(t.customer) != 0) continue;
+      const CustomerPeriod& p = PeriodOf(t.customer);
+      if (!CommitEndsIn(t, p.start, p.end)) continue;
+      const EngineSlot* slot = nullptr;  // the rated plan's version in force at the period's start
+      for (const EngineSlot& es : engines) {
+        const ir::RatingFunction& f = Fn(es.function);
+        if (f.plan != plans.default_plan) continue;
+        if (slot == nullptr || f.effective.empty() || ParsePlanTime(plans, f.effective, nullptr).value_or(kAlways) <= p.start) slot = &es;
+      }
+      if (slot == nullptr) continue;
+      const ir::RatingFunction& fn = Fn(slot->function);
+      Invoice inv;
+      inv.customer = t.customer;
+      inv.plan = fn.plan;
+      inv.currency = fn.currency;
+      inv.period_start = p.start_text;
+      inv.period_end = p.end_text;
+      inv.total = Decimal(0).Rescale(fn.rounding.scale, RoundingMode::kHalfEven);
+      std::vector<const ContractTerm*> terms;
+      for (const ContractTerm& c : options.contracts) {
+        if (c.customer == t.customer) terms.push_back(&c);
+      }
+      const bool traced = options.explain && (options.explain_customer.empty() || options.explain_customer == t.customer);
+      ApplyContracts(inv, terms, fn, p.start, p.end, traced);
+      DrawCredits(inv, fn);
+      have.insert(t.customer);
+      out.push_back(std::move(inv));
+      added = true;
+    }
+    if (added) std::stable_sort(out.begin(), out.end(), [](const Invoice& a, const Invoice& b) { return a.customer < b.customer; });
   }
 
   // A contract term in force in the period for a customer with no invoice (no usage) and no
@@ -816,6 +858,10 @@ struct Biller::State {
     std::set<std::string> known;
     for (const Invoice& inv : invoices) known.insert(inv.customer);
     for (const Subscription& s : subscriptions) known.insert(s.customer);
+    // A customer with an invoice in a commitment's earlier periods is in the run's usage.
+    for (const ContractTerm& t : options.contracts) {
+      if (t.kind == ContractTerm::Kind::kCommit && t.invoiced_before) known.insert(t.customer);
+    }
     for (const ContractTerm& t : options.contracts) {
       if (known.count(t.customer) != 0 || !has_period()) continue;
       // Only a term that would change this period's bill: one ended or not yet begun is history

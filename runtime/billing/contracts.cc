@@ -273,12 +273,15 @@ bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<
     }
     if (auto n = r.Get("name")) {
       t.name = *n;
+      t.origin_named = true;
     } else if (commit) {
       t.name = fmt::format("Commitment {} {} true-up", Money(*t.amount, minor_units), currency);
     } else if (!discount) {
       t.name = fmt::format("Override of {}", t.charge);
     } else {
-      t.name = fmt::format("Discount {}{}", OffText(t, currency, minor_units), t.charge.empty() ? "" : " on " + t.charge);
+      // "Contract discount …": distinct from the plan's own adjustment lines ("Discount 10% on
+      // Requests"), which the same percent on the same charge would otherwise repeat.
+      t.name = fmt::format("Contract discount {}{}", OffText(t, currency, minor_units), t.charge.empty() ? "" : " on " + t.charge);
     }
     if (t.kind == ContractTerm::Kind::kOverride) {
       // Checked against every plan version with the charge, where the row is.
@@ -325,6 +328,38 @@ bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<
                              : t.kind == ContractTerm::Kind::kCommit ? "commitments"
                                                                      : "price overrides",
                              t.charge.empty() ? std::string("the whole invoice") : "\"" + t.charge + "\"", o.origin);
+        return false;
+      }
+    }
+  }
+  // A discount's or a commitment's line is named by the term: a name the plan already gives a
+  // line (a charge, an adjustment, a subtotal, in any plan version of the file), or another of
+  // the customer's lines in the same period, would make two lines with one identity (and an
+  // `expect` of it ambiguous).
+  std::map<std::string, std::string> taken;  // name → what the plan calls it
+  for (const ir::RatingFunction* f : plans.functions) {
+    for (const ir::Charge& c : f->charges) taken.emplace(c.name, "a charge");
+    for (const ir::Adjustment& a : f->adjustments) taken.emplace(a.name, "an adjustment line");
+    for (const ir::Subtotal& st : f->subtotals) taken.emplace(st.name, "a subtotal");
+  }
+  auto has_line = [](const ContractTerm& t) { return t.kind == ContractTerm::Kind::kDiscount || t.kind == ContractTerm::Kind::kCommit; };
+  for (std::size_t i = first; i < out.size(); ++i) {
+    const ContractTerm& t = out[i];
+    if (!has_line(t)) continue;
+    const bool named = t.origin_named;
+    const std::string hint = named ? "give it another `name`" : "give it a `name`";
+    auto it = taken.find(t.name);
+    if (it != taken.end()) {
+      *error = fmt::format("error[C0112]: {}: {}the line name \"{}\" is {} of plan \"{}\": two lines would have one name; {}", t.origin,
+                           named ? "column `name`: " : "", t.name, it->second, plans.default_plan, hint);
+      return false;
+    }
+    for (std::size_t j = first; j < i; ++j) {
+      const ContractTerm& o = out[j];
+      if (!has_line(o) || o.customer != t.customer || o.name != t.name) continue;
+      if (std::max(o.window_start, t.window_start) < std::min(o.window_end, t.window_end)) {
+        *error = fmt::format("error[C0112]: {}: {}customer `{}` has another term named \"{}\" in force in the same period (the other: {}); {}",
+                             t.origin, named ? "column `name`: " : "", t.customer, t.name, o.origin, hint);
         return false;
       }
     }
@@ -385,7 +420,13 @@ void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms,
       exact = Decimal::FromParts(exact.coefficient(), exact.scale() + 2);  // ÷ 100, exactly
       off = exact.Rescale(scale, fn.rounding.mode);
     } else {
-      off = std::min(*t->amount, base);
+      // Never more than the base at the plan's scale: under a rounding per invoice a charge's
+      // lines are exact (0.333) while the invoice's total is rounded (10.33); a cap at the exact
+      // base would leave the total off the plan's scale (9.997). The plan's own fixed discount
+      // comes off the exact total before its one rounding, which gives the same total (10.00).
+      const Decimal cap = base.scale() > scale ? base.Rescale(scale, fn.rounding.mode) : base;
+      off = std::min(*t->amount, cap);
+      if (off.sign() <= 0) continue;  // a base that rounds to nothing
       exact = off;
     }
     InvoiceLine line;
@@ -442,9 +483,12 @@ void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms,
                               exact - off});
         }
       } else {
-        const bool capped = base < *t->amount;
-        s.text = capped ? fmt::format("{} {} off, at most what it applies to: {} {}", Money(*t->amount, fn.minor_units), currency,
-                                      off.ToString(), currency)
+        const bool capped = off < *t->amount;
+        s.text = capped ? (off == base ? fmt::format("{} {} off, at most what it applies to: {} {}", Money(*t->amount, fn.minor_units),
+                                                     currency, off.ToString(), currency)
+                                       : fmt::format("{} {} off, at most what it applies to rounded {} to {} decimal{}: {} {}",
+                                                     Money(*t->amount, fn.minor_units), currency, RoundingModeName(fn.rounding.mode), scale,
+                                                     scale == 1 ? "" : "s", off.ToString(), currency))
                         : fmt::format("{} {} off", Money(*t->amount, fn.minor_units), currency);
         s.value = off;
         s.operands.push_back({"discount", t->amount->ToString(), currency});

@@ -41,10 +41,14 @@ struct ContractTerm {
   // period rule: a period is discounted when its start lies in [window_start, window_end).
   std::int64_t window_start = 0, window_end = 0;
   std::string origin;  // "contracts.csv:3", for messages and explanations
+  bool origin_named = false;  // `name` was given (else the default: "Contract discount 20% on Requests")
   // commit: the customer's invoice totals (before credits) of the term's periods before the one
   // rated, each with its period ("2026-01-01T00:00:00Z to 2026-02-01T00:00:00Z"); filled by
   // whoever rated them (tools/driver rates them from the same usage in the same run).
   std::vector<std::pair<std::string, Decimal>> prior;
+  // commit: the customer has an invoice in one of those earlier periods (so a customer known to
+  // the run, and owed an invoice for the true-up even with no usage in the last period).
+  bool invoiced_before = false;
 };
 
 // Reads a contracts file. Columns: customer, kind (`discount`, `override`, `anchor`, `commit`), name,

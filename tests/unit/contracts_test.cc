@@ -138,10 +138,10 @@ TEST_CASE("contracts: once is the start's period, forever has no end, a default 
   REQUIRE(r.ok);
   REQUIRE(r.terms.size() == 2);
   CHECK(r.terms[0].amount == Decimal::FromString("5"));
-  CHECK(r.terms[0].name == "Discount 5.00 USD");
+  CHECK(r.terms[0].name == "Contract discount 5.00 USD");
   CHECK(r.terms[0].window_start == At("2026-02-01"));
   CHECK(r.terms[0].window_end == At("2026-03-01"));
-  CHECK(r.terms[1].name == "Discount 12.5% on Basic");
+  CHECK(r.terms[1].name == "Contract discount 12.5% on Basic");
   CHECK(ContractApplies(r.terms[1], At("1999-01-01")));
   CHECK(ContractApplies(r.terms[1], At("2099-01-01")));
 }
@@ -182,6 +182,11 @@ TEST_CASE("contracts: every problem is an error with its code, file, line and co
       {"customer,kind,percent,amount,duration\na,discount,10,5,forever\n", "error[C0109]: c.csv:2: column `amount`: a discount is a"},
       {"customer,kind,duration\na,discount,forever\n", "error[C0109]: c.csv:2: a discount needs a `percent` or an `amount`"},
       {"kind,percent,duration\ndiscount,10,forever\n", "error[C0109]: c.csv:2: no `customer`"},
+      // A line name the plan or another term of the customer already gives a line.
+      {"customer,kind,name,percent,duration\na,discount,Basic,10,forever\n",
+       "error[C0112]: c.csv:2: column `name`: the line name \"Basic\" is a charge of plan \"basic\""},
+      {"customer,kind,name,charge,percent,amount,duration,start\na,discount,Loyal,Basic,10,,forever,\na,discount,Loyal,,,5.00,once,2026-03-01\n",
+       "error[C0112]: c.csv:3: column `name`: customer `a` has another term named \"Loyal\" in force in the same period (the other: c.csv:2)"},
   };
   for (const auto& [text, expected] : cases) {
     INFO(text);
@@ -238,6 +243,51 @@ TEST_CASE("contracts: a percent discount is rounded by the plan's rule, a fixed 
   for (const DerivationTerm& t : inv.lines[1].derivation->terms) sum = sum + t.amount;
   CHECK(sum == Decimal::FromString("-1.25"));
   CHECK(inv.lines[1].derivation->steps.front().kind == "contract");
+}
+
+TEST_CASE("contracts: under a rounding per invoice, a fixed discount is at most its base at the plan's scale") {
+  // Requests 333 × 0.001 = 0.333 (exact: the plan rounds the invoice, 10.333 → 10.33); 5.00 off
+  // Requests is capped at 0.33, not 0.333, so the total stays at the plan's scale: 10.00, as the
+  // plan's own `discount 5.00 USD on "Requests"` gives.
+  const std::unique_ptr<Compiled> plans = Compile(R"(
+plan "basic" {
+  currency USD
+  period month
+  rounding half_even per invoice
+  charge "Basic" = 10.00 USD
+}
+)");
+  const ir::RatingFunction& fn = plans->functions.front();
+  Invoice inv;
+  inv.customer = "a";
+  inv.currency = "USD";
+  InvoiceLine basic;
+  basic.name = "Basic";
+  basic.amount = Decimal::FromString("10.00");
+  InvoiceLine requests;
+  requests.name = "Requests";
+  requests.amount = Decimal::FromString("0.333");
+  InvoiceLine rounding;
+  rounding.kind = LineKind::kRounding;
+  rounding.name = "Rounding (half_even to 2 decimals)";
+  rounding.amount = Decimal::FromString("-0.003");
+  inv.lines = {basic, requests, rounding};
+  inv.total = Decimal::FromString("10.33");
+  ContractTerm off;
+  off.customer = "a";
+  off.name = "Contract discount 5.00 USD on Requests";
+  off.charge = "Requests";
+  off.amount = Decimal::FromString("5.00");
+  off.window_start = std::numeric_limits<std::int64_t>::min();
+  off.window_end = std::numeric_limits<std::int64_t>::max();
+  ApplyContracts(inv, {&off}, fn, 0, 0, /*explain=*/true);
+  REQUIRE(inv.lines.size() == 4);
+  CHECK(inv.lines[3].amount.ToString() == "-0.33");
+  CHECK(inv.total.ToString() == "10.00");
+  REQUIRE(inv.lines[3].derivation);
+  Decimal sum;
+  for (const DerivationTerm& t : inv.lines[3].derivation->terms) sum = sum + t.amount;
+  CHECK(sum == Decimal::FromString("-0.33"));
 }
 
 TEST_CASE("contracts: Stripe's coupon, 20% off for 3 months on a 10 USD monthly plan: 8.00, 8.00, 8.00, then 10.00") {
@@ -494,9 +544,10 @@ TEST_CASE("contracts: a plan test's `contract` is checked like a row of a contra
   int code = driver::Run({"test", plan.path.string()}, out, err);
   const std::string text = out.str() + err.str();
   INFO(text);
+  // `tariff check`'s own checks (run first by `tariff test`) find both, with their spans.
   CHECK(code == 1);
-  CHECK(text.find("error[C0107]: " + plan.path.string() + ":8: column `percent`: `120` is not a percentage") != std::string::npos);
-  CHECK(text.find(plan.path.string() + ":13: a `contract` needs the test's `period`") != std::string::npos);
-  CHECK(text.find("PASS") != std::string::npos);  // "half off"
-  CHECK(text.find("1 passed, 2 failed") != std::string::npos);
+  CHECK(text.find(plan.path.string() + ":8:") != std::string::npos);
+  CHECK(text.find("error[E0610]: `contract.percent` is `120`, not a percentage") != std::string::npos);
+  CHECK(text.find(plan.path.string() + ":13:") != std::string::npos);
+  CHECK(text.find("error[E0609]: test \"no period\" has a `contract` but no period") != std::string::npos);
 }

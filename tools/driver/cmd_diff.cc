@@ -344,8 +344,9 @@ Action RegisterDiff(CLI::App& app, Streams& streams) {
     if (int code = RunRating(old_r, streams, before); code != kExitOk) return code;
     if (int code = RunRating(new_r, streams, after); code != kExitOk) return code;
     for (const auto& [label, outcome] : {std::pair<const char*, RatingOutcome*>{"old", &before}, {"new", &after}}) {
-      streams.err << fmt::format("{}: rows read {} = rated {} + rejected {} + duplicates {}; {} invoice{}\n", label, outcome->read,
-                                 outcome->rated, outcome->read - outcome->rated - outcome->duplicates, outcome->duplicates,
+      streams.err << fmt::format("{}: rows read {} = rated {}{} + rejected {} + duplicates {}; {} invoice{}\n", label, outcome->read,
+                                 outcome->rated, EarlierRows(*outcome), outcome->read - outcome->rated - outcome->earlier - outcome->duplicates,
+                                 outcome->duplicates,
                                  outcome->invoices.size(), outcome->invoices.size() == 1 ? "" : "s");
     }
     if (before.rated != after.rated) {

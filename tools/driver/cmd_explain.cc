@@ -302,8 +302,8 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
     if (code != kExitOk) return code;
     const SourceFile& source = rated.sources.file(FileId{0});
     const std::string& customer = request.explain_customer;
-    streams.err << fmt::format("rows read {} = rated {} + rejected {} + duplicates {}\n", rated.read, rated.rated,
-                               rated.read - rated.rated - rated.duplicates, rated.duplicates);
+    streams.err << fmt::format("rows read {} = rated {}{} + rejected {} + duplicates {}\n", rated.read, rated.rated, EarlierRows(rated),
+                               rated.read - rated.rated - rated.earlier - rated.duplicates, rated.duplicates);
     const std::size_t shown = std::min<std::size_t>(rated.rejects.size(), 10);
     for (std::size_t i = 0; i < shown; ++i) {
       streams.err << fmt::format("rejected: {}:{}: {}\n", rated.rejects[i].file, rated.rejects[i].line, rated.rejects[i].reason);

@@ -164,8 +164,8 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
     if (code != kExitOk) return code;
     const std::vector<Invoice>& invoices = outcome.invoices;
     const std::vector<Reject>& rejects = outcome.rejects;
-    streams.err << fmt::format("rows read {} = rated {} + rejected {} + duplicates {}; {} invoice{}\n", outcome.read,
-                               outcome.rated, outcome.read - outcome.rated - outcome.duplicates, outcome.duplicates,
+    streams.err << fmt::format("rows read {} = rated {}{} + rejected {} + duplicates {}; {} invoice{}\n", outcome.read, outcome.rated,
+                               EarlierRows(outcome), outcome.read - outcome.rated - outcome.earlier - outcome.duplicates, outcome.duplicates,
                                invoices.size(), invoices.size() == 1 ? "" : "s");
     if (!o->rejects.empty()) {
       std::string why;

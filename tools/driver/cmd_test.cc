@@ -441,7 +441,9 @@ class TestRunner {
   }
 
   // A `contract { … }` statement as a contracts-file row of the test's customer: each value as
-  // written (a string's contents, a date, a number, a rate such as `0.15 USD per 1000 request`).
+  // written (a string's contents, a date, a number, a rate such as `0.15 USD per 1000 request`);
+  // a percent and an amount also as a plan writes them (`percent = 20%`, `amount = 2.00 USD` in
+  // the plan's currency), which a contracts file's column holds as `20` and `2.00`.
   ContractRow ContractOf(const ast::TestStmt& stmt, const ast::TestContract& c) const {
     ContractRow row;
     row.line = source_.At(stmt.span.begin).line;
@@ -449,10 +451,17 @@ class TestRunner {
     for (const ast::FieldInit& init : c.fields) {
       const auto* lit = std::get_if<ast::Literal>(&init.value->kind);
       std::string value;
+      const std::string written(source_.text().substr(init.value->span.begin, init.value->span.end - init.value->span.begin));
       if (lit != nullptr && (lit->kind == ast::LiteralKind::kString || lit->kind == ast::LiteralKind::kDateTime)) {
         value = lit->text;
+      } else if (lit != nullptr && lit->kind == ast::LiteralKind::kPercent) {
+        value = lit->number.ToString();
+      } else if (lit != nullptr && lit->kind == ast::LiteralKind::kUnit) {
+        std::string unit = written.substr(std::min(written.size(), static_cast<std::size_t>(lit->number_span.end - init.value->span.begin)));
+        unit.erase(0, unit.find_first_not_of(' '));
+        value = unit == fn_.currency ? lit->number.ToString() : written;
       } else {
-        value = std::string(source_.text().substr(init.value->span.begin, init.value->span.end - init.value->span.begin));
+        value = written;
       }
       customer = customer || init.name.text == "customer";
       row.values.emplace_back(init.name.text, std::move(value));
@@ -707,6 +716,30 @@ class TestRunner {
       if (!found && IsAdjustmentLine(e.charge->value)) {
         got = Decimal();
         found = true;
+      }
+      // So does a contract discount of the test not in force this period (a coupon that ended),
+      // or one with nothing to discount, and a credit the test grants that nothing was drawn from.
+      if (!found && group.empty() && !e.from) {
+        for (const ast::PlanItem& item : plan_.plan->items) {
+          const auto* test = std::get_if<ast::TestDecl>(&item.kind);
+          if (test == nullptr || found) continue;
+          bool mine = false;
+          ForEachStmt(*test, [&](const ast::TestStmt& st, const ast::InvoiceBlock*) { mine = mine || std::get_if<ast::Expectation>(&st.kind) == &e; });
+          if (!mine) continue;
+          std::vector<ContractRow> rows;
+          for (const ast::TestStmt& st : test->stmts) {
+            if (const auto* c = std::get_if<ast::TestCredit>(&st.kind); c != nullptr && "Credit " + c->id.value == e.charge->value) found = true;
+            if (const auto* c = std::get_if<ast::TestContract>(&st.kind)) rows.push_back(ContractOf(st, *c));
+          }
+          std::vector<ContractTerm> terms;
+          std::string why;
+          if (!rows.empty() && plans_ != nullptr && ReadContractRows(source_.path(), rows, *plans_, terms, &why)) {
+            for (const ContractTerm& t : terms) {
+              if (t.kind == ContractTerm::Kind::kDiscount && t.name == e.charge->value) found = true;
+            }
+          }
+        }
+        if (found) got = Decimal();
       }
     }
     if (!label_.empty()) what += " in invoice " + label_;

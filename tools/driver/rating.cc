@@ -45,8 +45,10 @@ namespace {
 // discounts and overrides and without credits, and keeps each commitment's customer's totals in
 // its `prior`. Returns kExitOk, or the exit code after writing the message. Throws BillingError,
 // RatingError.
+// `earlier_rows` gets the rows (file, line) rated into a committed customer's earlier periods:
+// the main run rejects them as outside its period, but they are counted, not rejected.
 int RateCommitments(const RatingRequest& request, const PlanSet& plans, BillingOptions& billing, const std::vector<Subscription>& subscriptions,
-                    Streams& streams) {
+                    Streams& streams, std::set<std::pair<std::string, std::uint64_t>>& earlier_rows) {
   std::map<std::string, std::string> anchors;
   for (const ContractTerm& t : billing.contracts) {
     if (t.kind == ContractTerm::Kind::kAnchor) anchors[t.customer] = t.anchor;
@@ -100,19 +102,34 @@ int RateCommitments(const RatingRequest& request, const PlanSet& plans, BillingO
       reading.period_start = interval.first;
       reading.period_end = interval.second;
       std::unique_ptr<UsageReader> reader = OpenUsage(request.usage, biller.schemas(), reading, format);
+      std::set<std::string> committed;  // the customers whose term has this earlier period
+      for (std::size_t i : e.terms) committed.insert(billing.contracts[i].customer);
+      std::set<std::pair<std::uint32_t, std::uint64_t>> mine;
       Batch batch;
-      while (reader->Next(batch)) biller.Consume(batch);
+      while (reader->Next(batch)) {
+        const EventSchema& schema = biller.schemas()[static_cast<std::size_t>(batch.event)];
+        for (std::size_t r = 0; r < batch.size() && schema.customer_field >= 0; ++r) {
+          const Column& c = batch.columns[static_cast<std::size_t>(schema.customer_field)];
+          if (r < c.texts.size() && committed.count(c.texts[r]) != 0) mine.insert({batch.origins[r].file, batch.origins[r].line});
+        }
+        biller.Consume(batch);
+      }
       if (!reader->error().empty()) {
         streams.err << "error: " << reader->error() << "\n";
         return kExitFailure;
       }
+      for (const RoutingReject& r : biller.rejects()) mine.erase({r.origin.file, r.origin.line});
+      const auto& files = reader->files();
+      for (const auto& [file, line] : mine) earlier_rows.insert({files[file], line});
     }
     std::vector<Invoice> invoices = biller.Finish();
     for (std::size_t i : e.terms) {
       ContractTerm& t = billing.contracts[i];
       Decimal total;
       for (const Invoice& inv : invoices) {
-        if (inv.customer == t.customer) total = inv.total;
+        if (inv.customer != t.customer) continue;
+        total = inv.total;
+        t.invoiced_before = true;
       }
       t.prior.emplace_back(fmt::format("{} to {}", e.start_text, e.end_text), total);
     }
@@ -121,6 +138,10 @@ int RateCommitments(const RatingRequest& request, const PlanSet& plans, BillingO
 }
 
 }  // namespace
+
+std::string EarlierRows(const RatingOutcome& outcome) {
+  return outcome.earlier == 0 ? std::string() : fmt::format(" + {} in earlier periods", outcome.earlier);
+}
 
 int LoadPlans(SourceManager& sources, const std::string& path, Streams& streams, const char* not_done, LoadedPlans& out) {
   auto loaded = LoadSource(sources, path, streams);
@@ -345,7 +366,8 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   }
 
   try {
-    if (int code = RateCommitments(request, plans, billing, subscriptions, streams); code != kExitOk) return code;
+    std::set<std::pair<std::string, std::uint64_t>> earlier_rows;
+    if (int code = RateCommitments(request, plans, billing, subscriptions, streams, earlier_rows); code != kExitOk) return code;
     Biller biller(plans, std::move(subscriptions), std::move(credits), billing);
     if (request.usage.empty()) {
       // Subscriptions only: recurring fees and minimums.
@@ -379,10 +401,19 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
       auto ra = rank(a.file), rb = rank(b.file);
       return ra != rb ? ra < rb : a.line < b.line;
     });
-    std::uint64_t rejected = reader->rows_rejected() + biller.rejects().size();
-    if (outcome.read != outcome.rated + rejected + outcome.duplicates) {
-      streams.err << fmt::format("internal error: rows read {} != rated {} + rejected {} + duplicates {}\n", outcome.read,
-                                 outcome.rated, rejected, outcome.duplicates);
+    // A row of a commitment's earlier period was rated there: counted apart, not rejected.
+    if (!earlier_rows.empty()) {
+      std::erase_if(outcome.rejects, [&](const Reject& r) {
+        const bool outside = r.reason.find("` is outside ") != std::string::npos;
+        if (!outside || earlier_rows.count({r.file, r.line}) == 0) return false;
+        ++outcome.earlier;
+        return true;
+      });
+    }
+    std::uint64_t rejected = reader->rows_rejected() + biller.rejects().size() - outcome.earlier;
+    if (outcome.read != outcome.rated + outcome.earlier + rejected + outcome.duplicates) {
+      streams.err << fmt::format("internal error: rows read {} != rated {} + rated in earlier periods {} + rejected {} + duplicates {}\n",
+                                 outcome.read, outcome.rated, outcome.earlier, rejected, outcome.duplicates);
       return kExitInternal;
     }
   } catch (const BillingError& e) {

@@ -57,6 +57,9 @@ struct RatingOutcome {
   std::vector<Invoice> invoices;
   std::vector<Reject> rejects;           // the readers' and the billing layer's, in file and line order
   std::uint64_t read = 0, rated = 0, duplicates = 0;
+  // Rows rated into the earlier periods of a commitment whose term ends in the period (read
+  // = rated + earlier + rejected + duplicates).
+  std::uint64_t earlier = 0;
   // What was rated: the plans this run may bill (the rated one; with --subscriptions every plan
   // of the file), their currency, and the period (absent without --period) as written on
   // invoices.
@@ -87,5 +90,9 @@ int RunTestExplained(const std::string& path, const std::string& plan_name, cons
 // Runs the pipeline; messages go to streams.err. Returns kExitOk with `outcome` filled, or
 // the exit code to stop with (the message already written). --dump is not handled here.
 int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& outcome);
+
+// " + 3 in earlier periods" when rows were rated into a commitment's earlier periods, for the
+// "rows read … = rated …" summary line; "" otherwise.
+std::string EarlierRows(const RatingOutcome& outcome);
 
 }  // namespace tariff::driver
