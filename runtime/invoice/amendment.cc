@@ -4,11 +4,72 @@
 #include <algorithm>
 #include <map>
 
+#include "runtime/money/currency.h"
+
 namespace tariff {
 
 namespace {
 
 std::string Where(const RecordOrigin& o) { return o.file + ":" + std::to_string(o.line); }
+
+constexpr const char* kGiveExactly = ": give exactly the invoices and amendments issued for the period";
+
+// An amendment against what the records before it add up to (`sum`, its lines by key in
+// `index`): it must have been computed against exactly that, or adding it would bill a change
+// twice or leave one out. `first`: no record of the customer comes before it.
+void CheckAmendmentBasis(const IssuedRecord& r, const std::string& customer, const IssuedInvoice& sum,
+                         const std::map<LineKey, std::size_t>& index, bool first) {
+  const std::string what = "amendment " + std::to_string(r.revision) + " of customer `" + customer + "`";
+  if (!r.issued_total || r.bases.size() != r.invoice.lines.size()) {
+    throw AmendmentError(kAmendNotAnInvoice, r.origin, 0, what + " does not say what it was computed against");
+  }
+  if (*r.issued_total != sum.total) {
+    throw AmendmentError(kAmendRevision, r.origin, 0,
+                         what + " was computed against an issued total of " + r.issued_total->ToString() +
+                             ", but what was issued before it adds up to " + sum.total.ToString() + kGiveExactly);
+  }
+  if (r.status == AmendmentStatus::kNew && !first) {
+    throw AmendmentError(kAmendRevision, r.origin, 0,
+                         what + " is the customer's whole first invoice (status `new`), but " + Where(sum.first) +
+                             " was issued to it before" + kGiveExactly);
+  }
+  if (r.status != AmendmentStatus::kNew && first) {
+    throw AmendmentError(kAmendRevision, r.origin, 0,
+                         what + " amends what was issued before it (status `" + AmendmentStatusName(r.status) +
+                             "`), but no invoice or amendment of the customer before it is given" + kGiveExactly);
+  }
+  for (std::size_t i = 0; i < r.invoice.lines.size(); ++i) {
+    const InvoiceLine& line = r.invoice.lines[i];
+    const IssuedRecord::Basis& basis = r.bases[i];
+    auto it = index.find(KeyOf(line));
+    const IssuedLine* before = it == index.end() ? nullptr : &sum.lines[it->second];
+    std::string label = "line `" + line.name;
+    for (std::size_t g = 0; g < line.group.size(); ++g) label += (g == 0 ? " [" : ", ") + line.group[g];
+    label += line.group.empty() ? "`" : "]`";
+    const std::string where = what + ": " + label + " (lines[" + std::to_string(i) + "])";
+    if (basis.change == LineChange::kNew && before != nullptr) {
+      throw AmendmentError(kAmendRevision, r.origin, 0,
+                           where + " is `new`, but it was issued before it" + kGiveExactly);
+    }
+    if (basis.change != LineChange::kNew && before == nullptr) {
+      throw AmendmentError(kAmendRevision, r.origin, 0,
+                           where + " is `" + LineChangeName(basis.change) + "`, but nothing before it issued it" +
+                               kGiveExactly);
+    }
+    const Decimal issued_amount = before != nullptr ? before->amount : Decimal();
+    if (basis.issued_amount != issued_amount) {
+      throw AmendmentError(kAmendRevision, r.origin, 0,
+                           where + " was computed against an issued amount of " + basis.issued_amount.ToString() +
+                               ", but what was issued of it before adds up to " + issued_amount.ToString() + kGiveExactly);
+    }
+    const Decimal issued_quantity = before != nullptr ? before->quantity : Decimal();
+    if (basis.issued_quantity != issued_quantity) {
+      throw AmendmentError(kAmendRevision, r.origin, 0,
+                           where + " was computed against an issued quantity of " + basis.issued_quantity.ToString() +
+                               ", but what was issued of it before adds up to " + issued_quantity.ToString() + kGiveExactly);
+    }
+  }
+}
 
 }  // namespace
 
@@ -59,12 +120,16 @@ void CheckIssued(std::span<const IssuedRecord> records, const IssuedExpectations
       throw AmendmentError(kAmendOtherPlan, r.origin, 0,
                            what + " is for plan \"" + inv.plan + "\"; this run rates " + list);
     }
-    const bool same = run.same_period ? run.same_period(inv.period_start, inv.period_end)
-                                      : inv.period_start == run.period_start && inv.period_end == run.period_end;
+    auto own = run.own_periods.find(inv.customer);
+    const bool anchored = own != run.own_periods.end();
+    const std::string& start = anchored ? own->second.first : run.period_start;
+    const std::string& end = anchored ? own->second.second : run.period_end;
+    const bool same = run.same_period ? run.same_period(inv.customer, inv.period_start, inv.period_end)
+                                      : inv.period_start == start && inv.period_end == end;
     if (!same) {
       throw AmendmentError(kAmendOtherPeriod, r.origin, 0,
                            what + " is for the period " + period(inv.period_start, inv.period_end) + "; this run rates " +
-                               period(run.period_start, run.period_end));
+                               (anchored ? "its period (its own billing anchor) " : "") + period(start, end));
     }
     if (inv.currency != run.currency) {
       throw AmendmentError(kAmendOtherCurrency, r.origin, 0,
@@ -134,13 +199,7 @@ std::vector<IssuedInvoice> SumIssued(std::span<const IssuedRecord> records) {
       sum.plan = inv.plan;
       sum.period_start = inv.period_start;
       sum.period_end = inv.period_end;
-      if (r->amendment && r->issued_total && *r->issued_total != sum.total) {
-        throw AmendmentError(kAmendRevision, r->origin, 0,
-                             "amendment " + std::to_string(r->revision) + " of customer `" + customer +
-                                 "` was computed against an issued total of " + r->issued_total->ToString() +
-                                 ", but what was issued before it adds up to " + sum.total.ToString() +
-                                 ": give exactly the invoices and amendments issued for the period");
-      }
+      if (r->amendment) CheckAmendmentBasis(*r, customer, sum, index, r == list.front());
       sum.has_original = sum.has_original || !r->amendment;
       sum.revision = std::max(sum.revision, r->revision);
       sum.total = sum.total + inv.total;
@@ -165,6 +224,12 @@ std::optional<Amendment> Amend(const IssuedInvoice* issued, const Invoice* rerat
   if (issued == nullptr && rerated == nullptr) return std::nullopt;
   Amendment a;
   const bool is_new = issued == nullptr;
+  // A side that is not there counts as 0, written at the currency's minor units ("0.00"), as an
+  // invoice writes its zeros.
+  const Currency* currency = FindCurrency(rerated != nullptr ? rerated->currency : issued->currency);
+  const Decimal zero = currency != nullptr ? Decimal::FromParts(0, currency->minor_units) : Decimal();
+  a.issued_total = zero;
+  a.rerated_total = zero;
   if (rerated != nullptr) {
     a.customer = rerated->customer;
     a.plan = rerated->plan;
@@ -207,6 +272,8 @@ std::optional<Amendment> Amend(const IssuedInvoice* issued, const Invoice* rerat
   bool changed = false;
   auto add = [&](const IssuedLine* was, const IssuedLine* is) {
     AmendmentLine line;
+    line.issued_amount = zero;
+    line.rerated_amount = zero;
     line.key = is != nullptr ? is->key : was->key;
     line.change = was == nullptr ? LineChange::kNew : is == nullptr ? LineChange::kRemoved : LineChange::kChanged;
     if (was != nullptr) line.issued_amount = was->amount;

@@ -6,11 +6,13 @@
 
 #include <compare>
 #include <functional>
+#include <map>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/decimal/decimal.h"
@@ -42,6 +44,24 @@ struct RecordOrigin {
   std::uint64_t line = 0;
 };
 
+// How a line of an amendment changes.
+enum class LineChange : std::uint8_t {
+  kChanged,  // issued and re-rated, with another amount or quantity
+  kNew,      // re-rated, never issued
+  kRemoved,  // issued, not in the re-rated invoice: its whole issued amount is taken back
+};
+// "changed", "new", "removed".
+const char* LineChangeName(LineChange change);
+
+// Why a customer is amended.
+enum class AmendmentStatus : std::uint8_t {
+  kChanged,  // issued before and re-rated, differently
+  kNew,      // re-rated, never issued: the amendment is the whole invoice
+  kAbsent,   // issued, but not in the re-rated invoices: amended to zero
+};
+// "changed", "new", "absent".
+const char* AmendmentStatusName(AmendmentStatus status);
+
 // One record of what was issued: an original invoice, as `tariff rate` writes it, or an
 // amendment, as `tariff rate --previous` writes it. For an amendment, each line's amount and
 // quantity are the changes (re-rated − issued) and `invoice.total` is the change of the total,
@@ -53,6 +73,15 @@ struct IssuedRecord {
   Invoice invoice;
   // An amendment's `issued_total`: what the records before it added up to when it was computed.
   std::optional<Decimal> issued_total;
+  // An amendment's `status`, and for each of `invoice.lines` (in the same order) its `change` and
+  // what was issued of the line before it (`issued_amount`, `issued_quantity`; 0 for a line
+  // without a quantity). SumIssued checks them against the records before it.
+  AmendmentStatus status = AmendmentStatus::kChanged;
+  struct Basis {
+    LineChange change = LineChange::kChanged;
+    Decimal issued_amount, issued_quantity;
+  };
+  std::vector<Basis> bases;
 };
 
 // One line of what a customer has been issued: the sum of the records' lines with its key.
@@ -103,41 +132,41 @@ inline constexpr const char* kAmendRevision = "A0107";         // an amendment g
 inline constexpr const char* kAmendUnreadable = "A0108";       // the file cannot be read
 
 // What this run rates, for CheckIssued: the plans it may bill (a customer's plan may change by
-// subscription), its currency, and whether a record's period is its period.
+// subscription), its currency, and whether a record's period is its customer's period.
 struct IssuedExpectations {
   std::vector<std::string> plans;
   std::string currency;
   std::string period_start, period_end;  // as this run writes them (for messages)
-  // Whether the record's period texts name this run's period (the same instants, however
-  // written); null: compared as text.
-  std::function<bool(const std::string& start, const std::string& end)> same_period;
+  // Customers this run rates for a period of their own (a billing anchor: contracts), start and
+  // end as this run writes them; every other customer is rated for period_start..period_end.
+  std::map<std::string, std::pair<std::string, std::string>> own_periods;
+  // Whether the record's period texts name the period this run rates `customer` for (the same
+  // instants, however written); null: compared as text.
+  std::function<bool(const std::string& customer, const std::string& start, const std::string& end)> same_period;
 };
 
 // Throws AmendmentError for the first record (in the order given) issued for a plan this run
-// does not rate (A0103), for another period (A0104) or in another currency (A0105).
+// does not rate (A0103), for another period than the one this run rates its customer for
+// (A0104) or in another currency (A0105).
 void CheckIssued(std::span<const IssuedRecord> records, const IssuedExpectations& run);
 
 // Adds up the records per customer. Throws AmendmentError: two original invoices for one
 // customer (A0106: the period was issued twice); two amendments of one customer with the same
 // revision, or a revision missing between 1 and the highest (A0107: an amendment given twice
 // would bill its change twice, one left out would bill it again); an amendment whose
-// issued_total is not what the records before it add up to (A0107: it was computed against
-// other records — say without the invoice it amends, which would bill that invoice twice);
-// records of one customer in
+// issued_total is not what the records before it add up to, or one of whose lines'
+// issued_amount or issued_quantity is not what the records before it add up to for that line
+// (A0107: it was computed against other records — say without the invoice it amends, which
+// would bill that invoice twice, or with it omitted now, which would bill the change again); an
+// amendment of status `changed` or `absent` with no record before it, one of status `new` with
+// records before it, a `new` line that was issued before or a `changed` or `removed` one that
+// was not (A0107); an amendment record without its issued_total or the bases of its lines
+// (A0102: the reader always gives them); records of one customer in
 // two currencies (A0105). Plan and period are not compared here (a later record may name another
 // plan of the file, or the same period written another way): CheckIssued compares every record
 // with the run. An IssuedInvoice names the plan and period of its latest record. Customers come
 // out sorted by id.
 std::vector<IssuedInvoice> SumIssued(std::span<const IssuedRecord> records);
-
-// How a line of an amendment changes.
-enum class LineChange : std::uint8_t {
-  kChanged,  // issued and re-rated, with another amount or quantity
-  kNew,      // re-rated, never issued
-  kRemoved,  // issued, not in the re-rated invoice: its whole issued amount is taken back
-};
-// "changed", "new", "removed".
-const char* LineChangeName(LineChange change);
 
 struct AmendmentLine {
   LineKey key;
@@ -148,15 +177,6 @@ struct AmendmentLine {
   Decimal issued_quantity, rerated_quantity;
   Decimal quantity;  // rerated_quantity − issued_quantity
 };
-
-// Why a customer is amended.
-enum class AmendmentStatus : std::uint8_t {
-  kChanged,  // issued before and re-rated, differently
-  kNew,      // re-rated, never issued: the amendment is the whole invoice
-  kAbsent,   // issued, but not in the re-rated invoices: amended to zero
-};
-// "changed", "new", "absent".
-const char* AmendmentStatusName(AmendmentStatus status);
 
 // One customer's amendment: issued + amendment = re-rated, line by line and in total.
 struct Amendment {

@@ -163,12 +163,33 @@ class RecordReader {
         Fail("revision", "`" + rev.text + "` is not a revision (a whole number from 1)");
       }
       r.revision = static_cast<std::uint64_t>(n.coefficient());
+      const std::string status = String(Need(root, "status", ""), "status");
+      bool known = false;
+      for (AmendmentStatus st : {AmendmentStatus::kChanged, AmendmentStatus::kNew, AmendmentStatus::kAbsent}) {
+        if (status == AmendmentStatusName(st)) {
+          r.status = st;
+          known = true;
+        }
+      }
+      if (!known) Fail("status", "`" + status + "` is not an amendment status (changed, new, absent)");
     }
     const JValue& lines = Need(root, "lines", "");
     if (lines.type != JValue::Type::kArray) Fail("lines", std::string("expected an array, found ") + TypeName(lines.type));
     Decimal sum;
     for (std::size_t i = 0; i < lines.items.size(); ++i) {
-      inv.lines.push_back(Line(lines.items[i], "lines[" + std::to_string(i) + "]", r.amendment));
+      IssuedRecord::Basis basis;
+      inv.lines.push_back(Line(lines.items[i], "lines[" + std::to_string(i) + "]", r.amendment ? &basis : nullptr));
+      if (r.amendment) {
+        if (r.status == AmendmentStatus::kNew && basis.change != LineChange::kNew) {
+          Fail("lines[" + std::to_string(i) + "].change",
+               std::string("`") + LineChangeName(basis.change) + "` in an amendment of status `new` (every line is `new`)");
+        }
+        if (r.status == AmendmentStatus::kAbsent && basis.change != LineChange::kRemoved) {
+          Fail("lines[" + std::to_string(i) + "].change",
+               std::string("`") + LineChangeName(basis.change) + "` in an amendment of status `absent` (every line is `removed`)");
+        }
+        r.bases.push_back(basis);
+      }
       sum = Add(sum, inv.lines.back().amount, "lines");
     }
     inv.total = Number(Need(root, "total", ""), "total");
@@ -176,9 +197,10 @@ class RecordReader {
       Fail("total", "`" + inv.total.ToString() + "` is not the sum of the lines' amounts (" + sum.ToString() + ")");
     }
     if (r.amendment) {
-      Consistent(root, "issued_total", "total", "rerated_total", "");
-      if (const JValue* issued = root.Find("issued_total"); issued != nullptr && issued->type != JValue::Type::kNull) {
-        r.issued_total = Number(*issued, "issued_total");
+      const auto [issued, rerated] = Consistent(root, "issued_total", "total", "rerated_total", "");
+      r.issued_total = issued;
+      if (r.status == AmendmentStatus::kAbsent && !rerated.is_zero()) {
+        Fail("rerated_total", "`" + rerated.ToString() + "` in an amendment of status `absent` (amended to zero)");
       }
     }
     return r;
@@ -211,21 +233,22 @@ class RecordReader {
     if (!Decimal::TryAdd(a, b, &out)) Fail(path, "the sum does not fit in 38 digits");
     return out;
   }
-  // For an amendment: issued + change = re-rated, when both are given.
-  void Consistent(const JValue& object, const char* issued_key, const char* change_key, const char* rerated_key,
-                  const std::string& prefix) const {
-    const JValue* issued = object.Find(issued_key);
-    const JValue* rerated = object.Find(rerated_key);
-    const JValue* change = object.Find(change_key);
-    if (issued == nullptr || rerated == nullptr || change == nullptr) return;
-    Decimal i = Number(*issued, prefix + issued_key), c = Number(*change, prefix + change_key),
-            n = Number(*rerated, prefix + rerated_key);
+  // For an amendment: the issued and re-rated values (both required), with issued + change =
+  // re-rated.
+  std::pair<Decimal, Decimal> Consistent(const JValue& object, const char* issued_key, const char* change_key,
+                                         const char* rerated_key, const std::string& prefix) const {
+    Decimal i = Number(Need(object, issued_key, prefix), prefix + issued_key),
+            c = Number(Need(object, change_key, prefix), prefix + change_key),
+            n = Number(Need(object, rerated_key, prefix), prefix + rerated_key);
     if (Add(i, c, prefix + change_key) != n) {
       Fail(prefix + change_key, "`" + c.ToString() + "` is not " + rerated_key + " − " + issued_key + " (" + n.ToString() +
                                     " − " + i.ToString() + ")");
     }
+    return {i, n};
   }
-  InvoiceLine Line(const JValue& v, const std::string& path, bool amendment) const {
+  // One line; for an amendment's line (`basis` not null) also its change and what it was
+  // computed against.
+  InvoiceLine Line(const JValue& v, const std::string& path, IssuedRecord::Basis* basis) const {
     if (v.type != JValue::Type::kObject) Fail(path, std::string("expected a line object, found ") + TypeName(v.type));
     const std::string prefix = path + ".";
     InvoiceLine line;
@@ -258,9 +281,27 @@ class RecordReader {
       if (const JValue* s = v.Find(key); s != nullptr && s->type != JValue::Type::kNull) *field = String(*s, prefix + key);
     }
     line.amount = Number(Need(v, "amount", prefix), prefix + "amount");
-    if (amendment) {
-      Consistent(v, "issued_amount", "amount", "rerated_amount", prefix);
-      Consistent(v, "issued_quantity", "quantity", "rerated_quantity", prefix);
+    if (basis != nullptr) {
+      const std::string change = String(Need(v, "change", prefix), prefix + "change");
+      bool known_change = false;
+      for (LineChange c : {LineChange::kChanged, LineChange::kNew, LineChange::kRemoved}) {
+        if (change == LineChangeName(c)) {
+          basis->change = c;
+          known_change = true;
+        }
+      }
+      if (!known_change) Fail(prefix + "change", "`" + change + "` is not a line change (changed, new, removed)");
+      const auto [issued_amount, rerated_amount] = Consistent(v, "issued_amount", "amount", "rerated_amount", prefix);
+      basis->issued_amount = issued_amount;
+      Decimal rerated_quantity;
+      if (line.has_quantity) {
+        const auto [issued_q, rerated_q] = Consistent(v, "issued_quantity", "quantity", "rerated_quantity", prefix);
+        basis->issued_quantity = issued_q;
+        rerated_quantity = rerated_q;
+      }
+      if (basis->change == LineChange::kRemoved && (!rerated_amount.is_zero() || !rerated_quantity.is_zero())) {
+        Fail(prefix + "change", "a `removed` line re-rated to something other than 0");
+      }
     }
     return line;
   }

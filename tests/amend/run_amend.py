@@ -3,7 +3,7 @@
 
     run_amend.py TARIFF SOURCE_DIR WORK_DIR SCENARIO
 
-SCENARIO is one of: sum, rerun, chain, unchanged, formats, subscriptions. Each rates the plan of SOURCE_DIR
+SCENARIO is one of: sum, rerun, chain, unchanged, formats, subscriptions, omitted, anchor. Each rates the plan of SOURCE_DIR
 (plan.tariff) over its usage files into WORK_DIR and checks, with Python's decimal module (never a
 float), that what was issued plus every amendment equals a fresh re-rate, customer by customer and
 line by line. Exits 1 with a message on the first difference.
@@ -160,7 +160,7 @@ def main():
         expect("beta Requests", line_of(beta, "Requests")["amount"], "55.00")
         expect("beta Minimum", line_of(beta, "Minimum 60.00 USD")["amount"], "-49.40")
         expect("beta total", beta["total"], "5.60")
-        expect("echo", (a["echo"]["status"], a["echo"]["issued_total"], a["echo"]["total"]), ("new", "0", "60.00"))
+        expect("echo", (a["echo"]["status"], a["echo"]["issued_total"], a["echo"]["total"]), ("new", "0.00", "60.00"))
     elif SCENARIO == "rerun":
         # The same inputs give the same bytes, to stdout and through --out.
         rate(2, p("amend1-again.jsonl"), [p("issued.jsonl")])
@@ -190,7 +190,7 @@ def main():
         expect("acme Tokens [large]", line_of(a["acme"], "Tokens", ["large"])["amount"], "0.75")
         # delta is absent from the corrected usage: amended to zero, its minimum's true-up too.
         d = a["delta"]
-        expect("delta", (d["status"], d["issued_total"], d["rerated_total"], d["total"]), ("absent", "60.00", "0", "-60.00"))
+        expect("delta", (d["status"], d["issued_total"], d["rerated_total"], d["total"]), ("absent", "60.00", "0.00", "-60.00"))
         # Its period as this run writes it, like every other amendment of the run (it was issued
         # as 2026-03-01..2026-04-01, the same instants).
         expect("delta period", d["period"], a["acme"]["period"])
@@ -237,6 +237,99 @@ def main():
         expect("delta", (d["status"], d["issued_total"], d["rerated_total"], d["total"]), ("changed", "60.00", "60.00", "0.00"))
         expect("delta lines", sorted((l["change"], l["name"], l["amount"]) for l in d["lines"]),
                [("changed", "Minimum 60.00 USD", "10.00"), ("changed", "Requests", "-10.00")])
+    elif SCENARIO == "omitted":
+        # Invoices paid in full by a prepaid credit total 0.00, so an amendment's issued_total
+        # cannot tell whether the invoice it amends was given: its lines must.
+        src = os.path.join(SOURCE, "credits")
+        plan = os.path.join(src, "plan.tariff")
+        credits = ["--credits", os.path.join(src, "credits.csv")]
+
+        def credited(n, previous=()):
+            args = ["rate", plan, "--usage", os.path.join(src, "usage%d.csv" % n)] + ISSUE_PERIOD + credits
+            for path in previous:
+                args += ["--previous", path]
+            return args
+
+        out, _ = run(credited(1))
+        with open(p("c-issued.jsonl"), "wb") as f:
+            f.write(out)
+        expect("issued total", records(p("c-issued.jsonl"))[0]["total"], "0.00")
+        out, _ = run(credited(2, [p("c-issued.jsonl")]))
+        with open(p("c-am1.jsonl"), "wb") as f:
+            f.write(out)
+        am1 = by_customer(p("c-am1.jsonl"))["u"]
+        expect("am1 Req", (line_of(am1, "Req")["issued_amount"], line_of(am1, "Req")["amount"]), ("10.00", "2.00"))
+        # The original left out: refused, not billed again.
+        _, err = run(credited(3, [p("c-am1.jsonl")]), expect=1)
+        expect("error", err.splitlines()[-1],
+               "%s:1: error[A0107]: amendment 1 of customer `u` amends what was issued before it (status `changed`), but no "
+               "invoice or amendment of the customer before it is given: give exactly the invoices and amendments issued "
+               "for the period" % p("c-am1.jsonl"))
+        # Given, it adds up: Req 10.00 + 2.00 + 3.00 = 15.00.
+        out, _ = run(credited(3, [p("c-am1.jsonl"), p("c-issued.jsonl")]))
+        with open(p("c-am2.jsonl"), "wb") as f:
+            f.write(out)
+        am2 = by_customer(p("c-am2.jsonl"))["u"]
+        expect("am2", (am2["revision"], line_of(am2, "Req")["issued_amount"], line_of(am2, "Req")["rerated_amount"],
+                       line_of(am2, "Req")["amount"]), (2, "12.00", "15.00", "3.00"))
+        # The customer's whole invoice sent as a `new` amendment (rated against nothing issued)
+        # and given beside that zero-total invoice: refused, not billed twice.
+        open(p("c-empty.jsonl"), "w").close()
+        out, _ = run(credited(1, [p("c-empty.jsonl")]))
+        with open(p("c-new.jsonl"), "wb") as f:
+            f.write(out)
+        expect("new", by_customer(p("c-new.jsonl"))["u"]["status"], "new")
+        _, err = run(credited(2, [p("c-issued.jsonl"), p("c-new.jsonl")]), expect=1)
+        expect("error", err.splitlines()[-1],
+               "%s:1: error[A0107]: amendment 1 of customer `u` is the customer's whole first invoice (status `new`), but "
+               "%s:1 was issued to it before: give exactly the invoices and amendments issued for the period"
+               % (p("c-new.jsonl"), p("c-issued.jsonl")))
+    elif SCENARIO == "anchor":
+        # A customer with its own billing anchor (contracts) was invoiced for its own period:
+        # `--previous` takes the run's own output back, and amends each customer in its period.
+        src = os.path.join(SOURCE, "anchor")
+        plan = os.path.join(src, "plan.tariff")
+
+        def anchored(usage_file, contracts, previous=()):
+            args = ["rate", plan, "--usage", os.path.join(src, usage_file), "--contracts", os.path.join(src, contracts),
+                    "--period", "2026-03-20"]
+            for path in previous:
+                args += ["--previous", path]
+            return args
+
+        out, _ = run(anchored("usage.csv", "contracts.csv"))
+        with open(p("a-issued.jsonl"), "wb") as f:
+            f.write(out)
+        expect("acme's own period", by_customer(p("a-issued.jsonl"))["acme"]["period"],
+               {"start": "2026-03-15T00:00:00Z", "end": "2026-04-15T00:00:00Z"})
+        out, err = run(anchored("usage.csv", "contracts.csv", [p("a-issued.jsonl")]))
+        expect("amendment of unchanged usage", out, b"")
+        expect("summary", err.splitlines()[-1], "amendments 0: customers amended 0 + new 0 + absent 0; unchanged 2")
+        # A late row of acme's (April 12, in its period, not in the run's): amended in its period.
+        out, err = run(anchored("usage-late.csv", "contracts.csv", [p("a-issued.jsonl")]))
+        with open(p("a-am1.jsonl"), "wb") as f:
+            f.write(out)
+        expect("summary", err.splitlines()[-1], "amendments 1: customers amended 1 + new 0 + absent 0; unchanged 1")
+        acme = by_customer(p("a-am1.jsonl"))["acme"]
+        expect("acme amendment period", acme["period"], {"start": "2026-03-15T00:00:00Z", "end": "2026-04-15T00:00:00Z"})
+        expect("acme Requests", (line_of(acme, "Requests")["issued_amount"], line_of(acme, "Requests")["amount"]),
+               ("2.00", "1.00"))
+        # acme's usage gone: amended to zero in its own period, not the run's.
+        out, err = run(anchored("usage-beta.csv", "anchor-only.csv", [p("a-issued.jsonl"), p("a-am1.jsonl")]))
+        with open(p("a-am2.jsonl"), "wb") as f:
+            f.write(out)
+        acme = by_customer(p("a-am2.jsonl"))["acme"]
+        expect("acme absent", (acme["status"], acme["revision"], acme["rerated_total"], acme["period"]),
+               ("absent", 2, "0.00", {"start": "2026-03-15T00:00:00Z", "end": "2026-04-15T00:00:00Z"}))
+        # An invoice of acme's for the run's period is not for its own.
+        with open(p("a-issued.jsonl")) as f, open(p("a-wrong.jsonl"), "w") as g:
+            g.write(f.read().replace("2026-03-15T00:00:00Z", "2026-03-01T00:00:00Z").replace("2026-04-15T00:00:00Z",
+                                                                                             "2026-04-01T00:00:00Z"))
+        _, err = run(anchored("usage.csv", "contracts.csv", [p("a-wrong.jsonl")]), expect=1)
+        expect("error", err.splitlines()[-1],
+               "%s:1: error[A0104]: invoice of customer `acme` is for the period 2026-03-01T00:00:00Z..2026-04-01T00:00:00Z; "
+               "this run rates its period (its own billing anchor) 2026-03-15T00:00:00Z..2026-04-15T00:00:00Z"
+               % p("a-wrong.jsonl"))
     else:
         fail("unknown scenario " + SCENARIO)
     print("ok: " + SCENARIO)

@@ -164,8 +164,9 @@ TEST_CASE("amend: malformed issued invoices are errors with file, line, column a
                 R"("revision":0,"lines":[],"total":"0"})" "\n") ==
         "issued.jsonl:1: error[A0102]: `revision`: `0` is not a revision (a whole number from 1)");
   CHECK(ErrorOf(R"({"kind":"amendment","customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD",)"
-                R"("revision":1,"lines":[{"kind":"charge","name":"X","group":[],"issued_amount":"1.00",)"
-                R"("rerated_amount":"3.00","amount":"1.00"}],"total":"1.00"})" "\n") ==
+                R"("revision":1,"status":"changed","lines":[{"change":"changed","kind":"charge","name":"X","group":[],)"
+                R"("issued_amount":"1.00","rerated_amount":"3.00","amount":"1.00"}],"issued_total":"1.00",)"
+                R"("rerated_total":"3.00","total":"1.00"})" "\n") ==
         "issued.jsonl:1: error[A0102]: `lines[0].amount`: `1.00` is not rerated_amount − issued_amount (3.00 − 1.00)");
   CHECK(ErrorOf("\xEF\xBB\xBF\n\n") == "(no error)");  // a BOM and blank lines: no records
 }
@@ -242,7 +243,7 @@ TEST_CASE("amend: issued + amendment read back = re-rated, and an amendment of a
         R"("rerated_quantity":"5500","quantity":"1000","unit":"request","issued_amount":"35.00","rerated_amount":"42.50",)"
         R"("amount":"7.50"},)"
         R"({"change":"removed","kind":"charge","name":"Tokens","group":["small"],"issued_quantity":"500000",)"
-        R"("rerated_quantity":"0","quantity":"-500000","unit":"token","issued_amount":"1.50","rerated_amount":"0",)"
+        R"("rerated_quantity":"0","quantity":"-500000","unit":"token","issued_amount":"1.50","rerated_amount":"0.00",)"
         R"("amount":"-1.50"}],"issued_total":"36.50","rerated_total":"42.50","total":"6.00"})"
         "\n");
   const std::string second = step(v2, "amend2.jsonl");
@@ -302,6 +303,10 @@ TEST_CASE("amend: double issues, repeated or missing amendments and foreign reco
     r.amendment = amendment;
     r.revision = revision;
     r.invoice = MakeInvoice(customer, {Line(LineKind::kCharge, "Platform", {}, "10.00")});
+    if (amendment) {  // a change of 10.00 to the Platform line of an original invoice
+      r.issued_total = D("10.00");
+      r.bases.push_back({tariff::LineChange::kChanged, D("10.00"), D("0")});
+    }
     return r;
   };
   auto error_of = [](const std::vector<IssuedRecord>& records) -> std::string {
@@ -441,4 +446,241 @@ TEST_CASE("amend: every one-byte damage to a record is read or refused with an A
   }
   CHECK(read + refused == good.size() * 6);
   CHECK(refused > read);  // most damage is refused
+}
+
+namespace {
+
+// Rates `rerated` against `records` (SumIssued, AmendAll), writes the amendments and reads them
+// back as a file named `name`.
+std::vector<IssuedRecord> AmendAndReadBack(const std::vector<IssuedRecord>& records, const std::vector<Invoice>& rerated,
+                                           const char* name) {
+  const auto sums = tariff::SumIssued(records);
+  const auto amendments = tariff::AmendAll(sums, rerated, nullptr);
+  std::ostringstream out;
+  tariff::WriteAmendmentsJsonl(amendments, out);
+  return tariff::ParseIssuedInvoices(out.str(), name);
+}
+
+std::string SumError(const std::vector<IssuedRecord>& records) {
+  try {
+    tariff::SumIssued(records);
+  } catch (const AmendmentError& e) {
+    return e.Render();
+  }
+  return "(no error)";
+}
+
+// An invoice paid in full by a prepaid credit: its total is 0.
+Invoice PaidByCredit(const char* requests, const char* amount) {
+  const std::string credit = "-" + std::string(amount);
+  return MakeInvoice("u", {Line(LineKind::kCharge, "Req", {}, amount, requests, "req"),
+                           Line(LineKind::kCredit, "Credit", {}, credit.c_str())});
+}
+
+}  // namespace
+
+TEST_CASE("amend: an amendment given without the invoice it amends is refused, even when that invoice's total is 0") {
+  // Req 10.00 paid by a credit (total 0.00), then 12 requests (amendment 1), then 15.
+  std::vector<IssuedRecord> issued = tariff::ParseIssuedInvoices(Jsonl({PaidByCredit("10", "10.00")}), "issued.jsonl");
+  const std::vector<IssuedRecord> am1 = AmendAndReadBack(issued, {PaidByCredit("12", "12.00")}, "am1.jsonl");
+  REQUIRE(am1.size() == 1);
+  CHECK(am1[0].issued_total->ToString() == "0.00");
+  REQUIRE(am1[0].bases.size() == 2);
+  CHECK(am1[0].bases[0].issued_amount.ToString() == "10.00");
+  CHECK(am1[0].bases[0].issued_quantity.ToString() == "10");
+  // The original and its amendment: fine, and amendment 2 adds up.
+  std::vector<IssuedRecord> both = issued;
+  both.push_back(am1[0]);
+  CHECK(SumError(both) == "(no error)");
+  const auto am2 = AmendAndReadBack(both, {PaidByCredit("15", "15.00")}, "am2.jsonl");
+  REQUIRE(am2.size() == 1);
+  CHECK(am2[0].invoice.lines[0].amount.ToString() == "3.00");
+  // The amendment alone: its issued_total (0.00) is what nothing adds up to, but it changes a
+  // line nothing before it issued; re-rating against it would bill the first 10.00 again.
+  CHECK(SumError(am1) ==
+        "am1.jsonl:1: error[A0107]: amendment 1 of customer `u` amends what was issued before it (status `changed`), but "
+        "no invoice or amendment of the customer before it is given: give exactly the invoices and amendments issued for "
+        "the period");
+}
+
+TEST_CASE("amend: each amendment line must have been computed against what the records before it add up to") {
+  // Amendment 1 was computed against another original (Req 5.00, paid by credit): the totals
+  // agree (0.00), the lines do not.
+  const std::vector<IssuedRecord> other = tariff::ParseIssuedInvoices(Jsonl({PaidByCredit("5", "5.00")}), "other.jsonl");
+  const std::vector<IssuedRecord> am1 = AmendAndReadBack(other, {PaidByCredit("12", "12.00")}, "am1.jsonl");
+  REQUIRE(am1.size() == 1);
+  std::vector<IssuedRecord> records = tariff::ParseIssuedInvoices(Jsonl({PaidByCredit("10", "10.00")}), "issued.jsonl");
+  records.push_back(am1[0]);
+  CHECK(SumError(records) ==
+        "am1.jsonl:1: error[A0107]: amendment 1 of customer `u`: line `Req` (lines[0]) was computed against an issued "
+        "amount of 5.00, but what was issued of it before adds up to 10.00: give exactly the invoices and amendments "
+        "issued for the period");
+  // The same amount, another quantity.
+  records[1].bases[0].issued_amount = D("10.00");
+  CHECK(SumError(records).find("line `Req` (lines[0]) was computed against an issued quantity of 5, but what was issued "
+                               "of it before adds up to 10") != std::string::npos);
+  // A `new` line that was issued before, a `changed` one that was not.
+  records[1].bases[0].issued_quantity = D("10");
+  records[1].bases[0].change = tariff::LineChange::kNew;
+  CHECK(SumError(records).find("error[A0107]: amendment 1 of customer `u`: line `Req` (lines[0]) is `new`, but it was "
+                               "issued before it") != std::string::npos);
+  records[1].bases[0].change = tariff::LineChange::kChanged;
+  records[1].invoice.lines[0].name = "Other";
+  CHECK(SumError(records).find("line `Other` (lines[0]) is `changed`, but nothing before it issued it") != std::string::npos);
+}
+
+TEST_CASE("amend: a customer's whole first invoice as a `new` amendment given beside its zero-total invoice is refused") {
+  std::vector<IssuedRecord> records = tariff::ParseIssuedInvoices(Jsonl({PaidByCredit("10", "10.00")}), "issued.jsonl");
+  const std::vector<IssuedRecord> whole = AmendAndReadBack({}, {PaidByCredit("10", "10.00")}, "new.jsonl");
+  REQUIRE(whole.size() == 1);
+  CHECK(whole[0].status == tariff::AmendmentStatus::kNew);
+  CHECK(SumError(whole) == "(no error)");
+  records.push_back(whole[0]);
+  CHECK(SumError(records) ==
+        "new.jsonl:1: error[A0107]: amendment 1 of customer `u` is the customer's whole first invoice (status `new`), but "
+        "issued.jsonl:1 was issued to it before: give exactly the invoices and amendments issued for the period");
+}
+
+TEST_CASE("amend: an amendment must say what it was computed against, with documented changes and statuses") {
+  const std::string head =
+      R"({"kind":"amendment","customer":"a","plan":"api","period":{"start":"s","end":"e"},"currency":"USD","revision":1,)";
+  const std::string line =
+      R"({"change":"changed","kind":"charge","name":"X","group":[],"issued_amount":"1.00","rerated_amount":"3.00","amount":"2.00"})";
+  const std::string totals = R"("issued_total":"1.00","rerated_total":"3.00","total":"2.00"})";
+  auto record = [&](const std::string& status, const std::string& l, const std::string& t) {
+    return head + status + R"("lines":[)" + l + "]," + t + "\n";
+  };
+  const std::string changed = R"("status":"changed",)";
+  CHECK(ErrorOf(record(changed, line, totals)) == "(no error)");
+  auto without = [](std::string text, const std::string& cut) {
+    const std::size_t at = text.find(cut);
+    REQUIRE(at != std::string::npos);
+    return text.erase(at, cut.size());
+  };
+  CHECK(ErrorOf(record("", line, totals)) == "issued.jsonl:1: error[A0102]: `status`: missing");
+  CHECK(ErrorOf(record(R"("status":"paid",)", line, totals)) ==
+        "issued.jsonl:1: error[A0102]: `status`: `paid` is not an amendment status (changed, new, absent)");
+  CHECK(ErrorOf(record(changed, line, without(totals, R"("issued_total":"1.00",)"))) ==
+        "issued.jsonl:1: error[A0102]: `issued_total`: missing");
+  CHECK(ErrorOf(record(changed, line, without(totals, R"("rerated_total":"3.00",)"))) ==
+        "issued.jsonl:1: error[A0102]: `rerated_total`: missing");
+  CHECK(ErrorOf(record(changed, without(line, R"("issued_amount":"1.00",)"), totals)) ==
+        "issued.jsonl:1: error[A0102]: `lines[0].issued_amount`: missing");
+  CHECK(ErrorOf(record(changed, without(line, R"("rerated_amount":"3.00",)"), totals)) ==
+        "issued.jsonl:1: error[A0102]: `lines[0].rerated_amount`: missing");
+  CHECK(ErrorOf(record(changed, without(line, R"("change":"changed",)"), totals)) ==
+        "issued.jsonl:1: error[A0102]: `lines[0].change`: missing");
+  std::string bad_change = line;
+  bad_change.replace(bad_change.find("changed"), 7, "moved");
+  CHECK(ErrorOf(record(changed, bad_change, totals)) ==
+        "issued.jsonl:1: error[A0102]: `lines[0].change`: `moved` is not a line change (changed, new, removed)");
+  // With a quantity, what was issued of it too.
+  const std::string with_quantity =
+      R"({"change":"changed","kind":"charge","name":"X","group":[],"rerated_quantity":"3","quantity":"2","unit":"req",)"
+      R"("issued_amount":"1.00","rerated_amount":"3.00","amount":"2.00"})";
+  CHECK(ErrorOf(record(changed, with_quantity, totals)) == "issued.jsonl:1: error[A0102]: `lines[0].issued_quantity`: missing");
+  // A `new` amendment's lines are all `new`; an `absent` one's all `removed`, re-rated to 0.
+  CHECK(ErrorOf(record(R"("status":"new",)", line, totals)) ==
+        "issued.jsonl:1: error[A0102]: `lines[0].change`: `changed` in an amendment of status `new` (every line is `new`)");
+  CHECK(ErrorOf(record(R"("status":"absent",)", line, totals)) ==
+        "issued.jsonl:1: error[A0102]: `lines[0].change`: `changed` in an amendment of status `absent` (every line is "
+        "`removed`)");
+  std::string removed = line;
+  removed.replace(removed.find("changed"), 7, "removed");
+  CHECK(ErrorOf(record(changed, removed, totals)) ==
+        "issued.jsonl:1: error[A0102]: `lines[0].change`: a `removed` line re-rated to something other than 0");
+}
+
+TEST_CASE("amend: a side that is not there is written as 0 at the currency's minor units") {
+  std::vector<IssuedRecord> records(1);
+  records[0].origin = {"i.jsonl", 1};
+  records[0].invoice = MakeInvoice("gone", {Line(LineKind::kCharge, "Platform", {}, "10.00")});
+  records.push_back(records[0]);
+  records[1].origin = {"i.jsonl", 2};
+  records[1].invoice = MakeInvoice("acme", {Line(LineKind::kCharge, "Old", {}, "5.00")});
+  const auto sums = tariff::SumIssued(records);
+  const std::vector<Invoice> now{MakeInvoice("acme", {Line(LineKind::kCharge, "New", {}, "7.00", "7", "req")}),
+                                 MakeInvoice("fresh", {Line(LineKind::kCharge, "Platform", {}, "10.00")})};
+  const auto amendments = tariff::AmendAll(sums, now, nullptr);
+  std::ostringstream jsonl, csv, table;
+  tariff::WriteAmendmentsJsonl(amendments, jsonl);
+  tariff::WriteAmendmentsCsv(amendments, csv);
+  tariff::WriteAmendmentsTable(amendments, table);
+  const std::string j = jsonl.str();
+  CHECK(j.find(R"("change":"new","kind":"charge","name":"New","group":[],"issued_quantity":"0","rerated_quantity":"7",)"
+               R"("quantity":"7","unit":"req","issued_amount":"0.00","rerated_amount":"7.00","amount":"7.00"})") !=
+        std::string::npos);
+  CHECK(j.find(R"("change":"removed","kind":"charge","name":"Old","group":[],"issued_amount":"5.00",)"
+               R"("rerated_amount":"0.00","amount":"-5.00"})") != std::string::npos);
+  CHECK(j.find(R"("issued_total":"10.00","rerated_total":"0.00","total":"-10.00"})") != std::string::npos);  // gone
+  CHECK(j.find(R"("issued_total":"0.00","rerated_total":"10.00","total":"10.00"})") != std::string::npos);   // fresh
+  for (const char* key : {"issued_amount", "rerated_amount", "issued_total", "rerated_total"}) {
+    CHECK(j.find("\"" + std::string(key) + "\":\"0\"") == std::string::npos);
+  }
+  const std::string c = csv.str();
+  CHECK(c.find("acme,api,2026-03-01,2026-04-01,USD,1,changed,new,charge,New,,req,0,7,7,0.00,7.00,7.00,,,") != std::string::npos);
+  CHECK(c.find("acme,api,2026-03-01,2026-04-01,USD,1,changed,removed,charge,Old,,,,,,5.00,0.00,-5.00,,,") != std::string::npos);
+  CHECK(c.find("fresh,api,2026-03-01,2026-04-01,USD,1,new,total,,,,,,,,0.00,10.00,10.00,,,") != std::string::npos);
+  CHECK(c.find("gone,api,2026-03-01,2026-04-01,USD,1,absent,total,,,,,,,,10.00,0.00,-10.00,,,") != std::string::npos);
+  // The table: issued, re-rated and change columns.
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(table.str());
+  for (std::string row; std::getline(lines, row);) {
+    std::istringstream words(row);
+    std::vector<std::string> w;
+    for (std::string x; words >> x;) w.push_back(x);
+    rows.push_back(w);
+  }
+  auto has_row = [&rows](const std::vector<std::string>& want) {
+    for (const auto& r : rows) {
+      if (r == want) return true;
+    }
+    return false;
+  };
+  CHECK(has_row({"New", "new", "0", "→", "7", "req", "0.00", "7.00", "7.00"}));
+  CHECK(has_row({"Old", "removed", "5.00", "0.00", "-5.00"}));
+  CHECK(has_row({"total", "0.00", "10.00", "10.00"}));  // fresh
+  CHECK(has_row({"total", "10.00", "0.00", "-10.00"}));  // gone
+  // A currency without minor units: plain 0.
+  Invoice yen = MakeInvoice("jp", {Line(LineKind::kCharge, "Platform", {}, "1000")});
+  yen.currency = "JPY";
+  const auto a = tariff::Amend(nullptr, &yen);
+  REQUIRE(a.has_value());
+  CHECK(a->issued_total.ToString() == "0");
+  CHECK(a->lines[0].issued_amount.ToString() == "0");
+}
+
+TEST_CASE("amend: a customer with its own billing anchor is compared with its own period") {
+  tariff::IssuedExpectations run;
+  run.plans = {"api"};
+  run.currency = "USD";
+  run.period_start = "2026-03-01";
+  run.period_end = "2026-04-01";
+  run.own_periods["acme"] = {"2026-03-15", "2026-04-15"};
+  std::vector<IssuedRecord> records(1);
+  records[0].origin = {"i.jsonl", 1};
+  records[0].invoice = MakeInvoice("acme", {Line(LineKind::kCharge, "Platform", {}, "10.00")});
+  records[0].invoice.period_start = "2026-03-15";
+  records[0].invoice.period_end = "2026-04-15";
+  CHECK_NOTHROW(tariff::CheckIssued(records, run));
+  records[0].invoice.customer = "beta";  // beta is rated for the run's period
+  try {
+    tariff::CheckIssued(records, run);
+    FAIL("no error");
+  } catch (const AmendmentError& e) {
+    CHECK(e.Render() ==
+          "i.jsonl:1: error[A0104]: invoice of customer `beta` is for the period 2026-03-15..2026-04-15; this run rates "
+          "2026-03-01..2026-04-01");
+  }
+  records[0].invoice.customer = "acme";
+  records[0].invoice.period_start = "2026-03-01";
+  records[0].invoice.period_end = "2026-04-01";
+  try {
+    tariff::CheckIssued(records, run);
+    FAIL("no error");
+  } catch (const AmendmentError& e) {
+    CHECK(e.Render() ==
+          "i.jsonl:1: error[A0104]: invoice of customer `acme` is for the period 2026-03-01..2026-04-01; this run rates "
+          "its period (its own billing anchor) 2026-03-15..2026-04-15");
+  }
 }

@@ -70,12 +70,17 @@ int Amendments(const std::vector<IssuedRecord>& issued, const RatingOutcome& out
   run.currency = outcome.currency;
   run.period_start = outcome.period_start_text;
   run.period_end = outcome.period_end_text;
-  run.same_period = [&outcome](const std::string& start, const std::string& end) {
+  // A customer with its own billing anchor is rated, and so was issued, for its own period.
+  for (const auto& [customer, own] : outcome.own_periods) run.own_periods[customer] = {own.start_text, own.end_text};
+  run.same_period = [&outcome](const std::string& customer, const std::string& start, const std::string& end) {
     if (!outcome.period_start || !outcome.period_end) return start.empty() && end.empty();
     auto at = [&outcome](const std::string& t) -> std::optional<std::int64_t> {
       auto it = outcome.resolved_times.find(t);
       return it == outcome.resolved_times.end() ? std::nullopt : it->second;
     };
+    if (auto own = outcome.own_periods.find(customer); own != outcome.own_periods.end()) {
+      return at(start) == own->second.start && at(end) == own->second.end;
+    }
     return at(start) == outcome.period_start && at(end) == outcome.period_end;
   };
   std::vector<Amendment> amendments;
@@ -84,12 +89,14 @@ int Amendments(const std::vector<IssuedRecord>& issued, const RatingOutcome& out
     CheckIssued(issued, run);
     const std::vector<IssuedInvoice> sums = SumIssued(issued);
     amendments = AmendAll(sums, outcome.invoices, &counts);
-    // A customer not re-rated is amended for this run's period as this run writes it (its issued
-    // records may give the same period in another form).
+    // A customer not re-rated is amended for the period this run rates it for (its own, with a
+    // billing anchor), as this run writes it (its issued records may give the same period in
+    // another form).
     for (Amendment& a : amendments) {
       if (a.status != AmendmentStatus::kAbsent) continue;
-      a.period_start = outcome.period_start_text;
-      a.period_end = outcome.period_end_text;
+      auto own = outcome.own_periods.find(a.customer);
+      a.period_start = own != outcome.own_periods.end() ? own->second.start_text : outcome.period_start_text;
+      a.period_end = own != outcome.own_periods.end() ? own->second.end_text : outcome.period_end_text;
     }
   } catch (const AmendmentError& e) {
     streams.err << e.Render() << "\n";

@@ -354,11 +354,17 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
       streams.err << why << "\n";  // "error[CODE]: file:line: …"
       return kExitFailure;
     }
-    // Customers with their own billing anchor: read the usage of each one's period.
+    // Customers with their own billing anchor: read the usage of each one's period (and say
+    // which period each is rated for: `--previous` compares it with what was issued).
     try {
       auto [from, until] = BillingWindow(plans, billing);
       reading.period_start = from;
       reading.period_end = until;
+      for (const ContractTerm& t : billing.contracts) {
+        if (t.kind != ContractTerm::Kind::kAnchor || !billing.period_at) continue;
+        PeriodBounds b = BillingPeriodAt(plans, *billing.period_at, t.anchor);
+        outcome.own_periods[t.customer] = {b.start, b.end, b.start_text, b.end_text};
+      }
     } catch (const BillingError& e) {
       streams.err << "error: " << e.what() << "\n";
       return kExitFailure;

@@ -67,6 +67,13 @@ struct RatingOutcome {
   std::string currency;
   std::optional<std::int64_t> period_start, period_end;
   std::string period_start_text, period_end_text;
+  // Customers rated for a period of their own (a billing anchor, --contracts with --period
+  // DATE): start and end as instants and as written on invoices.
+  struct OwnPeriod {
+    std::int64_t start = 0, end = 0;
+    std::string start_text, end_text;
+  };
+  std::map<std::string, OwnPeriod> own_periods;
   // request.resolve_times, each read as a time (nullopt: not a time).
   std::map<std::string, std::optional<std::int64_t>> resolved_times;
 };
