@@ -234,9 +234,9 @@ struct Pricing : Node {
   ExprPtr where;            // kPerEvent: optional filter
 };
 
-enum class ChargeOptionKind : std::uint8_t { kRounding, kProration, kIncluded, kFreeFirst, kFlatAtZero, kAllow };
+enum class ChargeOptionKind : std::uint8_t { kRounding, kProration, kIncluded, kFreeFirst, kFlatAtZero, kAllow, kInAdvance };
 // Options after a charge's pricing: `rounding …`, `prorated by day`, `included 100 request`,
-// `free first 3 events or 500 USD`, `no flat at zero`.
+// `free first 3 events or 500 USD`, `no flat at zero`, `billed in advance` (kInAdvance).
 struct ChargeOption : Node {
   ChargeOptionKind kind = ChargeOptionKind::kRounding;
   RoundingSpec rounding;   // kRounding
@@ -279,6 +279,12 @@ struct CreditsDecl : Node {
 // `on change split` / `on change next period`
 struct ChangeDecl : Node {
   std::optional<Name> policy;  // absent for `next period`
+};
+
+// `on change prorate next_invoice|none`: what a mid-period change of a subscription does to the
+// fees billed in advance (Stripe's `proration_behavior`; docs/billing.md).
+struct ProrateDecl : Node {
+  Name behavior;
 };
 
 // `allow unused_meter, unused_event`: warnings the plan acknowledges as intended.
@@ -351,7 +357,7 @@ struct TestDecl : Node {
 struct PlanItem : Node {
   std::variant<CurrencyDecl, PeriodDecl, RoundingDecl, ProrationDecl, UnitDecl, EventDecl,
                SubscriptionDecl, MeterDecl, ChargeDecl, DiscountDecl, LimitDecl, CreditsDecl,
-               ChangeDecl, AllowDecl, TestDecl, SubtotalDecl>
+               ChangeDecl, AllowDecl, TestDecl, SubtotalDecl, ProrateDecl>
       kind;
 };
 

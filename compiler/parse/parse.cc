@@ -629,6 +629,8 @@ class Builder {
     } else if (dynamic_cast<TariffParser::FlatAtZeroOptionContext*>(ctx)) {
       option.kind = ast::ChargeOptionKind::kFlatAtZero;
       option.flag = ctx->children[0]->getText() != "no";
+    } else if (dynamic_cast<TariffParser::AdvanceOptionContext*>(ctx)) {
+      option.kind = ast::ChargeOptionKind::kInAdvance;
     } else if (auto* c = dynamic_cast<TariffParser::AllowOptionContext*>(ctx)) {
       option.kind = ast::ChargeOptionKind::kAllow;
       for (auto* id : c->ident()) option.names.push_back(BuildName(id));
@@ -815,6 +817,11 @@ class Builder {
       ast::CreditsDecl d;
       Init(d, c);
       for (auto* id : c->ident()) d.order.push_back(BuildName(id));
+      item.kind = std::move(d);
+    } else if (auto* c = dynamic_cast<TariffParser::ProrateItemContext*>(ctx)) {
+      ast::ProrateDecl d;
+      Init(d, c);
+      d.behavior = BuildName(c->ident());
       item.kind = std::move(d);
     } else if (auto* c = dynamic_cast<TariffParser::ChangeItemContext*>(ctx)) {
       ast::ChangeDecl d;
