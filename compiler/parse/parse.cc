@@ -162,7 +162,8 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "first", "next", "change", "up", "to", "above", "line", "invoice", "included", "prorated",
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
-        "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract"};
+        "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract",
+        "billed", "in", "advance", "prorate"};
     return kSoft.count(word) != 0;
   }
 
