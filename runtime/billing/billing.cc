@@ -719,25 +719,22 @@ struct Biller::State {
     const Subscription* subscription;
   };
 
-  std::deque<Subscription> implicit_subscriptions;  // customers without a subscriptions input
+  std::map<std::string, Subscription> implicit_subscriptions;  // customers without a subscriptions input
 
   std::vector<AdvancePart> AdvanceTimeline(const std::string& customer, std::int64_t qs, std::int64_t qe) {
     std::vector<const Subscription*> mine;
     if (options.subscriptions_input) {
-      for (const Subscription& s : subscriptions) {
-        if (s.customer == customer) mine.push_back(&s);
-      }
+      // Sorted by customer (Prepare): one binary search, not a scan per customer.
+      auto it = std::lower_bound(subscriptions.begin(), subscriptions.end(), customer,
+                                 [](const Subscription& s, const std::string& c) { return s.customer < c; });
+      for (; it != subscriptions.end() && it->customer == customer; ++it) mine.push_back(&*it);
     } else {
-      auto it = std::find_if(implicit_subscriptions.begin(), implicit_subscriptions.end(),
-                             [&](const Subscription& s) { return s.customer == customer; });
-      if (it == implicit_subscriptions.end()) {
-        Subscription s;
-        s.customer = customer;
-        s.origin = fmt::format("customer `{}`", customer);
-        implicit_subscriptions.push_back(s);
-        it = implicit_subscriptions.end() - 1;
+      auto [it, fresh] = implicit_subscriptions.try_emplace(customer);
+      if (fresh) {
+        it->second.customer = customer;
+        it->second.origin = fmt::format("customer `{}`", customer);
       }
-      mine.push_back(&*it);
+      mine.push_back(&it->second);
     }
     std::vector<AdvancePart> out;
     for (const Subscription* s : mine) {
@@ -929,8 +926,7 @@ struct Biller::State {
       merged.plan = Fn(last.function).plan;
       // Fees billed in advance (docs/billing.md): only with a period, for customers whose plan
       // has them.
-      const bool advance = own != nullptr && AdvanceTimeline(customer, own->start, own->end).size() > 0 &&
-                           std::any_of(list.begin(), list.end(), [&](const Part& p) {
+      const bool advance = own != nullptr && std::any_of(list.begin(), list.end(), [&](const Part& p) {
                              return HasInAdvance(Fn(engines[static_cast<std::size_t>(p.engine)].function));
                            });
       Decimal removed;
