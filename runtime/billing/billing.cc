@@ -926,9 +926,10 @@ struct Biller::State {
       merged.plan = Fn(last.function).plan;
       // Fees billed in advance (docs/billing.md): only with a period, for customers whose plan
       // has them.
-      const bool advance = own != nullptr && std::any_of(list.begin(), list.end(), [&](const Part& p) {
-                             return HasInAdvance(Fn(engines[static_cast<std::size_t>(p.engine)].function));
-                           });
+      // (Any plan of the run: a change from a fee in advance to a plan without one is still
+      // credited on the next invoice.)
+      const bool advance = own != nullptr && std::any_of(plans.functions.begin(), plans.functions.end(),
+                                                         [](const ir::RatingFunction* f) { return HasInAdvance(*f); });
       Decimal removed;
       std::ptrdiff_t advance_at = -1;
       for (Part& part : list) {
