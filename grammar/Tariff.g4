@@ -34,6 +34,7 @@ planItem
   | 'maximum' expr ('on' STRING (',' STRING)*)?                         # maximumItem
   | 'subtotal' STRING 'of' STRING (',' STRING)*                         # subtotalItem
   | 'credits' 'drawn' 'by' ident (',' ident)*                           # creditsItem
+  | 'on' 'change' 'prorate' ident                                       # prorateItem
   | 'on' 'change' (ident | 'next' 'period')                             # changeItem
   | 'allow' ident (',' ident)*                                          # allowItem
   | test                                                                # testItem
@@ -82,6 +83,7 @@ chargeOption
   | 'free' 'first' literal ('or' literal)?         # freeFirstOption
   | 'no'? 'flat' 'at' 'zero'                       # flatAtZeroOption
   | 'allocated' 'by' expr 'in' 'proportion' 'to' ident # allocatedOption
+  | 'billed' 'in' 'advance'                        # advanceOption
   | {NextOnSameLine()}? 'allow' ident (',' ident)* # allowOption
   ;
 
@@ -150,7 +152,7 @@ ident
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
   | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
   | 'priority' | 'remaining' | 'subtotal' | 'beyond' | 'last' | 'price' | 'error' | 'contract'
-  | 'allocated' | 'in' | 'proportion'
+  | 'allocated' | 'in' | 'proportion' | 'billed' | 'advance' | 'prorate'
   ;
 
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT

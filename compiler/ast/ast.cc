@@ -256,6 +256,7 @@ class Dumper {
           Atom(o.proportion.text);
           Close();
           break;
+        case ChargeOptionKind::kInAdvance: out += " "; Open("in-advance"); Close(); break;
         case ChargeOptionKind::kAllow:
           out += " ";
           Open("allow");
@@ -281,6 +282,7 @@ class Dumper {
     Close();
   }
   void Item(const ChangeDecl& d) { Open("on-change"); Atom(d.policy ? d.policy->text : "next-period"); Close(); }
+  void Item(const ProrateDecl& d) { Open("on-change-prorate"); Atom(d.behavior.text); Close(); }
   void Item(const AllowDecl& d) {
     Open("allow");
     for (const auto& n : d.names) Atom(n.text);

@@ -234,10 +234,10 @@ struct Pricing : Node {
   ExprPtr where;            // kPerEvent: optional filter
 };
 
-enum class ChargeOptionKind : std::uint8_t { kRounding, kProration, kIncluded, kFreeFirst, kFlatAtZero, kAllow, kAllocated };
+enum class ChargeOptionKind : std::uint8_t { kRounding, kProration, kIncluded, kFreeFirst, kFlatAtZero, kAllow, kAllocated, kInAdvance };
 // Options after a charge's pricing: `rounding …`, `prorated by day`, `included 100 request`,
 // `free first 3 events or 500 USD`, `no flat at zero`,
-// `allocated by transfer.source in proportion to transferred`.
+// `allocated by transfer.source in proportion to transferred`, `billed in advance` (kInAdvance).
 struct ChargeOption : Node {
   ChargeOptionKind kind = ChargeOptionKind::kRounding;
   RoundingSpec rounding;   // kRounding
@@ -281,6 +281,12 @@ struct CreditsDecl : Node {
 // `on change split` / `on change next period`
 struct ChangeDecl : Node {
   std::optional<Name> policy;  // absent for `next period`
+};
+
+// `on change prorate next_invoice|none`: what a mid-period change of a subscription does to the
+// fees billed in advance (Stripe's `proration_behavior`; docs/billing.md).
+struct ProrateDecl : Node {
+  Name behavior;
 };
 
 // `allow unused_meter, unused_event`: warnings the plan acknowledges as intended.
@@ -356,7 +362,7 @@ struct TestDecl : Node {
 struct PlanItem : Node {
   std::variant<CurrencyDecl, PeriodDecl, RoundingDecl, ProrationDecl, UnitDecl, EventDecl,
                SubscriptionDecl, MeterDecl, ChargeDecl, DiscountDecl, LimitDecl, CreditsDecl,
-               ChangeDecl, AllowDecl, TestDecl, SubtotalDecl>
+               ChangeDecl, AllowDecl, TestDecl, SubtotalDecl, ProrateDecl>
       kind;
 };
 

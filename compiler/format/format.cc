@@ -549,6 +549,7 @@ class Printer {
         Put(" in proportion to ");
         Name(o.proportion);
         break;
+      case ast::ChargeOptionKind::kInAdvance: Put("billed in advance", o.span); break;
       case ast::ChargeOptionKind::kAllow:
         Put("allow ", Span{o.span.file, o.span.begin, o.span.begin});
         Names(o.names);
@@ -659,6 +660,11 @@ class Printer {
     StartLine(1, item.span.begin);
     Put("credits drawn by ");
     Names(d.order);
+  }
+  void Item(const ast::PlanItem& item, const ast::ProrateDecl& d) {
+    StartLine(1, item.span.begin);
+    Put("on change prorate ");
+    Name(d.behavior);
   }
   void Item(const ast::PlanItem& item, const ast::ChangeDecl& d) {
     StartLine(1, item.span.begin);

@@ -202,6 +202,10 @@ struct Charge {
   int quantity_input = -1;          // the line input shown as the line's quantity, or -1
   std::string quantity_unit;
   bool recurring = false;           // reads no meter: one line per customer
+  // `billed in advance` (recurring only): the period's fee is billed at the period's start for
+  // the subscription in force then, and a change within the period is prorated on the next
+  // invoice (runtime/billing, docs/billing.md "Fees billed in advance").
+  bool in_advance = false;
   ProrationBasis proration = ProrationBasis::kNone;  // recurring: how the line is prorated
   std::string price_text;           // the price as the plan writes it, shown on the line:
                                     // the rate of `meter * RATE`, else the whole pricing
@@ -271,6 +275,10 @@ struct RatingFunction {
   std::string version;
   std::string effective;
   bool split_on_change = true;             // `on change split` (default) or `next period`
+  // `on change prorate next_invoice|none` (Stripe's proration_behavior `create_prorations` /
+  // `none`): whether a mid-period change of a subscription gives proration lines for the fees
+  // billed in advance. The behaviour of the plan changed to applies.
+  enum class ChangeProration : std::uint8_t { kNextInvoice, kNone } change_proration = ChangeProration::kNextInvoice;
   std::vector<std::string> credit_order;   // `credits drawn by expiry, priority`; default expiry, priority
 };
 

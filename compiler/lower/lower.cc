@@ -123,6 +123,10 @@ class Lowerer {
       }
       if (const auto* d = std::get_if<ast::PeriodDecl>(&item.kind)) fn_.period = Period(*d);
       if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) fn_.split_on_change = d->policy.has_value();
+      if (const auto* d = std::get_if<ast::ProrateDecl>(&item.kind)) {
+        fn_.change_proration = d->behavior.text == "none" ? ir::RatingFunction::ChangeProration::kNone
+                                                          : ir::RatingFunction::ChangeProration::kNextInvoice;
+      }
       if (const auto* d = std::get_if<ast::CreditsDecl>(&item.kind)) {
         fn_.credit_order.clear();
         for (const ast::Name& n : d->order) fn_.credit_order.push_back(n.text);
@@ -736,6 +740,7 @@ class Lowerer {
           c.allocation = std::move(a);
           break;
         }
+        case ast::ChargeOptionKind::kInAdvance: c.in_advance = true; break;
         case ast::ChargeOptionKind::kProration:
           proration = Basis(o.proration);
           proration_span = o.span;

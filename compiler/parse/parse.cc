@@ -163,7 +163,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
         "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract",
-        "allocated", "in", "proportion"};
+        "allocated", "in", "proportion", "billed", "advance", "prorate"};
     return kSoft.count(word) != 0;
   }
 
@@ -634,6 +634,8 @@ class Builder {
       option.kind = ast::ChargeOptionKind::kAllocated;
       option.first = BuildExpr(c->expr());
       option.proportion = BuildName(c->ident());
+    } else if (dynamic_cast<TariffParser::AdvanceOptionContext*>(ctx)) {
+      option.kind = ast::ChargeOptionKind::kInAdvance;
     } else if (auto* c = dynamic_cast<TariffParser::AllowOptionContext*>(ctx)) {
       option.kind = ast::ChargeOptionKind::kAllow;
       for (auto* id : c->ident()) option.names.push_back(BuildName(id));
@@ -821,6 +823,11 @@ class Builder {
       ast::CreditsDecl d;
       Init(d, c);
       for (auto* id : c->ident()) d.order.push_back(BuildName(id));
+      item.kind = std::move(d);
+    } else if (auto* c = dynamic_cast<TariffParser::ProrateItemContext*>(ctx)) {
+      ast::ProrateDecl d;
+      Init(d, c);
+      d.behavior = BuildName(c->ident());
       item.kind = std::move(d);
     } else if (auto* c = dynamic_cast<TariffParser::ChangeItemContext*>(ctx)) {
       ast::ChangeDecl d;

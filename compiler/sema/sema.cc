@@ -343,6 +343,15 @@ class Checker {
         for (const ast::Name& n : d->names) DeclareUnit(n);
       } else if (const auto* d = std::get_if<ast::CreditsDecl>(&item.kind)) {
         if (once("credits", *d)) CheckCredits(*d);
+      } else if (const auto* d = std::get_if<ast::ProrateDecl>(&item.kind)) {
+        if (once("on change prorate", *d) && d->behavior.text != "next_invoice" && d->behavior.text != "none") {
+          auto& diag = Report(DiagKind::UnknownName, d->behavior.span, "proration behaviour", d->behavior.text);
+          if (d->behavior.text == "now") {
+            diag.Hint("an invoice at the change (Stripe's `always_invoice`) is not supported yet: write `on change prorate next_invoice` or `none`");
+          } else {
+            diag.Hint("write `on change prorate next_invoice` (the proration lines on the next invoice) or `on change prorate none`");
+          }
+        }
       } else if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) {
         if (once("on change", *d) && d->policy && d->policy->text != "split") {
           Report(DiagKind::UnknownName, d->policy->span, "version change policy", d->policy->text)
@@ -1528,6 +1537,14 @@ class Checker {
       }
     }
     info.recurring = p.kind == ast::PricingKind::kFormula && info.meters.empty();
+    for (const ast::ChargeOption& o : d.options) {
+      // Usage is known only when the period is over: only a fee can be billed at its start.
+      if (o.kind == ast::ChargeOptionKind::kInAdvance && !info.recurring && ok) {
+        Report(DiagKind::OptionNotApplicable, o.span, "billed in advance", "a charge priced by usage")
+            .Note(d.name.span, fmt::format("charge \"{}\" reads usage, which is known only at the period's end", d.name.value))
+            .Hint("only a recurring fee (a price that reads no meter and no event, such as `49.00 USD` or `subscription.seats * 12.00 USD per seat`) is billed in advance; usage is billed in arrears");
+      }
+    }
 
     // Grouping: `by event.field` — the charge's meters must read that event.
     for (const auto& g : d.group_by) {
@@ -2396,6 +2413,21 @@ class Checker {
   }
 
   bool OtherLineOfTest(const ast::TestDecl& test, const std::string& name) const {
+    // The proration lines of a fee billed in advance: `Unused time on CHARGE (FROM to TO)` and
+    // `Remaining time on CHARGE (FROM to TO)`, for a charge of any plan of the file (a change of
+    // plan names the other plan's charge).
+    for (const char* prefix : {"Unused time on ", "Remaining time on "}) {
+      if (name.rfind(prefix, 0) != 0 || name.back() != ')') continue;
+      for (const ast::Plan& other : file_.plans) {
+        for (const ast::PlanItem& item : other.items) {
+          const auto* charge = std::get_if<ast::ChargeDecl>(&item.kind);
+          if (charge == nullptr) continue;
+          const bool advance = std::any_of(charge->options.begin(), charge->options.end(),
+                                           [](const ast::ChargeOption& o) { return o.kind == ast::ChargeOptionKind::kInAdvance; });
+          if (advance && name.rfind(prefix + charge->name.value + " (", 0) == 0) return true;
+        }
+      }
+    }
     for (const ast::TestStmt& stmt : test.stmts) {
       if (const auto* c = std::get_if<ast::TestCredit>(&stmt.kind)) {
         if (name == "Credit " + c->id.value) return true;

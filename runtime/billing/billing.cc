@@ -71,6 +71,20 @@ std::int64_t LocalDays360(const ir::RatingFunction& fn, std::int64_t a, std::int
 // Microseconds as exact seconds.
 Decimal Seconds(std::int64_t micros) { return Decimal::FromParts(micros, 6).Normalized(); }
 
+bool IsInAdvance(const ir::RatingFunction& fn, const std::string& charge) {
+  return std::any_of(fn.charges.begin(), fn.charges.end(), [&](const ir::Charge& c) { return c.in_advance && c.name == charge; });
+}
+
+bool HasInAdvance(const ir::RatingFunction& fn) {
+  return std::any_of(fn.charges.begin(), fn.charges.end(), [](const ir::Charge& c) { return c.in_advance; });
+}
+
+// An instant for a line's name: the local date when it is local midnight, else RFC 3339.
+std::string DateText(const calendar::Calendar& cal, std::int64_t t) {
+  std::string s = cal.FormatLocal(t);
+  return s.size() > 10 && s.compare(10, 9, "T00:00:00") == 0 ? s.substr(0, 10) : s;
+}
+
 bool SameSchema(const EventSchema& a, const EventSchema& b) {
   if (a.fields.size() != b.fields.size() || a.key_field != b.key_field) return false;
   for (std::size_t i = 0; i < a.fields.size(); ++i) {
@@ -204,6 +218,15 @@ struct Biller::State {
       if (!s.plan.empty()) named.insert(s.plan);
       if (!s.version.empty()) pinned.emplace(s.plan.empty() ? plans.default_plan : s.plan, s.version);
     }
+    // Fees billed in advance look back one period (a change there is prorated on this invoice):
+    // keep the versions in force then too.
+    std::int64_t lo = window_start;
+    if (has_period() && std::any_of(plans.functions.begin(), plans.functions.end(), [](const ir::RatingFunction* f) { return HasInAdvance(*f); })) {
+      try {
+        lo = std::min(lo, BillingPeriodAt(plans, window_start - 1).start);
+      } catch (const BillingError&) {
+      }
+    }
     std::vector<const ir::RatingFunction*> kept;
     for (const ir::RatingFunction* f : plans.functions) {
       all_plans.insert(f->plan);
@@ -220,7 +243,7 @@ struct Biller::State {
           std::int64_t e = g->effective.empty() ? kAlways : EffectiveOf(*g);
           if (e > from) until = std::min(until, e);
         }
-        if (from >= window_end || until <= window_start) continue;
+        if (from >= window_end || until <= lo) continue;
       }
       kept.push_back(f);
     }
@@ -387,14 +410,16 @@ struct Biller::State {
   // The segments of subscription `s`: the parts of the period it covers, each rated by the
   // version in force (split at a version's effective date when that version says `on change
   // split`).
-  std::vector<Segment> SegmentsOf(const Subscription& s) {
+  std::vector<Segment> SegmentsOf(const Subscription& s, std::optional<std::pair<std::int64_t, std::int64_t>> window = std::nullopt) {
     const std::string plan = s.plan.empty() ? plans.default_plan : s.plan;
+    const std::int64_t period_start = window ? window->first : has_period() ? PeriodOf(s.customer).start : kAlways;
+    const std::int64_t period_end = window ? window->second : has_period() ? PeriodOf(s.customer).end : kNever;
     auto vit = versions.find(plan);
     if (vit == versions.end() && all_plans.count(plan) == 0) throw BillingError(fmt::format("{}: no plan \"{}\" in the plan file", s.origin, plan));
     std::int64_t a = s.start.value_or(kAlways), b = s.end.value_or(kNever);
     if (has_period()) {
-      a = std::max(a, PeriodOf(s.customer).start);
-      b = std::min(b, PeriodOf(s.customer).end);
+      a = std::max(a, period_start);
+      b = std::min(b, period_end);
     } else if (s.start || s.end) {
       throw BillingError(fmt::format("{}: a subscription with a start or an end needs a billing period (--period)", s.origin));
     }
@@ -429,7 +454,7 @@ struct Biller::State {
       for (std::size_t k = 0; k < v.functions.size(); ++k) {
         // A version that takes effect `on change next period` rates from the first period that
         // starts at or after its effective date.
-        const bool next_period = !Fn(v.functions[k]).split_on_change && has_period() && v.effective[k] > PeriodOf(s.customer).start;
+        const bool next_period = !Fn(v.functions[k]).split_on_change && has_period() && v.effective[k] > period_start;
         if (v.effective[k] <= cuts[i] && !next_period) in_force = v.functions[k];
       }
       Segment seg{cuts[i], cuts[i + 1], in_force, ""};
@@ -684,6 +709,191 @@ struct Biller::State {
     }
   }
 
+  // ---- fees billed in advance (docs/billing.md, "Fees billed in advance") ----------------------
+
+  // A stretch of a customer's subscriptions within [qs, qe): its plan version (overrides applied)
+  // and its subscription.
+  struct AdvancePart {
+    std::int64_t start, end;
+    int function;
+    const Subscription* subscription;
+  };
+
+  std::map<std::string, Subscription> implicit_subscriptions;  // customers without a subscriptions input
+
+  std::vector<AdvancePart> AdvanceTimeline(const std::string& customer, std::int64_t qs, std::int64_t qe) {
+    std::vector<const Subscription*> mine;
+    if (options.subscriptions_input) {
+      // Sorted by customer (Prepare): one binary search, not a scan per customer.
+      auto it = std::lower_bound(subscriptions.begin(), subscriptions.end(), customer,
+                                 [](const Subscription& s, const std::string& c) { return s.customer < c; });
+      for (; it != subscriptions.end() && it->customer == customer; ++it) mine.push_back(&*it);
+    } else {
+      auto [it, fresh] = implicit_subscriptions.try_emplace(customer);
+      if (fresh) {
+        it->second.customer = customer;
+        it->second.origin = fmt::format("customer `{}`", customer);
+      }
+      mine.push_back(&it->second);
+    }
+    std::vector<AdvancePart> out;
+    for (const Subscription* s : mine) {
+      for (const Segment& seg : SegmentsOf(*s, std::make_pair(qs, qe))) {
+        if (seg.engine < 0) continue;
+        out.push_back({seg.start, seg.end, FunctionFor(customer, seg.engine), s});
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const AdvancePart& x, const AdvancePart& y) { return x.start < y.start; });
+    return out;
+  }
+
+  // The in-advance charges' lines of `function` for `s` in the period [qs, qe), the customer
+  // active in [a, b) of it (the whole period: not prorated), rated by an engine of their own.
+  std::vector<InvoiceLine> AdvanceFees(const std::string& customer, int function, const Subscription& s, std::int64_t qs, std::int64_t qe,
+                                       std::int64_t a, std::int64_t b) {
+    const ir::RatingFunction& fn = Fn(function);
+    calendar::Calendar cal = CalendarOf(fn);
+    RatingOptions o;
+    o.period_start = cal.FormatLocal(qs);
+    o.period_end = cal.FormatLocal(qe);
+    o.period_end_micros = qe;
+    o.explain = options.explain;
+    o.explain_customer = options.explain_customer;
+    tariff::Engine engine(fn, o);
+    engine.AddCustomer(customer);
+    for (const SubscriptionValue& v : s.values) {
+      switch (v.kind) {
+        case ir::ValueKind::kText: engine.SetSubscription(customer, v.field, v.text); break;
+        case ir::ValueKind::kBool: engine.SetSubscription(customer, v.field, v.flag); break;
+        default: engine.SetSubscription(customer, v.field, v.number); break;
+      }
+    }
+    if (a != qs || b != qe) engine.SetActive(customer, ActivePeriodOf(fn, a, b, qs, qe));
+    std::vector<InvoiceLine> out;
+    for (Invoice& inv : engine.Finish()) {
+      for (InvoiceLine& line : inv.lines) {
+        if (line.kind == LineKind::kCharge && IsInAdvance(fn, line.name)) out.push_back(std::move(line));
+      }
+    }
+    return out;
+  }
+
+  static void Prepend(InvoiceLine& line, DerivationStep step) {
+    if (!line.derivation) return;
+    line.derivation->steps.insert(line.derivation->steps.begin(), std::move(step));
+  }
+
+  // The lines of the fees billed in advance on the invoice of `period`: each in-advance charge's
+  // fee for the period, for the subscription in force at its start (or, for one that starts
+  // within it, from its start), and the proration lines of the changes within the period before.
+  std::vector<InvoiceLine> AdvanceLines(const std::string& customer, const CustomerPeriod& period) {
+    std::vector<InvoiceLine> out;
+    const std::vector<AdvancePart> now = AdvanceTimeline(customer, period.start, period.end);
+    if (!now.empty()) {
+      const AdvancePart& first = now.front();
+      const ir::RatingFunction& fn = Fn(first.function);
+      calendar::Calendar cal = CalendarOf(fn);
+      for (InvoiceLine& line : AdvanceFees(customer, first.function, *first.subscription, period.start, period.end, first.start, period.end)) {
+        const bool partial = first.start != period.start;
+        if (partial || now.size() > 1 || !fn.version.empty()) {
+          line.rated_by = Label(fn);
+          line.from = cal.FormatLocal(first.start);
+          line.to = cal.FormatLocal(period.end);
+        }
+        DerivationStep step;
+        step.kind = "advance";
+        step.text = partial ? fmt::format("billed in advance: the fee of plan \"{}\" from the subscription's start ({}, {}) to the period's end",
+                                          Label(fn), cal.FormatLocal(first.start), first.subscription->origin)
+                            : fmt::format("billed in advance: the period's fee, for the subscription in force at its start (plan \"{}\", {}); "
+                                          "a change within the period is prorated on the next invoice",
+                                          Label(fn), first.subscription->origin);
+        Prepend(line, std::move(step));
+        out.push_back(std::move(line));
+      }
+    }
+    // The period before: its changes, prorated here (Stripe's `create_prorations`).
+    std::int64_t ps = 0;
+    try {
+      ps = BillingPeriodAt(plans, period.start - 1, AnchorOf(customer)).start;
+    } catch (const BillingError&) {
+      return out;
+    }
+    const std::int64_t pe = period.start;
+    const std::vector<AdvancePart> before = AdvanceTimeline(customer, ps, pe);
+    for (std::size_t i = 0; i + 1 < before.size(); ++i) {
+      const AdvancePart &old_part = before[i], &new_part = before[i + 1];
+      const std::int64_t t = new_part.start;
+      if (old_part.end != t || t <= ps) continue;  // a gap (a pause, an end) is not prorated
+      const ir::RatingFunction &old_fn = Fn(old_part.function), &new_fn = Fn(new_part.function);
+      if (new_fn.change_proration == ir::RatingFunction::ChangeProration::kNone) continue;
+      if (old_part.function == new_part.function && old_part.subscription == new_part.subscription) continue;
+      const calendar::Calendar cal = CalendarOf(new_fn);
+      const std::string span = fmt::format("{} to {}", DateText(cal, t), DateText(cal, pe));
+      auto prorated = [&](const ir::RatingFunction& fn, const std::string& charge) {
+        for (const ir::Charge& c : fn.charges) {
+          if (c.name == charge) return c.proration != ir::ProrationBasis::kNone;
+        }
+        return false;
+      };
+      for (InvoiceLine& line : AdvanceFees(customer, old_part.function, *old_part.subscription, ps, pe, t, pe)) {
+        if (!prorated(old_fn, line.name)) continue;
+        const std::string charge = line.name;
+        line.name = fmt::format("Unused time on {} ({})", charge, span);
+        line.amount = -line.amount;
+        line.rated_by = Label(old_fn);
+        line.from = cal.FormatLocal(t);
+        line.to = cal.FormatLocal(pe);
+        if (line.derivation) {
+          DerivationStep step;
+          step.kind = "advance";
+          step.text = fmt::format("\"{}\" was billed in advance for {} to {} on plan \"{}\" ({}); the subscription changed at {} ({}), "
+                                  "so the time from then to the period's end is credited: the fee for that time, negated",
+                                  charge, cal.FormatLocal(ps), cal.FormatLocal(pe), Label(old_fn), old_part.subscription->origin,
+                                  cal.FormatLocal(t), new_part.subscription->origin);
+          Prepend(line, std::move(step));
+          DerivationStep negate;
+          negate.kind = "credit";
+          negate.text = fmt::format("credited for the unused time: {} {}", line.amount.ToString(), new_fn.currency);
+          negate.value = line.amount;
+          negate.unit = new_fn.currency;
+          line.derivation->steps.push_back(std::move(negate));
+          for (DerivationTerm& term : line.derivation->terms) {
+            term.label = "unused time: " + term.label;
+            term.amount = -term.amount;
+          }
+        }
+        out.push_back(std::move(line));
+      }
+      for (InvoiceLine& line : AdvanceFees(customer, new_part.function, *new_part.subscription, ps, pe, t, pe)) {
+        if (!prorated(new_fn, line.name)) continue;
+        const std::string charge = line.name;
+        line.name = fmt::format("Remaining time on {} ({})", charge, span);
+        line.rated_by = Label(new_fn);
+        line.from = cal.FormatLocal(t);
+        line.to = cal.FormatLocal(pe);
+        if (line.derivation) {
+          DerivationStep step;
+          step.kind = "advance";
+          step.text = fmt::format("the subscription changed at {} to plan \"{}\" ({}); the fee of \"{}\" for the rest of the period "
+                                  "{} to {} is billed on this, the next invoice",
+                                  cal.FormatLocal(t), Label(new_fn), new_part.subscription->origin, charge, cal.FormatLocal(ps),
+                                  cal.FormatLocal(pe));
+          Prepend(line, std::move(step));
+          for (DerivationTerm& term : line.derivation->terms) term.label = "remaining time: " + term.label;
+        }
+        out.push_back(std::move(line));
+      }
+    }
+    return out;
+  }
+
+  std::string AnchorOf(const std::string& customer) const {
+    for (const ContractTerm& t : options.contracts) {
+      if (t.kind == ContractTerm::Kind::kAnchor && t.customer == customer) return t.anchor;
+    }
+    return "";
+  }
+
   std::vector<Invoice> Finish() {
     struct Part {
       std::int64_t start;
@@ -714,6 +924,14 @@ struct Biller::State {
       merged.period_end = own ? own->end_text : options.period_end_text;
       const EngineSlot& last = engines[static_cast<std::size_t>(list.back().engine)];
       merged.plan = Fn(last.function).plan;
+      // Fees billed in advance (docs/billing.md): only with a period, for customers whose plan
+      // has them.
+      // (Any plan of the run: a change from a fee in advance to a plan without one is still
+      // credited on the next invoice.)
+      const bool advance = own != nullptr && std::any_of(plans.functions.begin(), plans.functions.end(),
+                                                         [](const ir::RatingFunction* f) { return HasInAdvance(*f); });
+      Decimal removed;
+      std::ptrdiff_t advance_at = -1;
       for (Part& part : list) {
         const EngineSlot& es = engines[static_cast<std::size_t>(part.engine)];
         auto seg = es.segments.find(customer);
@@ -727,6 +945,12 @@ struct Biller::State {
           if (seg != es.segments.end() && seg->second.end != kNever) to = cal.FormatLocal(seg->second.end);
         }
         for (InvoiceLine& line : part.invoice.lines) {
+          if (advance && line.kind == LineKind::kCharge && IsInAdvance(Fn(es.function), line.name)) {
+            // Billed in advance: replaced below by the period's fee and last period's prorations.
+            removed = removed + line.amount;
+            if (advance_at < 0) advance_at = static_cast<std::ptrdiff_t>(merged.lines.size());
+            continue;
+          }
           const bool own_part = !line.from.empty();  // a recurring line of one part: labelled by the engine
           if (partial || several || own_part) {
             line.rated_by = Label(Fn(es.function));
@@ -738,6 +962,16 @@ struct Biller::State {
             }
           }
           merged.lines.push_back(std::move(line));
+        }
+      }
+      if (advance) {
+        std::vector<InvoiceLine> added = AdvanceLines(customer, *own);
+        Decimal sum;
+        for (const InvoiceLine& l : added) sum = sum + l.amount;
+        if (advance_at < 0) advance_at = static_cast<std::ptrdiff_t>(merged.lines.size());
+        merged.lines.insert(merged.lines.begin() + advance_at, std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()));
+        if (list.size() == 1) {
+          list.front().invoice.total = list.front().invoice.total - removed + sum;
         }
       }
       const ir::RatingFunction& rule_fn = Fn(last.function);
