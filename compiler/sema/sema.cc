@@ -1649,6 +1649,15 @@ class Checker {
           .Hint(fmt::format("remove `by …`: `allocated by {}` already gives the charge one line per value", dimension_text));
       return;
     }
+    for (const ast::ChargeOption& other : d.options) {
+      if (other.kind != ast::ChargeOptionKind::kInAdvance) continue;
+      // A fee billed in advance is billed before the period's usage is known: there is nothing
+      // to split it by yet.
+      Report(DiagKind::AllocationConflict, o.span, d.name.value, "billed in advance")
+          .Note(other.span, "billed in advance here")
+          .Hint("the usage that would split it comes after the fee is billed: bill it in arrears (remove `billed in advance`) to allocate it");
+      return;
+    }
     if (p.kind == ast::PricingKind::kPerEvent) {
       Report(DiagKind::AllocationConflict, o.span, d.name.value, fmt::format("priced per event (`each {}`)", p.event.text))
           .Hint(fmt::format("each event is already charged to its own line: group the charge with `by {}` instead", dimension_text));

@@ -21,16 +21,21 @@ struct JValue {
   bool boolean = false;
   std::string text;  // a string's contents, or a number's text as written
   std::vector<JValue> items;
-  std::vector<std::pair<std::string, JValue>> members;
+  // An object's members: keys[i] names values[i] (two vectors, not a vector of pairs: a pair
+  // holding a JValue cannot be instantiated before JValue is complete, which clang enforces).
+  std::vector<std::string> keys;
+  std::vector<JValue> values;
   std::string pending_key;  // while building an object
 
-  const JValue* Find(std::string_view key) const {
-    for (const auto& [k, v] : members) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
+  const JValue* Find(std::string_view key) const;
 };
+
+const JValue* JValue::Find(std::string_view key) const {
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] == key) return &values[i];
+  }
+  return nullptr;
+}
 
 const char* TypeName(JValue::Type t) {
   switch (t) {
@@ -115,7 +120,8 @@ class TreeBuilder {
     } else if (stack_.back().type == JValue::Type::kArray) {
       stack_.back().items.push_back(std::move(v));
     } else {
-      stack_.back().members.emplace_back(std::move(stack_.back().pending_key), std::move(v));
+      stack_.back().keys.push_back(std::move(stack_.back().pending_key));
+      stack_.back().values.push_back(std::move(v));
     }
     return true;
   }
