@@ -280,6 +280,7 @@ Invoice ToPublic(const ::tariff::Invoice& in) {
   for (const ::tariff::CreditBalance& b : in.credits) {
     out.credits.push_back({b.id, b.before.ToString(), b.used.ToString(), b.remaining.ToString(), b.expires, b.priority});
   }
+  for (const ::tariff::InvoiceSubtotal& st : in.subtotals) out.subtotals.push_back({st.name, st.parts, st.amount.ToString()});
   return out;
 }
 
@@ -328,6 +329,13 @@ Invoice ToPublic(const ::tariff::Invoice& in) {
     c.expires = b.expires;
     c.priority = b.priority;
     out.credits.push_back(std::move(c));
+  }
+  for (const Subtotal& st : in.subtotals) {
+    ::tariff::InvoiceSubtotal s;
+    s.name = st.name;
+    s.parts = st.of;
+    s.amount = ParseExact(st.amount, "subtotal amount");
+    out.subtotals.push_back(std::move(s));
   }
   return out;
 }

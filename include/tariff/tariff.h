@@ -349,6 +349,14 @@ struct CreditBalance {
   std::int64_t priority = 0;
 };
 
+// `subtotal "NAME" of …`: the exact sum of the lines with those names, beside the lines (never
+// one of them; docs/language.md).
+struct Subtotal {
+  std::string name;
+  std::vector<std::string> of;  // the line names it sums, as the plan lists them
+  std::string amount;           // decimal text
+};
+
 struct Invoice {
   std::string customer;
   std::string plan;
@@ -358,6 +366,7 @@ struct Invoice {
   std::vector<InvoiceLine> lines;
   std::string total;  // exactly the sum of the lines' amounts, as decimal text
   std::vector<CreditBalance> credits;  // the customer's grants, in the order drawn
+  std::vector<Subtotal> subtotals;     // the plan's subtotals, in its order; empty when none
 };
 
 enum class InvoiceFormat : std::uint8_t {

@@ -689,3 +689,34 @@ TEST_CASE("api: no literal in a tier table lets an exception out of Compile") {
   }
   CHECK(compiled + refused == 2 * 5 * (information.size() * information.size() + time.size() * time.size()));
 }
+
+TEST_CASE("api: an invoice's subtotals cross the public API and back into its formats") {
+  const char* source = R"(plan "sub" {
+  currency USD
+  period month
+
+  unit request
+  event request {}
+  meter requests = count(request)
+  charge "Basic" = 10.00 USD
+  charge "Requests" = requests * 0.25 USD per request
+  discount 10% on "Requests"
+  subtotal "Usage" of "Requests", "Discount 10% on Requests"
+}
+)";
+  tf::Plan plan = Compiled(source);
+  tf::Rater rater(plan, {"2026-04-01", "2026-05-01"});
+  tf::UsageBatch batch(plan, "request");
+  batch.AddTextColumn("customer", {"acme", "acme", "acme"});
+  batch.AddTimestampTextColumn("time", {"2026-04-10T00:00:00Z", "2026-04-11T00:00:00Z", "2026-04-12T00:00:00Z"});
+  rater.Feed(batch);
+  std::vector<tf::Invoice> invoices = rater.Finish();
+  REQUIRE(invoices.size() == 1);
+  REQUIRE(invoices[0].subtotals.size() == 1);
+  CHECK(invoices[0].subtotals[0].name == "Usage");
+  CHECK(invoices[0].subtotals[0].of == std::vector<std::string>{"Requests", "Discount 10% on Requests"});
+  CHECK(invoices[0].subtotals[0].amount == "0.67");  // 0.75 - 0.08 (10% of 0.75 = 0.075, half_even to 0.08)
+  CHECK(invoices[0].total == "10.67");
+  const std::string jsonl = tf::FormatInvoices(invoices);
+  CHECK(jsonl.find(R"("subtotals":[{"name":"Usage","of":["Requests","Discount 10% on Requests"],"amount":"0.67"}])") != std::string::npos);
+}
