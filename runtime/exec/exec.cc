@@ -3400,15 +3400,21 @@ void AddSubtotals(Invoice& invoice, const std::vector<const ir::RatingFunction*>
     }
   }
   for (InvoiceSubtotal& st : invoice.subtotals) {
+    // Exact, like the total: lines shown to 20 decimals (rounded per invoice) may add up past 38
+    // digits on the way to a sum that fits.
+    ExactNumber sum;
     for (std::size_t i = 0; i < invoice.lines.size(); ++i) {
       const InvoiceLine& line = invoice.lines[i];
       if (line.kind == LineKind::kCredit) continue;  // credits pay the invoice; they are no plan's line
       if (std::find(st.parts.begin(), st.parts.end(), line.name) == st.parts.end()) continue;
-      if (!Decimal::TryAdd(st.amount, line.amount, &st.amount)) {
-        throw DecimalError(DecimalErrorKind::kOverflow, fmt::format("the subtotal \"{}\" does not fit in 38 digits", st.name));
-      }
+      sum = sum + ExactNumber(line.amount);
       st.lines.push_back(i);
     }
+    const ExactNumber total = ExactNumber::Of(sum.exact());
+    if (!total.is_decimal()) {
+      throw DecimalError(DecimalErrorKind::kOverflow, fmt::format("the subtotal \"{}\" does not fit in 38 digits", st.name));
+    }
+    st.amount = total.decimal();
   }
 }
 
