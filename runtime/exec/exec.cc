@@ -3403,13 +3403,16 @@ void AddSubtotals(Invoice& invoice, const std::vector<const ir::RatingFunction*>
     // Exact, like the total: lines shown to 20 decimals (rounded per invoice) may add up past 38
     // digits on the way to a sum that fits.
     ExactNumber sum;
+    bool fits = true;  // the Decimal sum, at the lines' scale, while it fits
     for (std::size_t i = 0; i < invoice.lines.size(); ++i) {
       const InvoiceLine& line = invoice.lines[i];
       if (line.kind == LineKind::kCredit) continue;  // credits pay the invoice; they are no plan's line
       if (std::find(st.parts.begin(), st.parts.end(), line.name) == st.parts.end()) continue;
+      fits = fits && Decimal::TryAdd(st.amount, line.amount, &st.amount);
       sum = sum + ExactNumber(line.amount);
       st.lines.push_back(i);
     }
+    if (fits) continue;
     const ExactNumber total = ExactNumber::Of(sum.exact());
     if (!total.is_decimal()) {
       throw DecimalError(DecimalErrorKind::kOverflow, fmt::format("the subtotal \"{}\" does not fit in 38 digits", st.name));

@@ -29,6 +29,7 @@
 
 #include "compiler/diag/diagnostic.h"
 #include "runtime/decimal/decimal.h"
+#include "runtime/decimal/fraction.h"
 #include "tools/driver/driver.h"
 
 namespace fs = std::filesystem;
@@ -167,12 +168,12 @@ std::vector<std::string> CheckExplained(const nlohmann::json& explained, const n
   auto where = [&](std::size_t i, const nlohmann::json& line) {
     return "customer " + customer + ", line " + std::to_string(i + 1) + " \"" + line.value("name", std::string()) + "\"";
   };
-  Decimal lines_sum;
+  tariff::Fraction lines_sum;  // exact: lines shown to 20 decimals may pass 38 digits together
   const nlohmann::json& lines = explained.at("lines");
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const nlohmann::json& line = lines[i];
     const Decimal amount = Decimal::FromString(line.at("amount").get<std::string>());
-    lines_sum = lines_sum + amount;
+    lines_sum += amount;
     Decimal terms;
     std::string shown;
     for (const nlohmann::json& t : line.at("terms")) {
@@ -187,19 +188,19 @@ std::vector<std::string> CheckExplained(const nlohmann::json& explained, const n
     if (line.at("steps").empty()) problems.push_back(where(i, line) + ": no steps");
   }
   const Decimal total = Decimal::FromString(explained.at("total").get<std::string>());
-  if (lines_sum != total) problems.push_back("customer " + customer + ": the lines add up to " + lines_sum.ToString() + ", the total is " + total.ToString());
+  if (!(lines_sum == tariff::Fraction(total))) problems.push_back("customer " + customer + ": the lines add up to " + lines_sum.ToString() + ", the total is " + total.ToString());
   // A subtotal is exactly the sum of the lines it names (credit lines never), and it lists them.
   for (const nlohmann::json& st : explained.value("subtotals", nlohmann::json::array())) {
     const std::vector<std::string> of = st.at("of").get<std::vector<std::string>>();
-    Decimal sum;
+    tariff::Fraction sum;
     std::vector<std::size_t> named;
     for (std::size_t i = 0; i < lines.size(); ++i) {
       if (lines[i].at("kind") == "credit" || std::find(of.begin(), of.end(), lines[i].at("name").get<std::string>()) == of.end()) continue;
-      sum = sum + Decimal::FromString(lines[i].at("amount").get<std::string>());
+      sum += Decimal::FromString(lines[i].at("amount").get<std::string>());
       named.push_back(i);
     }
     const std::string st_name = st.at("name").get<std::string>();
-    if (sum != Decimal::FromString(st.at("amount").get<std::string>())) {
+    if (!(sum == tariff::Fraction(Decimal::FromString(st.at("amount").get<std::string>())))) {
       problems.push_back("customer " + customer + ": subtotal \"" + st_name + "\" is " + st.at("amount").get<std::string>() + ", its lines add up to " + sum.ToString());
     }
     if (st.at("lines").get<std::vector<std::size_t>>() != named) problems.push_back("customer " + customer + ": subtotal \"" + st_name + "\" lists other lines");

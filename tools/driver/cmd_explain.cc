@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compiler/source/source.h"
+#include "runtime/decimal/fraction.h"
 #include "runtime/invoice/invoice.h"
 #include "tools/driver/command.h"
 #include "tools/driver/driver.h"
@@ -243,19 +244,21 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
   // The conserved invariant, checked where it is shown: the total is the sum of the lines, and
   // each line the sum of its terms. Then the invoice, explained.
   auto show = [o, &streams](const Invoice& inv, const SourceFile& source) -> int {
-    Decimal sum;
+    // Exact sums (Fraction): lines shown to 20 decimals may add up past 38 digits on the way
+    // to a total that fits.
+    Fraction sum;
     for (const InvoiceLine& line : inv.lines) {
-      sum = sum + line.amount;
+      sum += line.amount;
       if (!line.derivation) continue;
-      Decimal terms;
-      for (const DerivationTerm& t : line.derivation->terms) terms = terms + t.amount;
-      if (terms != line.amount) {
+      Fraction terms;
+      for (const DerivationTerm& t : line.derivation->terms) terms += t.amount;
+      if (!(terms == Fraction(line.amount))) {
         streams.err << fmt::format("internal error: the terms of line \"{}\" add up to {}, not to its amount {}\n", line.name,
                                    terms.ToString(), line.amount.ToString());
         return kExitInternal;
       }
     }
-    if (sum != inv.total) {
+    if (!(sum == Fraction(inv.total))) {
       streams.err << fmt::format("internal error: the lines add up to {}, not to the total {}\n", sum.ToString(), inv.total.ToString());
       return kExitInternal;
     }
