@@ -2247,6 +2247,38 @@ class Checker {
   // A `contract` value as a contracts file's column holds it: a string's contents, a date as
   // written, a number (`20`, `20%` and `"20"` are all "20"; `2.00 USD` in the plan's currency is
   // "2.00"), anything else as written (a rate).
+  // A value as a message quotes it: literals spelled as `tariff fmt` writes them
+  // (compiler/format's LiteralText), so a message reads the same before and after formatting —
+  // fuzz_plan's invariant; anything else is named, and the caret shows what was written.
+  std::string QuotedValue(const ast::Expr& v) const {
+    if (const auto* u = std::get_if<ast::Unary>(&v.kind); u != nullptr && u->op == ast::UnaryOp::kNegate) {
+      const std::string inner = QuotedValue(*u->operand);
+      if (inner.size() > 1 && inner[0] == '`') return "`-" + inner.substr(1);
+    }
+    const auto* lit = std::get_if<ast::Literal>(&v.kind);
+    if (lit == nullptr) return "an expression";
+    auto number = [&] { return std::string(source_.text().substr(lit->number_span.begin, lit->number_span.end - lit->number_span.begin)); };
+    using K = ast::LiteralKind;
+    switch (lit->kind) {
+      case K::kNumber: return "`" + number() + "`";
+      case K::kPercent: return "`" + number() + "%`";
+      case K::kBasisPoints: return "`" + number() + " bp`";
+      case K::kString: return "`\"" + lit->text + "\"`";
+      case K::kDateTime: return "`" + lit->text + "`";
+      case K::kBool: return lit->bool_value ? "`true`" : "`false`";
+      case K::kUnit: {
+        std::string unit;
+        for (std::size_t i = 0; i < lit->unit.factors.size(); ++i) {
+          const auto& f = lit->unit.factors[i];
+          if (i > 0) unit += f.exponent < 0 ? "/" : "·";
+          unit += f.name.text;
+        }
+        return "`" + number() + " " + unit + "`";
+      }
+      default: return "a rate";
+    }
+  }
+
   std::string ContractValueText(const ast::FieldInit& init) const {
     const ast::Expr& v = *init.value;
     const std::string written(source_.text().substr(v.span.begin, v.span.end - v.span.begin));
@@ -2325,8 +2357,7 @@ class Checker {
     };
     auto bad = [&](const std::string& f, const std::string& must, const std::string& hint) {
       const ast::FieldInit& init = *seen.at(f);
-      const std::string written(source_.text().substr(init.value->span.begin, init.value->span.end - init.value->span.begin));
-      auto& d = Report(DiagKind::ContractValueInvalid, init.value->span, f, "`" + written + "`", must);
+      auto& d = Report(DiagKind::ContractValueInvalid, init.value->span, f, QuotedValue(*init.value), must);
       if (!hint.empty()) d.Hint(hint);
     };
     auto number = [&](const std::string& f) -> std::optional<Decimal> {
