@@ -961,7 +961,7 @@ class Evaluator {
     for (auto& [key, rows] : groups) {
       struct Priced {
         const UsageRow* row;
-        Rational amount, money;
+        Rational amount, money, charged;
       };
       std::vector<Priced> priced;
       for (const UsageRow* row : rows) {
@@ -972,10 +972,13 @@ class Evaluator {
         if (v.kind != Val::Kind::kNumber) Unsupported("a per-event amount that is not money");
         Rational money = 0;
         if (!money_field.empty()) money = row->fields.at(money_field).number;
-        priced.push_back({row, v.number, money});
+        priced.push_back({row, v.number, money, v.number});
+        // Ties at one instant go by the amount as charged: rounded, when the rule rounds per
+        // event (docs/engine.md, "Per-event charges"; differential seed 7113927).
+        if (rule.point == ast::RoundingPoint::kEvent) priced.back().charged = Round(v.number, rule.decimals, rule.mode);
       }
       std::sort(priced.begin(), priced.end(), [](const Priced& a, const Priced& b) {
-        return std::tie(a.row->time, a.amount, a.money) < std::tie(b.row->time, b.amount, b.money);
+        return std::tie(a.row->time, a.charged, a.money) < std::tie(b.row->time, b.charged, b.money);
       });
       // A row of weight w is w events in a row: some may be free, the rest are charged.
       Rational sum = 0, running = 0;
