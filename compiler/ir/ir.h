@@ -207,6 +207,9 @@ struct Charge {
   // invoice (runtime/billing, docs/billing.md "Fees billed in advance").
   bool in_advance = false;
   ProrationBasis proration = ProrationBasis::kNone;  // recurring: how the line is prorated
+  // `included Q`: the allowance's constants in `line` (one per meter the charge reads), which a
+  // customer's allowance drawn elsewhere lowers (runtime/billing/contracts, kind `drawn`).
+  std::vector<std::int32_t> included_consts;
   std::string price_text;           // the price as the plan writes it, shown on the line:
                                     // the rate of `meter * RATE`, else the whole pricing
                                     // (`payment.amount * 2.9% + 0.30 USD`); "" for tiers

@@ -438,7 +438,9 @@ class Lowerer {
       }
       // The allowance's instructions implement the `included Q` option (where explain points).
       const Span at = stage.included_span.end > stage.included_span.begin ? stage.included_span : e.span;
-      std::int32_t sub = Binary(p, ir::Op::kSub, v, Const(p, allowance, UnitText(t), at), VType(t), at);
+      const std::int32_t allowance_const = Const(p, allowance, UnitText(t), at);
+      stage.charge->included_consts.push_back(allowance_const);
+      std::int32_t sub = Binary(p, ir::Op::kSub, v, allowance_const, VType(t), at);
       ir::Inst clamp;
       clamp.op = ir::Op::kClampZero;
       clamp.a = sub;

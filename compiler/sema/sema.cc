@@ -2330,8 +2330,8 @@ class Checker {
           .Hint(fmt::format("contract durations count billing periods: give the test one, e.g. `test \"{}\" period 2026-03-01 .. 2026-04-01 {{ … }}`",
                             test.name.value));
     }
-    static const std::vector<std::string> kFields = {"customer", "kind", "name", "charge", "percent", "amount",
-                                                     "multiplier", "rate", "anchor", "duration", "start"};
+    static const std::vector<std::string> kFields = {"customer", "kind", "name",   "charge",   "percent",  "amount",
+                                                     "multiplier", "rate", "anchor", "quantity", "duration", "start"};
     std::map<std::string, const ast::FieldInit*> seen;
     bool unknown_field = false;  // then a term missing a field is most likely that field misspelled: one message
     for (const ast::FieldInit& init : c.fields) {
@@ -2346,7 +2346,7 @@ class Checker {
         auto& d = Report(DiagKind::UnknownName, init.name.span, "field", "contract." + init.name.text);
         std::string s = Suggest(init.name.text, kFields);
         d.Hint(s.empty() ? std::string("a contract's fields are the columns of a contracts file: customer, kind, name, charge, percent, amount, "
-                                       "multiplier, rate, anchor, duration, start")
+                                       "multiplier, rate, anchor, quantity, duration, start")
                          : s);
       }
     }
@@ -2367,19 +2367,21 @@ class Checker {
       return d.value;
     };
     const std::optional<std::string> kind = value("kind");
-    bool discount = false, override_ = false;
+    bool discount = false, override_ = false, drawn = false;
     if (!kind && unknown_field) {
       // Reported: the misspelled field.
     } else if (!kind) {
-      Report(DiagKind::ContractTermIncomplete, stmt.span, "has no `kind`").Hint("write `kind = \"discount\"` or `kind = \"override\"`");
-    } else if (*kind == "discount" || *kind == "override") {
+      Report(DiagKind::ContractTermIncomplete, stmt.span, "has no `kind`")
+          .Hint("write `kind = \"discount\"`, `kind = \"override\"` or `kind = \"drawn\"`");
+    } else if (*kind == "discount" || *kind == "override" || *kind == "drawn") {
       discount = *kind == "discount";
-      override_ = !discount;
+      override_ = *kind == "override";
+      drawn = *kind == "drawn";
     } else if (*kind == "anchor" || *kind == "commit") {
-      bad("kind", "a kind a test takes (`discount` or `override`)", "anchors and commitments are rated by `tariff rate --contracts`");
+      bad("kind", "a kind a test takes (`discount`, `override` or `drawn`)", "anchors and commitments are rated by `tariff rate --contracts`");
     } else {
-      std::string s = Suggest(*kind, {"discount", "override"});
-      bad("kind", "a kind of contract term (`discount` or `override`)", s);
+      std::string s = Suggest(*kind, {"discount", "override", "drawn"});
+      bad("kind", "a kind of contract term (`discount`, `override` or `drawn`)", s);
     }
     if (std::optional<std::string> ch = value("charge"); ch && plan_->charges.count(*ch) == 0) {
       auto& d = Report(DiagKind::UnknownName, seen.at("charge")->value->span, "charge", *ch);
@@ -2392,7 +2394,12 @@ class Checker {
         bad("percent", "a percentage above 0 and at most 100 (at most 10 decimals)", "write it as `percent = 20` or `percent = 20%`");
       }
     }
-    if (seen.count("amount") != 0) {
+    if (seen.count("amount") != 0 && drawn) {
+      std::optional<Decimal> a = number("amount");
+      if (!a || a->sign() < 0) {
+        bad("amount", fmt::format("an amount of {} at or above zero", plan_->currency), fmt::format("write it as `amount = 100.00 {}`", plan_->currency));
+      }
+    } else if (seen.count("amount") != 0) {
       std::optional<Decimal> a = number("amount");
       if (!a || a->sign() <= 0 || a->Normalized().scale() > plan_->minor_units) {
         bad("amount", fmt::format("an amount of {} above zero with at most {} decimals", plan_->currency, plan_->minor_units),
@@ -2436,6 +2443,7 @@ class Checker {
         Report(DiagKind::ContractTermIncomplete, stmt.span, "is a discount without `percent` or `amount`").Hint("add `percent = 20` or `amount = 5.00 " + plan_->currency + "`");
       }
     }
+    if (drawn) CheckTestDrawn(stmt, seen, unknown_field);
     if (override_) {
       for (const char* f : {"percent", "amount", "anchor"}) {
         if (seen.count(f) != 0) Report(DiagKind::ContractTermIncomplete, seen.at(f)->name.span, fmt::format("is an override, which has no `{}`", f));
@@ -2449,6 +2457,50 @@ class Checker {
       } else if (!m && !r && !unknown_field) {
         Report(DiagKind::ContractTermIncomplete, stmt.span, "is an override without `multiplier` or `rate`");
       }
+    }
+  }
+
+  // `contract { kind = "drawn", charge = "Compute", quantity = 300 GiB·s }`: usage elsewhere
+  // drew on the charge's free allowance. The charge must have one that fits what is drawn:
+  // `included Q` (a quantity), `free first N events` (a count), `or M` (an `amount`).
+  void CheckTestDrawn(const ast::TestStmt& stmt, const std::map<std::string, const ast::FieldInit*>& seen, bool unknown_field) {
+    for (const char* f : {"percent", "multiplier", "rate", "anchor"}) {
+      if (seen.count(f) != 0) Report(DiagKind::ContractTermIncomplete, seen.at(f)->name.span, fmt::format("is an allowance drawn, which has no `{}`", f));
+    }
+    const bool q = seen.count("quantity") != 0, a = seen.count("amount") != 0;
+    if (!q && !a && !unknown_field) {
+      Report(DiagKind::ContractTermIncomplete, stmt.span, "is an allowance drawn without `quantity` or `amount`")
+          .Hint("add `quantity = 300 GiB·s` (from `included`), `quantity = 2 request` (from `free first N`) or `amount = 100.00 " + plan_->currency +
+                "` (from `or M`)");
+    }
+    if (seen.count("charge") == 0) {
+      if (!unknown_field) Report(DiagKind::ContractTermIncomplete, stmt.span, "is an allowance drawn without the `charge` whose allowance it is");
+      return;
+    }
+    const auto* charge_value = std::get_if<ast::Literal>(&seen.at("charge")->value->kind);
+    if (charge_value == nullptr || charge_value->kind != ast::LiteralKind::kString) return;
+    auto info = plan_->charges.find(charge_value->text);
+    if (info == plan_->charges.end() || info->second.decl == nullptr) return;  // E0201, above
+    bool included = false, free_first = false, free_money = false;
+    for (const ast::ChargeOption& o : info->second.decl->options) {
+      included |= o.kind == ast::ChargeOptionKind::kIncluded;
+      free_first |= o.kind == ast::ChargeOptionKind::kFreeFirst;
+      free_money |= o.kind == ast::ChargeOptionKind::kFreeFirst && o.second != nullptr;
+    }
+    if (q) {
+      const ast::Expr& v = *seen.at("quantity")->value;
+      const auto* lit = std::get_if<ast::Literal>(&v.kind);
+      if (lit == nullptr || (lit->kind != ast::LiteralKind::kNumber && lit->kind != ast::LiteralKind::kUnit) || lit->number.sign() < 0) {
+        Report(DiagKind::ContractValueInvalid, v.span, "quantity", QuotedValue(v), "a quantity at or above zero").Hint("write it as `quantity = 300 GiB·s`");
+      } else if (!included && !free_first) {
+        Report(DiagKind::ContractValueInvalid, v.span, "quantity", QuotedValue(v),
+               fmt::format("something charge `{}` gives free: it has no `included` allowance and no `free first N events`", charge_value->text));
+      }
+    }
+    if (a && !free_money) {
+      const ast::Expr& v = *seen.at("amount")->value;
+      Report(DiagKind::ContractValueInvalid, v.span, "amount", QuotedValue(v),
+             fmt::format("something charge `{}` gives free: it has no `free first N events or M` limit of money", charge_value->text));
     }
   }
 

@@ -342,11 +342,13 @@ struct Biller::State {
     for (const Subscription& s : subscriptions) Subscribe(s);
   }
 
-  // The price overrides of `customer` in force in the period.
+  // The terms that change how `customer` is rated in the period: price overrides and
+  // allowances drawn elsewhere.
+  static bool ChangesRating(const ContractTerm& t) { return t.kind == ContractTerm::Kind::kOverride || t.kind == ContractTerm::Kind::kDrawn; }
   std::vector<const ContractTerm*> OverridesOf(const std::string& customer) const {
     std::vector<const ContractTerm*> out;
     for (const ContractTerm& t : options.contracts) {
-      if (t.kind == ContractTerm::Kind::kOverride && t.customer == customer && has_period() && ContractApplies(t, PeriodOf(customer).start)) {
+      if (ChangesRating(t) && t.customer == customer && has_period() && ContractApplies(t, PeriodOf(customer).start)) {
         out.push_back(&t);
       }
     }
@@ -355,7 +357,7 @@ struct Biller::State {
 
   bool HasOverrides() const {
     return std::any_of(options.contracts.begin(), options.contracts.end(), [&](const ContractTerm& t) {
-      return t.kind == ContractTerm::Kind::kOverride && has_period() && ContractApplies(t, PeriodOf(t.customer).start);
+      return ChangesRating(t) && has_period() && ContractApplies(t, PeriodOf(t.customer).start);
     });
   }
 
@@ -366,7 +368,8 @@ struct Biller::State {
     if (terms.empty()) return function;
     std::string key;
     for (const ContractTerm* t : terms) {
-      key += t->charge + '\x1f' + (t->multiplier ? t->multiplier->ToString() : "") + '\x1f' + t->rate + '\x1e';
+      key += t->charge + '\x1f' + (t->multiplier ? t->multiplier->ToString() : "") + '\x1f' + t->rate + '\x1f' + t->quantity + '\x1f' +
+             (t->kind == ContractTerm::Kind::kDrawn && t->amount ? t->amount->ToString() : "") + '\x1e';
     }
     auto [it, inserted] = override_of.emplace(std::make_pair(function, key), -1);
     if (!inserted) return it->second;

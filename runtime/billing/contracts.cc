@@ -20,9 +20,9 @@ namespace {
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kAlways = std::numeric_limits<std::int64_t>::min();
 
-const char* const kColumns[] = {"customer", "kind", "name",   "charge",   "percent", "amount",
-                                "multiplier", "rate", "anchor", "duration", "start"};
-constexpr const char* kColumnList = "customer, kind, name, charge, percent, amount, multiplier, rate, anchor, duration, start";
+const char* const kColumns[] = {"customer", "kind",   "name",     "charge",   "percent", "amount",
+                                "multiplier", "rate", "anchor", "quantity", "duration", "start"};
+constexpr const char* kColumnList = "customer, kind, name, charge, percent, amount, multiplier, rate, anchor, quantity, duration, start";
 
 // "error[C0107]: contracts.csv:3: column `percent`: …".
 std::string Fail(const char* code, const std::string& path, std::uint64_t line, const std::string& column, const std::string& what) {
@@ -118,7 +118,7 @@ bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<
     if (!customer) return fail("C0109", "", "no `customer`");
     t.customer = *customer;
     auto kind = r.Get("kind");
-    if (!kind) return fail("C0109", "", "no `kind` (a term is a `discount`, an `override` or an `anchor`)");
+    if (!kind) return fail("C0109", "", "no `kind` (a term is a `discount`, an `override`, an `anchor`, a `commit` or `drawn`)");
     if (*kind == "anchor") {
       // The customer's own billing anchor: its periods follow the plan's rule from there.
       t.kind = ContractTerm::Kind::kAnchor;
@@ -165,16 +165,39 @@ bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<
         return fail("C0107", "amount", fmt::format("`{}` is finer than {} allows ({} decimals)", *amount, currency, minor_units));
       }
       t.amount = *d.value;
+    } else if (*kind == "drawn") {
+      // Usage of the customer's elsewhere (another workload, another account of an organization)
+      // already drew on the charge's free allowance in the term's periods.
+      t.kind = ContractTerm::Kind::kDrawn;
+      for (const auto& [column, value] : r.values) {
+        if (column != "customer" && column != "kind" && column != "name" && column != "charge" && column != "quantity" &&
+            column != "amount" && column != "duration" && column != "start") {
+          return fail("C0109", column, fmt::format("a `drawn` term has no `{}` (it gives the `quantity` or `amount` drawn)", column));
+        }
+      }
+      if (!r.Get("charge")) return fail("C0109", "", "a `drawn` term needs the `charge` whose allowance was drawn");
+      auto quantity = r.Get("quantity");
+      auto amount = r.Get("amount");
+      if (!quantity && !amount) {
+        return fail("C0109", "", "a `drawn` term needs the `quantity` drawn (from `included` or `free first N`) or the `amount` (from `or M`)");
+      }
+      if (quantity) t.quantity = *quantity;
+      if (amount) {
+        DecimalParseResult d = Decimal::Parse(*amount);
+        if (!d.value || d.value->sign() < 0) return fail("C0107", "amount", fmt::format("`{}` is not an amount of money at or above zero", *amount));
+        t.amount = *d.value;
+      }
     } else if (*kind != "discount" && *kind != "override") {
-      return fail("C0109", "kind", fmt::format("`{}` is not a kind of contract term (kinds: discount, override, anchor, commit)", *kind));
+      return fail("C0109", "kind", fmt::format("`{}` is not a kind of contract term (kinds: discount, override, anchor, commit, drawn)", *kind));
     } else {
       t.kind = *kind == "discount" ? ContractTerm::Kind::kDiscount : ContractTerm::Kind::kOverride;
     }
     const bool discount = t.kind == ContractTerm::Kind::kDiscount;
     const bool commit = t.kind == ContractTerm::Kind::kCommit;
+    const bool drawn = t.kind == ContractTerm::Kind::kDrawn;
     if (r.Get("anchor")) return fail("C0109", "anchor", fmt::format("{} `{}` has no `anchor`", *kind == "discount" ? "a" : "an", *kind));
     for (const char* column : {"percent", "amount", "multiplier", "rate"}) {
-      if (commit) break;  // its columns are checked above
+      if (commit || drawn) break;  // their columns are checked above
       const bool of_discount = std::string(column) == "percent" || std::string(column) == "amount";
       if (r.Get(column) && of_discount != discount) {
         return fail("C0109", column, fmt::format("{} `{}` has no `{}`", discount ? "a" : "an", *kind, column));
@@ -190,7 +213,7 @@ bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<
     auto amount = r.Get("amount");
     auto multiplier = r.Get("multiplier");
     auto rate = r.Get("rate");
-    if (commit) {
+    if (commit || drawn) {
       // Checked above.
     } else if (!discount) {
       if (t.charge.empty()) return fail("C0109", "", "an override needs the `charge` whose price it changes");
@@ -276,6 +299,8 @@ bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<
       t.origin_named = true;
     } else if (commit) {
       t.name = fmt::format("Commitment {} {} true-up", Money(*t.amount, minor_units), currency);
+    } else if (drawn) {
+      t.name = fmt::format("Allowance of {} drawn elsewhere", t.charge);
     } else if (!discount) {
       t.name = fmt::format("Override of {}", t.charge);
     } else {
@@ -283,12 +308,13 @@ bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<
       // Requests"), which the same percent on the same charge would otherwise repeat.
       t.name = fmt::format("Contract discount {}{}", OffText(t, currency, minor_units), t.charge.empty() ? "" : " on " + t.charge);
     }
-    if (t.kind == ContractTerm::Kind::kOverride) {
+    if (t.kind == ContractTerm::Kind::kOverride || drawn) {
       // Checked against every plan version with the charge, where the row is.
       for (const ir::RatingFunction* f : plans.functions) {
         ir::RatingFunction copy = *f;
         const std::string why = OverrideCharges(copy, {&t});
-        if (!why.empty()) return fail(why.substr(0, 5).c_str(), t.rate.empty() ? "multiplier" : "rate", why.substr(7));
+        const char* column = drawn ? (why.find("`or M`") != std::string::npos ? "amount" : "quantity") : t.rate.empty() ? "multiplier" : "rate";
+        if (!why.empty()) return fail(why.substr(0, 5).c_str(), column, why.substr(7));
       }
     }
     out.push_back(std::move(t));
@@ -326,6 +352,7 @@ bool ReadContractFile(const RecordFile& file, const PlanSet& plans, std::vector<
                              t.customer,
                              t.kind == ContractTerm::Kind::kDiscount ? "discounts"
                              : t.kind == ContractTerm::Kind::kCommit ? "commitments"
+                             : t.kind == ContractTerm::Kind::kDrawn  ? "allowances drawn elsewhere"
                                                                      : "price overrides",
                              t.charge.empty() ? std::string("the whole invoice") : "\"" + t.charge + "\"", o.origin);
         return false;
@@ -374,20 +401,28 @@ void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms,
   for (const ContractTerm* t : terms) {
     if (!ContractApplies(*t, period_start)) continue;
     if (t->kind == ContractTerm::Kind::kAnchor || t->kind == ContractTerm::Kind::kCommit) continue;  // below, or the invoice's period
-    if (t->kind == ContractTerm::Kind::kOverride) {
+    if (t->kind == ContractTerm::Kind::kOverride || t->kind == ContractTerm::Kind::kDrawn) {
       if (!explain) continue;
-      // The override changed the line's price before rating; say where it came from.
+      // The override (or the allowance drawn) changed the line's price before rating; say where it came from.
       for (InvoiceLine& l : inv.lines) {
         if (l.kind != LineKind::kCharge || l.name != t->charge || !l.derivation) continue;
         DerivationStep step;
         step.kind = "contract";
-        step.text = t->multiplier ? fmt::format("price override {} of customer `{}` (`{}`): the plan's price × {}", t->origin, inv.customer,
+        const std::string drawn = !t->quantity.empty() && t->amount ? t->quantity + " and " + t->amount->ToString() + " " + fn.currency
+                                  : t->amount                       ? t->amount->ToString() + " " + fn.currency
+                                                                    : t->quantity;
+        step.text = t->kind == ContractTerm::Kind::kDrawn
+                        ? fmt::format("allowance drawn elsewhere {} (customer `{}`): other usage already drew {} from the charge's free "
+                                      "allowance; what is left of it is used below",
+                                      t->origin, inv.customer, drawn)
+                    : t->multiplier ? fmt::format("price override {} of customer `{}` (`{}`): the plan's price × {}", t->origin, inv.customer,
                                                 t->name, t->multiplier->ToString())
                                   : fmt::format("price override {} of customer `{}` (`{}`): {} replaces the plan's rate", t->origin,
                                                 inv.customer, t->name, t->rate);
         step.operands.push_back({"origin", t->origin, ""});
         if (t->multiplier) step.operands.push_back({"multiplier", t->multiplier->ToString(), ""});
         if (!t->rate.empty()) step.operands.push_back({"rate", t->rate, ""});
+        if (t->kind == ContractTerm::Kind::kDrawn) step.operands.push_back({"drawn", drawn, ""});
         auto d = std::make_shared<Derivation>(*l.derivation);
         d->steps.insert(d->steps.begin(), std::move(step));
         l.derivation = std::move(d);
@@ -725,14 +760,83 @@ std::string ReplaceRate(const ir::RatingFunction& fn, ir::Charge& charge, const 
   return "";
 }
 
+// Lowers `charge`'s free allowance by what term `t` says other usage of the customer drew from
+// it: `quantity` from `included Q` (converted exactly to the meter's unit) or from `free first
+// N events`, `amount` from `… or M`; never below zero. "" or why not (C0113).
+std::string DrawAllowance(const ir::RatingFunction& fn, ir::Charge& charge, const ContractTerm& t) {
+  const std::string name = "\"" + charge.name + "\"";
+  if (!t.quantity.empty()) {
+    const std::size_t space = t.quantity.find(' ');
+    std::string number_text = t.quantity.substr(0, space);
+    std::string unit_text = space == std::string::npos ? "" : t.quantity.substr(space + 1);
+    std::erase(unit_text, ' ');
+    std::erase(number_text, '_');
+    DecimalParseResult n = number_text.find_first_not_of("0123456789.") == std::string::npos ? Decimal::Parse(number_text) : DecimalParseResult{};
+    if (!n.value || n.value->sign() < 0) {
+      return fmt::format("C0113: `{}` is not a quantity at or above zero: write a number and a unit, e.g. `300 GiB·s` or `2 request`", t.quantity);
+    }
+    if (charge.per_event) {
+      if (!charge.free_events) return fmt::format("C0113: charge {} has no `free first N events` for a quantity to be drawn from", name);
+      const std::string event = charge.event >= 0 ? fn.events[static_cast<std::size_t>(charge.event)].name : "";
+      if (!unit_text.empty() && unit_text != "event" && unit_text != "events" && unit_text != event) {
+        return fmt::format("C0113: `{}` is not a number of events: charge {} gives its first {} `{}` events free", t.quantity, name,
+                           charge.free_events->ToString(), event);
+      }
+      if (n.value->Normalized().scale() > 0) return fmt::format("C0113: `{}` is not a whole number of events", t.quantity);
+      const Decimal left = *charge.free_events - *n.value;
+      charge.free_events = left.sign() < 0 ? Decimal(0) : left;
+    } else {
+      if (charge.included_consts.empty()) return fmt::format("C0113: charge {} has no `included` allowance for a quantity to be drawn from", name);
+      for (const std::int32_t at : charge.included_consts) {
+        ir::Inst& in = charge.line.insts[static_cast<std::size_t>(at)];
+        const std::string& metered_text = in.type.unit;
+        Fraction drawn = Fraction(*n.value);
+        if (unit_text != metered_text) {
+          UnitCatalog units;
+          for (const std::string& u : UnitNames(metered_text)) {
+            if (!units.Lookup(u)) units.DeclareCount(u);
+          }
+          std::string unknown;
+          std::optional<Unit> written = unit_text.empty() ? std::nullopt : units.Parse(unit_text, &unknown);
+          std::optional<Unit> metered = units.Parse(metered_text);
+          std::optional<UnitScale> factor = written && metered ? ConversionFactor(*written, *metered) : std::nullopt;
+          if (!factor) {
+            return fmt::format("C0113: `{}` is not a quantity of {}, the unit charge {} meters (its `included` allowance is in it)", t.quantity,
+                               metered_text.empty() ? std::string("no unit") : metered_text, name);
+          }
+          drawn = drawn * FactorOf(*factor);
+        }
+        ir::Constant& c = charge.line.constants[static_cast<std::size_t>(in.imm)];
+        Fraction left = (c.fraction ? *c.fraction : Fraction(c.number)) - drawn;
+        if (left.sign() < 0) left = Fraction(Decimal(0));
+        const ExactNumber exact = ExactNumber::Of(left);
+        if (exact.is_decimal()) {
+          c.number = exact.decimal();
+          c.fraction.reset();
+        } else {
+          c.fraction = exact.exact();
+        }
+      }
+    }
+  }
+  if (t.amount) {
+    if (!charge.free_amount) return fmt::format("C0113: charge {} has no `or M` limit of money for an amount to be drawn from", name);
+    const Decimal left = *charge.free_amount - *t.amount;
+    charge.free_amount = left.sign() < 0 ? Decimal(0) : left;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string OverrideCharges(ir::RatingFunction& fn, const std::vector<const ContractTerm*>& terms) {
   for (const ContractTerm* t : terms) {
-    if (t->kind != ContractTerm::Kind::kOverride) continue;
+    if (t->kind != ContractTerm::Kind::kOverride && t->kind != ContractTerm::Kind::kDrawn) continue;
     for (ir::Charge& c : fn.charges) {
       if (c.name != t->charge) continue;
-      if (t->multiplier) {
+      if (t->kind == ContractTerm::Kind::kDrawn) {
+        if (std::string why = DrawAllowance(fn, c, *t); !why.empty()) return why;
+      } else if (t->multiplier) {
         Multiply(c.per_event ? c.amount : c.line, *t->multiplier);
         // The price the line shows says so: `49.00 USD × 0.5`; `tiers × 0.8` for a tiered line
         // (whose tiers list their amounts before the multiplier).

@@ -22,7 +22,7 @@ struct RatingFunction;
 
 // One term of a customer's contract, as one row of the contracts file gives it.
 struct ContractTerm {
-  enum class Kind : std::uint8_t { kDiscount, kOverride, kAnchor, kCommit };
+  enum class Kind : std::uint8_t { kDiscount, kOverride, kAnchor, kCommit, kDrawn };
   enum class Duration : std::uint8_t { kOnce, kPeriods, kForever };
   Kind kind = Kind::kDiscount;
   std::string customer;
@@ -34,6 +34,11 @@ struct ContractTerm {
   std::optional<Decimal> multiplier;  // override: the charge's amount × this, before its rounding
   std::string rate;                   // override: a replacement rate as written ("0.15 USD per 1000 request")
   std::string anchor;                 // anchor: the customer's billing anchor (RFC 3339), as the plan's `anchor` takes it
+  // drawn: what other usage of the customer already drew, in each period of the term, from the
+  // free allowance of `charge`: `quantity` from `included Q` (in a unit of the meter's
+  // dimension, "300 GiB·s") or from `free first N events` (a count: "2", "2 upload"), and
+  // `amount` (money) from `… or M`. The allowance left is never below zero.
+  std::string quantity;
   Duration duration = Duration::kForever;
   int periods = 0;                       // kPeriods: how many billing periods, from the start
   std::optional<std::int64_t> start;     // µs; absent: always (kForever only)
@@ -51,9 +56,9 @@ struct ContractTerm {
   bool invoiced_before = false;
 };
 
-// Reads a contracts file. Columns: customer, kind (`discount`, `override`, `anchor`, `commit`), name,
-// charge, percent, amount, multiplier, rate, anchor, duration (`once`, `forever`, `N periods`),
-// start (RFC 3339).
+// Reads a contracts file. Columns: customer, kind (`discount`, `override`, `anchor`, `commit`,
+// `drawn`), name, charge, percent, amount, multiplier, rate, anchor, quantity, duration (`once`,
+// `forever`, `N periods`), start (RFC 3339).
 // An override is checked against every plan version with its charge (a rate must be in the
 // plan's currency per a unit of the charge's meter's dimension, on a charge priced per unit). On a problem returns false with
 // "error[CODE]: path:line: column `x`: reason" in *error (codes: docs/billing.md).
@@ -75,7 +80,10 @@ bool ContractApplies(const ContractTerm& term, std::int64_t period_start);
 // one whose invoice gets the true-up.
 bool CommitEndsIn(const ContractTerm& term, std::int64_t period_start, std::int64_t period_end);
 
-// Rewrites `fn` (a copy) with the price overrides among `terms`: a multiplier scales the named
+// Rewrites `fn` (a copy) with the price overrides and the allowances drawn elsewhere among
+// `terms` (a drawn term lowers the charge's `included` allowance or its `free first N events or
+// M`, never below zero; C0113 when the charge has no such allowance or the quantity's unit does
+// not fit it). A multiplier scales the named
 // charge's amount (per line, or per event for a per-event charge) before its rounding; a rate
 // replaces the per-unit price of an aggregate charge priced `meter * RATE` (its price shown on
 // the line becomes the rate as written). A term on a charge `fn` does not have is skipped.

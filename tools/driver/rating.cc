@@ -93,7 +93,9 @@ int RateCommitments(const RatingRequest& request, const PlanSet& plans, BillingO
     o.subscriptions_input = billing.subscriptions_input;
     o.check_contract_customers = false;
     for (const ContractTerm& t : billing.contracts) {
-      if (t.kind == ContractTerm::Kind::kDiscount || t.kind == ContractTerm::Kind::kOverride) o.contracts.push_back(t);
+      if (t.kind == ContractTerm::Kind::kDiscount || t.kind == ContractTerm::Kind::kOverride || t.kind == ContractTerm::Kind::kDrawn) {
+        o.contracts.push_back(t);
+      }
     }
     Biller biller(plans, subscriptions, {}, o);
     if (!request.usage.empty() && !biller.schemas().empty()) {
