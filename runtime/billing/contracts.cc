@@ -442,10 +442,22 @@ void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms,
     if (t->charge.empty()) {
       base = inv.total;
     } else {
+      // The charge's lines and the plan's adjustments on that charge alone (a discount, a cap, a
+      // minimum's true-up): contract terms come after the plan's own adjustments, so a contract
+      // discount applies to what the customer pays for the charge by the plan, and 50% off by
+      // the plan then 60% off by contract leaves 20%, never a negative charge. An adjustment on
+      // several charges has no share of its own in one of them and is not counted here.
+      std::set<std::string> own;
+      for (const ir::Adjustment& a : fn.adjustments) {
+        if (a.charges.size() == 1 && a.charges.front() == t->charge) own.insert(a.name);
+      }
       for (const InvoiceLine& l : inv.lines) {
-        if (l.kind != LineKind::kCharge || l.name != t->charge) continue;
+        const bool adjustment = l.kind == LineKind::kDiscount || l.kind == LineKind::kMaximum || l.kind == LineKind::kMinimum;
+        if (l.kind == LineKind::kCharge ? l.name != t->charge : !adjustment || own.count(l.name) == 0) continue;
         base = base + l.amount;
-        parts += (parts.empty() ? "" : " + ") + l.amount.ToString();
+        const std::string label = l.kind == LineKind::kCharge ? "" : " (" + l.name + ")";
+        if (parts.empty()) parts = l.amount.ToString() + label;
+        else parts += (l.amount.sign() < 0 ? " - " : " + ") + l.amount.Abs().ToString() + label;
       }
     }
     if (base.sign() <= 0) continue;  // nothing to discount
