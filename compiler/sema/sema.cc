@@ -577,7 +577,10 @@ class Checker {
         if (s == nullptr) continue;
         for (const ast::FieldInit& init : s->fields) {
           const auto* lit = init.value ? std::get_if<ast::Literal>(&init.value->kind) : nullptr;
-          if (lit == nullptr || (init.name.text != "start" && init.name.text != "end") || !CheckDateTime(lit->text).empty()) continue;
+          if (lit == nullptr || lit->kind != ast::LiteralKind::kDateTime || (init.name.text != "start" && init.name.text != "end") ||
+              !CheckDateTime(lit->text).empty()) {
+            continue;
+          }
           try {
             (init.name.text == "start" ? starts : ends).insert(invoices.cal->ParseLocal(lit->text));
           } catch (const calendar::CalendarError&) {

@@ -369,7 +369,8 @@ def main():
         expect("acme remaining time", (line["issued_quantity"], line["rerated_quantity"], line["issued_amount"],
                                        line["rerated_amount"], line["amount"]), ("8", "10", "48.00", "60.00", "12.00"))
         # No change after all: both proration lines are taken back; the amendment of the
-        # amendment adds up to the fresh re-rate.
+        # amendment adds up to the fresh re-rate. (March's fee is the same 60.00, but no longer
+        # a part of a split period: its line's identity, rated_by/from/to, changes.)
         seats(3, [p("n-amend1.jsonl"), p("n-issued.jsonl")], out="n-amend2.jsonl")
         seats(3, out="n-fresh3.jsonl")
         same([p("n-issued.jsonl"), p("n-amend1.jsonl"), p("n-amend2.jsonl")], p("n-fresh3.jsonl"))
@@ -377,8 +378,8 @@ def main():
         expect("acme revision 2", (acme["revision"], acme["issued_total"], acme["rerated_total"], acme["total"]),
                (2, "90.00", "60.00", "-30.00"))
         expect("acme lines", sorted((l["change"], l["name"], l["amount"]) for l in acme["lines"]),
-               [("removed", "Remaining time on Seats (2026-03-16 to 2026-04-01)", "-60.00"),
-                ("removed", "Unused time on Seats (2026-03-16 to 2026-04-01)", "30.00")])
+               [("new", "Seats", "60.00"), ("removed", "Remaining time on Seats (2026-03-16 to 2026-04-01)", "-60.00"),
+                ("removed", "Seats", "-60.00"), ("removed", "Unused time on Seats (2026-03-16 to 2026-04-01)", "30.00")])
         # The invoice at the change given twice would bill the change twice.
         with open(p("n-issued.jsonl")) as f:
             at_change = f.read().splitlines()[1] + "\n"
