@@ -1097,6 +1097,7 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
             lines.push_back(std::move(line));
           }
           nlohmann::json j = {{"lines", lines}, {"total", inv.total.ToString()}, {"currency", inv.currency}};
+          if (!inv.issued_at.empty()) j["issued_at"] = inv.issued_at;  // an invoice at a change (`on change prorate now`)
           if (!inv.subtotals.empty()) {
             nlohmann::json subtotals = nlohmann::json::array();
             for (const InvoiceSubtotal& st : inv.subtotals) subtotals.push_back({{"name", st.name}, {"of", st.parts}, {"amount", st.amount.ToString()}});
