@@ -374,10 +374,12 @@ class Checker {
       if (const auto* d = std::get_if<ast::SubscriptionDecl>(&item.kind)) {
         if (once("subscription", *d)) {
           for (const ast::FieldDecl& f : d->fields) {
-            static const std::set<std::string> kBuiltIn = {"customer", "plan", "version", "start", "end"};
+            static const std::set<std::string> kBuiltIn = {"customer", "plan", "version", "start", "end", "proration_behavior"};
             if (kBuiltIn.count(f.name.text) != 0) {
               Report(DiagKind::DuplicateName, f.name.span, "subscription field", f.name.text)
-                  .Hint(fmt::format("every subscription has `{}` already (customer, plan, version, start, end); it need not be declared", f.name.text));
+                  .Hint(fmt::format("every subscription has `{}` already (customer, plan, version, start, end, proration_behavior); it "
+                                    "need not be declared",
+                                    f.name.text));
               continue;
             }
             if (checked.subscription.count(f.name.text) != 0) {
