@@ -283,7 +283,7 @@ struct ChangeDecl : Node {
   std::optional<Name> policy;  // absent for `next period`
 };
 
-// `on change prorate next_invoice|none`: what a mid-period change of a subscription does to the
+// `on change prorate next_invoice|now|none`: what a mid-period change of a subscription does to the
 // fees billed in advance (Stripe's `proration_behavior`; docs/billing.md).
 struct ProrateDecl : Node {
   Name behavior;

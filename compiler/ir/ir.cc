@@ -190,7 +190,8 @@ std::string Dump(const RatingFunction& f) {
   if (!f.version.empty()) out += fmt::format(" version {}", f.version);
   if (!f.effective.empty()) out += fmt::format(" effective {}", f.effective);
   out += fmt::format(" on_change {}", f.split_on_change ? "split" : "next_period");
-  if (f.change_proration != RatingFunction::ChangeProration::kNextInvoice) out += " on_change_prorate none";
+  if (f.change_proration == RatingFunction::ChangeProration::kNone) out += " on_change_prorate none";
+  if (f.change_proration == RatingFunction::ChangeProration::kNow) out += " on_change_prorate now";
   if (!f.credit_order.empty()) {
     out += " credits";
     for (const auto& o : f.credit_order) out += " " + o;

@@ -278,10 +278,12 @@ struct RatingFunction {
   std::string version;
   std::string effective;
   bool split_on_change = true;             // `on change split` (default) or `next period`
-  // `on change prorate next_invoice|none` (Stripe's proration_behavior `create_prorations` /
-  // `none`): whether a mid-period change of a subscription gives proration lines for the fees
-  // billed in advance. The behaviour of the plan changed to applies.
-  enum class ChangeProration : std::uint8_t { kNextInvoice, kNone } change_proration = ChangeProration::kNextInvoice;
+  // `on change prorate next_invoice|now|none` (Stripe's proration_behavior `create_prorations` /
+  // `always_invoice` / `none`): whether a mid-period change of a subscription gives proration
+  // lines for the fees billed in advance, and on which invoice (the next period's, or one issued
+  // at the change). The behaviour of the plan changed to applies, unless the subscription changed
+  // to says otherwise (its `proration_behavior` column).
+  enum class ChangeProration : std::uint8_t { kNextInvoice, kNone, kNow } change_proration = ChangeProration::kNextInvoice;
   std::vector<std::string> credit_order;   // `credits drawn by expiry, priority`; default expiry, priority
 };
 

@@ -124,8 +124,9 @@ class Lowerer {
       if (const auto* d = std::get_if<ast::PeriodDecl>(&item.kind)) fn_.period = Period(*d);
       if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) fn_.split_on_change = d->policy.has_value();
       if (const auto* d = std::get_if<ast::ProrateDecl>(&item.kind)) {
-        fn_.change_proration = d->behavior.text == "none" ? ir::RatingFunction::ChangeProration::kNone
-                                                          : ir::RatingFunction::ChangeProration::kNextInvoice;
+        fn_.change_proration = d->behavior.text == "none"  ? ir::RatingFunction::ChangeProration::kNone
+                               : d->behavior.text == "now" ? ir::RatingFunction::ChangeProration::kNow
+                                                           : ir::RatingFunction::ChangeProration::kNextInvoice;
       }
       if (const auto* d = std::get_if<ast::CreditsDecl>(&item.kind)) {
         fn_.credit_order.clear();

@@ -344,12 +344,15 @@ class Checker {
       } else if (const auto* d = std::get_if<ast::CreditsDecl>(&item.kind)) {
         if (once("credits", *d)) CheckCredits(*d);
       } else if (const auto* d = std::get_if<ast::ProrateDecl>(&item.kind)) {
-        if (once("on change prorate", *d) && d->behavior.text != "next_invoice" && d->behavior.text != "none") {
+        if (once("on change prorate", *d) && d->behavior.text != "next_invoice" && d->behavior.text != "now" &&
+            d->behavior.text != "none") {
           auto& diag = Report(DiagKind::UnknownName, d->behavior.span, "proration behaviour", d->behavior.text);
-          if (d->behavior.text == "now") {
-            diag.Hint("an invoice at the change (Stripe's `always_invoice`) is not supported yet: write `on change prorate next_invoice` or `none`");
+          if (d->behavior.text == "always_invoice" || d->behavior.text == "create_prorations") {
+            diag.Hint(fmt::format("Stripe's `{}` is written `on change prorate {}`", d->behavior.text,
+                                  d->behavior.text == "always_invoice" ? "now" : "next_invoice"));
           } else {
-            diag.Hint("write `on change prorate next_invoice` (the proration lines on the next invoice) or `on change prorate none`");
+            diag.Hint("write `on change prorate next_invoice` (the proration lines on the next invoice), `now` (an invoice at the "
+                      "change) or `none`");
           }
         }
       } else if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) {
@@ -371,10 +374,12 @@ class Checker {
       if (const auto* d = std::get_if<ast::SubscriptionDecl>(&item.kind)) {
         if (once("subscription", *d)) {
           for (const ast::FieldDecl& f : d->fields) {
-            static const std::set<std::string> kBuiltIn = {"customer", "plan", "version", "start", "end"};
+            static const std::set<std::string> kBuiltIn = {"customer", "plan", "version", "start", "end", "proration_behavior"};
             if (kBuiltIn.count(f.name.text) != 0) {
               Report(DiagKind::DuplicateName, f.name.span, "subscription field", f.name.text)
-                  .Hint(fmt::format("every subscription has `{}` already (customer, plan, version, start, end); it need not be declared", f.name.text));
+                  .Hint(fmt::format("every subscription has `{}` already (customer, plan, version, start, end, proration_behavior); it "
+                                    "need not be declared",
+                                    f.name.text));
               continue;
             }
             if (checked.subscription.count(f.name.text) != 0) {
@@ -563,6 +568,31 @@ class Checker {
     const bool several = invoices.parts.size() > 1;
     std::map<std::int64_t, const ast::InvoiceBlock*> seen;
     bool any_block = false;
+    // The instants of the test's changes of subscription (one subscription starting where
+    // another ends): a block may be dated at one, for the invoice issued at the change
+    // (`on change prorate now`; the runner says when there is none).
+    std::set<std::int64_t> changes;
+    if (invoices.cal) {
+      std::set<std::int64_t> starts, ends;
+      for (const ast::TestStmt& stmt : test.stmts) {
+        const auto* s = std::get_if<ast::TestSubscription>(&stmt.kind);
+        if (s == nullptr) continue;
+        for (const ast::FieldInit& init : s->fields) {
+          const auto* lit = init.value ? std::get_if<ast::Literal>(&init.value->kind) : nullptr;
+          if (lit == nullptr || lit->kind != ast::LiteralKind::kDateTime || (init.name.text != "start" && init.name.text != "end") ||
+              !CheckDateTime(lit->text).empty()) {
+            continue;
+          }
+          try {
+            (init.name.text == "start" ? starts : ends).insert(invoices.cal->ParseLocal(lit->text));
+          } catch (const calendar::CalendarError&) {
+          }
+        }
+      }
+      for (std::int64_t t : starts) {
+        if (ends.count(t) != 0) changes.insert(t);
+      }
+    }
     for (const ast::TestStmt& stmt : test.stmts) {
       const auto* block = std::get_if<ast::InvoiceBlock>(&stmt.kind);
       if (block == nullptr) {
@@ -578,6 +608,7 @@ class Checker {
       }
       any_block = true;
       const calendar::Interval* part = nullptr;
+      bool at_change = false;
       bool date_ok = CheckDate(block->start);
       if (date_ok && invoices.cal) {
         try {
@@ -585,7 +616,12 @@ class Checker {
           for (const calendar::Interval& p : invoices.parts) {
             if (p.start == at) part = &p;
           }
-          if (part == nullptr) {
+          at_change = part == nullptr && changes.count(at) != 0;
+          if (at_change) {
+            if (auto [it, fresh] = seen.emplace(at, block); !fresh) {
+              Report(DiagKind::DuplicateName, block->start.span, "invoice", block->start.text).Note(it->second->start.span, "first declared here");
+            }
+          } else if (part == nullptr) {
             std::string starts;
             for (std::size_t i = 0; i < invoices.parts.size() && i < 12; ++i) {
               starts += (i == 0 ? "" : ", ") + invoices.cal->FormatLocal(invoices.parts[i].start);
@@ -593,7 +629,8 @@ class Checker {
             if (invoices.parts.size() > 12) starts += ", …";
             Report(DiagKind::InvoiceNotInTest, block->start.span, block->start.text, test.name.value)
                 .Note(test.name.span, fmt::format("its invoices start at {}", starts))
-                .Hint("an `invoice` block is dated with its invoice's start, in the plan's time zone");
+                .Hint("an `invoice` block is dated with its invoice's start, in the plan's time zone (or, for an invoice issued at a "
+                      "change prorated `now`, with a subscription's `start` that is another's `end`)");
           } else if (auto [it, fresh] = seen.emplace(at, block); !fresh) {
             Report(DiagKind::DuplicateName, block->start.span, "invoice", block->start.text).Note(it->second->start.span, "first declared here");
           }
@@ -607,6 +644,13 @@ class Checker {
                                 : std::holds_alternative<ast::TestContract>(inner.kind)   ? "contract"
                                 : std::holds_alternative<ast::InvoiceBlock>(inner.kind)   ? "invoice"
                                                                                           : nullptr;
+        if (misplaced == nullptr && at_change &&
+            (std::holds_alternative<ast::UsageEvents>(inner.kind) || std::holds_alternative<ast::UsageFile>(inner.kind))) {
+          Report(DiagKind::MisplacedInInvoiceBlock, inner.span, "usage")
+              .Note(stmt.span, "the block of an invoice issued at a change")
+              .Hint("an invoice at a change holds only the change's proration lines: put the usage in the block of its period's invoice");
+          continue;
+        }
         if (misplaced != nullptr) {
           Report(DiagKind::MisplacedInInvoiceBlock, inner.span, misplaced)
               .Note(stmt.span, "the block")
@@ -2180,6 +2224,23 @@ class Checker {
   void CheckTestSubscription(const ast::TestSubscription& s) {
     for (const ast::FieldInit& init : s.fields) {
       const std::string& name = init.name.text;
+      if (name == "proration_behavior") {
+        // The behaviour of the change to this subscription, as the subscriptions file's column.
+        const auto* lit = std::get_if<ast::Literal>(&init.value->kind);
+        Scope cs;
+        cs.place = Place::kTestField;
+        const Type t = lit == nullptr ? Type{} : Check(*init.value, cs);
+        if (lit == nullptr || t.kind != TypeKind::kText) {
+          if (lit == nullptr || !t.is_error()) {
+            Report(DiagKind::ExpectedType, init.value->span, "`subscription.proration_behavior`", "\"next_invoice\", \"now\" or \"none\"",
+                   lit == nullptr ? std::string("an expression") : t.Describe());
+          }
+        } else if (lit->text != "next_invoice" && lit->text != "now" && lit->text != "none") {
+          Report(DiagKind::UnknownName, init.value->span, "proration behaviour", lit->text)
+              .Hint("write \"next_invoice\" (the proration lines on the next invoice), \"now\" (an invoice at the change) or \"none\"");
+        }
+        continue;
+      }
       if (name != "plan" && name != "version" && name != "start" && name != "end") continue;
       if (std::get_if<ast::Literal>(&init.value->kind) == nullptr) {
         Report(DiagKind::ExpectedType, init.value->span, fmt::format("`subscription.{}`", name), "a literal", "an expression");
@@ -2205,7 +2266,7 @@ class Checker {
         CheckDate(ast::DateTimeLit{{init.value->id, init.value->span}, lit->text});
       }
     }
-    CheckInits(s.fields, plan_->subscription, "subscription", {"plan", "version", "start", "end"});
+    CheckInits(s.fields, plan_->subscription, "subscription", {"plan", "version", "start", "end", "proration_behavior"});
   }
 
   // Whether `name` is a line a test's invoice can have besides this plan's charges: a charge of

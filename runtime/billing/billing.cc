@@ -792,6 +792,10 @@ struct Biller::State {
   std::vector<InvoiceLine> AdvanceLines(const std::string& customer, const CustomerPeriod& period) {
     std::vector<InvoiceLine> out;
     const std::vector<AdvancePart> now = AdvanceTimeline(customer, period.start, period.end);
+    std::string prorated_where = "on the next invoice";
+    for (const Change& change : ChangesWithin(customer, period.start, period.end)) {
+      if (BehaviourOf(change) == ChangeProration::kNow) prorated_where = "on an invoice issued at the change";
+    }
     if (!now.empty()) {
       const AdvancePart& first = now.front();
       const ir::RatingFunction& fn = Fn(first.function);
@@ -808,30 +812,76 @@ struct Biller::State {
         step.text = partial ? fmt::format("billed in advance: the fee of plan \"{}\" from the subscription's start ({}, {}) to the period's end",
                                           Label(fn), cal.FormatLocal(first.start), first.subscription->origin)
                             : fmt::format("billed in advance: the period's fee, for the subscription in force at its start (plan \"{}\", {}); "
-                                          "a change within the period is prorated on the next invoice",
-                                          Label(fn), first.subscription->origin);
+                                          "a change within the period is prorated {}",
+                                          Label(fn), first.subscription->origin, prorated_where);
         Prepend(line, std::move(step));
         out.push_back(std::move(line));
       }
     }
-    // The period before: its changes, prorated here (Stripe's `create_prorations`).
+    // The period before: its changes prorated `next_invoice`, here (Stripe's `create_prorations`).
     std::int64_t ps = 0;
     try {
       ps = BillingPeriodAt(plans, period.start - 1, AnchorOf(customer)).start;
     } catch (const BillingError&) {
       return out;
     }
-    const std::int64_t pe = period.start;
-    const std::vector<AdvancePart> before = AdvanceTimeline(customer, ps, pe);
-    for (std::size_t i = 0; i + 1 < before.size(); ++i) {
-      const AdvancePart &old_part = before[i], &new_part = before[i + 1];
-      const std::int64_t t = new_part.start;
-      if (old_part.end != t || t <= ps) continue;  // a gap (a pause, an end) is not prorated
-      const ir::RatingFunction &old_fn = Fn(old_part.function), &new_fn = Fn(new_part.function);
-      if (new_fn.change_proration == ir::RatingFunction::ChangeProration::kNone) continue;
+    for (const Change& change : ChangesWithin(customer, ps, period.start)) {
+      if (BehaviourOf(change) != ChangeProration::kNextInvoice) continue;
+      std::vector<InvoiceLine> lines = ProrationLines(customer, change, ps, period.start, false);
+      std::move(lines.begin(), lines.end(), std::back_inserter(out));
+    }
+    return out;
+  }
+
+  using ChangeProration = ir::RatingFunction::ChangeProration;
+
+  // A change within a period: a subscription part ending at an instant strictly inside it and
+  // the customer's next one starting there (a gap, a pause or an end, is no change).
+  struct Change {
+    AdvancePart old_part, new_part;
+  };
+
+  std::vector<Change> ChangesWithin(const std::string& customer, std::int64_t ps, std::int64_t pe) {
+    std::vector<Change> out;
+    const std::vector<AdvancePart> parts = AdvanceTimeline(customer, ps, pe);
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+      const AdvancePart &old_part = parts[i], &new_part = parts[i + 1];
+      if (old_part.end != new_part.start || new_part.start <= ps) continue;
       if (old_part.function == new_part.function && old_part.subscription == new_part.subscription) continue;
+      out.push_back({old_part, new_part});
+    }
+    return out;
+  }
+
+  // The subscription changed to decides (its `proration_behavior`), else the plan changed to.
+  ChangeProration BehaviourOf(const Change& change) {
+    if (change.new_part.subscription->proration_behavior) return *change.new_part.subscription->proration_behavior;
+    return Fn(change.new_part.function).change_proration;
+  }
+
+  // Where the behaviour of `change` comes from, for explain.
+  std::string BehaviourSource(const Change& change) {
+    if (change.new_part.subscription->proration_behavior) {
+      return fmt::format("`proration_behavior` of {}", change.new_part.subscription->origin);
+    }
+    return fmt::format("`on change prorate` of plan \"{}\"", Label(Fn(change.new_part.function)));
+  }
+
+  // The two proration lines of `change` within the period [ps, pe): a credit for the unused time
+  // on the old price and a debit for the remaining time on the new one, both for [t, pe). `now`:
+  // for the invoice issued at the change (else for the next period's invoice).
+  std::vector<InvoiceLine> ProrationLines(const std::string& customer, const Change& change, std::int64_t ps, std::int64_t pe, bool now) {
+    std::vector<InvoiceLine> out;
+    const AdvancePart &old_part = change.old_part, &new_part = change.new_part;
+    const std::int64_t t = new_part.start;
+    {
+      const ir::RatingFunction &old_fn = Fn(old_part.function), &new_fn = Fn(new_part.function);
       const calendar::Calendar cal = CalendarOf(new_fn);
       const std::string span = fmt::format("{} to {}", DateText(cal, t), DateText(cal, pe));
+      // Which behaviour put the lines here, when it is not the plan's default (next_invoice).
+      const std::string why = now ? fmt::format(" (prorated now, by the {})", BehaviourSource(change))
+                              : change.new_part.subscription->proration_behavior ? fmt::format(" (prorated on the next invoice, by the {})", BehaviourSource(change))
+                                                                                  : std::string();
       auto prorated = [&](const ir::RatingFunction& fn, const std::string& charge) {
         for (const ir::Charge& c : fn.charges) {
           if (c.name == charge) return c.proration != ir::ProrationBasis::kNone;
@@ -850,9 +900,9 @@ struct Biller::State {
           DerivationStep step;
           step.kind = "advance";
           step.text = fmt::format("\"{}\" was billed in advance for {} to {} on plan \"{}\" ({}); the subscription changed at {} ({}), "
-                                  "so the time from then to the period's end is credited: the fee for that time, negated",
+                                  "so the time from then to the period's end is credited: the fee for that time, negated{}",
                                   charge, cal.FormatLocal(ps), cal.FormatLocal(pe), Label(old_fn), old_part.subscription->origin,
-                                  cal.FormatLocal(t), new_part.subscription->origin);
+                                  cal.FormatLocal(t), new_part.subscription->origin, why);
           Prepend(line, std::move(step));
           DerivationStep negate;
           negate.kind = "credit";
@@ -878,14 +928,40 @@ struct Biller::State {
           DerivationStep step;
           step.kind = "advance";
           step.text = fmt::format("the subscription changed at {} to plan \"{}\" ({}); the fee of \"{}\" for the rest of the period "
-                                  "{} to {} is billed on this, the next invoice",
+                                  "{} to {} is billed on this, {}{}",
                                   cal.FormatLocal(t), Label(new_fn), new_part.subscription->origin, charge, cal.FormatLocal(ps),
-                                  cal.FormatLocal(pe));
+                                  cal.FormatLocal(pe), now ? "the invoice issued at the change" : "the next invoice", why);
           Prepend(line, std::move(step));
           for (DerivationTerm& term : line.derivation->terms) term.label = "remaining time: " + term.label;
         }
         out.push_back(std::move(line));
       }
+    }
+    return out;
+  }
+
+  // The invoices issued at the changes within `period` prorated `now` (Stripe's
+  // `always_invoice`): one per change, holding only its two proration lines, for [t, period's
+  // end), in the order of the changes. `regular` is the customer's invoice for the period.
+  std::vector<Invoice> NowInvoices(const std::string& customer, const CustomerPeriod& period, const Invoice& regular) {
+    std::vector<Invoice> out;
+    for (const Change& change : ChangesWithin(customer, period.start, period.end)) {
+      if (BehaviourOf(change) != ChangeProration::kNow) continue;
+      std::vector<InvoiceLine> lines = ProrationLines(customer, change, period.start, period.end, true);
+      if (lines.empty()) continue;  // nothing billed in advance is prorated: no invoice
+      const ir::RatingFunction& fn = Fn(change.new_part.function);
+      Invoice inv;
+      inv.customer = customer;
+      inv.plan = fn.plan;
+      inv.period_start = regular.period_start;
+      inv.period_end = regular.period_end;
+      inv.issued_at = CalendarOf(fn).FormatLocal(change.new_part.start);
+      inv.currency = fn.currency;
+      for (const InvoiceLine& l : lines) inv.total = inv.total + l.amount;
+      const int scale = std::max(fn.rounding.scale, inv.total.Normalized().scale());
+      inv.total = inv.total.Rescale(std::max(scale, 0), RoundingMode::kHalfEven);
+      inv.lines = std::move(lines);
+      out.push_back(std::move(inv));
     }
     return out;
   }
@@ -1040,7 +1116,9 @@ struct Biller::State {
       } catch (const DecimalError& e) {
         throw RatingError(e.what(), Fn(last.function).subtotals.empty() ? Span{} : Fn(last.function).subtotals.front().source);
       }
+      std::vector<Invoice> at_changes = advance ? NowInvoices(customer, *own, merged) : std::vector<Invoice>{};
       out.push_back(std::move(merged));
+      std::move(at_changes.begin(), at_changes.end(), std::back_inserter(out));
     }
     TrueUpInvoices(out);
     if (options.check_contract_customers) CheckContractCustomers(out);

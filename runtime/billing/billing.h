@@ -40,6 +40,10 @@ struct Subscription {
   std::optional<std::int64_t> start, end;  // µs since the epoch; absent: open
   std::vector<SubscriptionValue> values;
   std::string origin;   // "subscriptions.csv:3", for messages
+  // The `proration_behavior` column: how the change to this subscription (from the customer's
+  // subscription ending where it starts) is prorated, overriding the `on change prorate` of the
+  // plan changed to. Absent: the plan's.
+  std::optional<ir::RatingFunction::ChangeProration> proration_behavior;
 };
 
 // A prepaid credit grant: `amount` of the plan's currency a customer may draw on.
@@ -142,7 +146,10 @@ class Biller {
   const std::vector<EventSchema>& schemas() const;
   // Rates a batch read with schemas(). Throws RatingError.
   void Consume(const Batch& batch);
-  // One invoice per customer, sorted by customer id, credits drawn. Throws RatingError.
+  // One invoice per customer, sorted by customer id, credits drawn; after a customer's invoice,
+  // one more per change within the period prorated `now` (Invoice::issued_at set; only its
+  // proration lines, no credits, contracts or subtotals), in the order of the changes.
+  // Throws RatingError.
   std::vector<Invoice> Finish();
 
   std::uint64_t rows_rated() const;

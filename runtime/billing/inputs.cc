@@ -44,13 +44,13 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
   }
   // A CSV header naming a column no plan's subscription has is reported where it is: line 1.
   for (const std::string& column : file.columns) {
-    static const std::set<std::string> kBuiltIn = {"customer", "plan", "version", "start", "end"};
+    static const std::set<std::string> kBuiltIn = {"customer", "plan", "version", "start", "end", "proration_behavior"};
     bool known = kBuiltIn.count(column) != 0;
     for (const ir::RatingFunction* f : plans.functions) {
       for (const ir::Field& x : f->subscription) known = known || x.name == column;
     }
     if (!known) {
-      std::string names = "customer, plan, version, start, end";
+      std::string names = "customer, plan, version, start, end, proration_behavior";
       if (const std::vector<ir::Field>* fields = FieldsOf(plans, plans.default_plan)) {
         for (const ir::Field& x : *fields) names += ", " + x.name;
       }
@@ -58,6 +58,7 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
       return false;
     }
   }
+  const std::size_t first = out.size();
   for (const Record& r : file.records) {
     Subscription s;
     s.origin = fmt::format("{}:{}", path, r.line);
@@ -77,6 +78,24 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
     }
     for (const auto& [column, value] : r.values) {
       if (column == "customer" || column == "plan" || column == "version") continue;
+      if (column == "proration_behavior") {
+        using Behaviour = ir::RatingFunction::ChangeProration;
+        if (value == "next_invoice") {
+          s.proration_behavior = Behaviour::kNextInvoice;
+        } else if (value == "now") {
+          s.proration_behavior = Behaviour::kNow;
+        } else if (value == "none") {
+          s.proration_behavior = Behaviour::kNone;
+        } else {
+          const std::string stripe = value == "create_prorations" ? " (Stripe's `create_prorations` is `next_invoice`)"
+                                     : value == "always_invoice"  ? " (Stripe's `always_invoice` is `now`)"
+                                                                  : "";
+          *error = fmt::format("error[S0101]: {}: `{}` is not a proration behaviour (next_invoice, now, none){}", Where(file, r, column),
+                               value, stripe);
+          return false;
+        }
+        continue;
+      }
       if (column == "start" || column == "end") {
         std::string why;
         auto t = ParsePlanTime(plans, value, &why);
@@ -100,7 +119,7 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
         }
       }
       if (f == nullptr) {
-        std::string names = "customer, plan, version, start, end";
+        std::string names = "customer, plan, version, start, end, proration_behavior";
         for (const ir::Field& x : *fields) names += ", " + x.name;
         *error = fmt::format("{}: plan \"{}\" has no subscription field `{}` (columns: {})", Where(file, r, column), plan, column, names);
         return false;
@@ -142,6 +161,21 @@ bool ReadSubscriptions(const std::string& path, const PlanSet& plans, std::vecto
       return false;
     }
     out.push_back(std::move(s));
+  }
+  // A behaviour per change is given on the subscription changed to: one that starts where
+  // another of its customer's ends. Anywhere else it would change nothing, silently.
+  for (std::size_t i = first; i < out.size(); ++i) {
+    const Subscription& s = out[i];
+    if (!s.proration_behavior) continue;
+    const bool change = s.start && std::any_of(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), [&](const Subscription& o) {
+                          return o.customer == s.customer && o.end && *o.end == *s.start;
+                        });
+    if (!change) {
+      *error = fmt::format("error[S0102]: {}: column `proration_behavior`: the subscription is no change (no subscription of customer "
+                           "`{}` ends where it starts); give the behaviour on the row of the subscription changed to",
+                           s.origin, s.customer);
+      return false;
+    }
   }
   return true;
 }

@@ -150,15 +150,21 @@ std::vector<IssuedInvoice> SumIssued(std::span<const IssuedRecord> records) {
       if (a->origin.file != b->origin.file) return a->origin.file < b->origin.file;
       return a->origin.line < b->origin.line;
     });
+    // Original invoices: the period's own, and one per change prorated `now` (issued_at).
+    std::map<std::string, const IssuedRecord*> originals;
+    for (const IssuedRecord* r : list) {
+      if (r->amendment) continue;
+      auto [it, fresh] = originals.emplace(r->invoice.issued_at, r);
+      if (fresh) continue;
+      throw AmendmentError(kAmendIssuedTwice, r->origin, 0,
+                           "customer `" + customer + "` has two invoices for the period" +
+                               (r->invoice.issued_at.empty() ? std::string() : " issued at " + r->invoice.issued_at) + " (the other at " +
+                               Where(it->second->origin) + "): it would be billed twice; give each issued invoice once");
+    }
     for (std::size_t i = 1; i < list.size(); ++i) {
       const IssuedRecord& a = *list[i - 1];
       const IssuedRecord& b = *list[i];
-      if (a.revision != b.revision) continue;
-      if (!b.amendment) {
-        throw AmendmentError(kAmendIssuedTwice, b.origin, 0,
-                             "customer `" + customer + "` has two invoices for the period (the other at " + Where(a.origin) +
-                                 "): it would be billed twice; give each issued invoice once");
-      }
+      if (a.revision != b.revision || !b.amendment) continue;
       throw AmendmentError(kAmendRevision, b.origin, 0,
                            "amendment " + std::to_string(b.revision) + " of customer `" + customer +
                                "` is given twice (the other at " + Where(a.origin) +
@@ -308,7 +314,22 @@ std::vector<Amendment> AmendAll(std::span<const IssuedInvoice> issued, std::span
                                 AmendmentCounts* counts) {
   std::map<std::string, std::pair<const IssuedInvoice*, const Invoice*>> customers;
   for (const IssuedInvoice& i : issued) customers[i.customer].first = &i;
-  for (const Invoice& r : rerated) customers[r.customer].second = &r;
+  // A customer's invoices at changes (`on change prorate now`) are amended with its invoice for
+  // the period, as one: their lines after its lines, their totals added.
+  std::map<std::string, Invoice> merged;
+  for (const Invoice& r : rerated) {
+    auto& slot = customers[r.customer].second;
+    if (slot == nullptr) {
+      slot = &r;
+      continue;
+    }
+    auto [it, fresh] = merged.try_emplace(r.customer, *slot);
+    Invoice& m = it->second;  // named as the first (the period's invoice: Biller::Finish's order)
+    if (fresh) m.issued_at.clear();
+    m.lines.insert(m.lines.end(), r.lines.begin(), r.lines.end());
+    m.total = m.total + r.total;
+    slot = &m;
+  }
   AmendmentCounts c;
   std::vector<Amendment> out;
   for (const auto& [customer, pair] : customers) {

@@ -150,8 +150,9 @@ struct IssuedExpectations {
 // (A0104) or in another currency (A0105).
 void CheckIssued(std::span<const IssuedRecord> records, const IssuedExpectations& run);
 
-// Adds up the records per customer. Throws AmendmentError: two original invoices for one
-// customer (A0106: the period was issued twice); two amendments of one customer with the same
+// Adds up the records per customer (its invoices issued at changes, `issued_at`, with the
+// period's own). Throws AmendmentError: two original invoices for one customer with the same
+// `issued_at` (A0106: the period was issued twice); two amendments of one customer with the same
 // revision, or a revision missing between 1 and the highest (A0107: an amendment given twice
 // would bill its change twice, one left out would bill it again); an amendment whose
 // issued_total is not what the records before it add up to, or one of whose lines'
@@ -204,6 +205,9 @@ struct AmendmentCounts {
 std::optional<Amendment> Amend(const IssuedInvoice* issued, const Invoice* rerated);
 
 // Every customer of either side, sorted by customer id; counts, when given, says how many of each.
+// A customer with several re-rated invoices (the period's, then those issued at changes
+// prorated `now`) is amended once, against all of them added up (as SumIssued adds up its
+// issued invoices).
 std::vector<Amendment> AmendAll(std::span<const IssuedInvoice> issued, std::span<const Invoice> rerated,
                                 AmendmentCounts* counts);
 

@@ -1,4 +1,5 @@
-// runtime/invoice: what rating produces. One Invoice per customer and period; its total is the
+// runtime/invoice: what rating produces. One Invoice per customer and period (and one more per
+// change prorated `now`, issued at the change: Invoice::issued_at); its total is the
 // exact sum of its lines (invariant 2, "conserved"). Writers are in runtime/io; the JSON shape is
 // documented in docs/invoice.md.
 #pragma once
@@ -84,6 +85,10 @@ struct Invoice {
   std::string plan;
   std::string period_start;  // RFC 3339, as the period was given
   std::string period_end;
+  // An invoice issued at a change within the period (`on change prorate now`, Stripe's
+  // `always_invoice`): the instant of the change (RFC 3339, local); it holds only the change's
+  // proration lines. "" for the period's own invoice.
+  std::string issued_at;
   std::string currency;
   std::vector<InvoiceLine> lines;
   Decimal total;  // exactly the sum of lines[i].amount

@@ -161,6 +161,12 @@ class RecordReader {
     if (period.type != JValue::Type::kObject) Fail("period", std::string("expected an object, found ") + TypeName(period.type));
     inv.period_start = String(Need(period, "start", "period."), "period.start");
     inv.period_end = String(Need(period, "end", "period."), "period.end");
+    if (const JValue* at = root.Find("issued_at"); at != nullptr && at->type != JValue::Type::kNull) {
+      // An invoice issued at a change (`on change prorate now`): one more original of the period.
+      if (r.amendment) Fail("issued_at", "an amendment is not issued at a change (it amends every invoice of the period)");
+      inv.issued_at = String(*at, "issued_at");
+      if (inv.issued_at.empty()) Fail("issued_at", "an empty instant");
+    }
     inv.currency = String(Need(root, "currency", ""), "currency");
     if (r.amendment) {
       const JValue& rev = Need(root, "revision", "");

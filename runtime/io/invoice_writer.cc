@@ -170,7 +170,12 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
     AppendJsonString(text, invoice.period_start);
     text += ",\"end\":";
     AppendJsonString(text, invoice.period_end);
-    text += "},\"currency\":";
+    text += '}';
+    if (!invoice.issued_at.empty()) {
+      text += ",\"issued_at\":";
+      AppendJsonString(text, invoice.issued_at);
+    }
+    text += ",\"currency\":";
     AppendJsonString(text, invoice.currency);
     text += ",\"lines\":[";
     for (std::size_t i = 0; i < invoice.lines.size(); ++i) {
@@ -272,10 +277,15 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
 }
 
 void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
-  std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount,rated_by,from,to\n";
-  auto row = [&text](const Invoice& invoice, std::string_view kind, std::string_view name, std::string_view group,
-                     std::string_view quantity, std::string_view unit, std::string_view price, std::string_view amount,
-                     std::string_view rated_by, std::string_view from, std::string_view to) {
+  // An invoice issued at a change (`on change prorate now`) is told apart by a last column,
+  // `issued_at`, written only when the run has such an invoice (other runs keep their shape).
+  const bool issued_at =
+      std::any_of(invoices.begin(), invoices.end(), [](const Invoice& invoice) { return !invoice.issued_at.empty(); });
+  std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount,rated_by,from,to";
+  text += issued_at ? ",issued_at\n" : "\n";
+  auto row = [&text, issued_at](const Invoice& invoice, std::string_view kind, std::string_view name, std::string_view group,
+                                std::string_view quantity, std::string_view unit, std::string_view price, std::string_view amount,
+                                std::string_view rated_by, std::string_view from, std::string_view to) {
     for (std::string_view field : {std::string_view(invoice.customer), std::string_view(invoice.plan),
                                    std::string_view(invoice.period_start), std::string_view(invoice.period_end),
                                    std::string_view(invoice.currency), kind, name, group, quantity, unit, price, amount,
@@ -284,6 +294,10 @@ void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
       text += ',';
     }
     AppendCsvField(text, to);
+    if (issued_at) {
+      text += ',';
+      AppendCsvField(text, invoice.issued_at);
+    }
     text += '\n';
   };
   for (const Invoice& invoice : invoices) {
@@ -367,6 +381,7 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
     text += invoice.period_start.empty() && invoice.period_end.empty()
                 ? std::string("period    (not given)\n")
                 : "period    " + Printable(invoice.period_start) + " to " + Printable(invoice.period_end) + "\n";
+    if (!invoice.issued_at.empty()) text += "issued    " + Printable(invoice.issued_at) + " (at a change: on change prorate now)\n";
     text += "currency  " + Printable(invoice.currency) + "\n\n";
     for (const Row& r : rows) append_row(r.label, r.quantity, r.amount, r.note);
     text.append(w_label + (any_quantity ? 2 + w_quantity : 0) + 2 + w_amount, '-');

@@ -3,7 +3,7 @@
 
     run_amend.py TARIFF SOURCE_DIR WORK_DIR SCENARIO
 
-SCENARIO is one of: sum, rerun, chain, unchanged, formats, subscriptions, omitted, anchor. Each rates the plan of SOURCE_DIR
+SCENARIO is one of: sum, rerun, chain, unchanged, formats, subscriptions, omitted, anchor, now. Each rates the plan of SOURCE_DIR
 (plan.tariff) over its usage files into WORK_DIR and checks, with Python's decimal module (never a
 float), that what was issued plus every amendment equals a fresh re-rate, customer by customer and
 line by line. Exits 1 with a message on the first difference.
@@ -330,6 +330,65 @@ def main():
                "%s:1: error[A0104]: invoice of customer `acme` is for the period 2026-03-01T00:00:00Z..2026-04-01T00:00:00Z; "
                "this run rates its period (its own billing anchor) 2026-03-15T00:00:00Z..2026-04-15T00:00:00Z"
                % p("a-wrong.jsonl"))
+    elif SCENARIO == "now":
+        # A change prorated `now` (tests/amend/now): the run for March issues acme's invoice for
+        # March and, after it, an invoice at the change (issued_at). `--previous` reads both back
+        # as acme's originals and amends what they add up to.
+        src = os.path.join(SOURCE, "now")
+        plan = os.path.join(src, "plan.tariff")
+
+        def seats(n, previous=(), out=None, code=0):
+            args = ["rate", plan, "--subscriptions", os.path.join(src, "subscriptions%d.csv" % n), "--period", "2026-03-01"]
+            for path in previous:
+                args += ["--previous", path]
+            stdout, stderr = run(args, expect=code)
+            if out is not None:
+                with open(p(out), "wb") as f:
+                    f.write(stdout)
+            return stdout, stderr
+
+        seats(1, out="n-issued.jsonl")
+        issued = records(p("n-issued.jsonl"))
+        expect("issued invoices", [(r["customer"], r.get("issued_at"), r["total"]) for r in issued],
+               [("acme", None, "60.00"), ("acme", "2026-03-16T00:00:00Z", "18.00"), ("beta", None, "36.00")])
+        expect("the invoice at the change", [(l["name"], l["amount"]) for l in issued[1]["lines"]],
+               [("Unused time on Seats (2026-03-16 to 2026-04-01)", "-30.00"),
+                ("Remaining time on Seats (2026-03-16 to 2026-04-01)", "48.00")])
+        # The same subscriptions: nothing to amend.
+        out, err = seats(1, [p("n-issued.jsonl")])
+        expect("amendment of unchanged subscriptions", out, b"")
+        expect("summary", err.splitlines()[-1], "amendments 0: customers amended 0 + new 0 + absent 0; unchanged 2")
+        # 8 seats were 10: the invoice at the change's debit grows by 2 seats for half of March.
+        seats(2, [p("n-issued.jsonl")], out="n-amend1.jsonl")
+        seats(2, out="n-fresh2.jsonl")
+        same([p("n-issued.jsonl"), p("n-amend1.jsonl")], p("n-fresh2.jsonl"))
+        acme = by_customer(p("n-amend1.jsonl"))["acme"]
+        expect("acme", (acme["status"], acme["revision"], acme["issued_total"], acme["rerated_total"], acme["total"]),
+               ("changed", 1, "78.00", "90.00", "12.00"))
+        line = line_of(acme, "Remaining time on Seats (2026-03-16 to 2026-04-01)")
+        expect("acme remaining time", (line["issued_quantity"], line["rerated_quantity"], line["issued_amount"],
+                                       line["rerated_amount"], line["amount"]), ("8", "10", "48.00", "60.00", "12.00"))
+        # No change after all: both proration lines are taken back; the amendment of the
+        # amendment adds up to the fresh re-rate. (March's fee is the same 60.00, but no longer
+        # a part of a split period: its line's identity, rated_by/from/to, changes.)
+        seats(3, [p("n-amend1.jsonl"), p("n-issued.jsonl")], out="n-amend2.jsonl")
+        seats(3, out="n-fresh3.jsonl")
+        same([p("n-issued.jsonl"), p("n-amend1.jsonl"), p("n-amend2.jsonl")], p("n-fresh3.jsonl"))
+        acme = by_customer(p("n-amend2.jsonl"))["acme"]
+        expect("acme revision 2", (acme["revision"], acme["issued_total"], acme["rerated_total"], acme["total"]),
+               (2, "90.00", "60.00", "-30.00"))
+        expect("acme lines", sorted((l["change"], l["name"], l["amount"]) for l in acme["lines"]),
+               [("new", "Seats", "60.00"), ("removed", "Remaining time on Seats (2026-03-16 to 2026-04-01)", "-60.00"),
+                ("removed", "Seats", "-60.00"), ("removed", "Unused time on Seats (2026-03-16 to 2026-04-01)", "30.00")])
+        # The invoice at the change given twice would bill the change twice.
+        with open(p("n-issued.jsonl")) as f:
+            at_change = f.read().splitlines()[1] + "\n"
+        with open(p("n-at-change.jsonl"), "w") as f:
+            f.write(at_change)
+        _, err = seats(1, [p("n-issued.jsonl"), p("n-at-change.jsonl")], code=1)
+        expect("error", err.splitlines()[-1],
+               "%s:2: error[A0106]: customer `acme` has two invoices for the period issued at 2026-03-16T00:00:00Z (the other "
+               "at %s:1): it would be billed twice; give each issued invoice once" % (p("n-issued.jsonl"), p("n-at-change.jsonl")))
     else:
         fail("unknown scenario " + SCENARIO)
     print("ok: " + SCENARIO)

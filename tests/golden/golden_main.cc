@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -229,6 +230,19 @@ std::vector<std::string> CheckExplained(const nlohmann::json& explained, const n
   return problems;
 }
 
+// Every JSON document of `text`, in order: `tariff explain --format json` writes one a invoice,
+// and a customer may have several (an invoice issued at a change, `on change prorate now`).
+std::vector<nlohmann::json> ParseDocuments(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  while (in >> std::ws && in.peek() != std::char_traits<char>::eof()) {
+    nlohmann::json j;
+    in >> j;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 // `golden explain-sums`: see the top of the file.
 int ExplainSumsCase(const fs::path& dir) {
   const std::string name = dir.filename().string();
@@ -263,10 +277,12 @@ int ExplainSumsCase(const fs::path& dir) {
   int failures = 0;
   std::size_t customers = 0, lines = 0;
   std::istringstream invoices(rated.out);
+  std::map<std::string, std::size_t> seen;  // invoices of each customer so far
   for (std::string text; std::getline(invoices, text);) {
     if (text.empty()) continue;
     const nlohmann::json invoice = nlohmann::json::parse(text);
     const std::string customer = invoice.at("customer").get<std::string>();
+    const std::size_t nth = seen[customer]++;  // explain explains each of the customer's invoices in turn
     ++customers;
     std::vector<std::string> explain_args{"explain", "plan.tariff"};
     explain_args.insert(explain_args.end(), options.begin(), options.end());
@@ -277,7 +293,13 @@ int ExplainSumsCase(const fs::path& dir) {
       ++failures;
       continue;
     }
-    const nlohmann::json explained = nlohmann::json::parse(json.out);
+    const std::vector<nlohmann::json> documents = ParseDocuments(json.out);
+    if (nth >= documents.size()) {
+      std::cerr << name << ": `tariff explain --customer " << customer << "` explains " << documents.size() << " invoices, `rate` gives more\n";
+      ++failures;
+      continue;
+    }
+    const nlohmann::json& explained = documents[nth];
     lines += explained.at("lines").size();
     for (const std::string& problem : CheckExplained(explained, &invoice)) {
       std::cerr << name << ": " << problem << "\n";
@@ -330,9 +352,11 @@ int ExplainCase(const fs::path& dir, bool update) {
     ++failures;
   }
   if (json.code == 0) {
-    for (const std::string& problem : CheckExplained(nlohmann::json::parse(json.out), nullptr)) {
-      std::cerr << name << ": " << problem << "\n";
-      ++failures;
+    for (const nlohmann::json& explained : ParseDocuments(json.out)) {
+      for (const std::string& problem : CheckExplained(explained, nullptr)) {
+        std::cerr << name << ": " << problem << "\n";
+        ++failures;
+      }
     }
   }
   return CompareExpected(dir, name, "explain", actual, update, failures);

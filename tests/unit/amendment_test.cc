@@ -684,3 +684,51 @@ TEST_CASE("amend: a customer with its own billing anchor is compared with its ow
           "its period (its own billing anchor) 2026-03-15..2026-04-15");
   }
 }
+
+TEST_CASE("amend: an invoice issued at a change (issued_at) is one more original of its customer, amended with the period's") {
+  Invoice period = MakeInvoice("acme", {Line(LineKind::kCharge, "Seats", {}, "60.00")});
+  InvoiceLine unused = Line(LineKind::kCharge, "Unused time on Seats (2026-03-16 to 2026-04-01)", {}, "-30.00");
+  InvoiceLine remaining = Line(LineKind::kCharge, "Remaining time on Seats (2026-03-16 to 2026-04-01)", {}, "48.00");
+  for (InvoiceLine* l : {&unused, &remaining}) {
+    l->rated_by = "team";
+    l->from = "2026-03-16T00:00:00Z";
+    l->to = "2026-04-01T00:00:00Z";
+  }
+  Invoice at_change = MakeInvoice("acme", {unused, remaining});
+  at_change.issued_at = "2026-03-16T00:00:00Z";
+  const std::string text = Jsonl({period, at_change});
+  // Written after `period`, only on the invoice at the change.
+  CHECK(text.find(R"("end":"2026-04-01"},"issued_at":"2026-03-16T00:00:00Z","currency")") != std::string::npos);
+  CHECK(text.find("issued_at") == text.rfind("issued_at"));
+  const std::vector<IssuedRecord> read = tariff::ParseIssuedInvoices(text, "issued.jsonl");
+  REQUIRE(read.size() == 2);
+  CHECK(read[0].invoice.issued_at.empty());
+  CHECK(read[1].invoice.issued_at == "2026-03-16T00:00:00Z");
+  const std::vector<tariff::IssuedInvoice> sums = tariff::SumIssued(read);
+  REQUIRE(sums.size() == 1);
+  CHECK(sums[0].total.ToString() == "78.00");
+  CHECK(sums[0].lines.size() == 3);
+  // Re-rated the same (two invoices): nothing to amend. With 10 seats from the change: +12.00.
+  tariff::AmendmentCounts counts;
+  CHECK(tariff::AmendAll(sums, std::vector<Invoice>{period, at_change}, &counts).empty());
+  CHECK(counts.unchanged == 1);
+  Invoice more = at_change;
+  more.lines[1].amount = D("60.00");
+  more.total = D("30.00");
+  const std::vector<tariff::Amendment> a = tariff::AmendAll(sums, std::vector<Invoice>{period, more}, &counts);
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].total.ToString() == "12.00");
+  CHECK(a[0].rerated_total.ToString() == "90.00");
+  REQUIRE(a[0].lines.size() == 1);
+  CHECK(a[0].lines[0].key.name == "Remaining time on Seats (2026-03-16 to 2026-04-01)");
+  // The same invoice at the change given twice: A0106.
+  std::vector<IssuedRecord> twice = read;
+  twice.push_back(read[1]);
+  twice.back().origin.line = 3;
+  CHECK_THROWS_WITH(tariff::SumIssued(twice), Catch::Contains("has two invoices for the period issued at 2026-03-16T00:00:00Z"));
+  // An amendment is never issued at a change.
+  CHECK(ErrorOf(R"({"kind":"amendment","customer":"a","plan":"api","period":{"start":"s","end":"e"},"issued_at":"t",)"
+                R"("currency":"USD","revision":1,"status":"new","lines":[],"total":"0","issued_total":"0","rerated_total":"0"})"
+                "\n")
+            .find("error[A0102]: `issued_at`: an amendment is not issued at a change") != std::string::npos);
+}

@@ -75,7 +75,8 @@ DiffResult Compare(const std::vector<Invoice>& old_invoices, const std::vector<I
     for (const Invoice& inv : is_new ? new_invoices : old_invoices) {
       CustomerChange& c = by_customer[inv.customer];
       c.customer = inv.customer;
-      (is_new ? c.after : c.before) = inv.total;
+      // Added up: a customer's invoices issued at changes (`on change prorate now`) with its own.
+      (is_new ? c.after : c.before) = (is_new ? c.after : c.before) + inv.total;
       if (r.currency.empty()) r.currency = inv.currency;
       r.scale = std::max(r.scale, static_cast<int>(inv.total.scale()));
       add_lines(inv, is_new);

@@ -70,6 +70,10 @@ void WriteText(const Invoice& inv, const SourceFile& source, std::ostream& out) 
   out << fmt::format("period    {}\n", inv.period_start.empty() && inv.period_end.empty()
                                           ? std::string("(not given)")
                                           : fmt::format("{} to {}", inv.period_start, inv.period_end));
+  if (!inv.issued_at.empty()) {
+    out << fmt::format("issued    {} (an invoice at a change, `on change prorate now`: only the change's proration lines)\n",
+                       inv.issued_at);
+  }
   out << fmt::format("currency  {}\n", inv.currency);
   std::vector<std::pair<std::string, Decimal>> line_terms;
   for (const InvoiceLine& line : inv.lines) {
@@ -167,6 +171,7 @@ void WriteJson(const Invoice& inv, const SourceFile& source, std::ostream& out) 
   j["customer"] = inv.customer;
   j["plan"] = inv.plan;
   j["period"] = {{"start", inv.period_start}, {"end", inv.period_end}};
+  if (!inv.issued_at.empty()) j["issued_at"] = inv.issued_at;
   j["currency"] = inv.currency;
   j["total"] = inv.total.ToString();
   nlohmann::ordered_json lines = nlohmann::ordered_json::array();
@@ -313,11 +318,13 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
     }
     if (shown < rated.rejects.size()) streams.err << fmt::format("… and {} more\n", rated.rejects.size() - shown);
 
-    const Invoice* invoice = nullptr;
+    // The customer's invoice for the period, then any issued at a change (`on change prorate
+    // now`): each explained in turn.
+    std::vector<const Invoice*> mine;
     for (const Invoice& inv : rated.invoices) {
-      if (inv.customer == customer) invoice = &inv;
+      if (inv.customer == customer) mine.push_back(&inv);
     }
-    if (invoice == nullptr) {
+    if (mine.empty()) {
       std::string list;
       const std::size_t listed = std::min<std::size_t>(rated.invoices.size(), 5);
       for (std::size_t i = 0; i < listed; ++i) list += (i > 0 ? ", " : "") + rated.invoices[i].customer;
@@ -332,7 +339,11 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
                                                                       rated.invoices.size() == 1 ? "" : "s", list));
       return kExitFailure;
     }
-    return show(*invoice, source);
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      if (i > 0 && o->format == "text") streams.out << "\n";
+      if (int shown_code = show(*mine[i], source); shown_code != kExitOk) return shown_code;
+    }
+    return kExitOk;
   };
 }
 

@@ -154,9 +154,10 @@ class TestRunner {
         // must hold only its rows (a row for another customer would be silently left out).
         std::vector<Invoice> invoices = biller.Finish();
         const Invoice* invoice = nullptr;
+        std::vector<const Invoice*> at_changes;  // issued at a change (`on change prorate now`)
         for (const Invoice& inv : invoices) {
           if (inv.customer == kTestCustomer) {
-            invoice = &inv;
+            (inv.issued_at.empty() ? invoice : at_changes.emplace_back()) = &inv;
           } else {
             out.error = fmt::format("the usage has rows for customer `{}`; a test rates the customer `{}` only",
                                     inv.customer, kTestCustomer);
@@ -191,12 +192,36 @@ class TestRunner {
         for (const ast::Expectation* e : expectations) Expect(*e, *invoice, out);
         out.invoices.push_back(*invoice);
         out.invoice_labels.push_back(label_);
+        // The invoices issued at the changes within the part: each checked against the block
+        // dated at its change, if the test has one.
+        for (const Invoice* inv : at_changes) {
+          const std::optional<std::int64_t> at = ParsePlanTime(plans, inv->issued_at, nullptr);
+          AtChange* block = nullptr;
+          for (AtChange& c : at_change_blocks_) {
+            if (at && c.at == *at) block = &c;
+          }
+          label_ = block != nullptr ? block->block->start.text : inv->issued_at;
+          if (block != nullptr) {
+            block->matched = true;
+            for (const ast::TestStmt& inner : block->block->stmts) {
+              if (const auto* be = std::get_if<ast::Expectation>(&inner.kind)) Expect(*be, *inv, out);
+            }
+          }
+          out.invoices.push_back(*inv);
+          out.invoice_labels.push_back(label_);
+        }
         // What the invoice left of each grant is what the next invoice may draw.
         for (const CreditBalance& b : invoice->credits) {
           for (CreditGrant& g : credits) {
             if (g.id == b.id) g.amount = b.remaining;
           }
         }
+      }
+      for (const AtChange& c : at_change_blocks_) {
+        if (c.matched || !out.error.empty()) continue;
+        out.error = fmt::format("{}:{}: `invoice {}` is dated at a change of the test's subscriptions, but no invoice was issued at it "
+                                "(the change is not prorated `now`, or nothing billed in advance is prorated)",
+                                source_.path(), source_.At(c.block->start.span.begin).line, c.block->start.text);
       }
     } catch (const RatingError& e) {
       LineColumn lc = source_.At(e.source().begin);
@@ -234,6 +259,7 @@ class TestRunner {
   std::vector<InvoicePart> PartsOf(const ast::TestDecl& test, const PlanSet& plans) {
     test_start_.reset();
     test_end_.reset();
+    at_change_blocks_.clear();
     if (!test.from || !test.to) return {InvoicePart{}};
     std::string why;
     test_start_ = ParsePlanTime(plans, test.from->text, &why);
@@ -267,7 +293,23 @@ class TestRunner {
     }
     // What the checker rules out, and the cut (by the plan version in force at each instant)
     // can still leave out: nothing a test states may go unchecked or unrated.
+    // A block at a change of the test's subscriptions is for the invoice issued there
+    // (`on change prorate now`): matched once the invoices are rated.
+    std::set<std::int64_t> sub_starts, sub_ends;
+    for (const ast::TestStmt& st : test.stmts) {
+      if (const auto* s = std::get_if<ast::TestSubscription>(&st.kind)) {
+        const Subscription sub = SubscriptionOf(*s, plans);
+        if (sub.start) sub_starts.insert(*sub.start);
+        if (sub.end) sub_ends.insert(*sub.end);
+      }
+    }
     for (const ast::InvoiceBlock* b : blocks) {
+      if (std::any_of(parts.begin(), parts.end(), [&](const InvoicePart& p) { return p.block == b; })) continue;
+      const std::optional<std::int64_t> at = ParsePlanTime(plans, b->start.text, nullptr);
+      if (at && sub_starts.count(*at) != 0 && sub_ends.count(*at) != 0) at_change_blocks_.push_back({*at, b});
+    }
+    for (const ast::InvoiceBlock* b : blocks) {
+      if (std::any_of(at_change_blocks_.begin(), at_change_blocks_.end(), [&](const AtChange& c) { return c.block == b; })) continue;
       if (std::none_of(parts.begin(), parts.end(), [&](const InvoicePart& p) { return p.block == b; })) {
         std::string starts;
         for (const InvoicePart& p : parts) starts += (starts.empty() ? "" : ", ") + p.start_text;
@@ -408,6 +450,9 @@ class TestRunner {
         auto t = ParsePlanTime(plans, lit->text, &why);
         if (!t) throw BillingError(fmt::format("{}: `{}`: {}", sub.origin, lit->text, why));
         (name == "start" ? sub.start : sub.end) = t;
+      } else if (name == "proration_behavior") {
+        using Behaviour = ir::RatingFunction::ChangeProration;
+        sub.proration_behavior = lit->text == "now" ? Behaviour::kNow : lit->text == "none" ? Behaviour::kNone : Behaviour::kNextInvoice;
       }
     }
     // Values of the plan's subscription fields (of the plan the subscription is to).
@@ -769,6 +814,14 @@ class TestRunner {
   std::set<std::string> seen_keys_;  // idempotency keys of the test being run
   std::optional<std::int64_t> test_start_, test_end_;  // the period of the test being run
   std::string label_;  // the invoice being checked, in a test of several ("" otherwise)
+  // `invoice DATE` blocks dated at a change of the test's subscriptions: for the invoice issued
+  // at the change (`on change prorate now`), not for a billing period.
+  struct AtChange {
+    std::int64_t at;
+    const ast::InvoiceBlock* block;
+    bool matched = false;
+  };
+  std::vector<AtChange> at_change_blocks_;
 };
 
 // A test's invoice, every line (a failed test's, so that the expectations can be read against
@@ -1044,6 +1097,7 @@ Action RegisterTest(CLI::App& app, Streams& streams) {
             lines.push_back(std::move(line));
           }
           nlohmann::json j = {{"lines", lines}, {"total", inv.total.ToString()}, {"currency", inv.currency}};
+          if (!inv.issued_at.empty()) j["issued_at"] = inv.issued_at;  // an invoice at a change (`on change prorate now`)
           if (!inv.subtotals.empty()) {
             nlohmann::json subtotals = nlohmann::json::array();
             for (const InvoiceSubtotal& st : inv.subtotals) subtotals.push_back({{"name", st.name}, {"of", st.parts}, {"amount", st.amount.ToString()}});

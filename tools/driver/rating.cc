@@ -130,7 +130,7 @@ int RateCommitments(const RatingRequest& request, const PlanSet& plans, BillingO
       Decimal total;
       for (const Invoice& inv : invoices) {
         if (inv.customer != t.customer) continue;
-        total = inv.total;
+        total = total + inv.total;  // with any invoice issued at a change (`on change prorate now`)
         t.invoiced_before = true;
       }
       t.prior.emplace_back(fmt::format("{} to {}", e.start_text, e.end_text), total);
@@ -339,7 +339,7 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   std::vector<CreditGrant> credits;
   std::string why;
   if (!request.subscriptions.empty() && !ReadSubscriptions(request.subscriptions, plans, subscriptions, &why)) {
-    streams.err << "error: " << why << "\n";
+    streams.err << (why.rfind("error[", 0) == 0 ? "" : "error: ") << why << "\n";  // S01xx carry their code
     return kExitFailure;
   }
   if (!request.credits.empty() && !ReadCredits(request.credits, plans, credits, &why)) {
