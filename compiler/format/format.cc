@@ -704,7 +704,7 @@ class Printer {
     if (!u.fields.empty()) {
       Put(" { ");
       Inits(u.fields);
-      Put(" }", s.span);
+      Put(" }", Span{s.span.file, s.span.end > 0 ? s.span.end - 1 : 0, s.span.end});  // the `}` only: a statement broken over lines keeps each token on its own line's range
     }
   }
   void Stmt(const ast::TestStmt& s, const ast::TestSubscription& t) {
@@ -715,7 +715,7 @@ class Printer {
     }
     Put(" { ");
     Inits(t.fields);
-    Put(" }", s.span);
+    Put(" }", Span{s.span.file, s.span.end > 0 ? s.span.end - 1 : 0, s.span.end});  // the `}` only: a statement broken over lines keeps each token on its own line's range
   }
   void Stmt(const ast::TestStmt& s, const ast::TestContract& t) {
     Put("contract", Span{s.span.file, s.span.begin, s.span.begin});
@@ -725,7 +725,7 @@ class Printer {
     }
     Put(" { ");
     Inits(t.fields);
-    Put(" }", s.span);
+    Put(" }", Span{s.span.file, s.span.end > 0 ? s.span.end - 1 : 0, s.span.end});  // the `}` only: a statement broken over lines keeps each token on its own line's range
   }
   void Stmt(const ast::TestStmt& s, const ast::TestCredit& c) {
     Put("credit ", Span{s.span.file, s.span.begin, s.span.begin});
