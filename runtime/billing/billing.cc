@@ -892,6 +892,7 @@ struct Biller::State {
         if (!prorated(old_fn, line.name)) continue;
         const std::string charge = line.name;
         line.name = fmt::format("Unused time on {} ({})", charge, span);
+        line.prorates = charge;
         line.amount = -line.amount;
         line.rated_by = Label(old_fn);
         line.from = cal.FormatLocal(t);
@@ -921,6 +922,7 @@ struct Biller::State {
         if (!prorated(new_fn, line.name)) continue;
         const std::string charge = line.name;
         line.name = fmt::format("Remaining time on {} ({})", charge, span);
+        line.prorates = charge;
         line.rated_by = Label(new_fn);
         line.from = cal.FormatLocal(t);
         line.to = cal.FormatLocal(pe);
@@ -980,6 +982,32 @@ struct Biller::State {
       Invoice invoice;
     };
     std::map<std::string, std::vector<Part>> parts;
+    // Fees billed in advance (docs/billing.md) replace, in the engine of the customer's first part
+    // of the period, the lines its in-advance charges were rated with as in arrears (in its other
+    // parts' engines they are only removed), before the plan's adjustments: a discount, a
+    // minimum or a cap applies to what the invoice bills.
+    const bool any_advance =
+        has_period() && std::any_of(plans.functions.begin(), plans.functions.end(), [](const ir::RatingFunction* f) { return HasInAdvance(*f); });
+    std::map<std::string, std::pair<std::int64_t, std::size_t>> first_part;  // customer → (start, engine)
+    std::set<std::string> claimed;  // customers without parts: one engine rates them
+    if (any_advance) {
+      for (std::size_t e = 0; e < engines.size(); ++e) {
+        for (const auto& [customer, seg] : engines[e].segments) {
+          auto [it, inserted] = first_part.emplace(customer, std::make_pair(seg.start, e));
+          if (!inserted && std::make_pair(seg.start, e) < it->second) it->second = {seg.start, e};
+        }
+      }
+      for (std::size_t e = 0; e < engines.size(); ++e) {
+        engines[e].engine->SetInAdvanceLines([this, e, &first_part, &claimed](const std::string& customer) -> std::optional<std::vector<InvoiceLine>> {
+          auto it = first_part.find(customer);
+          const bool first = it != first_part.end() ? it->second.second == e : claimed.insert(customer).second;
+          if (!first) return std::vector<InvoiceLine>{};
+          std::vector<InvoiceLine> lines = AdvanceLines(customer, PeriodOf(customer));
+          for (InvoiceLine& l : lines) l.in_advance = true;
+          return lines;
+        });
+      }
+    }
     for (std::size_t e = 0; e < engines.size(); ++e) {
       EngineSlot& es = engines[e];
       for (Invoice& inv : es.engine->Finish()) {
@@ -1009,8 +1037,6 @@ struct Biller::State {
       // credited on the next invoice.)
       const bool advance = own != nullptr && std::any_of(plans.functions.begin(), plans.functions.end(),
                                                          [](const ir::RatingFunction* f) { return HasInAdvance(*f); });
-      Decimal removed;
-      std::ptrdiff_t advance_at = -1;
       for (Part& part : list) {
         const EngineSlot& es = engines[static_cast<std::size_t>(part.engine)];
         auto seg = es.segments.find(customer);
@@ -1024,14 +1050,9 @@ struct Biller::State {
           if (seg != es.segments.end() && seg->second.end != kNever) to = cal.FormatLocal(seg->second.end);
         }
         for (InvoiceLine& line : part.invoice.lines) {
-          if (advance && line.kind == LineKind::kCharge && IsInAdvance(Fn(es.function), line.name)) {
-            // Billed in advance: replaced below by the period's fee and last period's prorations.
-            removed = removed + line.amount;
-            if (advance_at < 0) advance_at = static_cast<std::ptrdiff_t>(merged.lines.size());
-            continue;
-          }
           const bool own_part = !line.from.empty();  // a recurring line of one part: labelled by the engine
-          if (partial || several || own_part) {
+          // A line billed in advance (the engine put it in) is labelled already, when it needs to be.
+          if (!line.in_advance && (partial || several || own_part)) {
             line.rated_by = Label(Fn(es.function));
             if (!own_part) {
               line.from = from;
@@ -1041,16 +1062,6 @@ struct Biller::State {
             }
           }
           merged.lines.push_back(std::move(line));
-        }
-      }
-      if (advance) {
-        std::vector<InvoiceLine> added = AdvanceLines(customer, *own);
-        Decimal sum;
-        for (const InvoiceLine& l : added) sum = sum + l.amount;
-        if (advance_at < 0) advance_at = static_cast<std::ptrdiff_t>(merged.lines.size());
-        merged.lines.insert(merged.lines.begin() + advance_at, std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()));
-        if (list.size() == 1) {
-          list.front().invoice.total = list.front().invoice.total - removed + sum;
         }
       }
       const ir::RatingFunction& rule_fn = Fn(last.function);

@@ -453,7 +453,8 @@ void ApplyContracts(Invoice& inv, const std::vector<const ContractTerm*>& terms,
       }
       for (const InvoiceLine& l : inv.lines) {
         const bool adjustment = l.kind == LineKind::kDiscount || l.kind == LineKind::kMaximum || l.kind == LineKind::kMinimum;
-        if (l.kind == LineKind::kCharge ? l.name != t->charge : !adjustment || own.count(l.name) == 0) continue;
+        const bool of_charge = l.name == t->charge || l.prorates == t->charge;  // a proration line of a fee billed in advance too
+        if (l.kind == LineKind::kCharge ? !of_charge : !adjustment || own.count(l.name) == 0) continue;
         base = base + l.amount;
         const std::string label = l.kind == LineKind::kCharge ? "" : " (" + l.name + ")";
         if (parts.empty()) parts = l.amount.ToString() + label;

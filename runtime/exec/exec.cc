@@ -1343,6 +1343,7 @@ struct Engine::State {
   std::unordered_map<std::uint32_t, ActivePeriod> active;  // customers active in part of the period
   std::unordered_map<std::uint32_t, std::vector<SubscriptionPart>> customer_parts;  // customers whose values change
   bool finished = false;
+  Engine::InAdvanceLines in_advance_lines;  // see Engine::SetInAdvanceLines
 
   // Per-batch scratch.
   std::vector<Reg> regs;
@@ -2086,6 +2087,9 @@ struct Engine::State {
         throw RatingError(fmt::format("charge \"{}\": {}", charge.name, e.what()), charge.source);
       }
     }
+    if (in_advance_lines) {
+      for (std::size_t rank = 0; rank < invoices.size(); ++rank) ReplaceInAdvance(invoices[rank], static_cast<std::uint32_t>(rank));
+    }
     for (std::size_t rank = 0; rank < invoices.size(); ++rank) {
       Invoice& inv = invoices[rank];
       const auto r32 = static_cast<std::uint32_t>(rank);
@@ -2142,6 +2146,43 @@ struct Engine::State {
     return invoices;
   }
 
+  // Replaces the `billed in advance` charges' lines of invoice `rank` by the lines the provider
+  // gives for its customer, at the place of the first of them (else after the charges' lines),
+  // keeping the residues of the other lines with them.
+  void ReplaceInAdvance(Invoice& inv, std::uint32_t rank) {
+    std::optional<std::vector<InvoiceLine>> given = in_advance_lines(inv.customer);
+    if (!given) return;
+    auto in_advance = [this](const InvoiceLine& l) {
+      if (l.kind != LineKind::kCharge) return false;
+      return std::any_of(fn.charges.begin(), fn.charges.end(), [&](const ir::Charge& c) { return c.in_advance && c.name == l.name; });
+    };
+    std::vector<InvoiceLine> lines;
+    lines.reserve(inv.lines.size() + given->size());
+    std::vector<std::size_t> moved(inv.lines.size(), SIZE_MAX);  // old index → new index
+    std::ptrdiff_t at = -1;
+    for (std::size_t i = 0; i < inv.lines.size(); ++i) {
+      if (in_advance(inv.lines[i])) {
+        if (at < 0) at = static_cast<std::ptrdiff_t>(lines.size());
+        continue;
+      }
+      moved[i] = lines.size();
+      lines.push_back(std::move(inv.lines[i]));
+    }
+    if (at < 0) at = static_cast<std::ptrdiff_t>(lines.size());
+    const std::size_t inserted = given->size();
+    lines.insert(lines.begin() + at, std::make_move_iterator(given->begin()), std::make_move_iterator(given->end()));
+    if (auto it = residues.find(rank); it != residues.end()) {
+      std::vector<std::pair<std::size_t, Fraction>> kept;
+      for (auto& [index, residue] : it->second) {
+        if (moved[index] == SIZE_MAX) continue;  // an in-advance line, replaced
+        const std::size_t now = moved[index] >= static_cast<std::size_t>(at) ? moved[index] + inserted : moved[index];
+        kept.emplace_back(now, std::move(residue));
+      }
+      it->second = std::move(kept);
+    }
+    inv.lines = std::move(lines);
+  }
+
   // Appends `line` with the amount `exact` to the invoice of rank `rank`: shown as it is when it is
   // a Decimal, else shown (ExactNumber::Shown) with the difference kept as the line's residue, so
   // that totals and adjustments use the exact value.
@@ -2164,11 +2205,18 @@ struct Engine::State {
     return Fraction();
   }
 
+  // Whether an adjustment on the charges `named` covers line `l`: a line of one of them, or a
+  // proration line of one (a fee billed in advance).
+  static bool Covers(const std::vector<std::string>& named, const InvoiceLine& l) {
+    return std::find(named.begin(), named.end(), l.name) != named.end() ||
+           (!l.prorates.empty() && std::find(named.begin(), named.end(), l.prorates) != named.end());
+  }
+
   // The exact sum of the invoice's lines (of the charges named; all when none are).
   ExactNumber ExactTotal(const Invoice& inv, std::uint32_t rank, const std::vector<std::string>& charges_named) const {
     ExactNumber sum;  // exact: lines shown to 20 decimals may add up past 38 digits
     for (const InvoiceLine& l : inv.lines) {
-      if (charges_named.empty() || std::find(charges_named.begin(), charges_named.end(), l.name) != charges_named.end()) {
+      if (charges_named.empty() || Covers(charges_named, l)) {
         sum = sum + ExactNumber(l.amount);
       }
     }
@@ -2176,8 +2224,7 @@ struct Engine::State {
     if (it == residues.end()) return sum;
     Fraction exact = sum.exact();
     for (const auto& [i, r] : it->second) {
-      const std::string& name = inv.lines[i].name;
-      if (charges_named.empty() || std::find(charges_named.begin(), charges_named.end(), name) != charges_named.end()) exact += r;
+      if (charges_named.empty() || Covers(charges_named, inv.lines[i])) exact += r;
     }
     return ExactNumber::Of(exact);
   }
@@ -3317,7 +3364,7 @@ struct Engine::State {
     std::string parts;
     std::size_t count = 0;
     for (const InvoiceLine& l : inv.lines) {
-      if (!a.charges.empty() && std::find(a.charges.begin(), a.charges.end(), l.name) == a.charges.end()) continue;
+      if (!a.charges.empty() && !Covers(a.charges, l)) continue;
       std::string name = l.name;
       if (!l.group.empty()) {
         name += " [";
@@ -3420,6 +3467,8 @@ void AddSubtotals(Invoice& invoice, const std::vector<const ir::RatingFunction*>
     st.amount = total.decimal();
   }
 }
+
+void Engine::SetInAdvanceLines(InAdvanceLines provider) { state_->in_advance_lines = std::move(provider); }
 
 std::vector<Invoice> Engine::Finish() { return state_->Finish(); }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -105,6 +106,12 @@ class Engine {
   // Adds a part of the period with its own subscription values (see SubscriptionPart), in time
   // order. A customer without parts has one line per recurring charge, from SetSubscription.
   void AddPart(const std::string& customer, SubscriptionPart part);
+  // Fees billed in advance (runtime/billing, docs/billing.md): at Finish, for each customer the
+  // provider gives lines for, the lines of the function's `billed in advance` charges (rated as
+  // in arrears) are replaced by the given ones — before the plan's adjustments and a per-invoice
+  // rounding, which so apply to what the invoice bills. nullopt: the customer's lines stay.
+  using InAdvanceLines = std::function<std::optional<std::vector<InvoiceLine>>(const std::string& customer)>;
+  void SetInAdvanceLines(InAdvanceLines provider);
   // The invoices, one per customer, sorted by customer id; each total is the exact sum of its
   // lines. The engine can not be fed after Finish.
   std::vector<Invoice> Finish();

@@ -54,6 +54,12 @@ struct InvoiceLine {
   // whole period was rated by one plan version.
   std::string rated_by;
   std::string from, to;
+  // A fee billed in advance or one of its proration lines, put on the invoice by runtime/billing
+  // (labelled there); not written.
+  bool in_advance = false;
+  // A proration line of a fee billed in advance (`Unused time on Seats (…)`): the charge it
+  // prorates, so that an adjustment on that charge covers it; "" otherwise. Not written.
+  std::string prorates;
   // How the amount was computed; null unless the rating was asked to explain.
   std::shared_ptr<Derivation> derivation;
 };
