@@ -35,6 +35,7 @@ planItem
   | 'subtotal' STRING 'of' STRING (',' STRING)*                         # subtotalItem
   | 'credits' 'drawn' 'by' ident (',' ident)*                           # creditsItem
   | 'on' 'change' 'prorate' ident                                       # prorateItem
+  | 'invoice' 'when' 'usage' 'reaches' expr                             # thresholdItem
   | 'on' 'change' (ident | 'next' 'period')                             # changeItem
   | 'allow' ident (',' ident)*                                          # allowItem
   | test                                                                # testItem
@@ -152,7 +153,7 @@ ident
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
   | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
   | 'priority' | 'remaining' | 'subtotal' | 'beyond' | 'last' | 'price' | 'error' | 'contract'
-  | 'allocated' | 'in' | 'proportion' | 'billed' | 'advance' | 'prorate'
+  | 'allocated' | 'in' | 'proportion' | 'billed' | 'advance' | 'prorate' | 'when' | 'reaches'
   ;
 
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT

@@ -283,6 +283,11 @@ class Dumper {
   }
   void Item(const ChangeDecl& d) { Open("on-change"); Atom(d.policy ? d.policy->text : "next-period"); Close(); }
   void Item(const ProrateDecl& d) { Open("on-change-prorate"); Atom(d.behavior.text); Close(); }
+  void Item(const ThresholdDecl& d) {
+    Open("invoice-when-usage-reaches");
+    Expr(d.amount.get());
+    Close();
+  }
   void Item(const AllowDecl& d) {
     Open("allow");
     for (const auto& n : d.names) Atom(n.text);

@@ -289,6 +289,13 @@ struct ProrateDecl : Node {
   Name behavior;
 };
 
+// `invoice when usage reaches 100.00 USD`: progressive (threshold) billing — an invoice within
+// the period each time the usage billed so far reaches the amount (docs/billing.md, "Progressive
+// billing").
+struct ThresholdDecl : Node {
+  ExprPtr amount;
+};
+
 // `allow unused_meter, unused_event`: warnings the plan acknowledges as intended.
 struct AllowDecl : Node {
   std::vector<Name> names;
@@ -362,7 +369,7 @@ struct TestDecl : Node {
 struct PlanItem : Node {
   std::variant<CurrencyDecl, PeriodDecl, RoundingDecl, ProrationDecl, UnitDecl, EventDecl,
                SubscriptionDecl, MeterDecl, ChargeDecl, DiscountDecl, LimitDecl, CreditsDecl,
-               ChangeDecl, AllowDecl, TestDecl, SubtotalDecl, ProrateDecl>
+               ChangeDecl, AllowDecl, TestDecl, SubtotalDecl, ProrateDecl, ThresholdDecl>
       kind;
 };
 

@@ -127,6 +127,10 @@ class Lowerer {
         fn_.change_proration = d->behavior.text == "none" ? ir::RatingFunction::ChangeProration::kNone
                                                           : ir::RatingFunction::ChangeProration::kNextInvoice;
       }
+      if (const auto* d = std::get_if<ast::ThresholdDecl>(&item.kind)) {
+        fn_.threshold = DecimalLiteral(*d->amount);
+        fn_.threshold_source = d->span;
+      }
       if (const auto* d = std::get_if<ast::CreditsDecl>(&item.kind)) {
         fn_.credit_order.clear();
         for (const ast::Name& n : d->order) fn_.credit_order.push_back(n.text);

@@ -163,7 +163,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
         "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract",
-        "allocated", "in", "proportion", "billed", "advance", "prorate"};
+        "allocated", "in", "proportion", "billed", "advance", "prorate", "when", "reaches"};
     return kSoft.count(word) != 0;
   }
 
@@ -828,6 +828,11 @@ class Builder {
       ast::ProrateDecl d;
       Init(d, c);
       d.behavior = BuildName(c->ident());
+      item.kind = std::move(d);
+    } else if (auto* c = dynamic_cast<TariffParser::ThresholdItemContext*>(ctx)) {
+      ast::ThresholdDecl d;
+      Init(d, c);
+      d.amount = BuildExpr(c->expr());
       item.kind = std::move(d);
     } else if (auto* c = dynamic_cast<TariffParser::ChangeItemContext*>(ctx)) {
       ast::ChangeDecl d;

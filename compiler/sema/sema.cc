@@ -352,6 +352,8 @@ class Checker {
             diag.Hint("write `on change prorate next_invoice` (the proration lines on the next invoice) or `on change prorate none`");
           }
         }
+      } else if (const auto* d = std::get_if<ast::ThresholdDecl>(&item.kind)) {
+        if (once("invoice when usage reaches", *d)) thresholds_.push_back(d);
       } else if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) {
         if (once("on change", *d) && d->policy && d->policy->text != "split") {
           Report(DiagKind::UnknownName, d->policy->span, "version change policy", d->policy->text)
@@ -405,6 +407,8 @@ class Checker {
     for (const ast::PlanItem& item : plan.items) {
       if (const auto* d = std::get_if<ast::SubtotalDecl>(&item.kind)) CheckSubtotal(*d);
     }
+    for (const ast::ThresholdDecl* d : thresholds_) CheckThreshold(*d);
+    thresholds_.clear();
     for (const ast::PlanItem& item : plan.items) {
       if (const auto* d = std::get_if<ast::TestDecl>(&item.kind)) CheckTest(*d);
     }
@@ -2133,6 +2137,26 @@ class Checker {
     IsMoneyOrReport(t, *d.amount, d.is_minimum ? "a minimum" : "a maximum");
   }
 
+  // `invoice when usage reaches AMOUNT`: money in the plan's currency (E0301, E0304), written as
+  // a literal, above zero (E0312). Checked after the currency is known.
+  void CheckThreshold(const ast::ThresholdDecl& d) {
+    if (!RequireLiteral(*d.amount, "`invoice when usage reaches`", true)) return;
+    Scope cs;
+    Type t = Check(*d.amount, cs);
+    if (!IsMoneyOrReport(t, *d.amount, "`invoice when usage reaches`")) return;
+    const ast::Expr* inner = d.amount.get();
+    bool negated = false;
+    if (const auto* minus = std::get_if<ast::Unary>(&inner->kind); minus != nullptr && minus->op == ast::UnaryOp::kNegate) {
+      inner = minus->operand.get();
+      negated = true;
+    }
+    const auto* lit = std::get_if<ast::Literal>(&inner->kind);
+    if (lit != nullptr && (negated || lit->number.sign() <= 0)) {
+      Report(DiagKind::ThresholdNotPositive, d.amount->span)
+          .Hint("write the amount at which an invoice is issued within the period, such as `invoice when usage reaches 100.00 USD`");
+    }
+  }
+
   // ---- tests ------------------------------------------------------------------------------
 
   // `reserved`: names checked elsewhere (a test subscription's `plan`, `start`, …).
@@ -2629,6 +2653,7 @@ class Checker {
   UnitCatalog units_;
   std::map<std::string, Span> declared_units_;
   const ast::RoundingSpec* rounding_ = nullptr;
+  std::vector<const ast::ThresholdDecl*> thresholds_;  // the plan's `invoice when usage reaches`, checked after charges
   const ast::CurrencyDecl* currency_decl_ = nullptr;
   std::set<DiagKind> plan_allowed_;
   std::set<std::string> used_events_;

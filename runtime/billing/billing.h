@@ -87,6 +87,9 @@ struct BillingOptions {
   // Off for the runs that rate a commitment's earlier periods (a customer may have had no usage
   // then).
   bool check_contract_customers = true;
+  // Progressive billing (`invoice when usage reaches`): off for the ratings that look for the
+  // event a threshold is reached at (runtime/billing/progressive.h).
+  bool progressive = true;
 };
 
 // The interval usage must be read for: the period, and every anchored customer's period
@@ -143,7 +146,12 @@ class Biller {
   // Rates a batch read with schemas(). Throws RatingError.
   void Consume(const Batch& batch);
   // One invoice per customer, sorted by customer id, credits drawn. Throws RatingError.
+  // With a plan billed progressively (`invoice when usage reaches`), this is the closing
+  // invoice, which takes off what the threshold invoices billed (threshold_invoices()).
   std::vector<Invoice> Finish();
+  // After Finish: the threshold invoices issued within the period, by customer id, each
+  // customer's in the order issued; empty without a threshold.
+  const std::vector<Invoice>& threshold_invoices() const;
 
   std::uint64_t rows_rated() const;
   const std::vector<RoutingReject>& rejects() const;

@@ -162,7 +162,16 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
   std::string text;
   for (const Invoice& invoice : invoices) {
     text.clear();
-    text += "{\"customer\":";
+    text += '{';
+    if (!invoice.kind.empty()) {
+      // Progressive billing: an invoice issued within the period, and when.
+      text += "\"kind\":";
+      AppendJsonString(text, invoice.kind);
+      text += ",\"issued_at\":";
+      AppendJsonString(text, invoice.issued_at);
+      text += ',';
+    }
+    text += "\"customer\":";
     AppendJsonString(text, invoice.customer);
     text += ",\"plan\":";
     AppendJsonString(text, invoice.plan);
@@ -272,8 +281,12 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
 }
 
 void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
-  std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount,rated_by,from,to\n";
-  auto row = [&text](const Invoice& invoice, std::string_view kind, std::string_view name, std::string_view group,
+  // Progressive billing: two more columns, the invoice's kind and when it was issued, only when
+  // some invoice was issued within the period (other outputs keep their columns).
+  const bool progressive = std::any_of(invoices.begin(), invoices.end(), [](const Invoice& i) { return !i.kind.empty(); });
+  std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount,rated_by,from,to";
+  text += progressive ? ",invoice,issued_at\n" : "\n";
+  auto row = [&text, progressive](const Invoice& invoice, std::string_view kind, std::string_view name, std::string_view group,
                      std::string_view quantity, std::string_view unit, std::string_view price, std::string_view amount,
                      std::string_view rated_by, std::string_view from, std::string_view to) {
     for (std::string_view field : {std::string_view(invoice.customer), std::string_view(invoice.plan),
@@ -284,6 +297,12 @@ void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
       text += ',';
     }
     AppendCsvField(text, to);
+    if (progressive) {
+      text += ',';
+      AppendCsvField(text, invoice.kind);
+      text += ',';
+      AppendCsvField(text, invoice.issued_at);
+    }
     text += '\n';
   };
   for (const Invoice& invoice : invoices) {
@@ -367,7 +386,9 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
     text += invoice.period_start.empty() && invoice.period_end.empty()
                 ? std::string("period    (not given)\n")
                 : "period    " + Printable(invoice.period_start) + " to " + Printable(invoice.period_end) + "\n";
-    text += "currency  " + Printable(invoice.currency) + "\n\n";
+    text += "currency  " + Printable(invoice.currency) + "\n";
+    if (!invoice.kind.empty()) text += "invoice   " + Printable(invoice.kind) + ", issued at " + Printable(invoice.issued_at) + "\n";
+    text += "\n";
     for (const Row& r : rows) append_row(r.label, r.quantity, r.amount, r.note);
     text.append(w_label + (any_quantity ? 2 + w_quantity : 0) + 2 + w_amount, '-');
     text += '\n';
