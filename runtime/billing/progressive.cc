@@ -350,6 +350,8 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
     return it == rated.end() ? Decimal() : it->second.total;
   };
 
+  auto traced = [&](const Customer& c) { return options.explain && (options.explain_customer.empty() || options.explain_customer == c.id); };
+
   // What a customer's threshold invoices have billed, line by line (as an amendment's issued side).
   auto billed_of = [&](const Customer& c) {
     IssuedInvoice issued;
@@ -467,6 +469,32 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
           l.has_quantity = d.has_quantity;
           l.quantity = d.quantity;
           l.amount = d.amount;
+          l.derivation = nullptr;
+          if (traced(c)) {
+            // Explain: the line as rated so far, less what was billed of it.
+            auto dv = std::make_shared<Derivation>();
+            DerivationStep so_far;
+            so_far.kind = "threshold";
+            so_far.text = fmt::format("rated over the customer's first {} event{} of the period (to {}, when its usage reached the "
+                                      "threshold), the line comes to {} {}",
+                                      c.hi, c.hi == 1 ? "" : "s", inv.issued_at, d.rerated_amount.ToString(), inv.currency);
+            so_far.value = d.rerated_amount;
+            so_far.unit = inv.currency;
+            so_far.source_begin = static_cast<std::int32_t>(c.fn->threshold_source.begin);
+            so_far.source_end = static_cast<std::int32_t>(c.fn->threshold_source.end);
+            dv->steps.push_back(so_far);
+            dv->terms.push_back({"rated so far", d.rerated_amount});
+            if (!d.issued_amount.is_zero()) {
+              DerivationStep before;
+              before.kind = "billed_earlier";
+              before.text = fmt::format("earlier threshold invoices billed {} {} of it", d.issued_amount.ToString(), inv.currency);
+              before.value = d.issued_amount;
+              before.unit = inv.currency;
+              dv->steps.push_back(before);
+              dv->terms.push_back({"billed earlier", Decimal() - d.issued_amount});
+            }
+            l.derivation = dv;
+          }
           inv.total = inv.total + l.amount;
           inv.lines.push_back(std::move(l));
         }
@@ -500,6 +528,26 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
       l.has_quantity = b.has_quantity;
       l.quantity = Decimal() - b.quantity;
       l.amount = Decimal() - b.amount;
+      if (traced(c)) {
+        // Explain: each threshold invoice's part of the line.
+        auto dv = std::make_shared<Derivation>();
+        for (const Invoice& inv : c.issued) {
+          for (const InvoiceLine& x : inv.lines) {
+            if (KeyOf(x) != b.key) continue;
+            DerivationStep step;
+            step.kind = "billed_earlier";
+            step.text = fmt::format("the threshold invoice issued at {} billed {} {} of this line{}", inv.issued_at, x.amount.ToString(),
+                                    inv.currency, x.has_quantity ? fmt::format(" ({} {})", x.quantity.ToString(), x.unit) : "");
+            step.value = x.amount;
+            step.unit = inv.currency;
+            step.source_begin = static_cast<std::int32_t>(c.fn->threshold_source.begin);
+            step.source_end = static_cast<std::int32_t>(c.fn->threshold_source.end);
+            dv->steps.push_back(step);
+            dv->terms.push_back({"threshold invoice " + inv.issued_at, Decimal() - x.amount});
+          }
+        }
+        l.derivation = dv;
+      }
       return l;
     };
     std::map<LineKey, const IssuedLine*> by_key;

@@ -71,6 +71,7 @@ void WriteText(const Invoice& inv, const SourceFile& source, std::ostream& out) 
                                           ? std::string("(not given)")
                                           : fmt::format("{} to {}", inv.period_start, inv.period_end));
   out << fmt::format("currency  {}\n", inv.currency);
+  if (!inv.kind.empty()) out << fmt::format("invoice   {}, issued at {}\n", inv.kind, inv.issued_at);
   std::vector<std::pair<std::string, Decimal>> line_terms;
   for (const InvoiceLine& line : inv.lines) {
     out << "\n";
@@ -164,6 +165,10 @@ nlohmann::ordered_json StepJson(const SourceFile& source, const DerivationStep& 
 
 void WriteJson(const Invoice& inv, const SourceFile& source, std::ostream& out) {
   nlohmann::ordered_json j;
+  if (!inv.kind.empty()) {
+    j["kind"] = inv.kind;
+    j["issued_at"] = inv.issued_at;
+  }
   j["customer"] = inv.customer;
   j["plan"] = inv.plan;
   j["period"] = {{"start", inv.period_start}, {"end", inv.period_end}};
@@ -331,6 +336,12 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
                                                         : fmt::format(" (invoiced: {} customer{}: {})", rated.invoices.size(),
                                                                       rated.invoices.size() == 1 ? "" : "s", list));
       return kExitFailure;
+    }
+    // Progressive billing: the customer's threshold invoices first, in the order issued.
+    for (const Invoice& inv : rated.threshold_invoices) {
+      if (inv.customer != customer) continue;
+      if (int shown_code = show(inv, source); shown_code != kExitOk) return shown_code;
+      if (o->format == "text") streams.out << "\n";
     }
     return show(*invoice, source);
   };
