@@ -16,6 +16,7 @@
 // Case names say what must happen: `fail_*` must report an error (exit 1), `warn_*` warnings
 // only (exit 0, and exit 1 under --strict), `ok_*` nothing at all.
 #include <algorithm>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -263,10 +264,36 @@ int ExplainSumsCase(const fs::path& dir) {
   int failures = 0;
   std::size_t customers = 0, lines = 0;
   std::istringstream invoices(rated.out);
+  std::map<std::string, std::size_t> thresholds;  // progressive billing: threshold invoices seen per customer
   for (std::string text; std::getline(invoices, text);) {
     if (text.empty()) continue;
     const nlohmann::json invoice = nlohmann::json::parse(text);
     const std::string customer = invoice.at("customer").get<std::string>();
+    if (invoice.value("kind", std::string()) == "threshold") {
+      // A threshold invoice: explained inside its closing invoice's document, in the order issued.
+      const std::size_t index = thresholds[customer]++;
+      std::vector<std::string> explain_args{"explain", "plan.tariff"};
+      explain_args.insert(explain_args.end(), options.begin(), options.end());
+      explain_args.insert(explain_args.end(), {"--customer", customer, "--format", "json"});
+      Outcome json = RunTariff(explain_args);
+      const nlohmann::json explained = json.code == 0 ? nlohmann::json::parse(json.out) : nlohmann::json();
+      if (json.code != 0 || !explained.contains("threshold_invoices") || explained.at("threshold_invoices").size() <= index) {
+        std::cerr << name << ": customer " << customer << ": threshold invoice " << index + 1 << " is not explained\n";
+        ++failures;
+        continue;
+      }
+      const nlohmann::json& early = explained.at("threshold_invoices")[index];
+      lines += early.at("lines").size();
+      for (const std::string& problem : CheckExplained(early, &invoice)) {
+        std::cerr << name << ": threshold invoice " << index + 1 << ": " << problem << "\n";
+        ++failures;
+      }
+      if (early.value("issued_at", std::string()) != invoice.value("issued_at", std::string())) {
+        std::cerr << name << ": customer " << customer << ": threshold invoice " << index + 1 << " issued at another time\n";
+        ++failures;
+      }
+      continue;
+    }
     ++customers;
     std::vector<std::string> explain_args{"explain", "plan.tariff"};
     explain_args.insert(explain_args.end(), options.begin(), options.end());
