@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Progressive billing (`invoice when usage reaches`) end to end: `tariff rate` on a generated
 # usage CSV with and without the threshold, to show what finding the threshold events costs.
-# Usage: scripts/bench-progressive.sh [BUILD_DIR] [ROWS] [CUSTOMERS] [THRESHOLD]
-#   (defaults: build, 1000000, 1000, 25.00). Rows are spread evenly over the customers and over
+# Usage: scripts/bench-progressive.sh [BUILD_DIR] [ROWS] [CUSTOMERS] [THRESHOLD] [TIERS]
+#   (defaults: build, 1000000, 1000, 25.00, graduated). TIERS `volume` prices the tokens by volume
+#   tiers instead, whose total can fall: the search then goes event by event (quadratic). Rows are spread evenly over the customers and over
 #   March 2026, each with 0–99 tokens at 0.001 USD a token plus a call count in packages; about
 #   50 USD of usage a customer at the defaults, so each gets one threshold invoice per 25 USD.
 # Needs /usr/bin/time (Debian package `time`). Figures go in docs/benchmarks.md.
@@ -12,6 +13,7 @@ build="${1:-$root/build}"
 rows="${2:-1000000}"
 customers="${3:-1000}"
 threshold="${4:-25.00}"
+tiers="${5:-graduated}"
 tariff="$build/tools/tariff"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -29,10 +31,10 @@ plan "bench" {
   meter tokens = sum(call.tokens)
   meter calls = count(call)
 
-  charge "Tokens" = graduated tokens {
+  charge "Tokens" = $tiers tokens {
     up to 10_000 token  free
     above               0.001 USD per token
-  }
+  } allow falling_total
   charge "Calls" = calls * 0.50 USD per started 100 call
   charge "Platform" = 31.00 USD
 $1
