@@ -93,6 +93,9 @@ int RateCommitments(const RatingRequest& request, const PlanSet& plans, BillingO
     o.period_end_text = e.end_text;
     o.subscriptions_input = billing.subscriptions_input;
     o.check_contract_customers = false;
+    // A commitment counts what a period's invoices came to: with progressive billing, the
+    // threshold invoices and the closing invoice together, which is the period rated once.
+    o.progressive = false;
     for (const ContractTerm& t : billing.contracts) {
       if (t.kind == ContractTerm::Kind::kDiscount || t.kind == ContractTerm::Kind::kOverride) o.contracts.push_back(t);
     }
