@@ -231,6 +231,9 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
     std::uint64_t lo = 0, hi = 0, probe = 0;
     bool searching = false;
     Invoice at_hi;    // its usage lines rated over the first `hi` events
+    // Bisection: the probes rated so far past `lo` (f never falls, so each bounds later
+    // searches too: a round starts from what the one before learned).
+    std::map<std::uint64_t, Invoice> known;
     Decimal target;   // billed + threshold
     std::vector<Invoice> issued;  // its threshold invoices so far
   };
@@ -390,6 +393,17 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
     if (bisect) {
       c.hi = c.n;
       c.searching = c.lo < c.n && c.at_hi.total >= c.target;
+      c.known.erase(c.known.begin(), c.known.upper_bound(from));
+      for (auto& [k, inv] : c.known) {
+        if (inv.total >= c.target) {
+          if (k < c.hi) {
+            c.hi = k;
+            c.at_hi = inv;
+          }
+          break;  // the first probe reaching the target; those after it are above too
+        }
+        c.lo = k;
+      }
     } else {
       c.hi = c.n + 1;
       c.searching = c.lo < c.n;
@@ -416,9 +430,13 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
         if (amount_of(rated, c) >= c.target) {
           c.hi = c.probe;
           auto it = rated.find(c.id);
-          c.at_hi = it == rated.end() ? Invoice{} : std::move(it->second);
+          c.at_hi = it == rated.end() ? Invoice{} : it->second;
         } else {
           c.lo = c.probe;
+        }
+        if (bisect) {
+          auto it = rated.find(c.id);
+          c.known[c.probe] = it == rated.end() ? Invoice{} : std::move(it->second);
         }
       }
     }
