@@ -1326,7 +1326,15 @@ std::vector<Invoice> Biller::Finish() {
   std::vector<Invoice> out = state_->Finish();
   if (!state_->progressive) return out;
   State& s = *state_;
-  s.thresholds = BillProgressively(s.plans, s.subscriptions, s.options, s.kept_rows, out);
+  try {
+    s.thresholds = BillProgressively(s.plans, s.subscriptions, s.options, s.kept_rows, out);
+  } catch (const DecimalError& e) {  // a sum past 38 digits: rating stops there, as elsewhere
+    Span at;
+    for (const ir::RatingFunction* f : s.plans.functions) {
+      if (f->threshold) at = f->threshold_source;
+    }
+    throw RatingError(e.what(), at);
+  }
   s.kept_rows = {};
   // Credits pay what is left to pay: the closing invoice, after what was billed earlier.
   s.credits = std::move(s.deferred_credits);
