@@ -98,6 +98,7 @@ testStmt
   | 'credit' STRING '=' expr ('expires' DATETIME)? ('priority' NUMBER)?     # testCredit
   | 'expect' 'credit' STRING 'remaining' '=' expr                          # creditExpectation
   | 'expect' 'meter' ident ('for' STRING (',' STRING)*)? '=' expr          # meterExpectation
+  | 'expect' 'threshold' 'invoice' DATETIME '=' expr                         # thresholdExpectation
   | 'expect' (STRING ('for' STRING (',' STRING)*)? ('from' DATETIME)? | 'total') '=' expr  # expectation
   | 'invoice' DATETIME '{' testStmt* '}'                                     # invoiceBlock
   ;
@@ -153,7 +154,7 @@ ident
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
   | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
   | 'priority' | 'remaining' | 'subtotal' | 'beyond' | 'last' | 'price' | 'error' | 'contract'
-  | 'allocated' | 'in' | 'proportion' | 'billed' | 'advance' | 'prorate' | 'when' | 'reaches'
+  | 'allocated' | 'in' | 'proportion' | 'billed' | 'advance' | 'prorate' | 'when' | 'reaches' | 'threshold'
   ;
 
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT

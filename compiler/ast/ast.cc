@@ -335,6 +335,7 @@ class Dumper {
     Open("expect");
     if (e.credit) Atom("credit-remaining");
     if (e.meter) Atom("meter=" + e.meter->text);
+    else if (e.threshold_at) Atom("threshold-invoice=" + e.threshold_at->text);
     else if (e.charge) Quoted(e.charge->value);
     else Atom("total");
     Strings(e.group);

@@ -345,6 +345,9 @@ struct Expectation {
   // `expect "Platform" from 2026-03-16 = …`: the line of the part of a split period (a plan
   // version, a change of plan) that starts then.
   std::optional<DateTimeLit> from;
+  // `expect threshold invoice 2026-03-05T10:00:00Z = 10.00 USD`: the total of the threshold
+  // invoice issued then (progressive billing).
+  std::optional<DateTimeLit> threshold_at;
   ExprPtr value;
 };
 struct TestStmt;

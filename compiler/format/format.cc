@@ -756,6 +756,9 @@ class Printer {
         Put(" for ");
         Strings(e.group);
       }
+    } else if (e.threshold_at) {
+      Put("threshold invoice ");
+      Put(e.threshold_at->text, e.threshold_at->span);
     } else if (e.charge) {
       String(*e.charge);
       if (!e.group.empty()) {

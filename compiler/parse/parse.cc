@@ -163,7 +163,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
         "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract",
-        "allocated", "in", "proportion", "billed", "advance", "prorate", "when", "reaches"};
+        "allocated", "in", "proportion", "billed", "advance", "prorate", "when", "reaches", "threshold"};
     return kSoft.count(word) != 0;
   }
 
@@ -701,6 +701,11 @@ class Builder {
       ast::Expectation e;
       e.meter = BuildName(c->ident());
       e.group = BuildStrings(c->STRING(), 0);
+      e.value = BuildExpr(c->expr());
+      stmt.kind = std::move(e);
+    } else if (auto* c = dynamic_cast<TariffParser::ThresholdExpectationContext*>(s)) {
+      ast::Expectation e;
+      e.threshold_at = BuildDateTime(c->DATETIME());
       e.value = BuildExpr(c->expr());
       stmt.kind = std::move(e);
     } else if (auto* c = dynamic_cast<TariffParser::ExpectationContext*>(s)) {

@@ -308,6 +308,7 @@ class Checker {
     rounding_ = nullptr;
     currency_decl_ = nullptr;
     currency_written_ = false;
+    plan_has_threshold_ = false;
     if (plan.effective) CheckDate(*plan.effective);
 
     // Pass 1: settings, units and declarations, so that order of items does not matter.
@@ -354,6 +355,7 @@ class Checker {
         }
       } else if (const auto* d = std::get_if<ast::ThresholdDecl>(&item.kind)) {
         if (once("invoice when usage reaches", *d)) thresholds_.push_back(d);
+        plan_has_threshold_ = true;
       } else if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) {
         if (once("on change", *d) && d->policy && d->policy->text != "split") {
           Report(DiagKind::UnknownName, d->policy->span, "version change policy", d->policy->text)
@@ -2637,6 +2639,14 @@ class Checker {
                    fmt::format("subtotal \"{}\", which sums the lines of every part of the period", e->charge->value));
           }
         }
+        if (e->threshold_at) {
+          CheckDate(*e->threshold_at);
+          if (!plan_has_threshold_) {
+            Report(DiagKind::OptionNotApplicable, e->threshold_at->span, "expect threshold invoice",
+                   fmt::format("plan \"{}\", which declares no `invoice when usage reaches`", plan_->plan->name.value))
+                .Hint("a threshold invoice is issued within the period only by a plan billed progressively: add `invoice when usage reaches AMOUNT` to the plan, or expect the period's invoice");
+          }
+        }
         if (!RequireLiteral(*e->value, "an expected amount", true)) continue;
         Scope cs;
         Type t = Check(*e->value, cs);
@@ -2654,6 +2664,7 @@ class Checker {
   std::map<std::string, Span> declared_units_;
   const ast::RoundingSpec* rounding_ = nullptr;
   std::vector<const ast::ThresholdDecl*> thresholds_;  // the plan's `invoice when usage reaches`, checked after charges
+  bool plan_has_threshold_ = false;                    // for `expect threshold invoice`
   const ast::CurrencyDecl* currency_decl_ = nullptr;
   std::set<DiagKind> plan_allowed_;
   std::set<std::string> used_events_;
