@@ -305,8 +305,12 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
   sub.explain = false;
   sub.check_contract_customers = false;
   sub.progressive = false;
-  auto rate = [&](auto cut_of) {
-    Biller biller(plans, subscriptions, {}, sub);
+  // `explained`: the one customer's lines rated with their derivations (for `tariff explain`).
+  auto rate = [&](auto cut_of, const std::string& explained = std::string()) {
+    BillingOptions o = sub;
+    o.explain = !explained.empty();
+    o.explain_customer = explained;
+    Biller biller(plans, subscriptions, {}, o);
     Batch part;
     for (std::size_t b = 0; b < rows.size(); ++b) {
       const Batch& batch = rows[b];
@@ -344,7 +348,16 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
     std::map<std::string, Invoice> out;
     for (Invoice& inv : biller.Finish()) {
       auto it = slot.find(inv.customer);
-      if (it != slot.end() && customers[it->second].searching) out.emplace(inv.customer, usage_of(inv));
+      if (!explained.empty() && inv.customer == explained) {
+        Invoice u = usage_of(inv);
+        std::size_t k = 0;
+        for (const InvoiceLine& l : inv.lines) {
+          if (is_usage(l)) u.lines[k++].derivation = l.derivation;
+        }
+        out.emplace(inv.customer, std::move(u));
+      } else if (it != slot.end() && customers[it->second].searching) {
+        out.emplace(inv.customer, usage_of(inv));
+      }
     }
     return out;
   };
@@ -469,6 +482,17 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
       inv.issued_at = calendar::Calendar(day).FormatLocal(e.time);
       std::map<LineKey, const InvoiceLine*> rated_line;
       for (const InvoiceLine& l : c.at_hi.lines) rated_line.emplace(KeyOf(l), &l);
+      // Explain: the usage so far rated once more, with derivations, for this customer alone.
+      std::map<std::string, Invoice> explained;
+      std::map<LineKey, const InvoiceLine*> explained_line;
+      if (traced(c)) {
+        const std::uint64_t cut = c.hi;
+        const std::string id = c.id;
+        explained = rate([&](const Customer& x) { return x.id == id ? cut : 0; }, id);
+        if (auto it = explained.find(id); it != explained.end()) {
+          for (const InvoiceLine& l : it->second.lines) explained_line.emplace(KeyOf(l), &l);
+        }
+      }
       if (diff) {
         for (const AmendmentLine& d : diff->lines) {
           InvoiceLine l;
@@ -491,6 +515,9 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
           if (traced(c)) {
             // Explain: the line as rated so far, less what was billed of it.
             auto dv = std::make_shared<Derivation>();
+            auto how = explained_line.find(d.key);
+            const bool derived = how != explained_line.end() && how->second->derivation != nullptr;
+            if (derived) dv->steps = how->second->derivation->steps;  // how the line so far was computed
             DerivationStep so_far;
             so_far.kind = "threshold";
             so_far.text = fmt::format("rated over the customer's first {} event{} of the period (to {}, when its usage reached the "
@@ -501,7 +528,11 @@ std::vector<Invoice> BillProgressively(const PlanSet& plans, const std::vector<S
             so_far.source_begin = static_cast<std::int32_t>(c.fn->threshold_source.begin);
             so_far.source_end = static_cast<std::int32_t>(c.fn->threshold_source.end);
             dv->steps.push_back(so_far);
-            dv->terms.push_back({"rated so far", d.rerated_amount});
+            if (derived) {
+              dv->terms = how->second->derivation->terms;
+            } else {
+              dv->terms.push_back({"rated so far", d.rerated_amount});
+            }
             if (!d.issued_amount.is_zero()) {
               DerivationStep before;
               before.kind = "billed_earlier";
