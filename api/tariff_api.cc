@@ -266,6 +266,7 @@ Invoice ToPublic(const ::tariff::Invoice& in) {
       case ::tariff::LineKind::kDiscount: line.kind = LineKind::kDiscount; break;
       case ::tariff::LineKind::kRounding: line.kind = LineKind::kRounding; break;
       case ::tariff::LineKind::kCredit: line.kind = LineKind::kCredit; break;
+      case ::tariff::LineKind::kBilledEarlier: line.kind = LineKind::kBilledEarlier; break;
     }
     line.name = l.name;
     line.group = l.group;
@@ -307,6 +308,7 @@ Invoice ToPublic(const ::tariff::Invoice& in) {
       case LineKind::kDiscount: line.kind = ::tariff::LineKind::kDiscount; break;
       case LineKind::kRounding: line.kind = ::tariff::LineKind::kRounding; break;
       case LineKind::kCredit: line.kind = ::tariff::LineKind::kCredit; break;
+      case LineKind::kBilledEarlier: line.kind = ::tariff::LineKind::kBilledEarlier; break;
     }
     line.name = l.name;
     line.group = l.group;
@@ -377,6 +379,7 @@ const char* LineKindName(LineKind kind) {
     case LineKind::kDiscount: return "discount";
     case LineKind::kRounding: return "rounding";
     case LineKind::kCredit: return "credit";
+    case LineKind::kBilledEarlier: return "billed_earlier";
   }
   return "?";
 }

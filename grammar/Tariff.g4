@@ -35,6 +35,7 @@ planItem
   | 'subtotal' STRING 'of' STRING (',' STRING)*                         # subtotalItem
   | 'credits' 'drawn' 'by' ident (',' ident)*                           # creditsItem
   | 'on' 'change' 'prorate' ident                                       # prorateItem
+  | 'invoice' 'when' 'usage' 'reaches' expr                             # thresholdItem
   | 'on' 'change' (ident | 'next' 'period')                             # changeItem
   | 'allow' ident (',' ident)*                                          # allowItem
   | test                                                                # testItem
@@ -97,6 +98,7 @@ testStmt
   | 'credit' STRING '=' expr ('expires' DATETIME)? ('priority' NUMBER)?     # testCredit
   | 'expect' 'credit' STRING 'remaining' '=' expr                          # creditExpectation
   | 'expect' 'meter' ident ('for' STRING (',' STRING)*)? '=' expr          # meterExpectation
+  | 'expect' 'threshold' 'invoice' DATETIME '=' expr                         # thresholdExpectation
   | 'expect' (STRING ('for' STRING (',' STRING)*)? ('from' DATETIME)? | 'total') '=' expr  # expectation
   | 'invoice' DATETIME '{' testStmt* '}'                                     # invoiceBlock
   ;
@@ -152,7 +154,7 @@ ident
   | 'at' | 'period' | 'unit' | 'version' | 'credits' | 'bp' | 'none' | 'no'
   | 'usage' | 'expect' | 'for' | 'test' | 'event' | 'subscription' | 'credit' | 'expires'
   | 'priority' | 'remaining' | 'subtotal' | 'beyond' | 'last' | 'price' | 'error' | 'contract'
-  | 'allocated' | 'in' | 'proportion' | 'billed' | 'advance' | 'prorate'
+  | 'allocated' | 'in' | 'proportion' | 'billed' | 'advance' | 'prorate' | 'when' | 'reaches' | 'threshold'
   ;
 
 DATETIME : DIGIT DIGIT DIGIT DIGIT '-' DIGIT DIGIT '-' DIGIT DIGIT

@@ -283,6 +283,11 @@ class Dumper {
   }
   void Item(const ChangeDecl& d) { Open("on-change"); Atom(d.policy ? d.policy->text : "next-period"); Close(); }
   void Item(const ProrateDecl& d) { Open("on-change-prorate"); Atom(d.behavior.text); Close(); }
+  void Item(const ThresholdDecl& d) {
+    Open("invoice-when-usage-reaches");
+    Expr(d.amount.get());
+    Close();
+  }
   void Item(const AllowDecl& d) {
     Open("allow");
     for (const auto& n : d.names) Atom(n.text);
@@ -330,6 +335,7 @@ class Dumper {
     Open("expect");
     if (e.credit) Atom("credit-remaining");
     if (e.meter) Atom("meter=" + e.meter->text);
+    else if (e.threshold_at) Atom("threshold-invoice=" + e.threshold_at->text);
     else if (e.charge) Quoted(e.charge->value);
     else Atom("total");
     Strings(e.group);

@@ -289,6 +289,13 @@ struct ProrateDecl : Node {
   Name behavior;
 };
 
+// `invoice when usage reaches 100.00 USD`: progressive (threshold) billing — an invoice within
+// the period each time the usage billed so far reaches the amount (docs/billing.md, "Progressive
+// billing").
+struct ThresholdDecl : Node {
+  ExprPtr amount;
+};
+
 // `allow unused_meter, unused_event`: warnings the plan acknowledges as intended.
 struct AllowDecl : Node {
   std::vector<Name> names;
@@ -338,6 +345,9 @@ struct Expectation {
   // `expect "Platform" from 2026-03-16 = …`: the line of the part of a split period (a plan
   // version, a change of plan) that starts then.
   std::optional<DateTimeLit> from;
+  // `expect threshold invoice 2026-03-05T10:00:00Z = 10.00 USD`: the total of the threshold
+  // invoice issued then (progressive billing).
+  std::optional<DateTimeLit> threshold_at;
   ExprPtr value;
 };
 struct TestStmt;
@@ -362,7 +372,7 @@ struct TestDecl : Node {
 struct PlanItem : Node {
   std::variant<CurrencyDecl, PeriodDecl, RoundingDecl, ProrationDecl, UnitDecl, EventDecl,
                SubscriptionDecl, MeterDecl, ChargeDecl, DiscountDecl, LimitDecl, CreditsDecl,
-               ChangeDecl, AllowDecl, TestDecl, SubtotalDecl, ProrateDecl>
+               ChangeDecl, AllowDecl, TestDecl, SubtotalDecl, ProrateDecl, ThresholdDecl>
       kind;
 };
 

@@ -666,6 +666,11 @@ class Printer {
     Put("on change prorate ");
     Name(d.behavior);
   }
+  void Item(const ast::PlanItem& item, const ast::ThresholdDecl& d) {
+    StartLine(1, item.span.begin);
+    Put("invoice when usage reaches ");
+    Expr(d.amount.get());
+  }
   void Item(const ast::PlanItem& item, const ast::ChangeDecl& d) {
     StartLine(1, item.span.begin);
     Put("on change ");
@@ -751,6 +756,9 @@ class Printer {
         Put(" for ");
         Strings(e.group);
       }
+    } else if (e.threshold_at) {
+      Put("threshold invoice ");
+      Put(e.threshold_at->text, e.threshold_at->span);
     } else if (e.charge) {
       String(*e.charge);
       if (!e.group.empty()) {

@@ -192,6 +192,7 @@ std::string Dump(const RatingFunction& f) {
   out += fmt::format(" on_change {}", f.split_on_change ? "split" : "next_period");
   if (f.change_proration == RatingFunction::ChangeProration::kNone) out += " on_change_prorate none";
   if (f.change_proration == RatingFunction::ChangeProration::kNow) out += " on_change_prorate now";
+  if (f.threshold) out += fmt::format(" invoice_when_usage_reaches {}", f.threshold->ToString());
   if (!f.credit_order.empty()) {
     out += " credits";
     for (const auto& o : f.credit_order) out += " " + o;

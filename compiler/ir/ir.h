@@ -285,6 +285,11 @@ struct RatingFunction {
   // to says otherwise (its `proration_behavior` column).
   enum class ChangeProration : std::uint8_t { kNextInvoice, kNone, kNow } change_proration = ChangeProration::kNextInvoice;
   std::vector<std::string> credit_order;   // `credits drawn by expiry, priority`; default expiry, priority
+  // `invoice when usage reaches AMOUNT` (progressive billing, Stripe's billing thresholds): an
+  // invoice within the period each time the usage lines not yet billed reach it (runtime/billing,
+  // docs/billing.md "Progressive billing"). Absent: one invoice at the period's end.
+  std::optional<Decimal> threshold;
+  Span threshold_source;
 };
 
 // A deterministic text form, for golden tests (`tariff rate --dump ir`).

@@ -128,6 +128,10 @@ class Lowerer {
                                : d->behavior.text == "now" ? ir::RatingFunction::ChangeProration::kNow
                                                            : ir::RatingFunction::ChangeProration::kNextInvoice;
       }
+      if (const auto* d = std::get_if<ast::ThresholdDecl>(&item.kind)) {
+        fn_.threshold = DecimalLiteral(*d->amount);
+        fn_.threshold_source = d->span;
+      }
       if (const auto* d = std::get_if<ast::CreditsDecl>(&item.kind)) {
         fn_.credit_order.clear();
         for (const ast::Name& n : d->order) fn_.credit_order.push_back(n.text);

@@ -163,7 +163,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
         "proration", "quantity", "one", "of", "total", "from", "at", "period", "unit", "version",
         "credits", "bp", "none", "no", "usage", "expect", "for", "test", "event", "subscription",
         "credit", "expires", "priority", "remaining", "subtotal", "beyond", "last", "price", "error", "contract",
-        "allocated", "in", "proportion", "billed", "advance", "prorate"};
+        "allocated", "in", "proportion", "billed", "advance", "prorate", "when", "reaches", "threshold"};
     return kSoft.count(word) != 0;
   }
 
@@ -703,6 +703,11 @@ class Builder {
       e.group = BuildStrings(c->STRING(), 0);
       e.value = BuildExpr(c->expr());
       stmt.kind = std::move(e);
+    } else if (auto* c = dynamic_cast<TariffParser::ThresholdExpectationContext*>(s)) {
+      ast::Expectation e;
+      e.threshold_at = BuildDateTime(c->DATETIME());
+      e.value = BuildExpr(c->expr());
+      stmt.kind = std::move(e);
     } else if (auto* c = dynamic_cast<TariffParser::ExpectationContext*>(s)) {
       ast::Expectation e;
       auto strings = c->STRING();
@@ -828,6 +833,11 @@ class Builder {
       ast::ProrateDecl d;
       Init(d, c);
       d.behavior = BuildName(c->ident());
+      item.kind = std::move(d);
+    } else if (auto* c = dynamic_cast<TariffParser::ThresholdItemContext*>(ctx)) {
+      ast::ThresholdDecl d;
+      Init(d, c);
+      d.amount = BuildExpr(c->expr());
       item.kind = std::move(d);
     } else if (auto* c = dynamic_cast<TariffParser::ChangeItemContext*>(ctx)) {
       ast::ChangeDecl d;

@@ -308,6 +308,7 @@ class Checker {
     rounding_ = nullptr;
     currency_decl_ = nullptr;
     currency_written_ = false;
+    plan_has_threshold_ = false;
     if (plan.effective) CheckDate(*plan.effective);
 
     // Pass 1: settings, units and declarations, so that order of items does not matter.
@@ -355,6 +356,9 @@ class Checker {
                       "change) or `none`");
           }
         }
+      } else if (const auto* d = std::get_if<ast::ThresholdDecl>(&item.kind)) {
+        if (once("invoice when usage reaches", *d)) thresholds_.push_back(d);
+        plan_has_threshold_ = true;
       } else if (const auto* d = std::get_if<ast::ChangeDecl>(&item.kind)) {
         if (once("on change", *d) && d->policy && d->policy->text != "split") {
           Report(DiagKind::UnknownName, d->policy->span, "version change policy", d->policy->text)
@@ -410,6 +414,8 @@ class Checker {
     for (const ast::PlanItem& item : plan.items) {
       if (const auto* d = std::get_if<ast::SubtotalDecl>(&item.kind)) CheckSubtotal(*d);
     }
+    for (const ast::ThresholdDecl* d : thresholds_) CheckThreshold(*d);
+    thresholds_.clear();
     for (const ast::PlanItem& item : plan.items) {
       if (const auto* d = std::get_if<ast::TestDecl>(&item.kind)) CheckTest(*d);
     }
@@ -2177,6 +2183,26 @@ class Checker {
     IsMoneyOrReport(t, *d.amount, d.is_minimum ? "a minimum" : "a maximum");
   }
 
+  // `invoice when usage reaches AMOUNT`: money in the plan's currency (E0301, E0304), written as
+  // a literal, above zero (E0312). Checked after the currency is known.
+  void CheckThreshold(const ast::ThresholdDecl& d) {
+    if (!RequireLiteral(*d.amount, "`invoice when usage reaches`", true)) return;
+    Scope cs;
+    Type t = Check(*d.amount, cs);
+    if (!IsMoneyOrReport(t, *d.amount, "`invoice when usage reaches`")) return;
+    const ast::Expr* inner = d.amount.get();
+    bool negated = false;
+    if (const auto* minus = std::get_if<ast::Unary>(&inner->kind); minus != nullptr && minus->op == ast::UnaryOp::kNegate) {
+      inner = minus->operand.get();
+      negated = true;
+    }
+    const auto* lit = std::get_if<ast::Literal>(&inner->kind);
+    if (lit != nullptr && (negated || lit->number.sign() <= 0)) {
+      Report(DiagKind::ThresholdNotPositive, d.amount->span)
+          .Hint("write the amount at which an invoice is issued within the period, such as `invoice when usage reaches 100.00 USD`");
+    }
+  }
+
   // ---- tests ------------------------------------------------------------------------------
 
   // `reserved`: names checked elsewhere (a test subscription's `plan`, `start`, …).
@@ -2726,6 +2752,14 @@ class Checker {
                    fmt::format("subtotal \"{}\", which sums the lines of every part of the period", e->charge->value));
           }
         }
+        if (e->threshold_at) {
+          CheckDate(*e->threshold_at);
+          if (!plan_has_threshold_) {
+            Report(DiagKind::OptionNotApplicable, e->threshold_at->span, "expect threshold invoice",
+                   fmt::format("plan \"{}\", which declares no `invoice when usage reaches`", plan_->plan->name.value))
+                .Hint("a threshold invoice is issued within the period only by a plan billed progressively: add `invoice when usage reaches AMOUNT` to the plan, or expect the period's invoice");
+          }
+        }
         if (!RequireLiteral(*e->value, "an expected amount", true)) continue;
         Scope cs;
         Type t = Check(*e->value, cs);
@@ -2742,6 +2776,8 @@ class Checker {
   UnitCatalog units_;
   std::map<std::string, Span> declared_units_;
   const ast::RoundingSpec* rounding_ = nullptr;
+  std::vector<const ast::ThresholdDecl*> thresholds_;  // the plan's `invoice when usage reaches`, checked after charges
+  bool plan_has_threshold_ = false;                    // for `expect threshold invoice`
   const ast::CurrencyDecl* currency_decl_ = nullptr;
   std::set<DiagKind> plan_allowed_;
   std::set<std::string> used_events_;

@@ -316,8 +316,9 @@ enum class LineKind : std::uint8_t {
   kDiscount,  // a discount (negative amount)
   kRounding,  // `rounding … per invoice`: the difference that makes the total exact
   kCredit,    // a prepaid credit drawn down (negative amount)
+  kBilledEarlier,  // progressive billing: what threshold invoices billed of the usage line above
 };
-// "charge", "minimum", "maximum", "discount", "rounding".
+// "charge", "minimum", "maximum", "discount", "rounding", "credit", "billed_earlier".
 const char* LineKindName(LineKind kind);
 
 // One tier crossed by a tiered line. Decimals are exact text.

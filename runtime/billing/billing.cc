@@ -1,5 +1,6 @@
 // runtime/billing: segments, routing, merging and credits (see billing.h, docs/billing.md).
 #include "runtime/billing/billing.h"
+#include "runtime/billing/progressive.h"
 
 #include <algorithm>
 #include <deque>
@@ -163,6 +164,12 @@ struct Biller::State {
   std::deque<ir::RatingFunction> overridden;
   std::map<std::pair<int, std::string>, int> override_of;  // (function, overrides) → function
   std::set<std::string> all_plans;  // every plan of the file, selected or not
+  // Progressive billing (runtime/billing/progressive.h): the rows consumed, kept to find the
+  // events thresholds are reached at; credits are drawn on the closing invoices, after.
+  bool progressive = false;
+  std::vector<Batch> kept_rows;
+  std::vector<CreditGrant> deferred_credits;
+  std::vector<Invoice> thresholds;
 
   bool has_period() const { return options.period_start.has_value(); }
 
@@ -1392,8 +1399,9 @@ Biller::Biller(const PlanSet& plans, std::vector<Subscription> subscriptions, st
     : state_(std::make_unique<State>()) {
   state_->plans = plans;
   state_->subscriptions = std::move(subscriptions);
-  state_->credits = std::move(credits);
   state_->options = std::move(options);
+  state_->progressive = state_->options.progressive && HasThreshold(plans);
+  (state_->progressive ? state_->deferred_credits : state_->credits) = std::move(credits);
   state_->Prepare();
 }
 
@@ -1401,9 +1409,38 @@ Biller::~Biller() = default;
 
 const std::vector<EventSchema>& Biller::schemas() const { return state_->schemas; }
 
-void Biller::Consume(const Batch& batch) { state_->Consume(batch); }
+void Biller::Consume(const Batch& batch) {
+  if (state_->progressive) state_->kept_rows.push_back(batch);
+  state_->Consume(batch);
+}
 
-std::vector<Invoice> Biller::Finish() { return state_->Finish(); }
+std::vector<Invoice> Biller::Finish() {
+  std::vector<Invoice> out = state_->Finish();
+  if (!state_->progressive) return out;
+  State& s = *state_;
+  try {
+    s.thresholds = BillProgressively(s.plans, s.subscriptions, s.options, s.kept_rows, out);
+  } catch (const DecimalError& e) {  // a sum past 38 digits: rating stops there, as elsewhere
+    Span at;
+    for (const ir::RatingFunction* f : s.plans.functions) {
+      if (f->threshold) at = f->threshold_source;
+    }
+    throw RatingError(e.what(), at);
+  }
+  s.kept_rows = {};
+  // Credits pay what is left to pay: the closing invoice, after what was billed earlier.
+  s.credits = std::move(s.deferred_credits);
+  for (Invoice& inv : out) {
+    const ir::RatingFunction* fn = nullptr;
+    for (const ir::RatingFunction* f : s.plans.functions) {
+      if (f->plan == inv.plan) fn = f;
+    }
+    if (fn != nullptr) s.DrawCredits(inv, *fn);
+  }
+  return out;
+}
+
+const std::vector<Invoice>& Biller::threshold_invoices() const { return state_->thresholds; }
 
 std::uint64_t Biller::rows_rated() const {
   std::uint64_t n = 0;

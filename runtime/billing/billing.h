@@ -91,6 +91,9 @@ struct BillingOptions {
   // Off for the runs that rate a commitment's earlier periods (a customer may have had no usage
   // then).
   bool check_contract_customers = true;
+  // Progressive billing (`invoice when usage reaches`): off for the ratings that look for the
+  // event a threshold is reached at (runtime/billing/progressive.h).
+  bool progressive = true;
 };
 
 // The interval usage must be read for: the period, and every anchored customer's period
@@ -150,7 +153,12 @@ class Biller {
   // one more per change within the period prorated `now` (Invoice::issued_at set; only its
   // proration lines, no credits, contracts or subtotals), in the order of the changes.
   // Throws RatingError.
+  // With a plan billed progressively (`invoice when usage reaches`), the customer's invoice is
+  // the closing invoice, which takes off what the threshold invoices billed (threshold_invoices()).
   std::vector<Invoice> Finish();
+  // After Finish: the threshold invoices issued within the period, by customer id, each
+  // customer's in the order issued; empty without a threshold.
+  const std::vector<Invoice>& threshold_invoices() const;
 
   std::uint64_t rows_rated() const;
   const std::vector<RoutingReject>& rejects() const;

@@ -11,6 +11,7 @@ const char* LineKindName(LineKind kind) {
     case LineKind::kDiscount: return "discount";
     case LineKind::kRounding: return "rounding";
     case LineKind::kCredit: return "credit";
+    case LineKind::kBilledEarlier: return "billed_earlier";
   }
   return "?";
 }

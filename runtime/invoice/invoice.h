@@ -32,8 +32,11 @@ enum class LineKind : std::uint8_t {
   kDiscount,  // a discount (negative amount)
   kRounding,  // `rounding … per invoice`: the difference that makes the total exact
   kCredit,    // a prepaid credit drawn down (negative amount)
+  // Progressive billing, on the period's (closing) invoice: what threshold invoices within the
+  // period billed of the usage line above it (negative amount and quantity).
+  kBilledEarlier,
 };
-// "charge", "minimum", "maximum", "discount", "rounding", "credit".
+// "charge", "minimum", "maximum", "discount", "rounding", "credit", "billed_earlier".
 const char* LineKindName(LineKind kind);
 
 struct InvoiceLine {
@@ -100,6 +103,11 @@ struct Invoice {
   Decimal total;  // exactly the sum of lines[i].amount
   std::vector<CreditBalance> credits;  // in the order they were drawn; empty without credits
   std::vector<InvoiceSubtotal> subtotals;  // in the plan's order; empty when it declares none
+  // Progressive billing (`invoice when usage reaches`, docs/billing.md): "threshold" for an
+  // invoice issued within the period when the usage reached the threshold, with `issued_at` the
+  // time of the event that reached it (RFC 3339 in the plan's time zone); "" for the period's
+  // invoice and an invoice issued at a change.
+  std::string kind;
 };
 
 // Rows of usage: every row read is rated, rejected or dropped as a duplicate.

@@ -267,7 +267,7 @@ class RecordReader {
     const std::string kind = String(Need(v, "kind", prefix), prefix + "kind");
     bool known = false;
     for (LineKind k : {LineKind::kCharge, LineKind::kMinimum, LineKind::kMaximum, LineKind::kDiscount, LineKind::kRounding,
-                       LineKind::kCredit}) {
+                       LineKind::kCredit, LineKind::kBilledEarlier}) {
       if (kind == LineKindName(k)) {
         line.kind = k;
         known = true;

@@ -162,7 +162,16 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
   std::string text;
   for (const Invoice& invoice : invoices) {
     text.clear();
-    text += "{\"customer\":";
+    text += '{';
+    if (!invoice.kind.empty()) {
+      // Progressive billing: an invoice issued within the period, and when.
+      text += "\"kind\":";
+      AppendJsonString(text, invoice.kind);
+      text += ",\"issued_at\":";
+      AppendJsonString(text, invoice.issued_at);
+      text += ',';
+    }
+    text += "\"customer\":";
     AppendJsonString(text, invoice.customer);
     text += ",\"plan\":";
     AppendJsonString(text, invoice.plan);
@@ -171,7 +180,7 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
     text += ",\"end\":";
     AppendJsonString(text, invoice.period_end);
     text += '}';
-    if (!invoice.issued_at.empty()) {
+    if (invoice.kind.empty() && !invoice.issued_at.empty()) {  // an invoice issued at a change
       text += ",\"issued_at\":";
       AppendJsonString(text, invoice.issued_at);
     }
@@ -277,15 +286,19 @@ void WriteInvoicesJsonl(std::span<const Invoice> invoices, std::ostream& out) {
 }
 
 void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
-  // An invoice issued at a change (`on change prorate now`) is told apart by a last column,
-  // `issued_at`, written only when the run has such an invoice (other runs keep their shape).
+  // Two kinds of invoice issued within the period are told apart by more columns, written only
+  // when the run has such an invoice (other runs keep their shape): progressive billing's,
+  // `invoice` (its kind, "threshold") and `issued_at`; without those, an invoice issued at a
+  // change (`on change prorate now`), `issued_at` alone (in a progressive run, its `invoice` is "").
+  const bool progressive = std::any_of(invoices.begin(), invoices.end(), [](const Invoice& i) { return !i.kind.empty(); });
   const bool issued_at =
-      std::any_of(invoices.begin(), invoices.end(), [](const Invoice& invoice) { return !invoice.issued_at.empty(); });
+      progressive || std::any_of(invoices.begin(), invoices.end(), [](const Invoice& invoice) { return !invoice.issued_at.empty(); });
   std::string text = "customer,plan,period_start,period_end,currency,kind,name,group,quantity,unit,price,amount,rated_by,from,to";
-  text += issued_at ? ",issued_at\n" : "\n";
-  auto row = [&text, issued_at](const Invoice& invoice, std::string_view kind, std::string_view name, std::string_view group,
-                                std::string_view quantity, std::string_view unit, std::string_view price, std::string_view amount,
-                                std::string_view rated_by, std::string_view from, std::string_view to) {
+  text += progressive ? ",invoice,issued_at\n" : issued_at ? ",issued_at\n" : "\n";
+  auto row = [&text, progressive, issued_at](const Invoice& invoice, std::string_view kind, std::string_view name, std::string_view group,
+                                             std::string_view quantity, std::string_view unit, std::string_view price,
+                                             std::string_view amount, std::string_view rated_by, std::string_view from,
+                                             std::string_view to) {
     for (std::string_view field : {std::string_view(invoice.customer), std::string_view(invoice.plan),
                                    std::string_view(invoice.period_start), std::string_view(invoice.period_end),
                                    std::string_view(invoice.currency), kind, name, group, quantity, unit, price, amount,
@@ -294,6 +307,10 @@ void WriteInvoicesCsv(std::span<const Invoice> invoices, std::ostream& out) {
       text += ',';
     }
     AppendCsvField(text, to);
+    if (progressive) {
+      text += ',';
+      AppendCsvField(text, invoice.kind);
+    }
     if (issued_at) {
       text += ',';
       AppendCsvField(text, invoice.issued_at);
@@ -381,8 +398,12 @@ void WriteInvoicesTable(std::span<const Invoice> invoices, std::ostream& out) {
     text += invoice.period_start.empty() && invoice.period_end.empty()
                 ? std::string("period    (not given)\n")
                 : "period    " + Printable(invoice.period_start) + " to " + Printable(invoice.period_end) + "\n";
-    if (!invoice.issued_at.empty()) text += "issued    " + Printable(invoice.issued_at) + " (at a change: on change prorate now)\n";
-    text += "currency  " + Printable(invoice.currency) + "\n\n";
+    if (invoice.kind.empty() && !invoice.issued_at.empty()) {
+      text += "issued    " + Printable(invoice.issued_at) + " (at a change: on change prorate now)\n";
+    }
+    text += "currency  " + Printable(invoice.currency) + "\n";
+    if (!invoice.kind.empty()) text += "invoice   " + Printable(invoice.kind) + ", issued at " + Printable(invoice.issued_at) + "\n";
+    text += "\n";
     for (const Row& r : rows) append_row(r.label, r.quantity, r.amount, r.note);
     text.append(w_label + (any_quantity ? 2 + w_quantity : 0) + 2 + w_amount, '-');
     text += '\n';

@@ -8,6 +8,11 @@
 //                                      case's expected.txt (and has a `### CODE` section in DOC)
 //   golden explain CASE_DIR [--update] plan.tariff + usage + args (with --customer) → `tariff
 //                                      explain` as text and as JSON, compared with expected.txt
+//   golden threshold-sums RATE_CASE_DIR  a golden rate case of a plan billed progressively: its
+//                                      threshold invoices and closing invoice add up, line by line
+//                                      and in total, to the invoices of the same plan without its
+//                                      `invoice when usage reaches` (before credits; exit 77 for a
+//                                      case whose plan has none, or that rates nothing)
 //   golden explain-sums RATE_CASE_DIR  a golden rate case explained for each of its customers:
 //                                      every line's terms add up to its amount exactly, and the
 //                                      lines and total are those `tariff rate` gives (exit 77,
@@ -16,6 +21,7 @@
 // Case names say what must happen: `fail_*` must report an error (exit 1), `warn_*` warnings
 // only (exit 0, and exit 1 under --strict), `ok_*` nothing at all.
 #include <algorithm>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -243,6 +249,95 @@ std::vector<nlohmann::json> ParseDocuments(const std::string& text) {
   return out;
 }
 
+// `golden threshold-sums`: see the top of the file (docs/billing.md, "Progressive billing",
+// rule 5).
+int ThresholdSumsCase(const fs::path& dir) {
+  using tariff::Decimal;
+  const std::string name = dir.filename().string();
+  fs::current_path(dir);
+  const std::string plan = ReadFile(dir / "plan.tariff");
+  const std::regex threshold(R"(\n[ \t]*invoice when usage reaches [^\n]*)");
+  if (!std::regex_search(plan, threshold) || name.rfind("fail_", 0) == 0) {
+    std::cout << name << ": skipped (no threshold, or a case that rates nothing)\n";
+    return 77;
+  }
+  // The case's options without credits (the invariant is before credits), as JSON Lines.
+  std::vector<std::string> options;
+  const std::vector<std::string> args = CaseArgs(dir);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--format" || args[i] == "--out" || args[i] == "-o" || args[i] == "--rejects" || args[i] == "--credits") {
+      ++i;
+      continue;
+    }
+    if (args[i] == "--strict") continue;
+    options.push_back(args[i]);
+  }
+  const fs::path once = fs::temp_directory_path() / ("golden-threshold-sums-" + name + ".tariff");
+  {
+    std::ofstream out(once);
+    out << std::regex_replace(plan, threshold, "");
+  }
+  auto rate = [&](const std::string& file) {
+    std::vector<std::string> a{"rate", file};
+    a.insert(a.end(), options.begin(), options.end());
+    a.insert(a.end(), {"--format", "jsonl"});
+    return RunTariff(a);
+  };
+  const Outcome progressive = rate("plan.tariff"), plain = rate(once.string());
+  fs::remove(once);
+  if (progressive.code != 0 || plain.code != 0) {
+    std::cerr << name << ": `tariff rate` exits " << progressive.code << " / " << plain.code << "\n" << progressive.err << plain.err;
+    return 1;
+  }
+  // Per customer: line key (kind, name, group, unit, part; a billed_earlier line counts with the
+  // charge line above it) → amount, and the total.
+  using Sums = std::map<std::string, std::map<std::string, Decimal>>;
+  auto sums = [](const std::string& jsonl, std::size_t* threshold_invoices) {
+    Sums out;
+    std::istringstream in(jsonl);
+    for (std::string text; std::getline(in, text);) {
+      if (text.empty()) continue;
+      const nlohmann::json inv = nlohmann::json::parse(text);
+      if (inv.value("kind", std::string()) == "threshold") ++*threshold_invoices;
+      auto& m = out[inv.at("customer").get<std::string>()];
+      m["total"] = m["total"] + Decimal::FromString(inv.at("total").get<std::string>());
+      for (const nlohmann::json& l : inv.at("lines")) {
+        std::string kind = l.at("kind").get<std::string>();
+        if (kind == "billed_earlier") kind = "charge";
+        const std::string key = kind + "|" + l.at("name").dump() + "|" + l.at("group").dump() + "|" + l.value("unit", std::string()) + "|" +
+                                l.value("rated_by", std::string()) + "|" + l.value("from", std::string()) + "|" + l.value("to", std::string());
+        m[key] = m[key] + Decimal::FromString(l.at("amount").get<std::string>());
+      }
+    }
+    return out;
+  };
+  std::size_t issued = 0, none = 0;
+  const Sums got = sums(progressive.out, &issued), want = sums(plain.out, &none);
+  int failures = 0;
+  for (const auto& [customer, lines] : want) {
+    auto it = got.find(customer);
+    for (const auto& [key, amount] : lines) {
+      const Decimal have = it == got.end() || it->second.count(key) == 0 ? Decimal() : it->second.at(key);
+      if (have != amount) {
+        std::cerr << name << ": customer " << customer << ": " << key << ": " << have.ToString() << " over the period, " << amount.ToString()
+                  << " rated once\n";
+        ++failures;
+      }
+    }
+  }
+  for (const auto& [customer, lines] : got) {
+    for (const auto& [key, amount] : lines) {
+      auto it = want.find(customer);
+      if ((it == want.end() || it->second.count(key) == 0) && !amount.is_zero()) {
+        std::cerr << name << ": customer " << customer << ": " << key << ": " << amount.ToString() << " over the period, not rated once\n";
+        ++failures;
+      }
+    }
+  }
+  std::cout << name << ": " << issued << " threshold invoices, " << want.size() << " customers, " << failures << " problems\n";
+  return failures == 0 ? 0 : 1;
+}
+
 // `golden explain-sums`: see the top of the file.
 int ExplainSumsCase(const fs::path& dir) {
   const std::string name = dir.filename().string();
@@ -278,10 +373,36 @@ int ExplainSumsCase(const fs::path& dir) {
   std::size_t customers = 0, lines = 0;
   std::istringstream invoices(rated.out);
   std::map<std::string, std::size_t> seen;  // invoices of each customer so far
+  std::map<std::string, std::size_t> thresholds;  // progressive billing: threshold invoices seen per customer
   for (std::string text; std::getline(invoices, text);) {
     if (text.empty()) continue;
     const nlohmann::json invoice = nlohmann::json::parse(text);
     const std::string customer = invoice.at("customer").get<std::string>();
+    if (invoice.value("kind", std::string()) == "threshold") {
+      // A threshold invoice: explained inside its closing invoice's document, in the order issued.
+      const std::size_t index = thresholds[customer]++;
+      std::vector<std::string> explain_args{"explain", "plan.tariff"};
+      explain_args.insert(explain_args.end(), options.begin(), options.end());
+      explain_args.insert(explain_args.end(), {"--customer", customer, "--format", "json"});
+      Outcome json = RunTariff(explain_args);
+      const nlohmann::json explained = json.code == 0 ? ParseDocuments(json.out).front() : nlohmann::json();
+      if (json.code != 0 || !explained.contains("threshold_invoices") || explained.at("threshold_invoices").size() <= index) {
+        std::cerr << name << ": customer " << customer << ": threshold invoice " << index + 1 << " is not explained\n";
+        ++failures;
+        continue;
+      }
+      const nlohmann::json& early = explained.at("threshold_invoices")[index];
+      lines += early.at("lines").size();
+      for (const std::string& problem : CheckExplained(early, &invoice)) {
+        std::cerr << name << ": threshold invoice " << index + 1 << ": " << problem << "\n";
+        ++failures;
+      }
+      if (early.value("issued_at", std::string()) != invoice.value("issued_at", std::string())) {
+        std::cerr << name << ": customer " << customer << ": threshold invoice " << index + 1 << " issued at another time\n";
+        ++failures;
+      }
+      continue;
+    }
     const std::size_t nth = seen[customer]++;  // explain explains each of the customer's invoices in turn
     ++customers;
     std::vector<std::string> explain_args{"explain", "plan.tariff"};
@@ -412,6 +533,11 @@ int main(int argc, char** argv) {
     if (!dir.has_filename()) dir = dir.parent_path();
     return ExplainCase(dir, update);
   }
+  if (args.size() == 2 && args[0] == "threshold-sums") {
+    fs::path dir = fs::absolute(args[1]);
+    if (!dir.has_filename()) dir = dir.parent_path();
+    return ThresholdSumsCase(dir);
+  }
   if (args.size() == 2 && args[0] == "explain-sums") {
     fs::path dir = fs::absolute(args[1]);
     if (!dir.has_filename()) dir = dir.parent_path();
@@ -421,6 +547,7 @@ int main(int argc, char** argv) {
     return Coverage(args[1], args.size() == 3 ? fs::path(args[2]) : fs::path());
   }
   std::cerr << "usage: golden check CASE_DIR [--update] | golden rate CASE_DIR [--update] | golden coverage CASES_ROOT [DOC]\n"
-               "       golden explain CASE_DIR [--update] | golden explain-sums RATE_CASE_DIR\n";
+               "       golden explain CASE_DIR [--update] | golden explain-sums RATE_CASE_DIR\n"
+               "       golden threshold-sums RATE_CASE_DIR\n";
   return 2;
 }

@@ -216,6 +216,10 @@ int Run(const fs::path& dir) {
     return kSkip;
   }
   for (const ast::PlanItem& item : checked.checked->plans[0].plan->items) {
+    if (std::holds_alternative<ast::ThresholdDecl>(item.kind)) {
+      std::cout << "skipped: progressive billing, `invoice when usage reaches` (the billing layer's)\n";
+      return kSkip;
+    }
     if (const auto* c = std::get_if<ast::ChargeDecl>(&item.kind)) {
       for (const ast::ChargeOption& o : c->options) {
         if (o.kind == ast::ChargeOptionKind::kRounding && o.rounding.point == ast::RoundingPoint::kInvoice) {

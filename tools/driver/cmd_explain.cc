@@ -70,11 +70,12 @@ void WriteText(const Invoice& inv, const SourceFile& source, std::ostream& out) 
   out << fmt::format("period    {}\n", inv.period_start.empty() && inv.period_end.empty()
                                           ? std::string("(not given)")
                                           : fmt::format("{} to {}", inv.period_start, inv.period_end));
-  if (!inv.issued_at.empty()) {
+  if (inv.kind.empty() && !inv.issued_at.empty()) {
     out << fmt::format("issued    {} (an invoice at a change, `on change prorate now`: only the change's proration lines)\n",
                        inv.issued_at);
   }
   out << fmt::format("currency  {}\n", inv.currency);
+  if (!inv.kind.empty()) out << fmt::format("invoice   {}, issued at {}\n", inv.kind, inv.issued_at);
   std::vector<std::pair<std::string, Decimal>> line_terms;
   for (const InvoiceLine& line : inv.lines) {
     out << "\n";
@@ -166,8 +167,12 @@ nlohmann::ordered_json StepJson(const SourceFile& source, const DerivationStep& 
   return j;
 }
 
-void WriteJson(const Invoice& inv, const SourceFile& source, std::ostream& out) {
+nlohmann::ordered_json InvoiceJson(const Invoice& inv, const SourceFile& source) {
   nlohmann::ordered_json j;
+  if (!inv.kind.empty()) {
+    j["kind"] = inv.kind;
+    j["issued_at"] = inv.issued_at;
+  }
   j["customer"] = inv.customer;
   j["plan"] = inv.plan;
   j["period"] = {{"start", inv.period_start}, {"end", inv.period_end}};
@@ -228,6 +233,18 @@ void WriteJson(const Invoice& inv, const SourceFile& source, std::ostream& out) 
     }
     j["credits"] = std::move(credits);
   }
+  return j;
+}
+
+// One JSON document per invoice explained; a closing invoice of progressive billing holds its
+// customer's threshold invoices, in the order issued, as `threshold_invoices`.
+void WriteJson(const Invoice& inv, const SourceFile& source, std::ostream& out, const std::vector<const Invoice*>& early = {}) {
+  nlohmann::ordered_json j = InvoiceJson(inv, source);
+  if (!early.empty()) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const Invoice* t : early) list.push_back(InvoiceJson(*t, source));
+    j["threshold_invoices"] = std::move(list);
+  }
   out << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
@@ -248,7 +265,7 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
 
   // The conserved invariant, checked where it is shown: the total is the sum of the lines, and
   // each line the sum of its terms. Then the invoice, explained.
-  auto show = [o, &streams](const Invoice& inv, const SourceFile& source) -> int {
+  auto show = [o, &streams](const Invoice& inv, const SourceFile& source, const std::vector<const Invoice*>& early = {}) -> int {
     // Exact sums (Fraction): lines shown to 20 decimals may add up past 38 digits on the way
     // to a total that fits.
     Fraction sum;
@@ -268,7 +285,7 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
       return kExitInternal;
     }
     if (o->format == "json") {
-      WriteJson(inv, source, streams.out);
+      WriteJson(inv, source, streams.out, early);
     } else {
       WriteText(inv, source, streams.out);
     }
@@ -339,9 +356,19 @@ Action RegisterExplain(CLI::App& app, Streams& streams) {
                                                                       rated.invoices.size() == 1 ? "" : "s", list));
       return kExitFailure;
     }
+    // Progressive billing: the customer's threshold invoices first, in the order issued (in
+    // JSON, inside the closing invoice's document).
+    std::vector<const Invoice*> early;
+    for (const Invoice& inv : rated.threshold_invoices) {
+      if (inv.customer != customer) continue;
+      early.push_back(&inv);
+      if (o->format != "text") continue;
+      if (int shown_code = show(inv, source); shown_code != kExitOk) return shown_code;
+      streams.out << "\n";
+    }
     for (std::size_t i = 0; i < mine.size(); ++i) {
       if (i > 0 && o->format == "text") streams.out << "\n";
-      if (int shown_code = show(*mine[i], source); shown_code != kExitOk) return shown_code;
+      if (int shown_code = i == 0 ? show(*mine[i], source, early) : show(*mine[i], source); shown_code != kExitOk) return shown_code;
     }
     return kExitOk;
   };

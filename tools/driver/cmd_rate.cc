@@ -4,6 +4,7 @@
 // the summary on stderr says so.
 #include <filesystem>
 #include <iterator>
+#include <map>
 #include <fstream>
 #include <ostream>
 #include <set>
@@ -169,7 +170,25 @@ Action RegisterRate(CLI::App& app, Streams& streams) {
     RatingOutcome outcome;
     int code = RunRating(o->request, streams, outcome);
     if (code != kExitOk) return code;
-    const std::vector<Invoice>& invoices = outcome.invoices;
+    if (outcome.progressive && !o->previous.empty()) {
+      // Amendments add up one invoice per customer; the threshold invoices are more.
+      streams.err << "error: --previous cannot amend a plan billed progressively (`invoice when usage reaches`): not supported yet\n";
+      return kExitUsage;
+    }
+    // Progressive billing: each customer's threshold invoices, in the order issued, then its
+    // closing invoice.
+    std::vector<Invoice> all;
+    if (!outcome.threshold_invoices.empty()) {
+      std::map<std::string, std::vector<const Invoice*>> early;
+      for (const Invoice& inv : outcome.threshold_invoices) early[inv.customer].push_back(&inv);
+      for (const Invoice& inv : outcome.invoices) {
+        if (auto it = early.find(inv.customer); it != early.end()) {
+          for (const Invoice* t : it->second) all.push_back(*t);
+        }
+        all.push_back(inv);
+      }
+    }
+    const std::vector<Invoice>& invoices = outcome.threshold_invoices.empty() ? outcome.invoices : all;
     const std::vector<Reject>& rejects = outcome.rejects;
     streams.err << fmt::format("rows read {} = rated {}{} + rejected {} + duplicates {}; {} invoice{}\n", outcome.read, outcome.rated,
                                EarlierRows(outcome), outcome.read - outcome.rated - outcome.earlier - outcome.duplicates, outcome.duplicates,

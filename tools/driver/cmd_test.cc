@@ -153,6 +153,7 @@ class TestRunner {
         // A test rates one customer, `test`: usage statements are its events, and a usage file
         // must hold only its rows (a row for another customer would be silently left out).
         std::vector<Invoice> invoices = biller.Finish();
+        thresholds_ = biller.threshold_invoices();  // progressive billing: `expect threshold invoice`
         const Invoice* invoice = nullptr;
         std::vector<const Invoice*> at_changes;  // issued at a change (`on change prorate now`)
         for (const Invoice& inv : invoices) {
@@ -683,7 +684,30 @@ class TestRunner {
     std::string what;
     Decimal got;
     bool found = false;
-    if (e.credit) {
+    if (e.threshold_at) {
+      // Progressive billing: the threshold invoice issued at that instant (read in the plan's
+      // time zone), by its total.
+      what = "threshold invoice " + e.threshold_at->text;
+      const std::optional<std::int64_t> at = plans_ != nullptr ? ParsePlanTime(*plans_, e.threshold_at->text, nullptr) : std::nullopt;
+      std::string issued;
+      for (const Invoice& t : thresholds_) {
+        if (t.customer != kTestCustomer) continue;
+        issued += (issued.empty() ? "" : ", ") + t.issued_at;
+        if (at && plans_ != nullptr && ParsePlanTime(*plans_, t.issued_at, nullptr) == at) {
+          got = t.total;
+          found = true;
+        }
+      }
+      if (!found) {
+        if (!label_.empty()) what += " in invoice " + label_;
+        LineColumn lc = source_.At(e.value->span.begin);
+        out.checked.push_back({what, want.ToString(), "", static_cast<int>(lc.line), false});
+        out.failures.push_back(fmt::format("{}:{}: expect {} = {} {}: no threshold invoice was issued then ({})", source_.path(), lc.line,
+                                           what, want.ToString(), fn_.currency,
+                                           issued.empty() ? std::string("none was issued") : "issued at " + issued));
+        return;
+      }
+    } else if (e.credit) {
       what = fmt::format("credit \"{}\" remaining", e.charge->value);
       for (const CreditBalance& b : invoice.credits) {
         if (b.id == e.charge->value) {
@@ -812,6 +836,7 @@ class TestRunner {
   const std::vector<EventSchema>* schemas_ = nullptr;
   const PlanSet* plans_ = nullptr;  // the plans of the test being run (dates read in their zone)
   std::set<std::string> seen_keys_;  // idempotency keys of the test being run
+  std::vector<Invoice> thresholds_;  // the threshold invoices of the invoice being checked
   std::optional<std::int64_t> test_start_, test_end_;  // the period of the test being run
   std::string label_;  // the invoice being checked, in a test of several ("" otherwise)
   // `invoice DATE` blocks dated at a change of the test's subscriptions: for the invoice issued

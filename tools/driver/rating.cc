@@ -14,6 +14,7 @@
 #include "compiler/lower/lower.h"
 #include "runtime/billing/billing.h"
 #include "runtime/billing/inputs.h"
+#include "runtime/billing/progressive.h"
 #include "tools/driver/inputs.h"
 #include "runtime/exec/exec.h"
 #include "tools/driver/driver.h"
@@ -92,6 +93,9 @@ int RateCommitments(const RatingRequest& request, const PlanSet& plans, BillingO
     o.period_end_text = e.end_text;
     o.subscriptions_input = billing.subscriptions_input;
     o.check_contract_customers = false;
+    // A commitment counts what a period's invoices came to: with progressive billing, the
+    // threshold invoices and the closing invoice together, which is the period rated once.
+    o.progressive = false;
     for (const ContractTerm& t : billing.contracts) {
       if (t.kind == ContractTerm::Kind::kDiscount || t.kind == ContractTerm::Kind::kOverride || t.kind == ContractTerm::Kind::kDrawn) {
         o.contracts.push_back(t);
@@ -376,10 +380,12 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
   try {
     std::set<std::pair<std::string, std::uint64_t>> earlier_rows;
     if (int code = RateCommitments(request, plans, billing, subscriptions, streams, earlier_rows); code != kExitOk) return code;
+    outcome.progressive = HasThreshold(plans);
     Biller biller(plans, std::move(subscriptions), std::move(credits), billing);
     if (request.usage.empty()) {
       // Subscriptions only: recurring fees and minimums.
       outcome.invoices = biller.Finish();
+      outcome.threshold_invoices = biller.threshold_invoices();
       return kExitOk;
     }
     if (biller.schemas().empty()) {
@@ -396,6 +402,7 @@ int RunRating(const RatingRequest& request, Streams& streams, RatingOutcome& out
       return kExitFailure;
     }
     outcome.invoices = biller.Finish();
+    outcome.threshold_invoices = biller.threshold_invoices();
     outcome.read = reader->rows_read();
     outcome.rated = biller.rows_rated();
     outcome.duplicates = reader->duplicates();

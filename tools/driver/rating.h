@@ -55,6 +55,10 @@ struct RatingOutcome {
   SourceManager sources;                 // the plan file, for spans in derivations
   ir::RatingFunction pinned;             // request.version's function, its effective date cleared
   std::vector<Invoice> invoices;
+  // Progressive billing: the invoices issued within the period (Biller::threshold_invoices);
+  // `invoices` are then the closing invoices.
+  std::vector<Invoice> threshold_invoices;
+  bool progressive = false;              // a plan rated declares `invoice when usage reaches`
   std::vector<Reject> rejects;           // the readers' and the billing layer's, in file and line order
   std::uint64_t read = 0, rated = 0, duplicates = 0;
   // Rows rated into the earlier periods of a commitment whose term ends in the period (read
