@@ -46,7 +46,7 @@ Action RegisterPlot(CLI::App& app, Streams& streams) {
   };
   auto o = std::make_shared<Options>();
   app.add_option("plan", o->plan_file, "the plan file (- for standard input)")->required();
-  app.add_option("--out,-o", o->out, "the chart to write: FILE.svg, or FILE.png (rendered with headless Chromium)")->required();
+  app.add_option("--out,-o", o->out, "write the chart to this file: FILE.svg, or FILE.png (rendered with headless Chromium)")->required();
   app.add_option("--charge", o->charge, "plot this charge only (default: every charge with a quantity to plot against)");
   app.add_option("--plan", o->plan_name, "which plan, when the file holds several (its latest version is plotted)");
   app.add_option("--range", o->range, "the quantities to plot, LO..HI in the chart's unit (default: chosen from the tiers)");
