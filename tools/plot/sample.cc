@@ -13,6 +13,7 @@
 #include "runtime/columnar/batch.h"
 #include "runtime/exec/exec.h"
 #include "runtime/invoice/invoice.h"
+#include "runtime/units/unit.h"
 #include "tools/plot/numbers.h"
 #include "tools/plot/plot.h"
 
@@ -40,16 +41,16 @@ std::optional<Fraction> ConstantOf(const ir::Program& p, std::int32_t i) {
   return c.fraction ? *c.fraction : Fraction(c.number);
 }
 
-std::optional<Linear> LinearOf(const ir::Program& p, std::int32_t i, const std::set<int>& slots) {
+std::optional<Linear> LinearOf(const ir::Program& p, std::int32_t i, const std::set<int>& slots, const Fraction& scale) {
   const ir::Inst& in = p.insts[static_cast<std::size_t>(i)];
   switch (in.op) {
     case Op::kInput:
-      if (slots.count(in.imm) != 0) return Linear{Fraction(1), Fraction(0)};
+      if (slots.count(in.imm) != 0) return Linear{scale, Fraction(0)};
       return std::nullopt;
     case Op::kMul: case Op::kDiv: case Op::kAdd: case Op::kSub: {
       std::optional<Fraction> cb = ConstantOf(p, in.b), ca = ConstantOf(p, in.a);
       if (cb) {
-        auto l = LinearOf(p, in.a, slots);
+        auto l = LinearOf(p, in.a, slots, scale);
         if (!l || (in.op == Op::kDiv && cb->is_zero())) return std::nullopt;
         if (in.op == Op::kMul) return Linear{l->k * *cb, l->c * *cb};
         if (in.op == Op::kDiv) return Linear{Fraction::Quotient(l->k, *cb), Fraction::Quotient(l->c, *cb)};
@@ -57,7 +58,7 @@ std::optional<Linear> LinearOf(const ir::Program& p, std::int32_t i, const std::
         return Linear{l->k, l->c - *cb};
       }
       if (ca && (in.op == Op::kMul || in.op == Op::kAdd)) {
-        auto l = LinearOf(p, in.b, slots);
+        auto l = LinearOf(p, in.b, slots, scale);
         if (!l) return std::nullopt;
         if (in.op == Op::kMul) return Linear{l->k * *ca, l->c * *ca};
         return Linear{l->k, l->c + *ca};
@@ -72,13 +73,6 @@ std::optional<Linear> LinearOf(const ir::Program& p, std::int32_t i, const std::
 // x where k·x + c = v.
 Fraction Solve(const Linear& l, const Fraction& v) { return Fraction::Quotient(v - l.c, l.k); }
 
-// A quantity the engine can be fed: the value itself, or (when it has no finite decimal form)
-// its value rounded down to 12 decimals, so that a bound stays on its own side.
-Decimal Feedable(const Fraction& q) {
-  if (auto d = q.ToDecimal()) return *d;
-  return q.Round(12, RoundingMode::kFloor);
-}
-
 // The largest power of ten not above v (> 0), at most 10^-30 small.
 Fraction PowerOfTenBelow(const Fraction& v) {
   Fraction p(1);
@@ -86,6 +80,13 @@ Fraction PowerOfTenBelow(const Fraction& v) {
   while (p * Fraction(10) <= v) p = p * Fraction(10), ++exponent;
   while (p > v && exponent > -30) p = Fraction::Quotient(p, Fraction(10)), --exponent;
   return p;
+}
+
+// A quantity the engine can be fed: the value itself, or (when it has no finite decimal form)
+// its value rounded down to 12 decimals, so that a bound stays on its own side.
+Decimal Feedable(const Fraction& q) {
+  if (auto d = q.ToDecimal()) return *d;
+  return q.Round(12, RoundingMode::kFloor);
 }
 
 // What a chart's quantity is and how the engine is fed it.
@@ -96,6 +97,7 @@ struct Subject {
   std::string field;             // kSubscription: the field; kEventField: its name
   int event_field = -1;          // kEventField
   std::string unit, label;
+  Fraction scale = Fraction(1);  // the engine's value of one unit of the chart (GiB·s → 1024 s·MiB)
 };
 
 // The field whose values the price depends on (a matrix), when there is one.
@@ -124,6 +126,59 @@ std::vector<std::string> ValuesOf(const ir::Field& f) {
   return {};
 }
 
+// The unit the plan writes the charge's prices in (`0.0000166667 USD per GiB·s` → `GiB·s`), from
+// its tiers' prices or its rate; "" when it writes none.
+std::string WrittenUnit(const ir::Charge& charge, const ir::Program& program) {
+  std::vector<std::string> texts;
+  for (const ir::TierTable& t : program.tier_tables) {
+    for (const ir::TierSpec& tier : t.tiers) texts.push_back(tier.price_text);
+  }
+  texts.push_back(charge.price_text);
+  for (const std::string& text : texts) {
+    const auto per = text.find(" per ");
+    if (per == std::string::npos) continue;
+    std::string rest = text.substr(per + 5);
+    if (!rest.empty() && rest[0] >= '0' && rest[0] <= '9') {  // `per 1_000_000 invocation`
+      const auto space = rest.find(' ');
+      if (space == std::string::npos) continue;
+      rest = rest.substr(space + 1);
+    }
+    return rest.substr(0, rest.find(' '));
+  }
+  return "";
+}
+
+// How many `to` one `from` is (GiB·s in s·MiB: 1024), when both are units of one dimension.
+std::optional<Fraction> UnitsPer(const std::string& from, const std::string& to) {
+  UnitCatalog catalog;
+  for (const std::string& text : {from, to}) {
+    std::string name;
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+      const bool separator = i == text.size() || text[i] == '*' || text[i] == '/' || text.compare(i, 2, "\xC2\xB7") == 0;
+      if (!separator) {
+        name += text[i];
+        continue;
+      }
+      if (!name.empty() && !catalog.Lookup(name)) catalog.DeclareCount(name);
+      name.clear();
+      if (i < text.size() && text[i] == '\xC2') ++i;  // the two bytes of `·`
+    }
+  }
+  const auto a = catalog.Parse(from), b = catalog.Parse(to);
+  if (!a || !b) return std::nullopt;
+  const auto factor = ConversionFactor(*a, *b);
+  if (!factor) return std::nullopt;
+  const auto num = factor->Numerator(), den = factor->Denominator();
+  if (!num || !den) return std::nullopt;
+  auto to_integer = [](uint128 v) {
+    Fraction::Integer r = static_cast<std::uint64_t>(v >> 64);
+    r <<= 64;
+    r += static_cast<std::uint64_t>(v);
+    return r;
+  };
+  return Fraction::Of(to_integer(*num), to_integer(*den));
+}
+
 // The engine's amounts for charge 0 of `fn`, one per quantity (and the dimension's value).
 struct Feed {
   Subject subject;
@@ -134,7 +189,10 @@ struct Feed {
 
 std::string CustomerOf(std::size_t i) { return fmt::format("q{:07}", i); }
 
-std::vector<ExactNumber> Rate(const ir::RatingFunction& fn, const Feed& feed, const std::vector<Decimal>& quantities) {
+std::vector<ExactNumber> Rate(const ir::RatingFunction& fn, const Feed& feed, const std::vector<Decimal>& shown) {
+  // Quantities in the engine's unit.
+  std::vector<Decimal> quantities;
+  for (const Decimal& q : shown) quantities.push_back(feed.subject.scale == Fraction(1) ? q : Feedable(Fraction(q) * feed.subject.scale));
   const std::vector<EventSchema> schemas = SchemasOf(fn);
   Engine engine(fn);
   if (feed.subject.source == Subject::Source::kSubscription) {
@@ -422,6 +480,14 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
       }
       if (charge.allocation) notes.push_back(fmt::format("the amount before it is allocated by `{}`", charge.allocation->dimension));
     }
+    // Shown in the unit the plan writes its prices in, when that is another unit of the quantity's
+    // dimension (Lambda's tiers in GiB·s over a meter in s·MiB).
+    if (const std::string written = WrittenUnit(charge, program); !written.empty() && written != subject.unit && !subject.unit.empty()) {
+      if (auto per = UnitsPer(written, subject.unit)) {
+        subject.scale = *per;
+        subject.unit = written;
+      }
+    }
     if (subject.unit.empty()) subject.unit = "unit";
 
     // Marks and package boundaries, from the program's tier tables, allowances and packages.
@@ -433,12 +499,13 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
     chart.notes = notes;
     std::vector<std::pair<Fraction, Fraction>> packages;  // (x at package count 0, x per package)
     std::string kind;
+    std::optional<Fraction> limit;  // `beyond: error`: rating stops past this quantity
     for (std::size_t i = 0; i < program.insts.size(); ++i) {
       const ir::Inst& in = program.insts[i];
       if (in.op == Op::kTiers) {
         const ir::TierTable& table = program.tier_tables[static_cast<std::size_t>(in.imm)];
         if (kind.empty()) kind = table.graduated ? "graduated tiers" : "volume tiers";
-        auto l = LinearOf(program, in.a, subject.slots);
+        auto l = LinearOf(program, in.a, subject.slots, subject.scale);
         if (!l || l->k.sign() <= 0) continue;
         Fraction start(0);
         for (std::size_t t = 0; t < table.tiers.size(); ++t) {
@@ -452,22 +519,23 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
           if (!bound) continue;
           const Fraction x = Solve(*l, *bound);
           const bool last = t + 1 == table.tiers.size();
+          if (last && table.beyond == ir::Beyond::kError) limit = limit ? std::min(*limit, x) : x;
           chart.marks.push_back({Mark::Kind::kTierBound, ExactNumber::Of(x),
                                  fmt::format("{} {}", last ? (table.beyond == ir::Beyond::kError ? "limit" : "last bound") : "up to",
                                              ShowQuantity(x))});
           start = *bound;
         }
       } else if (in.op == Op::kPackages || in.op == Op::kCeilStep) {
-        auto l = LinearOf(program, in.a, subject.slots);
+        auto l = LinearOf(program, in.a, subject.slots, subject.scale);
         // Through an allowance: max(x - included, 0).
         if (!l && program.insts[static_cast<std::size_t>(in.a)].op == Op::kClampZero) {
-          l = LinearOf(program, program.insts[static_cast<std::size_t>(in.a)].a, subject.slots);
+          l = LinearOf(program, program.insts[static_cast<std::size_t>(in.a)].a, subject.slots, subject.scale);
         }
         auto size = ConstantOf(program, in.b);
         if (kind.empty()) kind = "per started package";
         if (l && size && l->k.sign() > 0 && size->sign() > 0) packages.push_back({Solve(*l, Fraction(0)), Fraction::Quotient(*size, l->k)});
       } else if (in.op == Op::kClampZero) {
-        auto l = LinearOf(program, in.a, subject.slots);
+        auto l = LinearOf(program, in.a, subject.slots, subject.scale);
         if (l && l->k.sign() > 0 && l->c.sign() < 0) {
           const Fraction x = Solve(*l, Fraction(0));
           chart.marks.push_back({Mark::Kind::kAllowance, ExactNumber::Of(x), fmt::format("included {}", ShowQuantity(x))});
@@ -504,6 +572,7 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
         candidate = per_unit.sign() > 0 ? Fraction::Quotient(Fraction(charge.per_event ? 100 : 1000), per_unit) : Fraction(100);
       }
       high = Nice(candidate);
+      if (limit && *limit < high) high = *limit;  // past it the engine would stop: end the chart there
     }
     const Fraction span = high - low;
     const Fraction epsilon = PowerOfTenBelow(Fraction::Quotient(span, Fraction(10000000)));

@@ -103,15 +103,18 @@ void Panel(std::ostringstream& svg, const Chart& c, int index, double y0) {
       consider(*marginal[i]);
     }
   }
-  // The price scale: a power of a thousand of the unit that brings the highest price to 1 or more.
+  // The price scale: a power of a thousand of the unit that brings the highest price to 0.1 or more.
   Fraction per(1);
   if (percent) per = Fraction(100);
   else if (price_max && price_max->sign() > 0) {
-    while (*price_max * per < Fraction(1) && per < Fraction(1000000000000LL)) per = per * Fraction(1000);
+    const Fraction tenth = Fraction::Quotient(Fraction(1), Fraction(10));
+    while (*price_max * per < tenth && per < Fraction(1000000000000LL)) per = per * Fraction(1000);
   }
   // Amount axis.
   Fraction amount_max(0), amount_min(0);
-  for (const Sample& x : s) amount_max = std::max(amount_max, Fraction(x.amount)), amount_min = std::min(amount_min, Fraction(x.amount));
+  for (const Sample& x : s) {
+    for (const Fraction& a : {Fraction(x.amount), x.fine.exact()}) amount_max = std::max(amount_max, a), amount_min = std::min(amount_min, a);
+  }
   if (amount_max == amount_min) amount_max = amount_min + Fraction(1);
   const std::vector<Fraction> amount_ticks = Ticks(amount_min, amount_max);
   const double a_lo = ToDouble(ExactNumber::Of(amount_ticks.front())), a_hi = ToDouble(ExactNumber::Of(amount_ticks.back()));
@@ -139,9 +142,9 @@ void Panel(std::ostringstream& svg, const Chart& c, int index, double y0) {
     const char* dash;
     std::string text;
   };
-  const Entry legend[] = {{kAmountColor, "", "amount (" + c.currency + ", left axis)"},
-                          {kAverageColor, "7 4", "average price (" + price_unit + ", right axis)"},
-                          {kMarginalColor, "", "marginal price (" + price_unit + ", right axis)"}};
+  const Entry legend[] = {{kAmountColor, "", "amount (left axis)"},
+                          {kAverageColor, "7 4", "average price (right axis)"},
+                          {kMarginalColor, "", "marginal price (right axis)"}};
   double lx = kLeft;
   svg << "    <g class=\"legend\">\n";
   for (const Entry& e : legend) {
@@ -213,7 +216,7 @@ void Panel(std::ostringstream& svg, const Chart& c, int index, double y0) {
   svg << fmt::format(R"svg(    <g clip-path="url(#clip-{})">)svg", index) << "\n";
   std::vector<std::pair<double, double>> amount_points, average_points, marginal_points;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    amount_points.emplace_back(x_of(ToDouble(s[i].quantity)), ya(ToDouble(ExactNumber(s[i].amount))));
+    amount_points.emplace_back(x_of(ToDouble(s[i].quantity)), ya(ToDouble(s[i].fine)));
     if (average[i]) average_points.emplace_back(x_of(ToDouble(s[i].quantity)), yp(ToDouble(ExactNumber::Of(*average[i] * per))));
     if (marginal[i]) {
       const double y = yp(ToDouble(ExactNumber::Of(*marginal[i] * per)));
@@ -231,7 +234,7 @@ void Panel(std::ostringstream& svg, const Chart& c, int index, double y0) {
     for (const Sample& x : s) {
       if (x.quantity == m.quantity) {
         svg << fmt::format(R"svg(    <circle class="mark-amount" cx="{}" cy="{}" r="3.5" fill="{}"><title>{} {}: {} {}</title></circle>)svg",
-                           Num(x_of(ToDouble(x.quantity))), Num(ya(ToDouble(ExactNumber(x.amount)))), kAmountColor, XmlEscape(m.label),
+                           Num(x_of(ToDouble(x.quantity))), Num(ya(ToDouble(x.fine))), kAmountColor, XmlEscape(m.label),
                            XmlEscape(c.unit), XmlEscape(Grouped(x.amount.ToString())), XmlEscape(c.currency))
             << "\n";
       }
