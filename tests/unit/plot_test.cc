@@ -111,8 +111,9 @@ TEST_CASE("plot: AWS Lambda's Duration, graduated tiers with a free allowance") 
   CHECK(AmountAt(c, "15000000000") == "234993.53");
   CHECK(AmountAt(c, "25000000000") == "368327.53");
   CHECK(AmountAt(c, "12500000000") == "197493.53");  // a grid point: 6e9 → 12.5e9 at 0.000015
-  // Just past a bound (epsilon = 25e9 ÷ 10^7 = 2500 GiB·s): the next tier's price, no jump.
-  CHECK(AmountAt(c, "6000002500", true) == "99993.57");  // + 2,500 × 0.000015 = 0.0375
+  // Just past a bound (epsilon: 25e9 ÷ 10^7 = 2500 down to a power of ten, 1000 GiB·s): the next
+  // tier's price, no jump: + 1,000 × 0.000015 = 0.015 → 99,993.54832 → 99,993.55.
+  CHECK(AmountAt(c, "6000001000", true) == "99993.55");
   // The marginal price over the last tier is its price exactly: the fine amounts' slope.
   const plot::Sample& a = c.samples[c.samples.size() - 2];
   const plot::Sample& b = c.samples.back();
@@ -131,7 +132,7 @@ TEST_CASE("plot: AWS Lambda's Duration, graduated tiers with a free allowance") 
   CHECK(plot::RenderSvg(plot::SamplePlan(fn, options)) == svg);
 }
 
-TEST_CASE("plot: volume tiers jump at their bounds (Lago's API calls, Stripe's widgets)") {
+TEST_CASE("plot: volume tiers jump at their bounds (Lago's API calls, Stripe's seats)") {
   const ir::RatingFunction lago = CompileNamed(ReadPlan("plans/lago-charges/lago-charges.tariff"), "lago-volume");
   const plot::PlotSet set = plot::SamplePlan(lago, {});
   const plot::Chart& c = ChartOf(set, "API calls");
@@ -146,7 +147,9 @@ TEST_CASE("plot: volume tiers jump at their bounds (Lago's API calls, Stripe's w
   CHECK(AmountAt(c, "200000") == "90.00");
 
   const ir::RatingFunction stripe = CompileNamed(ReadPlan("plans/stripe-tiers/stripe-tiers.tariff"), "stripe-volume");
-  const plot::Chart& w = ChartOf(plot::SamplePlan(stripe, {}), "Widgets");
+  const plot::PlotSet seats = plot::SamplePlan(stripe, {});
+  const plot::Chart& w = ChartOf(seats, "Seats");  // priced by subscription.seats
+  CHECK(w.quantity_label == "subscription.seats");
   CHECK(MarkLabels(w) == std::vector<std::string>{"up to 5", "up to 10"});
   CHECK(w.samples.back().quantity == ExactNumber(20));  // 1.5 × 10 → 20
   CHECK(AmountAt(w, "5") == "35.00");
@@ -158,7 +161,8 @@ TEST_CASE("plot: volume tiers jump at their bounds (Lago's API calls, Stripe's w
 
 TEST_CASE("plot: a package price with an allowance steps at every package") {
   const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/lago-charges/lago-charges.tariff"), "lago-package");
-  const plot::Chart& c = ChartOf(plot::SamplePlan(fn, {}), "API calls");
+  const plot::PlotSet set = plot::SamplePlan(fn, {});
+  const plot::Chart& c = ChartOf(set, "API calls");
   CHECK(MarkLabels(c) == std::vector<std::string>{"included 100"});
   // The allowance plus ten packages of 100: 1,100 calls, up to a round 2,000.
   CHECK(c.samples.back().quantity == ExactNumber(2000));
@@ -169,7 +173,7 @@ TEST_CASE("plot: a package price with an allowance steps at every package") {
   CHECK(AmountAt(c, "2000") == "95.00");
 }
 
-TEST_CASE("plot: a per-event fee against the event's amount; charges without one quantity are skipped") {
+TEST_CASE("plot: a per-event fee against the event's amount, a recurring fee skipped") {
   const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/api-platform/api-platform.tariff"), "api-platform");
   const plot::PlotSet set = plot::SamplePlan(fn, {});
   const plot::Chart& c = ChartOf(set, "Processing");

@@ -304,6 +304,7 @@ ir::RatingFunction Reduce(const ir::RatingFunction& fn, std::size_t c, Feed& fee
 // The same function with the charge's roundings carried to kFineScale decimals.
 ir::RatingFunction Fine(ir::RatingFunction fn) {
   for (ir::Charge& charge : fn.charges) {
+    charge.rounding.scale = std::max(charge.rounding.scale, kFineScale);
     for (ir::Program* p : {&charge.line, &charge.amount}) {
       for (ir::Inst& in : p->insts) {
         if (in.op == Op::kRound) in.scale = std::max(in.scale, kFineScale);
