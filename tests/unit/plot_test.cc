@@ -193,6 +193,29 @@ TEST_CASE("plot: a per-event fee against the event's amount, a recurring fee ski
   CHECK(plot::RenderSvg(set).find("prices in %") != std::string::npos);
 }
 
+TEST_CASE("plot: a matrix price gives a chart per value (telecom calls by destination)") {
+  const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/telecom-calls/telecom-calls.tariff"), "telecom");
+  const plot::PlotSet set = plot::SamplePlan(fn, {});
+  REQUIRE(set.charts.size() == 3);
+  CHECK(set.charts[0].dimension == "call.destination = \"mobile\"");
+  CHECK(set.charts[2].dimension == "call.destination = \"international\"");
+  const plot::Chart& mobile = set.charts[0];
+  // Against the call's duration in the unit the prices are written in (GBP per min), not seconds.
+  CHECK(mobile.unit == "min");
+  CHECK(mobile.samples.back().quantity == ExactNumber(10));  // ten started minutes
+  // max(round_up(duration, 60 s), 60 s) × 0.10 GBP per min: a 1-minute minimum, then per started minute.
+  CHECK(AmountAt(mobile, "0") == "0.10");
+  CHECK(AmountAt(mobile, "1") == "0.10");
+  CHECK(AmountAt(mobile, "1.000001", true) == "0.20");
+  CHECK(AmountAt(set.charts[2], "10") == "6.00");
+  CHECK(mobile.notes.back().find("each started package of 1 min") != std::string::npos);
+  // "Line rental" is a recurring fee; "Texts" adds two meters.
+  REQUIRE(set.skipped.size() == 2);
+  CHECK(set.skipped[0].charge == "Line rental");
+  CHECK(set.skipped[1].charge == "Texts");
+  CHECK(set.skipped[1].reason.find("2 quantities (`roaming_texts`, `texts`)") != std::string::npos);
+}
+
 TEST_CASE("plot: --range, text escaped, several quantities skipped") {
   const ir::RatingFunction fn = CompileNamed(R"tariff(
 plan "R&D <beta>" {

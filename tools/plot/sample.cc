@@ -551,6 +551,10 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
                                   [](const Mark& a, const Mark& b) { return a.quantity == b.quantity; }),
                       chart.marks.end());
 
+    if (!packages.empty()) {
+      chart.notes.push_back(fmt::format("the amount steps up with each started package of {} {}; between steps one more unit costs nothing (marginal price 0)",
+                                        ShowQuantity(packages.front().second), subject.unit));
+    }
     Feed base = feed;
     const ir::RatingFunction reduced = Reduce(fn, c, base);
     const ir::RatingFunction fine = Fine(reduced);

@@ -126,7 +126,9 @@ void Panel(std::ostringstream& svg, const Chart& c, int index, double y0) {
   }
   const std::vector<Fraction> price_ticks = Ticks(price_bottom, price_top);
   const double p_lo = ToDouble(ExactNumber::Of(price_ticks.front())), p_hi = ToDouble(ExactNumber::Of(price_ticks.back()));
-  auto yp = [&](double p) { return bottom - (p - p_lo) / (p_hi - p_lo) * (bottom - top); };
+  // Kept near the plot area (the clip hides the rest): an average near zero quantity can be
+  // millions of pixels high, which breaks a dashed line's rendering.
+  auto yp = [&](double p) { return std::clamp(bottom - (p - p_lo) / (p_hi - p_lo) * (bottom - top), top - 40, bottom + 40); };
   const std::string price_unit = PriceUnit(c, per, percent);
 
   svg << fmt::format(R"svg(  <g class="chart" id="chart-{}" data-charge="{}">)svg", index, XmlEscape(c.charge)) << "\n";
@@ -244,9 +246,17 @@ void Panel(std::ostringstream& svg, const Chart& c, int index, double y0) {
   std::vector<std::string> notes;
   notes.push_back(fmt::format("at {} {}: {} {}", ShowQuantity(high), c.unit, Grouped(s.back().amount.ToString()), c.currency));
   for (const std::string& n : c.notes) notes.push_back(n);
-  std::string line;
-  for (const std::string& n : notes) line += (line.empty() ? "" : "; ") + n;
-  svg << fmt::format(R"svg(    <text class="note" x="{}" y="{}" font-size="11" fill="#555">{}</text>)svg", kLeft, Num(bottom + 62), XmlEscape(line)) << "\n";
+  // Joined by "; ", a new line when the next would pass the right edge.
+  std::vector<std::string> lines(1);
+  for (const std::string& n : notes) {
+    if (!lines.back().empty() && kLeft + TextWidth(lines.back() + "; " + n) > kWidth - 16) lines.emplace_back();
+    lines.back() += (lines.back().empty() ? "" : "; ") + n;
+  }
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    svg << fmt::format(R"svg(    <text class="note" x="{}" y="{}" font-size="11" fill="#555">{}</text>)svg", kLeft, Num(bottom + 62 + 15 * static_cast<double>(i)),
+                       XmlEscape(lines[i]))
+        << "\n";
+  }
   svg << "  </g>\n";
 }
 
