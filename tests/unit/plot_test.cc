@@ -193,6 +193,20 @@ TEST_CASE("plot: a per-event fee against the event's amount, a recurring fee ski
   CHECK(plot::RenderSvg(set).find("prices in %") != std::string::npos);
 }
 
+TEST_CASE("plot: a per-event fee of a sum of fields is plotted against the sum (Etsy's fees)") {
+  const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/marketplace-fees/marketplace-fees.tariff"), "etsy-seller-fees");
+  const plot::PlotSet set = plot::SamplePlan(fn, {});
+  const plot::Chart& t = ChartOf(set, "Transaction fees");  // (order.items + order.shipping) * 6.5%
+  CHECK(t.quantity_label == "order.items + order.shipping");
+  // 1 USD pays 0.065 USD: a fee of 100 USD at 1,538.46 USD → 2,000 USD.
+  CHECK(t.samples.back().quantity == ExactNumber(2000));
+  CHECK(AmountAt(t, "2000") == "130.00");
+  const plot::Chart& p = ChartOf(set, "Payment processing");  // (items + shipping + sales_tax) * 3% + 0.25 USD
+  CHECK(p.quantity_label == "order.items + order.shipping + order.sales_tax");
+  CHECK(AmountAt(p, "500") == "15.25");
+  CHECK(set.skipped.empty());
+}
+
 TEST_CASE("plot: a matrix price gives a chart per value (telecom calls by destination)") {
   const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/telecom-calls/telecom-calls.tariff"), "telecom");
   const plot::PlotSet set = plot::SamplePlan(fn, {});
@@ -280,6 +294,10 @@ TEST_CASE("plot: the command line's errors and exit codes") {
   CHECK(r.code == driver::kExitUsage);
   r = RunTariff({"plot", std::string(TARIFF_SOURCE_DIR) + "/plans/lago-charges/lago-charges.tariff", "--out", out});
   CHECK(r.code == driver::kExitUsage);  // several plans and no --plan
+
+  r = RunTariff({"plot", lambda, "--range", "0..1e37", "--out", out});  // past 38 digits once in s·MiB
+  CHECK(r.code == driver::kExitFailure);
+  CHECK(r.err.find("plot a smaller --range") != std::string::npos);
 
   r = RunTariff({"plot", lambda, "--out", out});
   CHECK(r.code == driver::kExitOk);

@@ -106,6 +106,10 @@ Action RegisterPlot(CLI::App& app, Streams& streams) {
     } catch (const RatingError& e) {
       streams.err << "error: rating a sampled quantity stopped: " << e.what() << "\n";
       return kExitFailure;
+    } catch (const DecimalError& e) {
+      // A quantity (or its amount) past 38 digits: only a --range that large gets here.
+      streams.err << "error: a sampled quantity cannot be rated exactly (" << e.what() << "); plot a smaller --range\n";
+      return kExitFailure;
     }
     for (const plot::Skipped& s : set.skipped) streams.err << fmt::format("note: charge \"{}\" not plotted: {}\n", s.charge, s.reason);
     if (set.charts.empty()) {
@@ -113,7 +117,13 @@ Action RegisterPlot(CLI::App& app, Streams& streams) {
                                  set.skipped.empty() ? "" : " (see the notes above)");
       return kExitFailure;
     }
-    const std::string svg = plot::RenderSvg(set);
+    std::string svg;
+    try {
+      svg = plot::RenderSvg(set);
+    } catch (const DecimalError& e) {
+      streams.err << "error: a plotted value cannot be shown exactly (" << e.what() << "); plot a smaller --range\n";
+      return kExitFailure;
+    }
     std::string why;
     const bool written = png ? plot::RenderPng(svg, plot::SvgWidth(), plot::SvgHeight(set), o->out, &why) : WriteFileAtomically(o->out, svg, &why);
     if (!written) {

@@ -34,7 +34,7 @@ struct Mark {
 struct Sample {
   ExactNumber quantity;  // in the chart's unit
   Decimal amount;        // the line's amount, rounded as the plan rounds it (what an invoice says)
-  ExactNumber fine;      // the same line with every rounding carried to 16 decimals (for prices)
+  ExactNumber fine;      // the same line with every rounding carried to 16 decimals (the curves)
   bool step_side = false;  // sampled just past a bound or a package boundary (quantity + epsilon)
 };
 
@@ -64,9 +64,10 @@ struct PlotSet {
   std::vector<Skipped> skipped;
 };
 
-// Samples the charges of `function` (see PlotOptions). Every amount comes from runtime/exec's
+// Samples the charges of `function` (see PlotOptions); a charge with no single quantity to plot
+// against (a recurring fee, an amount of two meters, …) is listed in `skipped` with the reason. Every amount comes from runtime/exec's
 // Engine rating a function reduced to the one charge, with one customer per sampled quantity.
-// Sampled: an even grid of 240 steps over the range, every mark and the quantity just past it
+// Sampled: an even grid of 200 steps over the range, every mark and the quantity just past it
 // (epsilon: the range ÷ 10^7, a power of ten), and every package boundary (and just past it) when
 // there are at most 400 in the range. Throws RatingError when the engine does (an overflow) and
 // std::invalid_argument when `options.charge` names no charge (the message lists the charges).

@@ -119,6 +119,59 @@ std::string List(const std::vector<std::string>& names) {
   return out;
 }
 
+// True when the program reads the event fields `fields` (2 or more) only through their sum,
+// written once or several times (`(order.items + order.shipping) * 6.5%`; a `match` whose arms
+// each add them): then the amount is a function of that sum.
+bool OnlySum(const ir::Program& p, const std::vector<int>& fields) {
+  auto is_field = [&](const ir::Inst& in) {
+    return in.op == Op::kInput && std::find(fields.begin(), fields.end(), in.imm) != fields.end();
+  };
+  std::set<std::int32_t> covered, roots;
+  for (std::size_t root = 0; root < p.insts.size(); ++root) {
+    if (p.insts[root].op != Op::kAdd) continue;
+    // The additions under `root`: a sum of the fields, each once?
+    std::vector<std::int32_t> nodes, stack;
+    stack.push_back(static_cast<std::int32_t>(root));
+    std::vector<int> leaves;
+    bool ok = true;
+    while (!stack.empty() && ok) {
+      const std::int32_t i = stack.back();
+      stack.pop_back();
+      const ir::Inst& in = p.insts[static_cast<std::size_t>(i)];
+      nodes.push_back(i);
+      if (in.op == Op::kAdd) {
+        stack.push_back(in.a);
+        stack.push_back(in.b);
+      } else if (is_field(in)) {
+        leaves.push_back(in.imm);
+      } else {
+        ok = false;
+      }
+    }
+    std::sort(leaves.begin(), leaves.end());
+    std::vector<int> wanted = fields;
+    std::sort(wanted.begin(), wanted.end());
+    if (!ok || leaves != wanted) continue;
+    covered.insert(nodes.begin(), nodes.end());
+    roots.insert(static_cast<std::int32_t>(root));
+  }
+  if (roots.empty()) return false;
+  // Every read of a field is inside such a sum, and nothing else reads a part of one.
+  for (std::size_t j = 0; j < p.insts.size(); ++j) {
+    const ir::Inst& in = p.insts[j];
+    const bool inside = covered.count(static_cast<std::int32_t>(j)) != 0;
+    if (is_field(in) && !inside) return false;
+    if (inside && roots.count(static_cast<std::int32_t>(j)) == 0 && in.op == Op::kAdd) continue;
+    std::vector<std::int32_t> operands = in.args;
+    if (in.a >= 0) operands.push_back(in.a);
+    if (in.b >= 0) operands.push_back(in.b);
+    for (std::int32_t o : operands) {
+      if (covered.count(o) != 0 && roots.count(o) == 0 && !inside) return false;
+    }
+  }
+  return p.result < 0 || covered.count(p.result) == 0 || roots.count(p.result) != 0;
+}
+
 // Values of a `one of` or boolean field, for a dimension; empty for a field of any text.
 std::vector<std::string> ValuesOf(const ir::Field& f) {
   if (!f.enum_values.empty()) return f.enum_values;
@@ -379,6 +432,12 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
         skip("a per-event charge whose amount reads no number of the event: the same amount for every event");
         continue;
       }
+      std::string sum_label;  // `order.items + order.shipping` when the amount reads only their sum
+      if (numbers.size() > 1 && OnlySum(program, numbers)) {
+        for (int f : numbers) sum_label += (sum_label.empty() ? "" : " + ") + name_of(f);
+        notes.push_back(fmt::format("against the sum {}: the amount depends on the fields only through it", sum_label));
+        numbers.erase(numbers.begin() + 1, numbers.end());  // fed the whole sum, the other fields 0
+      }
       if (numbers.size() > 1) {
         std::vector<std::string> names;
         for (int f : numbers) names.push_back("`" + name_of(f) + "`");
@@ -406,7 +465,7 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
       subject.event_field = numbers.front();
       subject.slots = {numbers.front()};
       subject.unit = event.fields[static_cast<std::size_t>(numbers.front())].unit;
-      subject.label = name_of(numbers.front());
+      subject.label = sum_label.empty() ? name_of(numbers.front()) : sum_label;
       if (!charge.filter.empty()) notes.push_back("the amount of one event the charge applies to (its `where` is not drawn)");
       if (charge.free_events) notes.push_back(fmt::format("the first {} events are free (not drawn)", charge.free_events->ToString()));
     } else {
