@@ -204,7 +204,30 @@ TEST_CASE("plot: a per-event fee of a sum of fields is plotted against the sum (
   const plot::Chart& p = ChartOf(set, "Payment processing");  // (items + shipping + sales_tax) * 3% + 0.25 USD
   CHECK(p.quantity_label == "order.items + order.shipping + order.sales_tax");
   CHECK(AmountAt(p, "500") == "15.25");
+  // min((items + shipping) × 15%, 100.00 USD): capped from 100 ÷ 15% = 666⅔ USD, shown as such.
+  const plot::Chart& ads = ChartOf(set, "Offsite Ads");
+  CHECK(MarkLabels(ads) == std::vector<std::string>{"cap from \u2248 666.666667"});
+  CHECK(ads.samples.back().quantity == ExactNumber(1000));  // 1.5 × 666⅔ = 1,000
+  CHECK(AmountAt(ads, "500") == "75.00");
+  CHECK(AmountAt(ads, "1000") == "100.00");
   CHECK(set.skipped.empty());
+}
+
+TEST_CASE("plot: a match on a text field gives a chart per named value and one for the rest (Stripe's cards)") {
+  const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/stripe-payments/stripe-payments.tariff"), "stripe-payments-us");
+  const plot::PlotSet set = plot::SamplePlan(fn, {});
+  REQUIRE(set.charts.size() == 6);
+  CHECK(set.charts[0].dimension == "card_payment.presentment_currency = \"USD\"");
+  CHECK(set.charts[1].dimension == "card_payment.presentment_currency: any other value");
+  // 500 × 2.9% + 0.30 = 14.80; in another currency + 1% = 19.80.
+  CHECK(AmountAt(set.charts[0], "500") == "14.80");
+  CHECK(AmountAt(set.charts[1], "500") == "19.80");
+  // ACH: min(amount × 0.8%, 5.00 USD), capped from 625 USD; the range 1.5 × 625 → 1,000.
+  const plot::Chart& ach = ChartOf(set, "ACH Direct Debit");
+  CHECK(MarkLabels(ach) == std::vector<std::string>{"cap from 625"});
+  CHECK(AmountAt(ach, "500") == "4.00");
+  CHECK(AmountAt(ach, "625") == "5.00");
+  CHECK(AmountAt(ach, "1000") == "5.00");
 }
 
 TEST_CASE("plot: a matrix price gives a chart per value (telecom calls by destination)") {

@@ -11,7 +11,8 @@ namespace tariff::plot {
 Fraction Nice(const Fraction& v);
 // 1234567.5 → "1,234,567.5" (a decimal number's text with its integer digits grouped).
 std::string Grouped(const std::string& number);
-// A quantity for people: its exact decimal (or 6 decimals of a fraction), digits grouped.
+// A quantity for people: its exact decimal, digits grouped; a fraction with no finite decimal
+// form as "≈ " and 6 decimals.
 std::string ShowQuantity(const Fraction& q);
 // For coordinates only: the nearest double (through the value's decimal text).
 double ToDouble(const ExactNumber& n);

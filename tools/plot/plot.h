@@ -22,12 +22,12 @@ struct PlotOptions {
   std::optional<Decimal> low, high;  // both or neither; low < high, low >= 0
 };
 
-// A quantity marked on a chart: a tier bound (`up to N`), an allowance (`included N`) or a
-// package size (`per started N`), in the chart's unit.
+// A quantity marked on a chart, in the chart's unit: a tier bound (`up to N`), an allowance
+// (`included N`), or where a `min(…, CAP)` / `max(…, FLOOR)` of the quantity starts to bite.
 struct Mark {
-  enum class Kind { kTierBound, kAllowance } kind = Kind::kTierBound;
+  enum class Kind { kTierBound, kAllowance, kLimit } kind = Kind::kTierBound;
   ExactNumber quantity;
-  std::string label;  // "up to 6,000,000,000 GiB·s" / "included 3,000 min"
+  std::string label;  // "up to 6,000,000,000" / "included 3,000" / "cap from 625" (the unit follows)
 };
 
 // One quantity and the charge's line at it, as the engine rated it.

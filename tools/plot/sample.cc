@@ -41,8 +41,10 @@ std::optional<Fraction> ConstantOf(const ir::Program& p, std::int32_t i) {
   return c.fraction ? *c.fraction : Fraction(c.number);
 }
 
-std::optional<Linear> LinearOf(const ir::Program& p, std::int32_t i, const std::set<int>& slots, const Fraction& scale) {
+std::optional<Linear> LinearOf(const ir::Program& p, std::int32_t i, const std::set<int>& slots, const Fraction& scale,
+                               const std::set<std::int32_t>& sums = {}) {
   const ir::Inst& in = p.insts[static_cast<std::size_t>(i)];
+  if (sums.count(i) != 0) return Linear{scale, Fraction(0)};  // the sum of the fields the chart is against
   switch (in.op) {
     case Op::kInput:
       if (slots.count(in.imm) != 0) return Linear{scale, Fraction(0)};
@@ -50,7 +52,7 @@ std::optional<Linear> LinearOf(const ir::Program& p, std::int32_t i, const std::
     case Op::kMul: case Op::kDiv: case Op::kAdd: case Op::kSub: {
       std::optional<Fraction> cb = ConstantOf(p, in.b), ca = ConstantOf(p, in.a);
       if (cb) {
-        auto l = LinearOf(p, in.a, slots, scale);
+        auto l = LinearOf(p, in.a, slots, scale, sums);
         if (!l || (in.op == Op::kDiv && cb->is_zero())) return std::nullopt;
         if (in.op == Op::kMul) return Linear{l->k * *cb, l->c * *cb};
         if (in.op == Op::kDiv) return Linear{Fraction::Quotient(l->k, *cb), Fraction::Quotient(l->c, *cb)};
@@ -58,7 +60,7 @@ std::optional<Linear> LinearOf(const ir::Program& p, std::int32_t i, const std::
         return Linear{l->k, l->c - *cb};
       }
       if (ca && (in.op == Op::kMul || in.op == Op::kAdd)) {
-        auto l = LinearOf(p, in.b, slots, scale);
+        auto l = LinearOf(p, in.b, slots, scale, sums);
         if (!l) return std::nullopt;
         if (in.op == Op::kMul) return Linear{l->k * *ca, l->c * *ca};
         return Linear{l->k, l->c + *ca};
@@ -98,6 +100,7 @@ struct Subject {
   int event_field = -1;          // kEventField
   std::string unit, label;
   Fraction scale = Fraction(1);  // the engine's value of one unit of the chart (GiB·s → 1024 s·MiB)
+  std::set<std::int32_t> sums;   // instructions that add up the fields the chart is against
 };
 
 // The field whose values the price depends on (a matrix), when there is one.
@@ -106,6 +109,7 @@ struct Dimension {
   int event = -1, field = -1;    // the event field
   int group_index = -1;          // aggregate charges: its index in charge.group_fields
   std::vector<std::string> values;
+  bool other_last = false;       // the last value stands for every value no `match` names
   std::string name;              // "message.model"
 };
 
@@ -122,7 +126,7 @@ std::string List(const std::vector<std::string>& names) {
 // True when the program reads the event fields `fields` (2 or more) only through their sum,
 // written once or several times (`(order.items + order.shipping) * 6.5%`; a `match` whose arms
 // each add them): then the amount is a function of that sum.
-bool OnlySum(const ir::Program& p, const std::vector<int>& fields) {
+bool OnlySum(const ir::Program& p, const std::vector<int>& fields, std::set<std::int32_t>* sums) {
   auto is_field = [&](const ir::Inst& in) {
     return in.op == Op::kInput && std::find(fields.begin(), fields.end(), in.imm) != fields.end();
   };
@@ -169,7 +173,45 @@ bool OnlySum(const ir::Program& p, const std::vector<int>& fields) {
       if (covered.count(o) != 0 && roots.count(o) == 0 && !inside) return false;
     }
   }
-  return p.result < 0 || covered.count(p.result) == 0 || roots.count(p.result) != 0;
+  if (p.result >= 0 && covered.count(p.result) != 0 && roots.count(p.result) == 0) return false;
+  *sums = roots;
+  return true;
+}
+
+// The values a text input read through `slots` is told apart by, when the program reads it only
+// as the subject of `match`es: every pattern, then (when a match has `else`) one value none names,
+// with `*other` set. Empty when the input is read otherwise.
+std::vector<std::string> MatchedValues(const ir::Program& p, const std::set<int>& slots, bool* other) {
+  std::set<std::int32_t> inputs;
+  for (std::size_t i = 0; i < p.insts.size(); ++i) {
+    if (p.insts[i].op == Op::kInput && slots.count(p.insts[i].imm) != 0) inputs.insert(static_cast<std::int32_t>(i));
+  }
+  std::vector<std::string> values;
+  bool has_else = false;
+  for (const ir::Inst& in : p.insts) {
+    std::vector<std::int32_t> operands = in.args;
+    if (in.a >= 0) operands.push_back(in.a);
+    if (in.b >= 0) operands.push_back(in.b);
+    const bool reads = std::any_of(operands.begin(), operands.end(), [&](std::int32_t o) { return inputs.count(o) != 0; });
+    if (!reads) continue;
+    if (in.op != Op::kMatch || in.args.empty() || inputs.count(in.args.front()) == 0 ||
+        std::any_of(in.args.begin() + 1, in.args.end(), [&](std::int32_t o) { return inputs.count(o) != 0; })) {
+      return {};
+    }
+    for (const auto& patterns : p.match_tables[static_cast<std::size_t>(in.imm)].patterns) {
+      if (patterns.empty()) has_else = true;
+      for (const std::string& v : patterns) {
+        if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+      }
+    }
+  }
+  if (has_else && !values.empty()) {
+    std::string none = "other";
+    while (std::find(values.begin(), values.end(), none) != values.end()) none += "_";
+    values.push_back(none);
+    *other = true;
+  }
+  return values;
 }
 
 // Values of a `one of` or boolean field, for a dimension; empty for a field of any text.
@@ -385,7 +427,8 @@ std::string Grouped(const std::string& number) {
 
 std::string ShowQuantity(const Fraction& q) {
   const ExactNumber n = ExactNumber::Of(q);
-  return Grouped(n.is_decimal() ? n.decimal().Normalized().ToString() : n.Round(6, RoundingMode::kHalfEven).Normalized().ToString());
+  if (n.is_decimal()) return Grouped(n.decimal().Normalized().ToString());
+  return "≈ " + Grouped(n.Round(6, RoundingMode::kHalfEven).Normalized().ToString());  // no finite decimal form
 }
 
 // The smallest of 1, 2, 2.5, 5 × 10^n that is at least `v` (> 0).
@@ -433,7 +476,7 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
         continue;
       }
       std::string sum_label;  // `order.items + order.shipping` when the amount reads only their sum
-      if (numbers.size() > 1 && OnlySum(program, numbers)) {
+      if (numbers.size() > 1 && OnlySum(program, numbers, &subject.sums)) {
         for (int f : numbers) sum_label += (sum_label.empty() ? "" : " + ") + name_of(f);
         notes.push_back(fmt::format("against the sum {}: the amount depends on the fields only through it", sum_label));
         numbers.erase(numbers.begin() + 1, numbers.end());  // fed the whole sum, the other fields 0
@@ -452,8 +495,9 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
       if (others.size() == 1) {
         const ir::Field& f = event.fields[static_cast<std::size_t>(others.front())];
         dim.values = ValuesOf(f);
+        if (dim.values.empty()) dim.values = MatchedValues(program, {others.front()}, &dim.other_last);
         if (dim.values.empty()) {
-          skip(fmt::format("its amount depends on `{}`, a text field with no fixed set of values", name_of(others.front())));
+          skip(fmt::format("its amount depends on `{}`, a text field with no fixed set of values (read otherwise than by a `match`)", name_of(others.front())));
           continue;
         }
         dim.present = true;
@@ -524,8 +568,9 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
         const int field = charge.group_fields[static_cast<std::size_t>(*indices.begin())];
         dim.values = ValuesOf(event.fields[static_cast<std::size_t>(field)]);
         dim.name = event.name + "." + event.fields[static_cast<std::size_t>(field)].name;
+        if (dim.values.empty()) dim.values = MatchedValues(program, group_slots, &dim.other_last);
         if (dim.values.empty()) {
-          skip(fmt::format("its price depends on `{}`, a text field with no fixed set of values", dim.name));
+          skip(fmt::format("its price depends on `{}`, a text field with no fixed set of values (read otherwise than by a `match`)", dim.name));
           continue;
         }
         dim.present = true;
@@ -565,7 +610,7 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
       if (in.op == Op::kTiers) {
         const ir::TierTable& table = program.tier_tables[static_cast<std::size_t>(in.imm)];
         if (kind.empty()) kind = table.graduated ? "graduated tiers" : "volume tiers";
-        auto l = LinearOf(program, in.a, subject.slots, subject.scale);
+        auto l = LinearOf(program, in.a, subject.slots, subject.scale, subject.sums);
         if (!l || l->k.sign() <= 0) continue;
         Fraction start(0);
         for (std::size_t t = 0; t < table.tiers.size(); ++t) {
@@ -586,16 +631,28 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
           start = *bound;
         }
       } else if (in.op == Op::kPackages || in.op == Op::kCeilStep) {
-        auto l = LinearOf(program, in.a, subject.slots, subject.scale);
+        auto l = LinearOf(program, in.a, subject.slots, subject.scale, subject.sums);
         // Through an allowance: max(x - included, 0).
         if (!l && program.insts[static_cast<std::size_t>(in.a)].op == Op::kClampZero) {
-          l = LinearOf(program, program.insts[static_cast<std::size_t>(in.a)].a, subject.slots, subject.scale);
+          l = LinearOf(program, program.insts[static_cast<std::size_t>(in.a)].a, subject.slots, subject.scale, subject.sums);
         }
         auto size = ConstantOf(program, in.b);
         if (kind.empty()) kind = "per started package";
         if (l && size && l->k.sign() > 0 && size->sign() > 0) packages.push_back({Solve(*l, Fraction(0)), Fraction::Quotient(*size, l->k)});
+      } else if (in.op == Op::kMin || in.op == Op::kMax) {
+        // min(k·x + c, CAP): capped from where k·x + c reaches CAP; max(…, FLOOR): the floor until then.
+        auto l = LinearOf(program, in.a, subject.slots, subject.scale, subject.sums);
+        auto bound = ConstantOf(program, in.b);
+        if (!l || !bound) l = LinearOf(program, in.b, subject.slots, subject.scale, subject.sums), bound = ConstantOf(program, in.a);
+        if (l && bound && l->k.sign() > 0) {
+          const Fraction x = Solve(*l, *bound);
+          if (x.sign() > 0) {
+            chart.marks.push_back({Mark::Kind::kLimit, ExactNumber::Of(x),
+                                   fmt::format("{} {}", in.op == Op::kMin ? "cap from" : "minimum up to", ShowQuantity(x))});
+          }
+        }
       } else if (in.op == Op::kClampZero) {
-        auto l = LinearOf(program, in.a, subject.slots, subject.scale);
+        auto l = LinearOf(program, in.a, subject.slots, subject.scale, subject.sums);
         if (l && l->k.sign() > 0 && l->c.sign() < 0) {
           const Fraction x = Solve(*l, Fraction(0));
           chart.marks.push_back({Mark::Kind::kAllowance, ExactNumber::Of(x), fmt::format("included {}", ShowQuantity(x))});
@@ -673,7 +730,10 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
       const std::vector<ExactNumber> amounts = Rate(reduced, f, quantities);
       const std::vector<ExactNumber> fines = Rate(fine, f, quantities);
       Chart one = chart;
-      if (dim.present) one.dimension = fmt::format("{} = \"{}\"", dim.name, value);
+      if (dim.present) {
+        one.dimension = dim.other_last && value == dim.values.back() ? fmt::format("{}: any other value", dim.name)
+                                                                    : fmt::format("{} = \"{}\"", dim.name, value);
+      }
       for (std::size_t i = 0; i < quantities.size(); ++i) {
         one.samples.push_back({ExactNumber(quantities[i]), amounts[i].is_decimal() ? amounts[i].decimal() : amounts[i].Shown(), fines[i],
                                sides[i]});

@@ -204,7 +204,7 @@ void Panel(std::ostringstream& svg, const Chart& c, int index, double y0) {
     while (row + 1 < row_end.size() && lx0 < row_end[row] + 8) ++row;
     row_end[row] = lx0 + w;
     const double ly = top - 10 - 16 * static_cast<double>(row);
-    const char* dash = m.kind == Mark::Kind::kAllowance ? "2 3" : "5 4";
+    const char* dash = m.kind == Mark::Kind::kTierBound ? "5 4" : "2 3";
     svg << fmt::format(R"svg(    <line class="mark" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-dasharray="{}"/>)svg", Num(x), Num(ly + 3), Num(x), Num(bottom),
                        kMarkColor, dash)
         << "\n";
