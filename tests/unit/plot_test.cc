@@ -128,6 +128,14 @@ TEST_CASE("plot: AWS Lambda's Duration, graduated tiers with a free allowance") 
   CHECK(svg.find("prices in USD per 1,000,000 GiB·s") != std::string::npos);
   CHECK(svg.find("<title>up to 6,000,000,000 GiB·s: 99,993.53 USD</title>") != std::string::npos);
   CHECK(svg.find("at 25,000,000,000 GiB·s: 368,327.53 USD") != std::string::npos);
+  // The one panel starts at y 56: its plot spans y 206 (top) to 476 (bottom). Amounts on 0..400k
+  // (ticks of 100k): 234,993.53332 at 15e9 is 476 − 234,993.53332 ÷ 400,000 × 270 = 317.38.
+  // Prices on 0..20 per 1,000,000 GiB·s (ticks of 5; the highest, 16.6667, × 1.1): the last
+  // tier's 13.3334 is 476 − 13.3334 ÷ 20 × 270 = 296.00, to the plot's right edge (x 856).
+  CHECK(svg.find(R"(<circle class="mark-amount" cx="552.00" cy="317.38" r="3.5")") != std::string::npos);
+  CHECK(svg.find(" 856.00,296.00\"/>") != std::string::npos);
+  CHECK(svg.find(R"(>400k</text>)") != std::string::npos);
+  CHECK(svg.find(R"(>25B</text>)") != std::string::npos);
   // Deterministic: the same set, the same bytes.
   CHECK(plot::RenderSvg(plot::SamplePlan(fn, options)) == svg);
 }
