@@ -659,7 +659,11 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
         }
       }
     }
-    if (kind.empty()) kind = charge.per_event ? "per event" : subject.source == Subject::Source::kSubscription ? "per unit (subscription)" : "per unit";
+    const bool allowance = std::any_of(chart.marks.begin(), chart.marks.end(), [](const Mark& m) { return m.kind == Mark::Kind::kAllowance; });
+    if (kind.empty()) {
+      kind = charge.per_event ? "per event" : subject.source == Subject::Source::kSubscription ? "per unit (subscription)" : "per unit";
+      if (allowance) kind += " past an allowance";
+    }
     else if (charge.per_event) kind += ", per event";
     chart.kind = kind;
     std::sort(chart.marks.begin(), chart.marks.end(), [](const Mark& a, const Mark& b) { return a.quantity < b.quantity; });

@@ -27,13 +27,15 @@ constexpr const char* kMarkColor = "#8a8a8a";
 
 std::string Num(double v) { return fmt::format("{:.2f}", v); }
 
-// A tick value for an axis label: compact with k, M, B, T from a thousand on (2.5M), exactly.
+// A tick value for an axis label, exactly: grouped below ten thousand (2,500), then compact with
+// k, M, B, T (25k, 2.5M).
 std::string Compact(const Fraction& v) {
   static const char* kSuffix[] = {"", "k", "M", "B", "T"};
   Fraction scaled = v;
   int s = 0;
   const Fraction thousand(1000);
-  while (s < 4 && (scaled >= thousand || -scaled >= thousand)) scaled = Fraction::Quotient(scaled, thousand), ++s;
+  const bool large = v >= Fraction(10000) || -v >= Fraction(10000);
+  while (large && s < 4 && (scaled >= thousand || -scaled >= thousand)) scaled = Fraction::Quotient(scaled, thousand), ++s;
   const ExactNumber n = ExactNumber::Of(scaled);
   const std::string text = n.is_decimal() ? n.decimal().Normalized().ToString() : n.Round(3, RoundingMode::kHalfEven).Normalized().ToString();
   return Grouped(text) + kSuffix[s];
