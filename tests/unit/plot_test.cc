@@ -167,6 +167,20 @@ TEST_CASE("plot: volume tiers jump at their bounds (Lago's API calls, Stripe's s
   CHECK(AmountAt(w, "20") == "120.00");
 }
 
+TEST_CASE("plot: bounds too close to label above the plot are listed under it (CloudFront)") {
+  const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/aws-cloudfront/aws-cloudfront.tariff"), "aws-cloudfront-north-america");
+  plot::PlotOptions options;
+  options.charge = "Data transfer out";
+  const plot::PlotSet set = plot::SamplePlan(fn, options);
+  REQUIRE(set.charts.size() == 1);
+  CHECK(set.charts.front().marks.size() == 7);
+  const std::string svg = plot::RenderSvg(set);
+  CHECK(MarkXs(svg).size() == 7);  // every bound has its line
+  // Three rows of labels hold four; the three left over are named in the note line.
+  CHECK(svg.find("also marked: up to 153,600 GiB, up to 512,000 GiB, up to 1,048,576 GiB") != std::string::npos);
+  CHECK(svg.find(">up to 5,242,880 GiB</text>") != std::string::npos);
+}
+
 TEST_CASE("plot: a package price with an allowance steps at every package") {
   const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/lago-charges/lago-charges.tariff"), "lago-package");
   const plot::PlotSet set = plot::SamplePlan(fn, {});

@@ -196,20 +196,25 @@ void Panel(std::ostringstream& svg, const Chart& c, int index, double y0) {
   // Marks: a dashed line and a label above the plot, labels moved up a row when they would
   // overlap the one before them.
   std::vector<double> row_end(3, -1e9);
+  std::vector<std::string> unlabelled;  // marks too close to the others to label above: in the notes
   for (const Mark& m : c.marks) {
     if (m.quantity.exact() < low || m.quantity.exact() > high) continue;
     const double x = x_of(ToDouble(m.quantity));
     const std::string label = m.label + " " + c.unit;
     const double w = TextWidth(label);
-    double lx0 = std::clamp(x - w / 2, kLeft - 40, static_cast<double>(kWidth) - 8 - w);
+    const double lx0 = std::clamp(x - w / 2, kLeft - 40, static_cast<double>(kWidth) - 8 - w);
     std::size_t row = 0;
-    while (row + 1 < row_end.size() && lx0 < row_end[row] + 8) ++row;
-    row_end[row] = lx0 + w;
-    const double ly = top - 10 - 16 * static_cast<double>(row);
+    while (row < row_end.size() && lx0 < row_end[row] + 8) ++row;
     const char* dash = m.kind == Mark::Kind::kTierBound ? "5 4" : "2 3";
-    svg << fmt::format(R"svg(    <line class="mark" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-dasharray="{}"/>)svg", Num(x), Num(ly + 3), Num(x), Num(bottom),
-                       kMarkColor, dash)
+    const double ly = top - 10 - 16 * static_cast<double>(std::min(row, row_end.size() - 1));
+    svg << fmt::format(R"svg(    <line class="mark" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-dasharray="{}"/>)svg", Num(x),
+                       Num(row == 0 ? ly + 3 : top), Num(x), Num(bottom), kMarkColor, dash)  // up to its label on the lowest row
         << "\n";
+    if (row == row_end.size()) {
+      unlabelled.push_back(label);
+      continue;
+    }
+    row_end[row] = lx0 + w;
     svg << fmt::format(R"svg(    <text class="mark-label" x="{}" y="{}" font-size="11" fill="#333">{}</text>)svg", Num(lx0), Num(ly), XmlEscape(label)) << "\n";
   }
 
@@ -247,6 +252,11 @@ void Panel(std::ostringstream& svg, const Chart& c, int index, double y0) {
   // Notes: the amount at the range's end, and what the chart leaves out.
   std::vector<std::string> notes;
   notes.push_back(fmt::format("at {} {}: {} {}", ShowQuantity(high), c.unit, Grouped(s.back().amount.ToString()), c.currency));
+  if (!unlabelled.empty()) {
+    std::string list;
+    for (const std::string& u : unlabelled) list += (list.empty() ? "" : ", ") + u;
+    notes.push_back("also marked: " + list);
+  }
   for (const std::string& n : c.notes) notes.push_back(n);
   // Joined by "; ", a new line when the next would pass the right edge.
   std::vector<std::string> lines(1);
