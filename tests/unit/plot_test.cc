@@ -181,6 +181,24 @@ TEST_CASE("plot: bounds too close to label above the plot are listed under it (C
   CHECK(svg.find(">up to 5,242,880 GiB</text>") != std::string::npos);
 }
 
+TEST_CASE("plot: tiers that say `beyond: error` end the chart at their last bound") {
+  const std::string path = std::string(TARIFF_SOURCE_DIR) + "/plans/orb-metronome/orb-metronome.tariff";
+  const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/orb-metronome/orb-metronome.tariff"), "orb-bulk-bounded");
+  const plot::PlotSet set = plot::SamplePlan(fn, {});
+  const plot::Chart& c = ChartOf(set, "Widgets");
+  CHECK(MarkLabels(c) == std::vector<std::string>{"up to 10", "limit 1,000"});
+  CHECK(c.samples.back().quantity == ExactNumber(1000));  // not 1.5 × 1,000: the engine stops past it
+  CHECK(AmountAt(c, "1000") == "400.00");                 // volume: 1,000 × 0.40
+  CHECK(c.notes.front() == "rating stops past 1,000 widget (`beyond: error`)");
+  // Asked past it, the engine's error, exit 1.
+  const fs::path out = fs::temp_directory_path() / "tariff-plot-beyond.svg";
+  const RunResult r = RunTariff({"plot", path, "--plan", "orb-bulk-bounded", "--range", "0..2000", "--out", out.string()});
+  CHECK(r.code == driver::kExitFailure);
+  CHECK(r.err.find("rating a sampled quantity stopped") != std::string::npos);
+  CHECK(r.err.find("beyond: error") != std::string::npos);
+  CHECK(!fs::exists(out));
+}
+
 TEST_CASE("plot: a package price with an allowance steps at every package") {
   const ir::RatingFunction fn = CompileNamed(ReadPlan("plans/lago-charges/lago-charges.tariff"), "lago-package");
   const plot::PlotSet set = plot::SamplePlan(fn, {});

@@ -671,6 +671,7 @@ PlotSet SamplePlan(const ir::RatingFunction& fn, const PlotOptions& options) {
                                   [](const Mark& a, const Mark& b) { return a.quantity == b.quantity; }),
                       chart.marks.end());
 
+    if (limit) chart.notes.push_back(fmt::format("rating stops past {} {} (`beyond: error`)", ShowQuantity(*limit), subject.unit));
     if (!packages.empty()) {
       chart.notes.push_back(fmt::format("the amount steps up with each started package of {} {}; between steps one more unit costs nothing (marginal price 0)",
                                         ShowQuantity(packages.front().second), subject.unit));
