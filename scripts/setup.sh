@@ -19,6 +19,7 @@ packages=(
   zsh groff-base                   # tests/shell: zsh completion in a real zsh, the man page through groff
   clang-19 libclang-rt-19-dev      # libFuzzer + ASan/UBSan runtimes for tests/fuzz (Debian's clang 14 cannot build tariff)
   llvm-19                          # llvm-symbolizer: function names and lines in the fuzzers' crash reports
+  chromium                         # `tariff plot --out FILE.png` renders the SVG headless; tests/plot renders every plan's charts
 )
 if [[ "${1:-}" == "--with-jit" ]]; then packages+=(llvm-19-dev); fi
 

@@ -35,6 +35,7 @@ Action RegisterTest(CLI::App& app, Streams& streams);
 Action RegisterRate(CLI::App& app, Streams& streams);
 Action RegisterExplain(CLI::App& app, Streams& streams);
 Action RegisterDiff(CLI::App& app, Streams& streams);
+Action RegisterPlot(CLI::App& app, Streams& streams);
 Action RegisterCompletion(CLI::App& app, Streams& streams);
 Action RegisterMan(CLI::App& app, Streams& streams);
 

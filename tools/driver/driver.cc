@@ -33,6 +33,7 @@ constexpr Subcommand kSubcommands[] = {
     {"explain", "show how each line of a customer's invoice was computed, step by step", &RegisterExplain, true},
     {"test", "run the tests written in plans: usage in, expected lines and totals out", &RegisterTest, true},
     {"diff", "the revenue effect of a price change: two plans (or versions) rated over the same usage", &RegisterDiff, true},
+    {"plot", "chart a plan's charges: amount, average and marginal price against the quantity (SVG or PNG)", &RegisterPlot, true},
     {"convert", "convert a quantity between units exactly (e.g. `1.5 GiB` to `MB`)", &RegisterConvert, false},
     {"completion", "print shell completion for bash or zsh (e.g. `source <(tariff completion bash)`)", &RegisterCompletion, false},
     {"man", "print the manual page (roff; e.g. `tariff man | man -l -`)", &RegisterMan, false},
