@@ -1145,3 +1145,121 @@ Result Evaluate(const CheckedFile& file, const CheckedPlan& plan, const std::vec
 }
 
 }  // namespace tariff::reference
+
+namespace tariff::reference {
+
+std::optional<Rational> ThresholdOf(const CheckedPlan& plan) {
+  for (const ast::PlanItem& item : plan.plan->items) {
+    if (const auto* t = std::get_if<ast::ThresholdDecl>(&item.kind)) {
+      const auto* lit = std::get_if<ast::Literal>(&t->amount->kind);
+      if (lit == nullptr) throw std::logic_error("a threshold that is not a literal amount");
+      return FromDecimal(lit->number);
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+using LineKey = std::pair<std::string, std::vector<std::string>>;  // name, group
+
+// Rule 1: a usage line is a charge's line whose charge reads a meter or events.
+bool IsUsageLine(const CheckedPlan& plan, const Line& line) {
+  if (line.kind != "charge") return false;
+  auto it = plan.charges.find(line.name);
+  return it != plan.charges.end() && !it->second.recurring;
+}
+
+}  // namespace
+
+Result EvaluateProgressive(const CheckedFile& file, const CheckedPlan& plan, const std::vector<UsageRow>& rows,
+                           const Options& options, const Rational& threshold) {
+  if (!plan.subtotals.empty()) throw std::logic_error("subtotals with progressive billing");
+  Result full = Evaluate(file, plan, rows, options);
+  if (!full.ok()) return full;
+  std::map<std::string, std::vector<std::size_t>> by_customer;  // indexes into rows
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (plan.events.count(rows[i].event) != 0) by_customer[rows[i].customer].push_back(i);
+  }
+  Result result;
+  for (const Invoice& whole : full.invoices) {
+    // Rule 2: the customer's events in time order, ties in input order.
+    std::vector<std::size_t>& events = by_customer[whole.customer];
+    std::sort(events.begin(), events.end(),
+              [&](std::size_t a, std::size_t b) { return std::tie(rows[a].time, a) < std::tie(rows[b].time, b); });
+    Options one = options;
+    one.customers.clear();
+    if (auto it = options.customers.find(whole.customer); it != options.customers.end()) one.customers.insert(*it);
+    std::map<LineKey, Rational> billed;
+    Rational billed_total = 0;
+    std::vector<UsageRow> prefix;
+    for (std::size_t index : events) {
+      const UsageRow& row = rows[index];
+      for (Integer n = 1; n <= row.weight; ++n) {
+        if (n == 1) {
+          prefix.push_back(row);
+          prefix.back().weight = 1;
+        } else {
+          prefix.back().weight = n;
+        }
+        Result so_far = Evaluate(file, plan, prefix, one);
+        if (!so_far.ok()) return so_far;
+        const Invoice* rated = nullptr;
+        for (const Invoice& inv : so_far.invoices) {
+          if (inv.customer == whole.customer) rated = &inv;
+        }
+        std::vector<const Line*> usage;
+        Rational usage_total = 0;
+        if (rated != nullptr) {
+          for (const Line& l : rated->lines) {
+            if (!IsUsageLine(plan, l)) continue;
+            usage.push_back(&l);
+            usage_total += l.amount;
+          }
+        }
+        if (usage_total - billed_total < threshold) continue;
+        // Rule 3: a threshold invoice of what each usage line moved since the last one.
+        Invoice t;
+        t.customer = whole.customer;
+        t.kind = "threshold";
+        t.issued_at = row.time;
+        std::map<LineKey, Rational> now;
+        for (const Line* l : usage) {
+          LineKey key{l->name, l->group};
+          now[key] += l->amount;
+          Rational diff = l->amount - billed[key];
+          if (diff == 0) continue;
+          t.lines.push_back({"charge", l->name, l->group, diff, diff, l->scale});
+        }
+        for (const auto& [key, amount] : billed) {
+          if (now.count(key) == 0 && amount != 0) t.lines.push_back({"charge", key.first, key.second, -amount, -amount, std::nullopt});
+        }
+        for (const Line& l : t.lines) t.total += l.amount;
+        result.invoices.push_back(std::move(t));
+        billed = std::move(now);
+        billed_total = usage_total;
+      }
+    }
+    // Rule 4: the closing invoice, each usage line followed by what was billed of it earlier.
+    Invoice closing = whole;
+    closing.lines.clear();
+    std::set<LineKey> settled;
+    for (const Line& l : whole.lines) {
+      closing.lines.push_back(l);
+      if (!IsUsageLine(plan, l)) continue;
+      LineKey key{l.name, l.group};
+      auto it = billed.find(key);
+      if (it == billed.end() || it->second == 0) continue;
+      closing.lines.push_back({"billed_earlier", l.name, l.group, -it->second, -it->second, l.scale});
+      settled.insert(key);
+    }
+    for (const auto& [key, amount] : billed) {
+      if (amount != 0 && settled.count(key) == 0) throw std::logic_error("a line billed at a threshold is not on the closing invoice");
+    }
+    closing.total -= billed_total;
+    result.invoices.push_back(std::move(closing));
+  }
+  return result;
+}
+
+}  // namespace tariff::reference

@@ -89,6 +89,10 @@ struct Invoice {
   Rational total;  // exactly the sum of the lines' amounts
   // `subtotal "NAME" of …`, in the plan's order: the sum of the shown amounts of the lines so named.
   std::vector<std::pair<std::string, Rational>> subtotals;
+  // Progressive billing (EvaluateProgressive): "threshold" for a threshold invoice, with the time
+  // (µs) of the event that reached the threshold; empty for the period's (closing) invoice.
+  std::string kind;
+  std::optional<std::int64_t> issued_at;
 };
 
 // The invoices, sorted by customer id — or, when rating must stop, the reason (`error` is then
@@ -126,6 +130,23 @@ struct Result {
 //   once, a `Rounding (MODE to N decimals)` line for the difference).
 Result Evaluate(const CheckedFile& file, const CheckedPlan& plan, const std::vector<UsageRow>& rows,
                 const Options& options);
+
+// The plan's `invoice when usage reaches AMOUNT`, when it has one.
+std::optional<Rational> ThresholdOf(const CheckedPlan& plan);
+
+// Progressive billing, from docs/billing.md "Progressive billing" (rules 1–4), by brute force:
+// per customer, the events of `rows` in time order (ties: input order; a row of weight N is N
+// events), each prefix rated with Evaluate. The usage lines are the `charge` lines of charges
+// that read a meter or events (sema's ChargeInfo::recurring false). A threshold invoice is issued
+// at the first event where the usage lines of the prefix's rating, less what earlier threshold
+// invoices billed, come to at least `threshold`: per usage line, rated so far less billed
+// (a line whose amount has not moved is left out: the reference has no quantities). Returns,
+// per customer (sorted), its threshold invoices in the order issued, then the closing invoice:
+// Evaluate's invoice over all rows, with under each usage line a threshold invoice billed a line
+// of kind "billed_earlier", same name and group, of minus what they billed of it; the total
+// falls by as much. O(events²); throws std::logic_error for a plan with subtotals (not modelled).
+Result EvaluateProgressive(const CheckedFile& file, const CheckedPlan& plan, const std::vector<UsageRow>& rows,
+                           const Options& options, const Rational& threshold);
 
 // The exact value of a decimal text (`12.50`, `-0.001`); throws std::invalid_argument otherwise.
 Rational ParseRational(const std::string& text);

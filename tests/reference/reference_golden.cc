@@ -2,7 +2,11 @@
 // plan.tariff, usage, args, expected.txt — the invoices a person reviewed). Exit 0 when every
 // line and total the case expects is the reference's, 1 when one differs, 77 (skipped) for a
 // case the reference does not model (billing layer: subscriptions, credits, plan versions, a
-// period given as a date; --dump ir; JSON Lines usage).
+// period given as a date; --dump ir; JSON Lines usage). A plan billed progressively (`invoice
+// when usage reaches`) is rated with EvaluateProgressive, and each threshold invoice's lines,
+// total and issued_at are compared too, then the closing invoice's; such a case may give its
+// period as a date (`--period 2026-03-01`, the billing layer's calendar, not modelled): its
+// bounds are then read from the expected invoices' period.
 //
 //   reference_golden tests/golden/rate/CASE
 #include <algorithm>
@@ -43,12 +47,15 @@ std::string ReadFile(const fs::path& p) {
 struct ExpectedLine {
   std::string label;  // name, with " [g1, g2]" when grouped
   std::string amount;
+  bool billed_earlier = false;  // a closing invoice's `billed_earlier` line
 };
 struct ExpectedInvoice {
   std::string customer;
   std::vector<ExpectedLine> lines;
   std::string total;
   std::vector<std::pair<std::string, std::string>> subtotals;  // name, amount (JSON Lines and CSV)
+  std::string kind;       // "threshold" for a threshold invoice, else empty
+  std::string issued_at;  // a threshold invoice's
 };
 
 std::string Label(const std::string& name, const std::vector<std::string>& group) {
@@ -89,11 +96,17 @@ std::vector<ExpectedInvoice> ParseTable(const std::vector<std::string>& lines) {
   bool in_lines = false;
   for (const std::string& l : lines) {
     if (l.rfind("customer  ", 0) == 0) {
-      out.push_back({l.substr(10), {}, "", {}});
+      out.push_back({l.substr(10), {}, "", {}, "", ""});
       in_lines = false;
       continue;
     }
     if (out.empty()) continue;
+    if (!in_lines && l.rfind("invoice   ", 0) == 0) {  // `invoice   threshold, issued at TIME`
+      std::string v = l.substr(l.find_first_not_of(' ', 7));
+      out.back().kind = v.substr(0, v.find(','));
+      if (std::size_t at = v.find("issued at "); at != std::string::npos) out.back().issued_at = v.substr(at + 10);
+      continue;
+    }
     if (l.rfind("line ", 0) == 0) {
       amount_end = Width(l, l.find("amount") + 6);
       in_lines = true;
@@ -108,7 +121,9 @@ std::vector<ExpectedInvoice> ParseTable(const std::vector<std::string>& lines) {
       out.back().total = amount;
       in_lines = false;
     } else {
-      out.back().lines.push_back({label, amount});
+      const std::string note = "(billed_earlier)";
+      bool earlier = l.size() >= note.size() && l.compare(l.size() - note.size(), note.size(), note) == 0;
+      out.back().lines.push_back({label, amount, earlier});
     }
   }
   return out;
@@ -123,7 +138,9 @@ std::vector<ExpectedInvoice> ParseCsvInvoices(const std::string& text) {
   for (std::size_t r = 1; r < records.size(); ++r) {
     const std::vector<std::string>& rec = records[r];
     if (out.empty() || out.back().customer != rec[col("customer")] || !out.back().total.empty()) {
-      out.push_back({rec[col("customer")], {}, "", {}});
+      out.push_back({rec[col("customer")], {}, "", {}, "", ""});
+      if (col("invoice") < h.size()) out.back().kind = rec[col("invoice")];
+      if (col("issued_at") < h.size()) out.back().issued_at = rec[col("issued_at")];
     }
     if (rec[col("kind")] == "total") {
       out.back().total = rec[col("amount")];
@@ -141,7 +158,7 @@ std::vector<ExpectedInvoice> ParseCsvInvoices(const std::string& text) {
       group.push_back(g.substr(start, bar - start));
       start = bar + 1;
     }
-    out.back().lines.push_back({Label(rec[col("name")], group), rec[col("amount")]});
+    out.back().lines.push_back({Label(rec[col("name")], group), rec[col("amount")], rec[col("kind")] == "billed_earlier"});
   }
   return out;
 }
@@ -151,14 +168,61 @@ std::vector<ExpectedInvoice> ParseJsonl(const std::vector<std::string>& lines) {
   for (const std::string& l : lines) {
     if (l.empty() || l[0] != '{') continue;
     nlohmann::json j = nlohmann::json::parse(l);
-    ExpectedInvoice inv{j["customer"], {}, j["total"], {}};
-    for (const auto& line : j["lines"]) inv.lines.push_back({Label(line["name"], line["group"].get<std::vector<std::string>>()), line["amount"]});
+    ExpectedInvoice inv{j["customer"], {}, j["total"], {}, j.value("kind", ""), j.value("issued_at", "")};
+    for (const auto& line : j["lines"]) {
+      inv.lines.push_back({Label(line["name"], line["group"].get<std::vector<std::string>>()), line["amount"],
+                           line.value("kind", "") == "billed_earlier"});
+    }
     if (j.contains("subtotals")) {
       for (const auto& st : j["subtotals"]) inv.subtotals.emplace_back(st["name"], st["amount"]);
     }
     out.push_back(inv);
   }
   return out;
+}
+
+// True when the case's plan checks and is billed progressively (`invoice when usage reaches`).
+bool Progressive(const fs::path& dir) {
+  SourceManager sources;
+  FileId file = sources.AddFile("plan.tariff", ReadFile(dir / "plan.tariff"));
+  DiagnosticSink sink;
+  CheckedSource checked = CheckSource(sources, file, sink);
+  return checked.ok() && checked.checked->plans.size() == 1 && ThresholdOf(checked.checked->plans[0]).has_value();
+}
+
+// The period's bounds as the expected invoices write them (first invoice): a table's `period`
+// line, JSON Lines' `period`, CSV's period_start and period_end.
+std::optional<std::pair<std::int64_t, std::int64_t>> ExpectedPeriod(const std::string& text) {
+  std::string start, end;
+  std::vector<std::string> lines = Lines(text);
+  if (lines.empty()) return std::nullopt;
+  if (lines[0].rfind("{", 0) == 0) {
+    nlohmann::json j = nlohmann::json::parse(lines[0]);
+    if (!j.contains("period")) return std::nullopt;
+    start = j["period"]["start"];
+    end = j["period"]["end"];
+  } else if (lines[0].rfind("customer,", 0) == 0) {
+    std::vector<std::vector<std::string>> records = ParseCsv(text);
+    if (records.size() < 2) return std::nullopt;
+    const std::vector<std::string>& h = records.front();
+    auto s = std::find(h.begin(), h.end(), "period_start"), e = std::find(h.begin(), h.end(), "period_end");
+    if (s == h.end() || e == h.end()) return std::nullopt;
+    start = records[1][s - h.begin()];
+    end = records[1][e - h.begin()];
+  } else {
+    for (const std::string& l : lines) {
+      if (l.rfind("period ", 0) != 0) continue;
+      std::string v = l.substr(l.find_first_not_of(' ', 6));
+      std::size_t to = v.find(" to ");
+      if (to == std::string::npos) return std::nullopt;
+      start = v.substr(0, to);
+      end = v.substr(to + 4);
+      break;
+    }
+  }
+  std::optional<std::int64_t> from = ParseTimestamp(start), until = ParseTimestamp(end);
+  if (!from || !until) return std::nullopt;
+  return std::make_pair(*from, *until);
 }
 
 int Run(const fs::path& dir) {
@@ -181,8 +245,19 @@ int Run(const fs::path& dir) {
       std::string p = args.at(++i);
       std::size_t dots = p.find("..");
       if (dots == std::string::npos) {
-        std::cout << "skipped: a period given as a date (the billing layer's calendar)\n";
-        return kSkip;
+        // Progressive billing: the bounds the expected invoices show (the calendar is not modelled).
+        std::optional<std::pair<std::int64_t, std::int64_t>> period;
+        if (Progressive(dir)) {
+          std::string text = ReadFile(dir / "expected.txt");
+          period = ExpectedPeriod(text.substr(0, text.find("--- stderr")));
+        }
+        if (!period) {
+          std::cout << "skipped: a period given as a date (the billing layer's calendar)\n";
+          return kSkip;
+        }
+        from = period->first;
+        to = period->second;
+        continue;
       }
       from = ParseTimestamp(p.substr(0, dots));
       to = ParseTimestamp(p.substr(dots + 2));
@@ -216,10 +291,6 @@ int Run(const fs::path& dir) {
     return kSkip;
   }
   for (const ast::PlanItem& item : checked.checked->plans[0].plan->items) {
-    if (std::holds_alternative<ast::ThresholdDecl>(item.kind)) {
-      std::cout << "skipped: progressive billing, `invoice when usage reaches` (the billing layer's)\n";
-      return kSkip;
-    }
     if (const auto* c = std::get_if<ast::ChargeDecl>(&item.kind)) {
       for (const ast::ChargeOption& o : c->options) {
         if (o.kind == ast::ChargeOptionKind::kRounding && o.rounding.point == ast::RoundingPoint::kInvoice) {
@@ -238,7 +309,9 @@ int Run(const fs::path& dir) {
   }
   Options options;
   options.period_end_micros = to;
-  Result result = Evaluate(*checked.checked, plan, rows, options);
+  std::optional<Rational> threshold = ThresholdOf(plan);
+  Result result = threshold ? EvaluateProgressive(*checked.checked, plan, rows, options, *threshold)
+                            : Evaluate(*checked.checked, plan, rows, options);
 
   std::string expected_text = ReadFile(dir / "expected.txt");
   std::vector<std::string> expected_lines = Lines(expected_text.substr(0, expected_text.find("--- stderr")));
@@ -286,14 +359,24 @@ int Run(const fs::path& dir) {
     const ExpectedInvoice& e = expected[i];
     const Invoice& r = result.invoices[i];
     if (e.customer != r.customer) fail("invoice " + std::to_string(i) + ": customer " + e.customer + " vs " + r.customer);
+    if (e.kind != r.kind) fail("invoice " + std::to_string(i) + ": kind `" + e.kind + "` vs `" + r.kind + "`");
+    if (!e.issued_at.empty() || r.issued_at) {
+      std::optional<std::int64_t> at = ParseTimestamp(e.issued_at);
+      if (!at || !r.issued_at || *at != *r.issued_at) {
+        fail("invoice " + std::to_string(i) + ": issued_at " + e.issued_at + " vs " + (r.issued_at ? FormatTimestamp(*r.issued_at) : "(none)"));
+      }
+    }
     std::size_t n = std::max(e.lines.size(), r.lines.size());
     for (std::size_t k = 0; k < n; ++k) {
       std::string el = k < e.lines.size() ? e.lines[k].label + " = " + e.lines[k].amount : "(none)";
       std::string rl = k < r.lines.size() ? Label(r.lines[k].name, r.lines[k].group) + " = " +
-                                                ToDecimalText(r.lines[k].amount, r.lines[k].scale.value_or(0))
+                                                ToDecimalText(r.lines[k].amount, r.lines[k].scale.value_or(0)) +
+                                                (r.lines[k].kind == "billed_earlier" ? " (billed_earlier)" : "")
                                           : "(none)";
+      if (k < e.lines.size() && e.lines[k].billed_earlier) el += " (billed_earlier)";
       bool same = k < e.lines.size() && k < r.lines.size() && e.lines[k].label == Label(r.lines[k].name, r.lines[k].group) &&
-                  ParseRational(e.lines[k].amount) == r.lines[k].amount;
+                  ParseRational(e.lines[k].amount) == r.lines[k].amount &&
+                  e.lines[k].billed_earlier == (r.lines[k].kind == "billed_earlier");
       if (!same) fail(e.customer + " line " + std::to_string(k) + ": expected " + el + ", reference " + rl);
     }
     if (ParseRational(e.total) != r.total) fail(e.customer + " total: expected " + e.total + ", reference " + ToDecimalText(r.total, 2));
